@@ -1,0 +1,373 @@
+//! Agent webhook payloads: both vocabularies parsed, validated and normalised.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::agent_output::{AgentOutput, validate_agent_output};
+use super::agents::AgentId;
+use super::canonical::canonical_hash;
+use super::validation::{FieldError, InvalidBody, Violations, parse_json};
+
+/// What an event says happened to an agent, whichever vocabulary it used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Started,
+    Progress,
+    Completed,
+    Failed,
+    TimedOut,
+}
+
+impl EventKind {
+    /// The spec's `started|running|completed|failed` and the real senders'
+    /// `pending|success|failure|timeout`.
+    pub fn parse(status: &str) -> Option<EventKind> {
+        Some(match status {
+            "started" | "pending" => EventKind::Started,
+            "running" => EventKind::Progress,
+            "completed" | "success" => EventKind::Completed,
+            "failed" | "failure" => EventKind::Failed,
+            "timeout" => EventKind::TimedOut,
+            _ => return None,
+        })
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Started => "started",
+            EventKind::Progress => "progress",
+            EventKind::Completed => "completed",
+            EventKind::Failed => "failed",
+            EventKind::TimedOut => "timed_out",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EventWire {
+    workflow_id: String,
+    agent_id: String,
+    execution_status: String,
+    #[serde(default)]
+    execution_id: Option<String>,
+    #[serde(default)]
+    agent_data: Option<Value>,
+    #[serde(default)]
+    offset: Option<u64>,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    metadata: Option<MetadataWire>,
+    #[serde(default)]
+    correlation_id: Option<String>,
+    #[serde(default)]
+    environment: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MetadataWire {
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    execution_duration_ms: Option<f64>,
+    #[serde(default)]
+    confidence_score: Option<f64>,
+    #[serde(default)]
+    data_sources: Option<Vec<String>>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// A validated, normalised agent event.
+#[derive(Clone, Debug)]
+pub struct AgentEvent {
+    pub workflow_id: String,
+    pub agent: AgentId,
+    pub kind: EventKind,
+    pub execution_id: Option<String>,
+    pub offset: Option<u64>,
+    pub occurred_at: Option<OffsetDateTime>,
+    pub duration_ms: Option<u64>,
+    /// Unified to 0..=1, from `metadata.confidence_score` or the hero's 0..100.
+    pub confidence: Option<f64>,
+    pub data_sources: Vec<String>,
+    pub correlation_id: Option<String>,
+    pub environment: Option<String>,
+    pub error: Option<String>,
+    /// The validated output of a completed agent.
+    pub output: Option<AgentOutput>,
+    /// The raw `agent_data` (for a completed agent), stored as received after redaction.
+    pub agent_data: Option<Value>,
+    /// Identity for de-duplication: the execution id where there is one, else a
+    /// content hash. Scoped to the workflow.
+    pub dedup_key: String,
+    /// Derived from the dedup key, so a duplicate maps to the same event id.
+    pub event_id: String,
+}
+
+const MAX_ID_LEN: usize = 128;
+
+/// Parses and validates a webhook body (already signature-verified).
+pub fn parse_agent_event(body: &[u8]) -> Result<AgentEvent, InvalidBody> {
+    let wire: EventWire = parse_json(body)?;
+    normalise(wire).map_err(InvalidBody::Schema)
+}
+
+fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
+    let mut v = Violations::at("");
+    id_field(&mut v, "workflow_id", Some(&wire.workflow_id));
+    id_field(&mut v, "execution_id", wire.execution_id.as_deref());
+    id_field(&mut v, "correlation_id", wire.correlation_id.as_deref());
+    let agent = AgentId::parse(&wire.agent_id);
+    if agent.is_none() {
+        v.push("agent_id", "is not one of the nine OPAL agents");
+    }
+    let kind = EventKind::parse(&wire.execution_status);
+    if kind.is_none() {
+        v.push(
+            "execution_status",
+            "must be one of started, running, completed, failed (or pending, success, failure, timeout)",
+        );
+    }
+    let meta = wire.metadata.unwrap_or_default();
+    let occurred_at = match wire.timestamp.as_deref().or(meta.timestamp.as_deref()) {
+        None => None,
+        Some(ts) => match OffsetDateTime::parse(ts, &Rfc3339) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                let path = if wire.timestamp.is_some() { "timestamp" } else { "metadata.timestamp" };
+                v.push(path, "must be an ISO 8601 (RFC 3339) timestamp");
+                None
+            }
+        },
+    };
+    if let Some(c) = meta.confidence_score {
+        v.range("metadata.confidence_score", c, 0.0, 1.0);
+    }
+    let duration_ms = match meta.execution_duration_ms {
+        Some(d) if !(0.0..=86_400_000.0).contains(&d) => {
+            v.push("metadata.execution_duration_ms", "must be between 0 and 86400000");
+            None
+        }
+        Some(d) => Some(d as u64),
+        None => None,
+    };
+
+    let mut output = None;
+    if kind == Some(EventKind::Completed) {
+        match &wire.agent_data {
+            None | Some(Value::Null) => v.push("agent_data", "is required when an agent completes"),
+            Some(data) => match validate_agent_output(data) {
+                Ok(o) => output = Some(o),
+                Err(errors) => {
+                    for e in errors {
+                        v.push(e.path, e.message);
+                    }
+                }
+            },
+        }
+    }
+    let (Some(agent), Some(kind)) = (agent, kind) else {
+        // Parsing either failed, which pushed a violation already.
+        return Err(v.into_errors());
+    };
+    v.into_result(())?;
+
+    let confidence = meta
+        .confidence_score
+        .or_else(|| output.as_ref().map(|o| o.hero.confidence / 100.0));
+    let error = meta.error.or_else(|| {
+        wire.agent_data
+            .as_ref()
+            .and_then(|d| d.get("error"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    let agent_data = if kind == EventKind::Completed { wire.agent_data } else { None };
+    let dedup_key = dedup_key(
+        &wire.workflow_id,
+        agent,
+        kind,
+        wire.execution_id.as_deref(),
+        wire.offset,
+        agent_data.as_ref(),
+    );
+    let event_id = event_id(&wire.workflow_id, &dedup_key);
+    Ok(AgentEvent {
+        workflow_id: wire.workflow_id,
+        agent,
+        kind,
+        execution_id: wire.execution_id,
+        offset: wire.offset,
+        occurred_at,
+        duration_ms,
+        confidence,
+        data_sources: meta.data_sources.unwrap_or_default(),
+        correlation_id: wire.correlation_id,
+        environment: wire.environment,
+        error: error.map(|e| e.chars().take(500).collect()),
+        output,
+        agent_data,
+        dedup_key,
+        event_id,
+    })
+}
+
+fn id_field(v: &mut Violations, path: &str, value: Option<&str>) {
+    if let Some(s) = value
+        && (s.trim().is_empty() || s.len() > MAX_ID_LEN)
+    {
+        v.push(path, format!("must be a non-empty string of at most {MAX_ID_LEN} bytes"));
+    }
+}
+
+/// The execution id (with status and offset) where there is one; otherwise a hash
+/// of workflow, agent, status, offset and the canonical `agent_data`.
+fn dedup_key(
+    workflow_id: &str,
+    agent: AgentId,
+    kind: EventKind,
+    execution_id: Option<&str>,
+    offset: Option<u64>,
+    agent_data: Option<&Value>,
+) -> String {
+    let offset = offset.map_or_else(|| "-".to_owned(), |o| o.to_string());
+    match execution_id {
+        Some(x) => format!("x:{x}:{}:{}:{offset}", agent.as_str(), kind.as_str()),
+        None => {
+            let data = agent_data.map_or_else(|| "null".to_owned(), canonical_hash);
+            let material = format!("{workflow_id}\0{}\0{}\0{offset}\0{data}", agent.as_str(), kind.as_str());
+            format!("h:{}", hex::encode(Sha256::digest(material.as_bytes())))
+        }
+    }
+}
+
+fn event_id(workflow_id: &str, dedup_key: &str) -> String {
+    let digest = Sha256::digest(format!("{workflow_id}\0{dedup_key}").as_bytes());
+    format!("evt_{}", &hex::encode(digest)[..32])
+}
+
+/// Pulls the workflow id out of a body that failed verification, for indexing the
+/// audit entry only. Never trusted for anything else.
+pub fn sniff_workflow_id(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Sniff {
+        workflow_id: Option<String>,
+    }
+    serde_json::from_slice::<Sniff>(body)
+        .ok()?
+        .workflow_id
+        .filter(|s| !s.is_empty() && s.len() <= MAX_ID_LEN)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::agent_output::tests::sample;
+    use serde_json::json;
+
+    pub(crate) fn completed(workflow_id: &str, agent: &str) -> Value {
+        json!({
+            "workflow_id": workflow_id,
+            "execution_id": format!("exec-{agent}"),
+            "execution_status": "completed",
+            "agent_id": agent,
+            "agent_data": sample(),
+            "metadata": {"timestamp": "2026-11-25T10:00:00Z", "execution_duration_ms": 4200,
+                          "confidence_score": 0.87, "data_sources": ["cms"]},
+            "correlation_id": "corr-1"
+        })
+    }
+
+    fn parse(v: &Value) -> Result<AgentEvent, InvalidBody> {
+        parse_agent_event(v.to_string().as_bytes())
+    }
+
+    fn paths(v: &Value) -> Vec<String> {
+        match parse(v) {
+            Err(InvalidBody::Schema(e)) => e.into_iter().map(|e| e.path).collect(),
+            other => panic!("expected schema errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_spec_vocabulary_is_normalised() {
+        let ev = parse(&completed("wf-1", "content_review")).unwrap();
+        assert_eq!(ev.agent, AgentId::ContentReview);
+        assert_eq!(ev.kind, EventKind::Completed);
+        assert_eq!(ev.confidence, Some(0.87));
+        assert_eq!(ev.duration_ms, Some(4200));
+        assert!(ev.output.is_some());
+        assert!(ev.dedup_key.starts_with("x:exec-content_review:"));
+    }
+
+    #[test]
+    fn the_real_senders_vocabulary_is_normalised() {
+        let body = json!({
+            "workflow_id": "wf-1", "agent_id": "personalization_generator",
+            "execution_status": "success", "agent_data": sample(), "offset": 3,
+            "timestamp": "2026-11-25T10:00:00.123Z", "environment": "production"
+        });
+        let ev = parse(&body).unwrap();
+        assert_eq!(ev.agent, AgentId::PersonalizationIdeaGenerator);
+        assert_eq!(ev.kind, EventKind::Completed);
+        assert_eq!(ev.confidence, Some(0.82), "falls back to hero.confidence / 100");
+        assert!(ev.dedup_key.starts_with("h:"));
+        for (status, kind) in [
+            ("pending", EventKind::Started),
+            ("failure", EventKind::Failed),
+            ("timeout", EventKind::TimedOut),
+            ("running", EventKind::Progress),
+        ] {
+            let ev = parse(&json!({"workflow_id": "w", "agent_id": "geo_audit", "execution_status": status, "offset": null})).unwrap();
+            assert_eq!(ev.kind, kind);
+        }
+    }
+
+    #[test]
+    fn content_hash_ignores_key_order_and_tracks_content() {
+        let a = parse(&json!({"workflow_id": "w", "agent_id": "geo_audit", "execution_status": "success", "agent_data": sample(), "offset": 1})).unwrap();
+        let b = parse_agent_event(format!(
+            r#"{{"offset":1,"agent_data":{},"execution_status":"success","agent_id":"geo_audit","workflow_id":"w"}}"#,
+            sample()
+        ).as_bytes()).unwrap();
+        assert_eq!(a.event_id, b.event_id);
+        let c = parse(&json!({"workflow_id": "w", "agent_id": "geo_audit", "execution_status": "success", "agent_data": sample(), "offset": 2})).unwrap();
+        assert_ne!(a.event_id, c.event_id);
+    }
+
+    #[test]
+    fn a_completed_agent_needs_valid_agent_data() {
+        let mut v = completed("w", "geo_audit");
+        v.as_object_mut().unwrap().remove("agent_data");
+        assert_eq!(paths(&v), vec!["agent_data"]);
+        let mut v = completed("w", "geo_audit");
+        v["agent_data"]["hero"]["metrics"] = json!([]);
+        assert_eq!(paths(&v), vec!["agent_data.hero.metrics"]);
+    }
+
+    #[test]
+    fn bad_fields_report_their_paths() {
+        let mut v = completed("", "nobody");
+        v["execution_status"] = json!("exploded");
+        v["metadata"]["confidence_score"] = json!(87);
+        v["metadata"]["timestamp"] = json!("noon");
+        assert_eq!(
+            paths(&v),
+            vec!["workflow_id", "agent_id", "execution_status", "metadata.timestamp", "metadata.confidence_score"]
+        );
+        let mut v = completed("w", "geo_audit");
+        v["offset"] = json!(-1);
+        assert_eq!(paths(&v), vec!["offset"]);
+    }
+
+    #[test]
+    fn sniffing_is_lenient() {
+        assert_eq!(sniff_workflow_id(br#"{"workflow_id":"abc","x":1}"#), Some("abc".into()));
+        assert_eq!(sniff_workflow_id(b"not json"), None);
+    }
+}

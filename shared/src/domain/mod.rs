@@ -1,0 +1,14 @@
+//! The domain: pure rules, no I/O, no async.
+
+pub mod agent_output;
+pub mod agents;
+pub mod canonical;
+pub mod event;
+pub mod intake;
+pub mod secret;
+pub mod signature;
+pub mod validation;
+pub mod workflow;
+
+pub use agents::AgentId;
+pub use secret::Secret;

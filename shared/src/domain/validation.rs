@@ -1,0 +1,197 @@
+//! Field-path validation errors and JSON parsing that reports where it failed.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+/// One problem with one field, addressed by a path such as
+/// `business_context.goals[2]` or `agent_data.hero.metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a request body could not be turned into a typed value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidBody {
+    /// Not JSON at all (or truncated).
+    #[error("request body is not valid JSON: {0}")]
+    Syntax(String),
+    /// Valid JSON that breaks the schema; every violation found, each with its path.
+    #[error("request body failed validation")]
+    Schema(Vec<FieldError>),
+}
+
+/// Collects violations so a client sees all of them at once.
+#[derive(Debug, Default)]
+pub struct Violations {
+    errors: Vec<FieldError>,
+    prefix: String,
+}
+
+impl Violations {
+    /// Paths are reported relative to `prefix` (empty for the document root).
+    pub fn at(prefix: &str) -> Self {
+        Violations {
+            errors: Vec::new(),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub fn push(&mut self, path: impl AsRef<str>, message: impl Into<String>) {
+        let path = path.as_ref();
+        let full = match (self.prefix.is_empty(), path.is_empty()) {
+            (true, _) => path.to_owned(),
+            (false, true) => self.prefix.clone(),
+            (false, false) => format!("{}.{}", self.prefix, path),
+        };
+        self.errors.push(FieldError::new(full, message));
+    }
+
+    /// Checks a string's length in characters (not bytes).
+    pub fn text(&mut self, path: &str, value: &str, min: usize, max: usize) {
+        let len = value.chars().count();
+        if value.trim().is_empty() && min > 0 {
+            self.push(path, "must not be empty");
+        } else if len < min {
+            self.push(path, format!("must be at least {min} characters (got {len})"));
+        } else if len > max {
+            self.push(path, format!("must be at most {max} characters (got {len})"));
+        }
+    }
+
+    pub fn count(&mut self, path: &str, len: usize, min: usize, max: usize) {
+        if len < min || len > max {
+            let want = if min == max {
+                format!("exactly {min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            self.push(path, format!("must have {want} items (got {len})"));
+        }
+    }
+
+    pub fn range(&mut self, path: &str, value: f64, min: f64, max: f64) {
+        if !(min..=max).contains(&value) {
+            self.push(path, format!("must be between {min} and {max} (got {value})"));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
+    pub fn into_result<T>(self, value: T) -> Result<T, Vec<FieldError>> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+/// Deserialises `T` from raw bytes; a shape error carries the path it happened at.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, InvalidBody> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(de).map_err(shape_or_syntax)?;
+    Ok(value)
+}
+
+/// Deserialises `T` from an already parsed JSON value, prefixing paths with `root`.
+pub fn from_value<T: DeserializeOwned>(
+    value: &serde_json::Value,
+    root: &str,
+) -> Result<T, Vec<FieldError>> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = match (root.is_empty(), inner.as_str()) {
+            (_, ".") => root.to_owned(),
+            (true, _) => inner,
+            (false, _) => format!("{root}.{inner}"),
+        };
+        vec![FieldError::new(path, clean_message(&e.inner().to_string()))]
+    })
+}
+
+fn shape_or_syntax(e: serde_path_to_error::Error<serde_json::Error>) -> InvalidBody {
+    use serde_json::error::Category;
+    match e.inner().classify() {
+        Category::Data => {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            InvalidBody::Schema(vec![FieldError::new(path, clean_message(&e.inner().to_string()))])
+        }
+        Category::Syntax | Category::Eof | Category::Io => {
+            InvalidBody::Syntax(e.inner().to_string())
+        }
+    }
+}
+
+/// serde_json appends " at line L column C"; the path already says where.
+fn clean_message(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Inner,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        items: Vec<u8>,
+    }
+
+    #[test]
+    fn shape_errors_carry_the_path() {
+        let err = parse_json::<Outer>(br#"{"inner":{"items":[1,"x"]}}"#).unwrap_err();
+        match err {
+            InvalidBody::Schema(errors) => {
+                assert_eq!(errors[0].path, "inner.items[1]");
+                assert!(!errors[0].message.contains("line"));
+            }
+            other => panic!("expected schema error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn broken_json_is_a_syntax_error() {
+        assert!(matches!(parse_json::<Outer>(b"{\"inner\":"), Err(InvalidBody::Syntax(_))));
+        assert!(matches!(parse_json::<Outer>(b"\xff\xfe"), Err(InvalidBody::Syntax(_))));
+    }
+
+    #[test]
+    fn violations_prefix_paths_and_count_characters() {
+        let mut v = Violations::at("business_context");
+        v.text("company_name", "ééé", 1, 3);
+        v.text("target_audience", "short", 10, 500);
+        v.count("goals", 0, 1, 10);
+        let errors = v.into_result(()).unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].path, "business_context.target_audience");
+        assert_eq!(errors[1].path, "business_context.goals");
+    }
+}

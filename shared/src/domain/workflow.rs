@@ -1,0 +1,379 @@
+//! Workflows and their nine agents: the state machine and the aggregate status.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::agents::AgentId;
+use super::event::{AgentEvent, EventKind};
+use super::intake::{AnalysisPreferences, BusinessContext, Intake, OptimizelyProject};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowStatus {
+    /// Created; the OPAL trigger has not been accepted yet.
+    Pending,
+    /// OPAL accepted the trigger; agents are reporting.
+    Running,
+    /// Every agent completed.
+    Completed,
+    /// Every agent is terminal and at least one, but not all, completed.
+    Partial,
+    /// Every agent is terminal and none completed.
+    Failed,
+}
+
+impl WorkflowStatus {
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, WorkflowStatus::Completed | WorkflowStatus::Partial | WorkflowStatus::Failed)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Pending => "pending",
+            WorkflowStatus::Running => "running",
+            WorkflowStatus::Completed => "completed",
+            WorkflowStatus::Partial => "partial",
+            WorkflowStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    TimedOut,
+}
+
+impl AgentStatus {
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, AgentStatus::Completed | AgentStatus::Failed | AgentStatus::TimedOut)
+    }
+
+    /// The state an event moves an agent to, or `None` when it changes nothing.
+    /// Terminal states are final: late or out-of-order events never leave them.
+    pub fn after(self, kind: EventKind) -> Option<AgentStatus> {
+        if self.is_terminal() {
+            return None;
+        }
+        let next = match kind {
+            EventKind::Started | EventKind::Progress => AgentStatus::Running,
+            EventKind::Completed => AgentStatus::Completed,
+            EventKind::Failed => AgentStatus::Failed,
+            EventKind::TimedOut => AgentStatus::TimedOut,
+        };
+        (next != self).then_some(next)
+    }
+}
+
+/// The workflow item. Agent states and results are separate items.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workflow {
+    pub id: String,
+    pub correlation_id: String,
+    pub status: WorkflowStatus,
+    pub progress_percent: u8,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    pub business_context: BusinessContext,
+    pub optimizely: OptimizelyProject,
+    pub analysis_preferences: AnalysisPreferences,
+    /// Hash of the intake that created it, for idempotent resubmission.
+    pub fingerprint: String,
+    pub estimated_completion_minutes: u32,
+    pub trigger: TriggerState,
+    /// Bumped on every write; adapters use it for optimistic concurrency.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// Where the OPAL trigger stands.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TriggerState {
+    pub attempts: u32,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub accepted_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One agent within one workflow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentState {
+    pub agent: AgentId,
+    pub status: AgentStatus,
+    /// The spec's maximum for this agent, in seconds.
+    pub max_duration_secs: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub deadline_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// 0..=1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub events: u32,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_event_at: Option<OffsetDateTime>,
+}
+
+impl AgentState {
+    pub fn new(agent: AgentId, created_at: OffsetDateTime, deadline_scale: f64) -> Self {
+        let max = agent.max_duration();
+        AgentState {
+            agent,
+            status: AgentStatus::Pending,
+            max_duration_secs: max.as_secs(),
+            deadline_at: created_at + max.mul_f64(deadline_scale.max(0.0)),
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            confidence: None,
+            execution_id: None,
+            error: None,
+            events: 0,
+            last_event_at: None,
+        }
+    }
+
+    /// Applies an accepted (non-duplicate) event at `now`. Returns whether the
+    /// agent's status changed. Every event is counted, even one that changes nothing.
+    pub fn apply(&mut self, event: &AgentEvent, now: OffsetDateTime) -> bool {
+        self.events = self.events.saturating_add(1);
+        self.last_event_at = Some(now);
+        let Some(next) = self.status.after(event.kind) else {
+            return false;
+        };
+        if self.started_at.is_none() {
+            self.started_at = Some(now);
+        }
+        if self.execution_id.is_none() {
+            self.execution_id.clone_from(&event.execution_id);
+        }
+        if next.is_terminal() {
+            self.finished_at = Some(now);
+            self.duration_ms = event.duration_ms.or_else(|| {
+                self.started_at
+                    .map(|s| (now - s).whole_milliseconds().clamp(0, i128::from(u32::MAX)) as u64)
+            });
+            self.confidence = event.confidence;
+            self.error.clone_from(&event.error);
+        }
+        self.status = next;
+        true
+    }
+}
+
+/// Counts over the nine agents, and what they make of the workflow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub pending: u8,
+    pub running: u8,
+    pub completed: u8,
+    pub failed: u8,
+    pub timed_out: u8,
+}
+
+impl Progress {
+    pub fn of<'a>(agents: impl IntoIterator<Item = &'a AgentState>) -> Self {
+        let mut p = Progress::default();
+        for a in agents {
+            let slot = match a.status {
+                AgentStatus::Pending => &mut p.pending,
+                AgentStatus::Running => &mut p.running,
+                AgentStatus::Completed => &mut p.completed,
+                AgentStatus::Failed => &mut p.failed,
+                AgentStatus::TimedOut => &mut p.timed_out,
+            };
+            *slot = slot.saturating_add(1);
+        }
+        p
+    }
+
+    pub fn total(self) -> u8 {
+        self.pending + self.running + self.completed + self.failed + self.timed_out
+    }
+
+    pub fn terminal(self) -> u8 {
+        self.completed + self.failed + self.timed_out
+    }
+
+    /// Terminal agents count fully, running ones half.
+    pub fn percent(self) -> u8 {
+        let total = u32::from(self.total().max(1));
+        let done = u32::from(self.terminal()) * 2 + u32::from(self.running);
+        (done * 100 / (total * 2)).min(100) as u8
+    }
+
+    /// The workflow status these agents imply, given where it stands now.
+    pub fn workflow_status(self, current: WorkflowStatus) -> WorkflowStatus {
+        if current.is_terminal() {
+            return current;
+        }
+        if self.total() > 0 && self.terminal() == self.total() {
+            return if self.completed == self.total() {
+                WorkflowStatus::Completed
+            } else if self.completed == 0 {
+                WorkflowStatus::Failed
+            } else {
+                WorkflowStatus::Partial
+            };
+        }
+        if self.running + self.terminal() > 0 {
+            WorkflowStatus::Running
+        } else {
+            current
+        }
+    }
+}
+
+impl Workflow {
+    /// A new workflow and its nine pending agents.
+    pub fn create(
+        intake: &Intake,
+        id: String,
+        correlation_id: String,
+        now: OffsetDateTime,
+        deadline_scale: f64,
+    ) -> (Workflow, Vec<AgentState>) {
+        let workflow = Workflow {
+            id,
+            correlation_id,
+            status: WorkflowStatus::Pending,
+            progress_percent: 0,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            business_context: intake.business_context.clone(),
+            optimizely: intake.optimizely.clone(),
+            analysis_preferences: intake.analysis_preferences.clone(),
+            fingerprint: intake.fingerprint.clone(),
+            estimated_completion_minutes: intake.estimated_completion_minutes(),
+            trigger: TriggerState::default(),
+            version: 0,
+        };
+        let agents = AgentId::ALL
+            .into_iter()
+            .map(|a| AgentState::new(a, now, deadline_scale))
+            .collect();
+        (workflow, agents)
+    }
+
+    /// Recomputes status and progress from the agents. Returns whether status changed.
+    pub fn refresh(&mut self, agents: &[AgentState], now: OffsetDateTime) -> bool {
+        let progress = Progress::of(agents);
+        let next = progress.workflow_status(self.status);
+        self.progress_percent = if next.is_terminal() { 100 } else { progress.percent() };
+        self.updated_at = now;
+        if next == self.status {
+            return false;
+        }
+        if next.is_terminal() {
+            self.finished_at = Some(now);
+        }
+        self.status = next;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::{parse_agent_event, tests::completed};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn event(kind: &str) -> AgentEvent {
+        let body = if kind == "completed" {
+            completed("w", "geo_audit")
+        } else {
+            json!({"workflow_id": "w", "agent_id": "geo_audit", "execution_status": kind})
+        };
+        parse_agent_event(body.to_string().as_bytes()).unwrap()
+    }
+
+    fn agents_with(statuses: &[AgentStatus]) -> Vec<AgentState> {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        AgentId::ALL
+            .iter()
+            .zip(statuses)
+            .map(|(a, s)| AgentState { status: *s, ..AgentState::new(*a, now, 1.0) })
+            .collect()
+    }
+
+    #[test]
+    fn agents_move_forward_and_stop_at_terminal_states() {
+        use AgentStatus::*;
+        assert_eq!(Pending.after(EventKind::Started), Some(Running));
+        assert_eq!(Running.after(EventKind::Progress), None);
+        assert_eq!(Pending.after(EventKind::Completed), Some(Completed));
+        assert_eq!(Running.after(EventKind::TimedOut), Some(TimedOut));
+        for terminal in [Completed, Failed, TimedOut] {
+            for kind in [EventKind::Started, EventKind::Progress, EventKind::Completed, EventKind::Failed, EventKind::TimedOut] {
+                assert_eq!(terminal.after(kind), None, "{terminal:?} + {kind:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn applying_records_timings_and_confidence() {
+        let t0 = OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1);
+        let mut a = AgentState::new(AgentId::GeoAudit, t0, 1.0);
+        assert_eq!(a.deadline_at, t0 + time::Duration::seconds(150));
+        assert!(a.apply(&event("started"), t0));
+        assert!(!a.apply(&event("running"), t0 + time::Duration::seconds(1)));
+        assert!(a.apply(&event("completed"), t0 + time::Duration::seconds(5)));
+        assert_eq!(a.status, AgentStatus::Completed);
+        assert_eq!(a.duration_ms, Some(4200), "the sender's duration wins");
+        assert_eq!(a.confidence, Some(0.87));
+        assert!(!a.apply(&event("failed"), t0 + time::Duration::seconds(6)));
+        assert_eq!(a.status, AgentStatus::Completed);
+        assert_eq!(a.events, 4);
+    }
+
+    #[test]
+    fn aggregate_status_follows_the_agents() {
+        use AgentStatus::*;
+        let all = |s| agents_with(&[s; 9]);
+        assert_eq!(Progress::of(&all(Pending)).workflow_status(WorkflowStatus::Pending), WorkflowStatus::Pending);
+        assert_eq!(Progress::of(&all(Completed)).workflow_status(WorkflowStatus::Running), WorkflowStatus::Completed);
+        assert_eq!(Progress::of(&all(Failed)).workflow_status(WorkflowStatus::Running), WorkflowStatus::Failed);
+        let mixed = agents_with(&[Completed, Completed, TimedOut, Completed, Completed, Completed, Completed, Completed, Completed]);
+        assert_eq!(Progress::of(&mixed).workflow_status(WorkflowStatus::Running), WorkflowStatus::Partial);
+        let some = agents_with(&[Completed, Running, Pending, Pending, Pending, Pending, Pending, Pending, Pending]);
+        let p = Progress::of(&some);
+        assert_eq!(p.workflow_status(WorkflowStatus::Pending), WorkflowStatus::Running);
+        assert_eq!(p.percent(), 16);
+        // A finished workflow stays finished.
+        assert_eq!(Progress::of(&all(Pending)).workflow_status(WorkflowStatus::Completed), WorkflowStatus::Completed);
+    }
+
+    proptest! {
+        #[test]
+        fn progress_never_goes_backwards(kinds in proptest::collection::vec(0usize..5, 0..40)) {
+            let all = [EventKind::Started, EventKind::Progress, EventKind::Completed, EventKind::Failed, EventKind::TimedOut];
+            let mut status = AgentStatus::Pending;
+            let rank = |s: AgentStatus| if s == AgentStatus::Pending { 0 } else if s == AgentStatus::Running { 1 } else { 2 };
+            for k in kinds {
+                if let Some(next) = status.after(all[k]) {
+                    prop_assert!(rank(next) > rank(status), "{:?} -> {:?}", status, next);
+                    status = next;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Ports: what the application needs from the outside world. Adapters implement
+//! them over SQLite (embedded) or AWS; tests swap in a manual clock.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::domain::event::AgentEvent;
+use crate::domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
+
+// ---- errors ------------------------------------------------------------------
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    #[error("queued message could not be read: {0}")]
+    Corrupt(String),
+}
+
+// ---- store -------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    Created,
+    /// A workflow with that id already exists; here it is.
+    Existing(Box<Workflow>),
+}
+
+/// One agent's accepted result: its own item, so nine agents never contend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentResult {
+    pub workflow_id: String,
+    pub agent: crate::domain::AgentId,
+    pub event_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    pub agent_data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Accepted,
+    Duplicate,
+    Rejected,
+}
+
+/// One webhook attempt, whatever became of it. Holds a hash of the body, not the body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    /// From the verified event; for a rejected body, whatever id it claimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub outcome: AuditOutcome,
+    /// A stable code: `accepted`, `duplicate`, `signature_mismatch`, `validation_failed`...
+    pub reason: String,
+    pub http_status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    pub body_sha256: String,
+    pub body_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventOutcome {
+    Accepted {
+        event_id: String,
+        agent_status: AgentStatus,
+        state_changed: bool,
+        workflow_status: WorkflowStatus,
+    },
+    Duplicate {
+        event_id: String,
+    },
+    UnknownWorkflow,
+}
+
+/// Named instants the status views read (last webhook, last agent data, last sync).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Marker {
+    LastWebhook,
+    LastAgentData,
+    LastForceSync,
+}
+
+#[async_trait]
+pub trait WorkflowStore: Send + Sync {
+    /// Creates the workflow and its agents once; an existing id is returned instead.
+    async fn create_workflow(
+        &self,
+        workflow: &Workflow,
+        agents: &[AgentState],
+    ) -> Result<CreateOutcome, StoreError>;
+
+    async fn get_workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError>;
+
+    /// The agents of a workflow in catalogue order.
+    async fn get_agents(&self, workflow_id: &str) -> Result<Vec<AgentState>, StoreError>;
+
+    async fn get_results(&self, workflow_id: &str) -> Result<Vec<AgentResult>, StoreError>;
+
+    /// Records a verified event exactly once, atomically: de-duplicates it, applies it
+    /// to its agent, stores a completed agent's result, refreshes the workflow's status
+    /// and appends `audit` (with the outcome filled in). Durable when it returns.
+    async fn record_event(
+        &self,
+        event: &AgentEvent,
+        audit: AuditEntry,
+    ) -> Result<EventOutcome, StoreError>;
+
+    /// Appends an audit entry for an attempt that never reached `record_event`.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Audit entries for a workflow, oldest first.
+    async fn audit_for_workflow(
+        &self,
+        workflow_id: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Read-modify-write of one workflow. `change` returns false to leave it as is.
+    /// Returns the workflow as stored afterwards, or `None` if it does not exist.
+    async fn update_workflow(
+        &self,
+        id: &str,
+        change: &(dyn Fn(&mut Workflow) -> bool + Send + Sync),
+    ) -> Result<Option<Workflow>, StoreError>;
+
+    /// Newest first, from an index (never a scan).
+    async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
+
+    async fn marker(&self, marker: Marker) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    async fn set_marker(&self, marker: Marker, at: OffsetDateTime) -> Result<(), StoreError>;
+}
+
+// ---- job queue ---------------------------------------------------------------
+
+/// Work for the background worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Job {
+    /// Send the OPAL trigger for a workflow.
+    TriggerOpal { workflow_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedJob {
+    /// Identifies this receipt; pass it to `ack`.
+    pub receipt: String,
+    pub job: Job,
+    /// How many times the message has been received, this time included.
+    pub receive_count: u32,
+}
+
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn enqueue(&self, job: &Job, delay: Duration) -> Result<(), QueueError>;
+    /// Up to `max` visible jobs, hidden from other receivers for `visibility`.
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<ReceivedJob>, QueueError>;
+    async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+}
+
+// ---- clock -------------------------------------------------------------------
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+
+    fn now_ms(&self) -> i64 {
+        (self.now().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock tests move by hand.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    pub fn new(start: OffsetDateTime) -> Self {
+        ManualClock(Mutex::new(start))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *now += by;
+    }
+
+    pub fn set(&self, to: OffsetDateTime) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+// ---- outbound HTTP -----------------------------------------------------------
+
+#[derive(Clone)]
+pub struct OutboundRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for OutboundRequest {
+    // Header values may carry credentials: show names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundRequest")
+            .field("url", &self.url)
+            .field("headers", &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundResponse {
+    pub status: u16,
+    /// Parsed from `Retry-After` (seconds form) when present.
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundError {
+    #[error("request timed out")]
+    Timeout,
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("request failed: {0}")]
+    Other(String),
+}
+
+#[async_trait]
+pub trait HttpClient: Send + Sync {
+    async fn post(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError>;
+}
