@@ -1,5 +1,16 @@
 //! OSA's shared core: the domain (pure rules), the ports it needs, the adapters
 //! that implement them, and the application services the functions call.
 
+pub mod adapters;
+pub mod app;
+pub mod auth;
+pub mod config;
 pub mod domain;
+pub mod http;
 pub mod ports;
+pub mod runtime;
+
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod testkit;

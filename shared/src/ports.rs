@@ -145,7 +145,8 @@ pub trait WorkflowStore: Send + Sync {
     async fn update_workflow(
         &self,
         id: &str,
-        change: &(dyn Fn(&mut Workflow) -> bool + Send + Sync),
+        // Spelled higher-ranked: async_trait would otherwise name the elided lifetime.
+        change: &(dyn for<'w> Fn(&'w mut Workflow) -> bool + Send + Sync),
     ) -> Result<Option<Workflow>, StoreError>;
 
     /// Newest first, from an index (never a scan).

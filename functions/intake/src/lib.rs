@@ -1,1 +1,63 @@
-pub fn x(){}
+//! `intake`: `POST /api/strategy/intake` submits a strategy intake and starts a workflow.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use osa_shared::app::Services;
+use osa_shared::app::intake::{IntakeError, submit};
+use osa_shared::auth::scopes;
+use osa_shared::http::{ApiError, CorrelationId, authorize, declared_too_large, read_body, require_json, with_common_layers};
+use serde_json::json;
+
+pub const PATH: &str = "/api/strategy/intake";
+
+/// The routes alone, for merging into the local runtime's single router.
+pub fn routes(services: Services) -> Router {
+    Router::new().route(PATH, post(handle)).with_state(services)
+}
+
+/// The routes with the shared layers: what the Lambda serves.
+pub fn app(services: Services) -> Router {
+    with_common_layers(routes(services))
+}
+
+async fn handle(
+    State(services): State<Services>,
+    correlation: CorrelationId,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::INTAKE)?;
+    let limit = services.config.max_body_bytes;
+    if declared_too_large(&headers, limit).is_some() {
+        return Err(ApiError::too_large(limit));
+    }
+    require_json(&headers)?;
+    let body = read_body(body, limit).await?;
+    let submitted = submit(&services, &body, &correlation.0).await.map_err(|e| match e {
+        IntakeError::Invalid(e) => ApiError::from(e),
+        IntakeError::Conflict(id) => ApiError::new(
+            StatusCode::CONFLICT,
+            "workflow_conflict",
+            format!("workflow {id} already exists with a different intake"),
+        ),
+        IntakeError::Store(e) => ApiError::from(e),
+        IntakeError::Queue(e) => ApiError::from(e),
+    })?;
+    let w = &submitted.workflow;
+    let status = if submitted.created { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let body = json!({
+        "success": true,
+        "workflow_id": w.id,
+        "correlation_id": w.correlation_id,
+        "estimated_completion_minutes": w.estimated_completion_minutes,
+        "webhook_url": services.webhook_url(),
+        "status_check_url": services.status_url(&w.id),
+        "status": w.status,
+        "created": submitted.created,
+    });
+    Ok((status, Json(body)).into_response())
+}

@@ -1,1 +1,8 @@
-fn main(){}
+//! Lambda entry point: wires the runtime to the router in lib.rs.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let services = osa_shared::runtime::services_from_env()?;
+    lambda_http::run(intake::app(services)).await
+}

@@ -1,1 +1,72 @@
-pub fn x(){}
+//! `status-api`: one workflow's status, and the dashboard's recent-status summary.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use osa_shared::app::{Services, status};
+use osa_shared::auth::scopes;
+use osa_shared::http::{ApiError, authorize, with_common_layers};
+use serde_json::json;
+
+pub const WORKFLOW_PATH: &str = "/api/strategy/workflows/{id}";
+pub const RECENT_STATUS_PATH: &str = "/api/admin/osa/recent-status";
+pub const WEBHOOK_EVENTS_PATH: &str = "/api/admin/webhook-events";
+
+pub fn routes(services: Services) -> Router {
+    Router::new()
+        .route(WORKFLOW_PATH, get(workflow))
+        .route(RECENT_STATUS_PATH, get(recent_status))
+        .route(WEBHOOK_EVENTS_PATH, get(webhook_events))
+        .with_state(services)
+}
+
+pub fn app(services: Services) -> Router {
+    with_common_layers(routes(services))
+}
+
+async fn workflow(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::READ)?;
+    if id.is_empty() || id.len() > 128 {
+        return Err(ApiError::not_found("no such workflow"));
+    }
+    let view = status::workflow(&services, &id).await?.ok_or_else(|| ApiError::not_found("no such workflow"))?;
+    let mut body = serde_json::to_value(view).map_err(|_| ApiError::internal())?;
+    if let Some(map) = body.as_object_mut() {
+        map.insert("success".into(), json!(true));
+    }
+    Ok(Json(body).into_response())
+}
+
+async fn recent_status(State(services): State<Services>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    Ok(Json(status::recent(&services).await?).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct AuditQuery {
+    workflow_id: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The audit trail of webhook attempts for one workflow, oldest first.
+async fn webhook_events(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let workflow_id = query
+        .workflow_id
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "workflow_id is required"))?;
+    let limit = query.limit.unwrap_or(500).clamp(1, 1000);
+    let events = services.store.audit_for_workflow(&workflow_id, limit).await?;
+    Ok(Json(json!({ "success": true, "workflow_id": workflow_id, "events": events })).into_response())
+}

@@ -1,1 +1,154 @@
-fn main(){}
+//! `osa`: the local OSA runtime and operator CLI.
+//!
+//! `osa serve` runs every function on one port over an embedded store, with the
+//! queue worker and a built-in OPAL simulator; `osa token` prints a dev bearer
+//! token; `osa sign` prints the `X-OSA-Signature` for a body.
+
+mod local;
+mod simulator;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use osa_shared::auth::scopes;
+use osa_shared::domain::AgentId;
+use osa_shared::domain::signature::sign;
+
+#[derive(Parser)]
+#[command(name = "osa", version, about = "OSA strategy-workflow backend: local runtime and operator CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the whole system on 127.0.0.1 over an embedded store.
+    Serve(ServeArgs),
+    /// Print a development bearer token signed with the data dir's dev key.
+    Token(TokenArgs),
+    /// Print the X-OSA-Signature header value for a body (file or stdin).
+    Sign(SignArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct DataDir {
+    /// Where the database, dev keys and webhook secret live.
+    #[arg(long, env = "OSA_DATA_DIR", default_value = ".osa")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, env = "OSA_PORT", default_value_t = 3000)]
+    port: u16,
+    #[command(flatten)]
+    data: DataDir,
+    /// Do not run the built-in OPAL simulator (then give --opal-url).
+    #[arg(long)]
+    no_simulator: bool,
+    /// Where to POST the OPAL trigger. Defaults to the built-in simulator.
+    #[arg(long, env = "OPAL_TRIGGER_URL")]
+    opal_url: Option<String>,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long)]
+    log_json: bool,
+    /// Simulator: these agents report failure (comma-separated ids).
+    #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
+    sim_fail: Vec<AgentId>,
+    /// Simulator: these agents never report.
+    #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
+    sim_silent: Vec<AgentId>,
+    /// Simulator: these agents sign with a wrong secret (OSA rejects them).
+    #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
+    sim_bad_signature: Vec<AgentId>,
+    /// Simulator: send every event twice.
+    #[arg(long)]
+    sim_duplicates: bool,
+    /// Simulator: send each agent's result before its start event.
+    #[arg(long)]
+    sim_out_of_order: bool,
+    /// Simulator: all agents finish within this many milliseconds.
+    #[arg(long, default_value_t = 4000)]
+    sim_spread_ms: u64,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Scopes to grant (comma-separated); default all of osa:intake, osa:read, osa:admin.
+    #[arg(long, value_delimiter = ',')]
+    scope: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    ttl_secs: i64,
+    #[arg(long, default_value = "local-developer")]
+    subject: String,
+}
+
+#[derive(Args)]
+struct SignArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// The body to sign; '-' or absent reads stdin.
+    file: Option<PathBuf>,
+    /// Sign with this secret instead of the data dir's.
+    #[arg(long, env = "OSA_WEBHOOK_SECRET")]
+    secret: Option<String>,
+    /// Timestamp in unix milliseconds (default now).
+    #[arg(long)]
+    timestamp_ms: Option<i64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => local::serve(args),
+        Command::Token(args) => token(args),
+        Command::Sign(args) => sign_body(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("osa: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn token(args: TokenArgs) -> Result<(), String> {
+    let local = local::LocalFiles::open(&args.data.data_dir)?;
+    let requested: Vec<&str> = if args.scope.is_empty() {
+        scopes::ALL.to_vec()
+    } else {
+        args.scope.iter().map(String::as_str).collect()
+    };
+    let token = local.mint_token(&args.subject, &requested, args.ttl_secs)?;
+    println!("{token}");
+    Ok(())
+}
+
+fn sign_body(args: SignArgs) -> Result<(), String> {
+    let mut body = Vec::new();
+    match &args.file {
+        Some(path) if path.as_os_str() != "-" => {
+            body = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        }
+        _ => {
+            std::io::stdin().read_to_end(&mut body).map_err(|e| format!("cannot read stdin: {e}"))?;
+        }
+    }
+    let secret = match args.secret {
+        Some(s) => osa_shared::domain::Secret::new(s),
+        None => local::LocalFiles::open(&args.data.data_dir)?.webhook_secret,
+    };
+    let now = args
+        .timestamp_ms
+        .unwrap_or_else(|| (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64);
+    println!("{}", sign(&[secret], now, &body));
+    Ok(())
+}

@@ -5,6 +5,7 @@ pub mod agents;
 pub mod canonical;
 pub mod event;
 pub mod intake;
+pub mod pii;
 pub mod secret;
 pub mod signature;
 pub mod validation;

@@ -49,6 +49,16 @@ pub enum AgentStatus {
 }
 
 impl AgentStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Pending => "pending",
+            AgentStatus::Running => "running",
+            AgentStatus::Completed => "completed",
+            AgentStatus::Failed => "failed",
+            AgentStatus::TimedOut => "timed_out",
+        }
+    }
+
     pub const fn is_terminal(self) -> bool {
         matches!(self, AgentStatus::Completed | AgentStatus::Failed | AgentStatus::TimedOut)
     }

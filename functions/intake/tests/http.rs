@@ -1,0 +1,186 @@
+//! The intake function driven through its router, as Lambda or `osa` would.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use osa_shared::app::worker;
+use osa_shared::auth::scopes;
+use osa_shared::ports::{Job, OutboundError};
+use osa_shared::testkit::TestApp;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tower::ServiceExt;
+
+fn body(id: &str) -> Value {
+    json!({
+        "workflow_id": id,
+        "business_context": {
+            "company_name": "Acme Outdoor", "industry": "retail",
+            "goals": ["Grow repeat purchases"],
+            "target_audience": "Outdoor enthusiasts; contact jane.doe@example.com for the brief"
+        },
+        "optimizely_config": {
+            "project_id": "123456", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            "api_credentials": {"experimentation_key": "exp-secret-key-123"}
+        },
+        "analysis_preferences": {"analysis_depth": "basic", "focus_areas": ["content"], "timeline": "30d"}
+    })
+}
+
+async fn send(app: &TestApp, token: Option<&str>, content_type: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let mut req = Request::post(intake::PATH).header("content-type", content_type);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let response = intake::app(app.services.clone())
+        .oneshot(req.body(Body::from(bytes)).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn post(app: &TestApp, value: &Value) -> (StatusCode, Value) {
+    send(app, Some(&app.admin_token()), "application/json", serde_json::to_vec(value).expect("json")).await
+}
+
+#[tokio::test]
+async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
+    let app = TestApp::new();
+    let id = uuid::Uuid::new_v4().to_string();
+    let (status, reply) = post(&app, &body(&id)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    assert_eq!(reply["workflow_id"], id.as_str());
+    assert_eq!(reply["webhook_url"], "http://osa.test/api/webhooks/opal-workflow");
+    assert_eq!(reply["status_check_url"], format!("http://osa.test/api/strategy/workflows/{id}"));
+    assert!(!reply.to_string().contains("exp-secret-key"));
+
+    // Stored: nine pending agents with their deadlines; the e-mail was redacted.
+    let stored = app.services.store.get_workflow(&id).await.unwrap().unwrap();
+    assert!(!stored.business_context.target_audience.contains("jane.doe"));
+    assert!(stored.business_context.target_audience.contains("[REDACTED:EMAIL]"));
+    assert!(stored.optimizely.credentials_provided.experimentation);
+    let agents = app.services.store.get_agents(&id).await.unwrap();
+    assert_eq!(agents.len(), 9);
+    assert_eq!((agents[0].deadline_at - stored.created_at).whole_seconds(), 60);
+
+    // The worker sends the trigger OPAL expects.
+    let jobs = app.services.queue.receive(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].job, Job::TriggerOpal { workflow_id: id.clone() });
+    worker::run(&app.services, &jobs[0].job, 1).await.unwrap();
+    let sent = app.http.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer opal-test-key"));
+    let trigger: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(trigger["workflow_name"], "strategy_workflow");
+    assert_eq!(trigger["input_data"]["workflow_id"], id.as_str());
+    assert_eq!(trigger["metadata"]["correlation_id"], stored.correlation_id.as_str());
+    assert!(!String::from_utf8_lossy(&sent[0].body).contains("exp-secret-key"));
+    let running = app.services.store.get_workflow(&id).await.unwrap().unwrap();
+    assert_eq!(running.status.as_str(), "running");
+    assert!(running.trigger.accepted_at.is_some());
+    // Running the same job again sends nothing more.
+    worker::run(&app.services, &jobs[0].job, 2).await.unwrap();
+    assert_eq!(app.http.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_trigger_is_retried_then_given_up() {
+    let app = TestApp::new();
+    app.http.respond_with(Err(OutboundError::Connect("refused".into())));
+    let id = uuid::Uuid::new_v4().to_string();
+    assert_eq!(post(&app, &body(&id)).await.0, StatusCode::ACCEPTED);
+    let job = Job::TriggerOpal { workflow_id: id.clone() };
+    for attempt in 1..worker::MAX_TRIGGER_ATTEMPTS {
+        assert!(worker::run(&app.services, &job, attempt).await.is_err());
+    }
+    worker::run(&app.services, &job, worker::MAX_TRIGGER_ATTEMPTS).await.unwrap();
+    let failed = app.services.store.get_workflow(&id).await.unwrap().unwrap();
+    assert_eq!(failed.status.as_str(), "failed");
+    assert_eq!(failed.trigger.attempts, worker::MAX_TRIGGER_ATTEMPTS);
+    assert!(failed.trigger.last_error.unwrap().contains("refused"));
+}
+
+#[tokio::test]
+async fn resubmission_is_idempotent_and_a_different_body_conflicts() {
+    let app = TestApp::new();
+    let id = uuid::Uuid::new_v4().to_string();
+    assert_eq!(post(&app, &body(&id)).await.0, StatusCode::ACCEPTED);
+    let (status, again) = post(&app, &body(&id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["created"], false);
+    let mut other = body(&id);
+    other["analysis_preferences"]["timeline"] = json!("60d");
+    let (status, conflict) = post(&app, &other).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(conflict["error"]["code"], "workflow_conflict");
+}
+
+#[tokio::test]
+async fn auth_and_scopes_are_enforced() {
+    let app = TestApp::new();
+    let bytes = serde_json::to_vec(&body(&uuid::Uuid::new_v4().to_string())).unwrap();
+    let (status, err) = send(&app, None, "application/json", bytes.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(err["error"]["code"], "unauthorized");
+    let (status, _) = send(&app, Some("not-a-token"), "application/json", bytes.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let read_only = app.token(&[scopes::READ]);
+    let (status, err) = send(&app, Some(&read_only), "application/json", bytes.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(err["error"]["code"], "insufficient_scope");
+    let intake_only = app.token(&[scopes::INTAKE]);
+    assert_eq!(send(&app, Some(&intake_only), "application/json", bytes).await.0, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_precise_errors() {
+    let app = TestApp::new();
+    let token = app.admin_token();
+    assert_eq!(send(&app, Some(&token), "application/json", b"{".to_vec()).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(send(&app, Some(&token), "text/plain", b"{}".to_vec()).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let mut bad = body(&uuid::Uuid::new_v4().to_string());
+    bad["business_context"]["company_name"] = json!("");
+    bad["optimizely_config"]["project_id"] = json!("abc");
+    let (status, err) = post(&app, &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let paths: Vec<&str> = err["error"]["details"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, vec!["business_context.company_name", "optimizely_config.project_id"]);
+    let huge = vec![b'x'; osa_shared::config::MAX_BODY_BYTES + 1];
+    assert_eq!(send(&app, Some(&token), "application/json", huge).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+fn arbitrary_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        ".{0,20}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            prop::collection::hash_map("[a-z_]{1,12}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_and_json_always_get_a_4xx(bytes in prop::collection::vec(any::<u8>(), 0..512), value in arbitrary_json()) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let app = TestApp::new();
+        let token = app.admin_token();
+        for payload in [bytes, serde_json::to_vec(&value).unwrap()] {
+            let (status, reply) = rt.block_on(send(&app, Some(&token), "application/json", payload));
+            prop_assert!(status.is_client_error(), "{status} {reply}");
+            prop_assert_eq!(&reply["success"], &json!(false));
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! `osa serve`: every function's routes on one port, the embedded store, the
+//! queue worker and the OPAL simulator in one process.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use osa_shared::adapters::outbound::ReqwestClient;
+use osa_shared::adapters::sqlite::SqliteStore;
+use osa_shared::app::{Services, worker};
+use osa_shared::auth::{DevKeys, JwtVerifier, scopes};
+use osa_shared::config::{Config, MAX_BODY_BYTES, OpalConfig, secrets_from};
+use osa_shared::domain::Secret;
+use osa_shared::domain::signature::SignatureConfig;
+use osa_shared::http::with_common_layers;
+use osa_shared::ports::{Clock, SystemClock};
+use tokio::sync::watch;
+
+use crate::ServeArgs;
+use crate::simulator::{Knobs, Simulator};
+
+pub const ISSUER: &str = "osa-local";
+pub const AUDIENCE: &str = "osa-api";
+
+/// The files `osa` keeps in its data dir, created on first use.
+pub struct LocalFiles {
+    pub dir: PathBuf,
+    pub keys: DevKeys,
+    pub webhook_secret: Secret,
+    pub opal_api_key: Secret,
+}
+
+impl LocalFiles {
+    pub fn open(dir: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let keys = DevKeys::load_or_create(dir).map_err(|e| format!("dev keys in {}: {e}", dir.display()))?;
+        Ok(LocalFiles {
+            dir: dir.to_owned(),
+            keys,
+            webhook_secret: random_secret(&dir.join("webhook-secret"))?,
+            opal_api_key: random_secret(&dir.join("opal-api-key"))?,
+        })
+    }
+
+    pub fn mint_token(&self, subject: &str, scopes: &[&str], ttl_secs: i64) -> Result<String, String> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.keys
+            .mint(ISSUER, AUDIENCE, subject, scopes, now, ttl_secs)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Reads a secret file, or writes a fresh random one (owner-only) if absent.
+fn random_secret(path: &Path) -> Result<Secret, String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim();
+        if !existing.is_empty() {
+            return Ok(Secret::new(existing));
+        }
+    }
+    let value = format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(value.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Secret::new(value))
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+pub fn serve(args: ServeArgs) -> Result<(), String> {
+    init_tracing(args.log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: ServeArgs) -> Result<(), String> {
+    let files = LocalFiles::open(&args.data.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let base = format!("http://127.0.0.1:{port}");
+
+    let simulate = !args.no_simulator;
+    let trigger_url = match (&args.opal_url, simulate) {
+        (Some(url), _) => url.clone(),
+        (None, true) => format!("{base}/sim/opal/trigger"),
+        (None, false) => return Err("--no-simulator needs --opal-url (or OPAL_TRIGGER_URL)".into()),
+    };
+    // The data dir's secret signs the simulator's events; OSA_WEBHOOK_SECRETS adds more.
+    let mut secrets = vec![files.webhook_secret.clone()];
+    secrets.extend(secrets_from(&std::env::var("OSA_WEBHOOK_SECRETS").unwrap_or_default()));
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Arc::new(
+        SqliteStore::open(&files.dir.join("osa.db"), clock.clone()).map_err(|e| e.to_string())?,
+    );
+    let auth = JwtVerifier::from_pems(&[files.keys.public_pem.clone()], ISSUER, AUDIENCE)
+        .map_err(|e| e.to_string())?;
+    let services = Services {
+        store: store.clone(),
+        queue: store,
+        clock,
+        http: Arc::new(ReqwestClient::new().map_err(|e| e.to_string())?),
+        auth: Arc::new(auth),
+        config: Arc::new(Config {
+            public_base_url: base.clone(),
+            signature: SignatureConfig::new(secrets),
+            opal: OpalConfig {
+                trigger_url,
+                api_key: Some(files.opal_api_key.clone()),
+                timeout: Duration::from_secs(45),
+            },
+            max_body_bytes: MAX_BODY_BYTES,
+            deadline_scale: 1.0,
+            pii: osa_shared::domain::pii::PiiPolicy::default(),
+        }),
+    };
+
+    let mut router = Router::new()
+        .merge(intake::routes(services.clone()))
+        .merge(opal_webhook::routes(services.clone()))
+        .merge(status_api::routes(services.clone()));
+    if simulate {
+        let knobs = Knobs {
+            fail: args.sim_fail.clone(),
+            silent: args.sim_silent.clone(),
+            duplicates: args.sim_duplicates,
+            out_of_order: args.sim_out_of_order,
+            bad_signature: args.sim_bad_signature.clone(),
+            spread: Duration::from_millis(args.sim_spread_ms),
+        };
+        let simulator = Arc::new(Simulator::new(
+            services.webhook_url(),
+            vec![files.webhook_secret.clone()],
+            Some(files.opal_api_key.clone()),
+            knobs,
+        ));
+        router = router.merge(simulator.router());
+    }
+    let app = with_common_layers(router);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(worker_loop(services.clone(), stop_rx));
+
+    let token = files.mint_token("local-developer", &scopes::ALL, 86_400)?;
+    print_banner(&base, &files.dir, simulate, &token);
+
+    let shutdown = async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    served.map_err(|e| format!("server error: {e}"))
+}
+
+/// Polls the embedded queue and runs jobs concurrently; a failed job becomes
+/// visible again after its visibility timeout and is retried.
+async fn worker_loop(services: Services, mut stop: watch::Receiver<bool>) {
+    const VISIBILITY: Duration = Duration::from_secs(10);
+    const IDLE: Duration = Duration::from_millis(100);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let pause = match services.queue.receive(16, VISIBILITY).await {
+            Ok(jobs) if !jobs.is_empty() => {
+                for received in jobs {
+                    let services = services.clone();
+                    tokio::spawn(async move {
+                        match worker::run(&services, &received.job, received.receive_count).await {
+                            Ok(()) => {
+                                if let Err(e) = services.queue.ack(&received.receipt).await {
+                                    tracing::error!(error = %e, "could not ack a finished job");
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "job failed; it will be retried"),
+                        }
+                    });
+                }
+                Duration::ZERO
+            }
+            Ok(_) => IDLE,
+            Err(e) => {
+                tracing::error!(error = %e, "queue receive failed");
+                Duration::from_secs(1)
+            }
+        };
+        if !pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
+const SAMPLE_INTAKE: &str = r#"{"business_context":{"company_name":"Acme Outdoor","industry":"retail","goals":["Grow repeat purchases","Lift mobile conversion"],"target_audience":"Outdoor enthusiasts aged 25-45 in North America"},"optimizely_config":{"project_id":"123456","workspace_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"},"analysis_preferences":{"analysis_depth":"standard","focus_areas":["content","experimentation"],"timeline":"90d"}}"#;
+
+fn print_banner(base: &str, dir: &Path, simulate: bool, token: &str) {
+    let opal = if simulate { "built-in simulator" } else { "external" };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "OSA listening on {base}");
+    let _ = writeln!(out, "  data dir: {}   OPAL: {opal}", dir.display());
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  A development token (all scopes, 24 h):");
+    let _ = writeln!(out, "    export OSA_TOKEN={token}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  Submit an intake:");
+    let _ = writeln!(
+        out,
+        "    curl -s -X POST {base}/api/strategy/intake -H \"Authorization: Bearer $OSA_TOKEN\" -H 'Content-Type: application/json' -d '{SAMPLE_INTAKE}'"
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  Then follow it (use the workflow_id from the reply):");
+    let _ = writeln!(out, "    curl -s -H \"Authorization: Bearer $OSA_TOKEN\" {base}/api/strategy/workflows/<workflow_id>");
+    let _ = writeln!(out, "    curl -s -H \"Authorization: Bearer $OSA_TOKEN\" {base}/api/admin/osa/recent-status");
+    let _ = out.flush();
+}

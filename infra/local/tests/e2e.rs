@@ -1,0 +1,308 @@
+//! End to end: the real `osa` binary on a free port, driven over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A running `osa serve`, killed on drop.
+struct Osa {
+    child: Child,
+    base: String,
+    token: String,
+    data_dir: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Drop for Osa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn unique_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("osa-e2e-{name}-{}-{}", std::process::id(), rand::random::<u32>()))
+}
+
+impl Osa {
+    fn start(name: &str, extra: &[&str]) -> Osa {
+        let data_dir = unique_dir(name);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_osa"))
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(&data_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("osa starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("OSA listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let base = rx.recv_timeout(Duration::from_secs(60)).expect("osa prints its address");
+        let out = Command::new(env!("CARGO_BIN_EXE_osa"))
+            .args(["token", "--data-dir"])
+            .arg(&data_dir)
+            .output()
+            .expect("osa token runs");
+        assert!(out.status.success(), "osa token failed: {}", String::from_utf8_lossy(&out.stderr));
+        let token = String::from_utf8(out.stdout).expect("utf-8 token").trim().to_owned();
+        Osa { child, base, token, data_dir, http: reqwest::Client::new() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post_intake(&self, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url("/api/strategy/intake"))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .expect("intake request");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(self.url(path)).bearer_auth(&self.token).send().await.expect("get");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls the workflow until `done` holds or the deadline passes.
+    async fn wait_for(&self, id: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let (status, body) = self.get(&format!("/api/strategy/workflows/{id}")).await;
+            assert_eq!(status, 200, "{body}");
+            if done(&body) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "workflow did not get there in {within:?}: {body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn sign(&self, body: &[u8]) -> String {
+        let file = self.data_dir.join("to-sign.json");
+        std::fs::write(&file, body).expect("write body");
+        let out = Command::new(env!("CARGO_BIN_EXE_osa"))
+            .args(["sign", "--data-dir"])
+            .arg(&self.data_dir)
+            .arg(&file)
+            .output()
+            .expect("osa sign runs");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+    }
+
+    async fn webhook(&self, body: &[u8], signature: Option<&str>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(self.url("/api/webhooks/opal-workflow"))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(sig) = signature {
+            req = req.header("x-osa-signature", sig);
+        }
+        let r = req.send().await.expect("webhook request");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn intake(id: &str) -> Value {
+    json!({
+        "workflow_id": id,
+        "business_context": {
+            "company_name": "Acme Outdoor",
+            "industry": "retail",
+            "goals": ["Grow repeat purchases", "Lift mobile conversion"],
+            "target_audience": "Outdoor enthusiasts aged 25-45 in North America"
+        },
+        "optimizely_config": {
+            "project_id": "123456",
+            "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            "api_credentials": {"odp_key": "odp-live-key-do-not-leak"}
+        },
+        "analysis_preferences": {
+            "analysis_depth": "standard",
+            "focus_areas": ["content", "experimentation"],
+            "timeline": "90d"
+        }
+    })
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intake_becomes_a_completed_workflow_with_nine_results() {
+    let osa = Osa::start("happy", &["--sim-spread-ms", "1500"]);
+    let id = new_id();
+    let (status, reply) = osa.post_intake(&intake(&id)).await;
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(reply["success"], true);
+    assert_eq!(reply["workflow_id"], id.as_str());
+    assert!(reply["status_check_url"].as_str().unwrap().ends_with(&id));
+    let minutes = reply["estimated_completion_minutes"].as_u64().unwrap();
+    assert!((1..=30).contains(&minutes));
+    assert!(!reply.to_string().contains("odp-live-key"), "credentials never echo");
+
+    let done = osa.wait_for(&id, Duration::from_secs(60), |w| w["status"] == "completed").await;
+    assert_eq!(done["progress_percent"], 100);
+    assert_eq!(done["results"].as_array().unwrap().len(), 9);
+    let agents = done["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 9);
+    assert!(agents.iter().all(|a| a["status"] == "completed"), "{agents:?}");
+    assert!(done["confidence"].as_f64().unwrap() > 0.0);
+    assert!(!done.to_string().contains("odp-live-key"));
+
+    // Resubmitting the same intake answers with the same workflow; a different body conflicts.
+    let (status, again) = osa.post_intake(&intake(&id)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["workflow_id"], id.as_str());
+    let mut changed = intake(&id);
+    changed["business_context"]["company_name"] = json!("Someone Else");
+    let (status, conflict) = osa.post_intake(&changed).await;
+    assert_eq!(status, 409, "{conflict}");
+    assert_eq!(conflict["error"]["code"], "workflow_conflict");
+
+    let (status, recent) = osa.get("/api/admin/osa/recent-status").await;
+    assert_eq!(status, 200);
+    assert_eq!(recent["lastWorkflowStatus"], "completed");
+    assert!(recent["lastWebhookAt"].is_string());
+    assert!(recent["lastAgentDataAt"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulator_faults_end_partial_and_change_nothing_twice() {
+    let osa = Osa::start(
+        "faults",
+        &["--sim-spread-ms", "1500", "--sim-fail", "cmp_organizer", "--sim-duplicates", "--sim-out-of-order"],
+    );
+    let id = new_id();
+    let (status, _) = osa.post_intake(&intake(&id)).await;
+    assert_eq!(status, 202);
+    let done = osa.wait_for(&id, Duration::from_secs(60), |w| w["status"] == "partial").await;
+    assert_eq!(done["results"].as_array().unwrap().len(), 8);
+    let cmp = done["agents"].as_array().unwrap().iter().find(|a| a["agent"] == "cmp_organizer").unwrap().clone();
+    assert_eq!(cmp["status"], "failed");
+    // Out-of-order start events arrived after the results and moved nothing back.
+    assert!(done["agents"].as_array().unwrap().iter().all(|a| a["status"] != "running"));
+
+    // Every attempt is in the audit trail; each event was sent twice and stored once.
+    // (The simulator may still be sending its last duplicates, so wait for all 36.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let (status, audit) = osa.get(&format!("/api/admin/webhook-events?workflow_id={id}")).await;
+        assert_eq!(status, 200, "{audit}");
+        let events = audit["events"].as_array().unwrap().clone();
+        if events.len() >= 36 || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let count = |outcome: &str| events.iter().filter(|e| e["outcome"] == outcome).count();
+    assert_eq!(events.len(), 36, "9 agents x (start + end) x 2");
+    assert_eq!(count("accepted"), 18);
+    assert_eq!(count("duplicate"), 18);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_4xx_and_changes_nothing() {
+    let osa = Osa::start("bad", &["--sim-spread-ms", "200"]);
+    let id = new_id();
+    assert_eq!(osa.post_intake(&intake(&id)).await.0, 202);
+    let before = osa.wait_for(&id, Duration::from_secs(60), |w| w["status"] == "completed").await;
+
+    // Intake: no token, bad JSON, schema violations, wrong content type.
+    let r = osa.http.post(osa.url("/api/strategy/intake")).json(&intake(&new_id())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = osa
+        .http
+        .post(osa.url("/api/strategy/intake"))
+        .bearer_auth(&osa.token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let mut invalid = intake(&new_id());
+    invalid["business_context"]["goals"] = json!([]);
+    invalid["analysis_preferences"]["timeline"] = json!("7d");
+    let (status, body) = osa.post_intake(&invalid).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["details"][0]["path"], "analysis_preferences.timeline");
+    let r = osa
+        .http
+        .post(osa.url("/api/strategy/intake"))
+        .bearer_auth(&osa.token)
+        .header("content-type", "text/plain")
+        .body(intake(&new_id()).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+
+    // Webhook: unsigned, badly signed, stale, unknown workflow, invalid, oversized.
+    let event = json!({
+        "workflow_id": id, "agent_id": "geo_audit", "execution_status": "failed",
+        "execution_id": "late-exec"
+    });
+    let body = serde_json::to_vec(&event).unwrap();
+    assert_eq!(osa.webhook(&body, None).await.0, 401);
+    assert_eq!(osa.webhook(&body, Some("t=1,v1=00")).await.0, 401);
+    let stale = format!("t=1000,v1={}", "0".repeat(64));
+    assert_eq!(osa.webhook(&body, Some(&stale)).await.0, 401);
+    let unknown = serde_json::to_vec(&json!({"workflow_id": new_id(), "agent_id": "geo_audit", "execution_status": "started"})).unwrap();
+    assert_eq!(osa.webhook(&unknown, Some(&osa.sign(&unknown))).await.0, 404);
+    let invalid = serde_json::to_vec(&json!({"workflow_id": id, "agent_id": "nobody", "execution_status": "started"})).unwrap();
+    let (status, err) = osa.webhook(&invalid, Some(&osa.sign(&invalid))).await;
+    assert_eq!(status, 422);
+    assert_eq!(err["error"]["details"][0]["path"], "agent_id");
+    let huge = vec![b' '; 1024 * 1024 + 1];
+    assert_eq!(osa.webhook(&huge, Some("t=1,v1=00")).await.0, 413);
+
+    // A late failure, correctly signed, is accepted but cannot move a completed agent.
+    let (status, reply) = osa.webhook(&body, Some(&osa.sign(&body))).await;
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(reply["state_changed"], false);
+    let (status, dup) = osa.webhook(&body, Some(&osa.sign(&body))).await;
+    assert_eq!(status, 200);
+    assert_eq!(dup["duplicate"], true);
+    assert_eq!(dup["event_id"], reply["event_id"]);
+
+    let after = osa.get(&format!("/api/strategy/workflows/{id}")).await.1;
+    assert_eq!(after["status"], before["status"]);
+    assert_eq!(after["agents"].as_array().unwrap().iter().map(|a| &a["status"]).collect::<Vec<_>>(),
+               before["agents"].as_array().unwrap().iter().map(|a| &a["status"]).collect::<Vec<_>>());
+    assert_eq!(after["results"], before["results"]);
+
+    // The rejected attempts that named this workflow are audited with their reasons.
+    let (_, audit) = osa.get(&format!("/api/admin/webhook-events?workflow_id={id}")).await;
+    let reasons: Vec<&str> = audit["events"].as_array().unwrap().iter().filter_map(|e| e["reason"].as_str()).collect();
+    for reason in ["signature_missing", "signature_malformed", "signature_expired", "accepted", "duplicate"] {
+        assert!(reasons.contains(&reason), "{reason} missing from {reasons:?}");
+    }
+
+    // Unknown routes and methods answer JSON too.
+    let r = osa.http.get(osa.url("/api/nowhere")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["success"], false);
+    let r = osa.http.get(osa.url("/api/webhooks/opal-workflow")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+}

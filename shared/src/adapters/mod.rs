@@ -1,0 +1,4 @@
+//! Adapters: the ports implemented over real infrastructure.
+
+pub mod outbound;
+pub mod sqlite;

@@ -1,0 +1,35 @@
+//! Application services: each use case orchestrates the domain and the ports.
+//! HTTP handlers and queue consumers call these and only translate in and out.
+
+pub mod intake;
+pub mod status;
+pub mod webhook;
+pub mod worker;
+
+use std::sync::Arc;
+
+use crate::auth::JwtVerifier;
+use crate::config::Config;
+use crate::ports::{Clock, HttpClient, JobQueue, WorkflowStore};
+
+/// Everything a use case may touch. Cheap to clone; built once per process
+/// (per Lambda instance), never per request.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn WorkflowStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub http: Arc<dyn HttpClient>,
+    pub auth: Arc<JwtVerifier>,
+    pub config: Arc<Config>,
+}
+
+impl Services {
+    pub fn webhook_url(&self) -> String {
+        format!("{}/api/webhooks/opal-workflow", self.config.public_base_url)
+    }
+
+    pub fn status_url(&self, workflow_id: &str) -> String {
+        format!("{}/api/strategy/workflows/{workflow_id}", self.config.public_base_url)
+    }
+}

@@ -1,0 +1,116 @@
+//! Read models: one workflow in full, and the lightweight recent-status summary.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::domain::workflow::{AgentState, Progress, Workflow, WorkflowStatus};
+use crate::ports::{AgentResult, Marker, StoreError};
+
+use super::Services;
+
+/// A workflow older than this without finishing counts as failed in recent-status.
+pub const STALE_AFTER: time::Duration = time::Duration::minutes(30);
+
+#[derive(Debug, Serialize)]
+pub struct WorkflowView {
+    pub workflow_id: String,
+    pub correlation_id: String,
+    pub status: WorkflowStatus,
+    pub progress_percent: u8,
+    pub progress: Progress,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    /// Mean confidence (0..=1) over the agents that reported one.
+    pub confidence: Option<f64>,
+    pub estimated_completion_minutes: u32,
+    pub trigger: crate::domain::workflow::TriggerState,
+    pub business_context: crate::domain::intake::BusinessContext,
+    pub optimizely: crate::domain::intake::OptimizelyProject,
+    pub analysis_preferences: crate::domain::intake::AnalysisPreferences,
+    pub agents: Vec<AgentState>,
+    pub results: Vec<AgentResult>,
+}
+
+impl WorkflowView {
+    fn new(w: Workflow, agents: Vec<AgentState>, results: Vec<AgentResult>) -> Self {
+        let confidences: Vec<f64> = agents.iter().filter_map(|a| a.confidence).collect();
+        let confidence = (!confidences.is_empty())
+            .then(|| confidences.iter().sum::<f64>() / confidences.len() as f64);
+        WorkflowView {
+            progress: Progress::of(&agents),
+            workflow_id: w.id,
+            correlation_id: w.correlation_id,
+            status: w.status,
+            progress_percent: w.progress_percent,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+            finished_at: w.finished_at,
+            confidence,
+            estimated_completion_minutes: w.estimated_completion_minutes,
+            trigger: w.trigger,
+            business_context: w.business_context,
+            optimizely: w.optimizely,
+            analysis_preferences: w.analysis_preferences,
+            agents,
+            results,
+        }
+    }
+}
+
+/// Status, per-agent state, timings, confidence and the results in so far.
+pub async fn workflow(services: &Services, id: &str) -> Result<Option<WorkflowView>, StoreError> {
+    let (workflow, agents, results) = tokio::try_join!(
+        services.store.get_workflow(id),
+        services.store.get_agents(id),
+        services.store.get_results(id),
+    )?;
+    Ok(workflow.map(|w| WorkflowView::new(w, agents, results)))
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentStatus {
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_webhook_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_agent_data_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_force_sync_at: Option<OffsetDateTime>,
+    /// `idle`, `running`, `completed` or `failed`, as the original dashboard expects.
+    pub last_workflow_status: &'static str,
+    pub last_workflow_id: Option<String>,
+}
+
+/// The four reads run concurrently.
+pub async fn recent(services: &Services) -> Result<RecentStatus, StoreError> {
+    let store = &services.store;
+    let (webhook, agent_data, force_sync, latest) = tokio::try_join!(
+        store.marker(Marker::LastWebhook),
+        store.marker(Marker::LastAgentData),
+        store.marker(Marker::LastForceSync),
+        store.recent_workflows(1),
+    )?;
+    let latest = latest.into_iter().next();
+    Ok(RecentStatus {
+        last_webhook_at: webhook,
+        last_agent_data_at: agent_data,
+        last_force_sync_at: force_sync,
+        last_workflow_status: latest
+            .as_ref()
+            .map_or("idle", |w| dashboard_status(w, services.clock.now())),
+        last_workflow_id: latest.map(|w| w.id),
+    })
+}
+
+fn dashboard_status(w: &Workflow, now: OffsetDateTime) -> &'static str {
+    match w.status {
+        WorkflowStatus::Completed | WorkflowStatus::Partial => "completed",
+        WorkflowStatus::Failed => "failed",
+        WorkflowStatus::Pending | WorkflowStatus::Running if now - w.created_at > STALE_AFTER => "failed",
+        WorkflowStatus::Pending | WorkflowStatus::Running => "running",
+    }
+}

@@ -1,0 +1,156 @@
+//! Ingesting an agent webhook: verify the raw bytes, parse, record once, audit always.
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::event::{parse_agent_event, sniff_workflow_id};
+use crate::domain::pii::{Findings, redact_json, redact_text};
+use crate::domain::signature::{SignatureError, verify};
+use crate::domain::validation::InvalidBody;
+use crate::domain::workflow::{AgentStatus, WorkflowStatus};
+use crate::ports::{AuditEntry, AuditOutcome, EventOutcome, StoreError};
+
+use super::Services;
+
+pub struct WebhookRequest<'a> {
+    pub signature: Option<&'a str>,
+    pub correlation_id: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ingested {
+    Accepted {
+        event_id: String,
+        agent_status: AgentStatus,
+        state_changed: bool,
+        workflow_status: WorkflowStatus,
+    },
+    Duplicate {
+        event_id: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error(transparent)]
+    Invalid(#[from] InvalidBody),
+    #[error("unknown workflow")]
+    UnknownWorkflow,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl WebhookError {
+    /// The reason recorded in the audit trail, and the HTTP status the edge sends.
+    pub fn reason_and_status(&self) -> (&'static str, u16) {
+        match self {
+            WebhookError::Signature(e) => (e.code(), 401),
+            WebhookError::Invalid(InvalidBody::Syntax(_)) => ("invalid_json", 400),
+            WebhookError::Invalid(InvalidBody::Schema(_)) => ("validation_failed", 422),
+            WebhookError::UnknownWorkflow => ("unknown_workflow", 404),
+            WebhookError::Store(_) => ("store_unavailable", 503),
+        }
+    }
+}
+
+pub async fn ingest(services: &Services, request: WebhookRequest<'_>) -> Result<Ingested, WebhookError> {
+    let audit = AuditEntry {
+        received_at: services.clock.now(),
+        workflow_id: None,
+        agent_id: None,
+        event_id: None,
+        outcome: AuditOutcome::Rejected,
+        reason: String::new(),
+        http_status: 0,
+        correlation_id: request.correlation_id.map(str::to_owned),
+        body_sha256: hex::encode(Sha256::digest(request.body)),
+        body_bytes: request.body.len() as u64,
+    };
+    let verified = verify(
+        request.signature,
+        request.body,
+        services.clock.now_ms(),
+        &services.config.signature,
+    )
+    .map_err(WebhookError::from);
+    let mut event = match verified.and_then(|()| parse_agent_event(request.body).map_err(WebhookError::from)) {
+        Ok(event) => event,
+        Err(err) => {
+            reject(services, audit, Some(request.body), &err).await?;
+            return Err(err);
+        }
+    };
+    // Stored output is redacted; identity (event id) was fixed on the bytes as sent.
+    let policy = &services.config.pii;
+    let mut findings = Findings::default();
+    if let Some(data) = event.agent_data.as_mut() {
+        findings.merge(redact_json(data, policy));
+    }
+    if let Some(error) = event.error.take() {
+        let (redacted, found) = redact_text(&error, policy);
+        findings.merge(found);
+        event.error = Some(redacted);
+    }
+    if findings.total() > 0 {
+        tracing::info!(findings = findings.total(), mode = policy.mode.as_str(), "PII redacted from agent output");
+    }
+    let mut audit = audit;
+    audit.workflow_id = Some(event.workflow_id.clone());
+    audit.agent_id = Some(event.agent.as_str().to_owned());
+    if audit.correlation_id.is_none() {
+        audit.correlation_id.clone_from(&event.correlation_id);
+    }
+    match services.store.record_event(&event, audit).await? {
+        EventOutcome::Accepted { event_id, agent_status, state_changed, workflow_status } => {
+            tracing::info!(
+                workflow_id = %event.workflow_id, agent = %event.agent, kind = event.kind.as_str(),
+                %event_id, state_changed, workflow_status = workflow_status.as_str(), "agent event accepted"
+            );
+            Ok(Ingested::Accepted { event_id, agent_status, state_changed, workflow_status })
+        }
+        EventOutcome::Duplicate { event_id } => {
+            tracing::info!(workflow_id = %event.workflow_id, agent = %event.agent, %event_id, "duplicate agent event");
+            Ok(Ingested::Duplicate { event_id })
+        }
+        EventOutcome::UnknownWorkflow => Err(WebhookError::UnknownWorkflow),
+    }
+}
+
+/// Records a rejected attempt. `body` is `None` when it was never read (too large).
+async fn reject(
+    services: &Services,
+    mut audit: AuditEntry,
+    body: Option<&[u8]>,
+    err: &WebhookError,
+) -> Result<(), StoreError> {
+    let (reason, status) = err.reason_and_status();
+    audit.reason = reason.to_owned();
+    audit.http_status = status;
+    audit.workflow_id = body.and_then(sniff_workflow_id);
+    tracing::warn!(reason, status, workflow_id = audit.workflow_id.as_deref(), "webhook rejected");
+    services.store.append_audit(&audit).await
+}
+
+/// Audits a body refused before it was read (over the size limit).
+pub async fn reject_oversized(
+    services: &Services,
+    correlation_id: Option<&str>,
+    declared_bytes: u64,
+) -> Result<(), StoreError> {
+    let audit = AuditEntry {
+        received_at: services.clock.now(),
+        workflow_id: None,
+        agent_id: None,
+        event_id: None,
+        outcome: AuditOutcome::Rejected,
+        reason: "body_too_large".into(),
+        http_status: 413,
+        correlation_id: correlation_id.map(str::to_owned),
+        body_sha256: String::new(),
+        body_bytes: declared_bytes,
+    };
+    tracing::warn!(declared_bytes, "webhook rejected: body too large");
+    services.store.append_audit(&audit).await
+}

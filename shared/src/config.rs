@@ -1,0 +1,127 @@
+//! Runtime configuration, read from the environment in Lambda and built from
+//! flags and the data directory by the local runtime.
+
+use std::time::Duration;
+
+use crate::auth::{AuthError, JwtVerifier};
+use crate::domain::Secret;
+use crate::domain::pii::{PiiPolicy, RedactionMode};
+use crate::domain::signature::SignatureConfig;
+
+/// The largest webhook or intake body accepted (1 MiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct OpalConfig {
+    /// Where the OPAL `strategy_workflow` trigger is POSTed.
+    pub trigger_url: String,
+    pub api_key: Option<Secret>,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Base URL clients reach OSA at; used for `webhook_url` and `status_check_url`.
+    pub public_base_url: String,
+    pub signature: SignatureConfig,
+    pub opal: OpalConfig,
+    pub max_body_bytes: usize,
+    /// Multiplies every agent deadline (1.0 in production; small for local runs and tests).
+    pub deadline_scale: f64,
+    /// How PII in agent output and intake free text is rewritten before storage.
+    pub pii: PiiPolicy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("invalid value for {0}: {1}")]
+    Invalid(&'static str, String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("could not read {0}: {1}")]
+    Read(String, std::io::Error),
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    var(name).ok_or(ConfigError::Missing(name))
+}
+
+fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid(name, v)),
+    }
+}
+
+/// Comma-separated secrets, for rotation: every one is accepted.
+pub fn secrets_from(list: &str) -> Vec<Secret> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect()
+}
+
+impl Config {
+    /// Reads `OSA_PUBLIC_URL`, `OSA_WEBHOOK_SECRETS`, `OSA_SIGNATURE_TOLERANCE_PAST_SECS`,
+    /// `OSA_SIGNATURE_TOLERANCE_FUTURE_SECS`, `OSA_ALLOW_LEGACY_SIGNATURES`,
+    /// `OPAL_TRIGGER_URL`, `OPAL_API_KEY`, `OPAL_TIMEOUT_SECS`, `OSA_DEADLINE_SCALE`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut signature = SignatureConfig::new(secrets_from(&required("OSA_WEBHOOK_SECRETS")?));
+        signature.tolerance_past_ms = parsed("OSA_SIGNATURE_TOLERANCE_PAST_SECS", 300i64)? * 1000;
+        signature.tolerance_future_ms = parsed("OSA_SIGNATURE_TOLERANCE_FUTURE_SECS", 60i64)? * 1000;
+        signature.allow_legacy_unseparated = parsed("OSA_ALLOW_LEGACY_SIGNATURES", false)?;
+        Ok(Config {
+            public_base_url: required("OSA_PUBLIC_URL")?.trim_end_matches('/').to_owned(),
+            signature,
+            opal: OpalConfig {
+                trigger_url: required("OPAL_TRIGGER_URL")?,
+                api_key: var("OPAL_API_KEY").map(Secret::new),
+                timeout: Duration::from_secs(parsed("OPAL_TIMEOUT_SECS", 45u64)?),
+            },
+            max_body_bytes: MAX_BODY_BYTES,
+            deadline_scale: parsed("OSA_DEADLINE_SCALE", 1.0f64)?,
+            pii: pii_from_env()?,
+        })
+    }
+}
+
+/// `OSA_PII_MODE` (`partial`, `mask`, `hash`, `none`; default `partial`) and
+/// `OSA_PII_HASH_KEY` (the key for `hash`).
+fn pii_from_env() -> Result<PiiPolicy, ConfigError> {
+    let mode = match var("OSA_PII_MODE").as_deref() {
+        None | Some("partial") => RedactionMode::Partial,
+        Some("mask") => RedactionMode::Mask,
+        Some("hash") => RedactionMode::Hash,
+        Some("none") => RedactionMode::None,
+        Some(other) => return Err(ConfigError::Invalid("OSA_PII_MODE", other.to_owned())),
+    };
+    let mut policy = PiiPolicy { mode, ..PiiPolicy::default() };
+    if let Some(key) = var("OSA_PII_HASH_KEY") {
+        policy.hash_key = Secret::new(key);
+    } else if mode == RedactionMode::Hash {
+        return Err(ConfigError::Missing("OSA_PII_HASH_KEY"));
+    }
+    Ok(policy)
+}
+
+/// Bearer-token settings: `OSA_JWT_ISSUER`, `OSA_JWT_AUDIENCE`, and either
+/// `OSA_JWT_PUBLIC_KEY_FILES` (comma-separated PEM paths) or `OSA_JWKS_FILE`.
+pub fn verifier_from_env() -> Result<JwtVerifier, ConfigError> {
+    let issuer = required("OSA_JWT_ISSUER")?;
+    let audience = required("OSA_JWT_AUDIENCE")?;
+    if let Some(path) = var("OSA_JWKS_FILE") {
+        let json = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(path, e))?;
+        return Ok(JwtVerifier::from_jwks(&json, &issuer, &audience)?);
+    }
+    let files = required("OSA_JWT_PUBLIC_KEY_FILES")?;
+    let pems = files
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.to_owned(), e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(JwtVerifier::from_pems(&pems, &issuer, &audience)?)
+}

@@ -1,0 +1,134 @@
+//! Test support shared by the function crates and the local runtime: a complete
+//! `Services` over a throw-away SQLite store, a manual clock and a recording
+//! outbound HTTP client.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::adapters::sqlite::SqliteStore;
+use crate::app::Services;
+use crate::auth::{DevKeys, JwtVerifier, scopes};
+use crate::config::{Config, MAX_BODY_BYTES, OpalConfig};
+use crate::domain::Secret;
+use crate::domain::pii::PiiPolicy;
+use crate::domain::signature::{SignatureConfig, sign};
+use crate::ports::{Clock, HttpClient, ManualClock, OutboundError, OutboundRequest, OutboundResponse};
+
+pub const ISSUER: &str = "osa-test";
+pub const AUDIENCE: &str = "osa-api";
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
+
+/// RSA key generation is slow-ish; one pair serves every test in a process.
+pub fn dev_keys() -> &'static DevKeys {
+    static KEYS: OnceLock<DevKeys> = OnceLock::new();
+    KEYS.get_or_init(|| DevKeys::generate().unwrap_or_else(|e| panic!("test keys: {e}")))
+}
+
+/// Answers every outbound request with a fixed status and remembers it.
+#[derive(Default)]
+pub struct RecordingHttp {
+    pub requests: Mutex<Vec<OutboundRequest>>,
+    status: Mutex<Option<Result<u16, OutboundError>>>,
+}
+
+impl RecordingHttp {
+    /// What later requests get: a status, or a transport error.
+    pub fn respond_with(&self, outcome: Result<u16, OutboundError>) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+    }
+
+    pub fn sent(&self) -> Vec<OutboundRequest> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl HttpClient for RecordingHttp {
+    async fn post(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).push(request);
+        let outcome = self.status.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or(Ok(202));
+        outcome.map(|status| OutboundResponse { status, retry_after: None })
+    }
+}
+
+/// A whole application over a temporary store. The directory goes on drop.
+pub struct TestApp {
+    pub services: Services,
+    pub clock: Arc<ManualClock>,
+    pub http: Arc<RecordingHttp>,
+    pub store: Arc<SqliteStore>,
+    pub dir: PathBuf,
+}
+
+impl TestApp {
+    pub fn new() -> TestApp {
+        let dir = std::env::temp_dir().join(format!(
+            "osa-testkit-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let start = OffsetDateTime::from_unix_timestamp(1_764_064_800).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let clock = Arc::new(ManualClock::new(start));
+        let store = Arc::new(
+            SqliteStore::open(&dir.join("osa.db"), clock.clone() as Arc<dyn Clock>)
+                .unwrap_or_else(|e| panic!("test store: {e}")),
+        );
+        let http = Arc::new(RecordingHttp::default());
+        let auth = JwtVerifier::from_pems(&[dev_keys().public_pem.clone()], ISSUER, AUDIENCE)
+            .unwrap_or_else(|e| panic!("verifier: {e}"));
+        let services = Services {
+            store: store.clone(),
+            queue: store.clone(),
+            clock: clock.clone(),
+            http: http.clone(),
+            auth: Arc::new(auth),
+            config: Arc::new(Config {
+                public_base_url: "http://osa.test".into(),
+                signature: SignatureConfig::new(vec![Secret::new(WEBHOOK_SECRET)]),
+                opal: OpalConfig {
+                    trigger_url: "http://opal.test/trigger".into(),
+                    api_key: Some(Secret::new("opal-test-key")),
+                    timeout: Duration::from_secs(45),
+                },
+                max_body_bytes: MAX_BODY_BYTES,
+                deadline_scale: 1.0,
+                pii: PiiPolicy::default(),
+            }),
+        };
+        TestApp { services, clock, http, store, dir }
+    }
+
+    /// A bearer token valid at the real current time (JWT expiry uses the system clock).
+    pub fn token(&self, granted: &[&str]) -> String {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        dev_keys()
+            .mint(ISSUER, AUDIENCE, "tester", granted, now, 3600)
+            .unwrap_or_else(|e| panic!("mint: {e}"))
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.token(&scopes::ALL)
+    }
+
+    /// `X-OSA-Signature` for `body` at the manual clock's now.
+    pub fn sign(&self, body: &[u8]) -> String {
+        sign(&[Secret::new(WEBHOOK_SECRET)], self.clock.now_ms(), body)
+    }
+}
+
+impl Default for TestApp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
