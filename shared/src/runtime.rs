@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::adapters::log_bus::LogBus;
 use crate::adapters::outbound::ReqwestClient;
 use crate::adapters::sqlite::SqliteStore;
 use crate::app::Services;
@@ -35,6 +36,7 @@ pub fn services_from_env() -> Result<Services, StartupError> {
     Ok(Services {
         store: store.clone(),
         queue: store,
+        events: Arc::new(LogBus::default()),
         clock,
         http: Arc::new(ReqwestClient::new()?),
         auth: Arc::new(auth),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::adapters::log_bus::LogBus;
 use crate::adapters::sqlite::SqliteStore;
 use crate::app::Services;
 use crate::auth::{DevKeys, JwtVerifier, scopes};
@@ -60,6 +61,7 @@ pub struct TestApp {
     pub services: Services,
     pub clock: Arc<ManualClock>,
     pub http: Arc<RecordingHttp>,
+    pub bus: Arc<LogBus>,
     pub store: Arc<SqliteStore>,
     pub dir: PathBuf,
 }
@@ -79,11 +81,13 @@ impl TestApp {
                 .unwrap_or_else(|e| panic!("test store: {e}")),
         );
         let http = Arc::new(RecordingHttp::default());
+        let bus = Arc::new(LogBus::default());
         let auth = JwtVerifier::from_pems(&[dev_keys().public_pem.clone()], ISSUER, AUDIENCE)
             .unwrap_or_else(|e| panic!("verifier: {e}"));
         let services = Services {
             store: store.clone(),
             queue: store.clone(),
+            events: bus.clone(),
             clock: clock.clone(),
             http: http.clone(),
             auth: Arc::new(auth),
@@ -100,7 +104,7 @@ impl TestApp {
                 pii: PiiPolicy::default(),
             }),
         };
-        TestApp { services, clock, http, store, dir }
+        TestApp { services, clock, http, bus, store, dir }
     }
 
     /// A bearer token valid at the real current time (JWT expiry uses the system clock).

@@ -138,6 +138,11 @@ async fn nine_results_complete_the_workflow() {
     }
     let w = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert_eq!(w.status.as_str(), "partial");
+    // Subscribers heard about the creation, nine agents and the finish, once each.
+    let kinds: Vec<&str> = app.bus.recent().iter().map(|e| e.detail_type()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "WorkflowCreated").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == "AgentResultAccepted").count(), 9);
+    assert_eq!(kinds.last(), Some(&"WorkflowFinished"));
     assert_eq!(w.progress_percent, 100);
     assert_eq!(app.services.store.get_results(&id).await.unwrap().len(), 8);
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use osa_shared::adapters::log_bus::LogBus;
 use osa_shared::adapters::outbound::ReqwestClient;
 use osa_shared::adapters::sqlite::SqliteStore;
 use osa_shared::app::{Services, worker};
@@ -119,6 +120,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let services = Services {
         store: store.clone(),
         queue: store,
+        events: Arc::new(LogBus::default()),
         clock,
         http: Arc::new(ReqwestClient::new().map_err(|e| e.to_string())?),
         auth: Arc::new(auth),

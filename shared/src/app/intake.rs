@@ -6,7 +6,7 @@ use crate::domain::intake::{Intake, parse_intake};
 use crate::domain::pii::{PiiPolicy, redact_text};
 use crate::domain::validation::InvalidBody;
 use crate::domain::workflow::{Workflow, WorkflowStatus};
-use crate::ports::{CreateOutcome, Job, QueueError, StoreError};
+use crate::ports::{CreateOutcome, DomainEvent, Job, QueueError, StoreError};
 
 use super::Services;
 
@@ -52,6 +52,13 @@ pub async fn submit(
         CreateOutcome::Created => {
             services.queue.enqueue(&trigger, Duration::ZERO).await?;
             tracing::info!(workflow_id = %workflow.id, "workflow created");
+            services
+                .publish(&[DomainEvent::WorkflowCreated {
+                    workflow_id: workflow.id.clone(),
+                    correlation_id: workflow.correlation_id.clone(),
+                    at: workflow.created_at,
+                }])
+                .await;
             Ok(Submitted { workflow, created: true })
         }
         CreateOutcome::Existing(existing) if existing.fingerprint == workflow.fingerprint => {

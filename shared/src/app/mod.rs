@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::auth::JwtVerifier;
 use crate::config::Config;
-use crate::ports::{Clock, HttpClient, JobQueue, WorkflowStore};
+use crate::ports::{Clock, DomainEvent, EventBus, HttpClient, JobQueue, WorkflowStore};
 
 /// Everything a use case may touch. Cheap to clone; built once per process
 /// (per Lambda instance), never per request.
@@ -18,6 +18,7 @@ use crate::ports::{Clock, HttpClient, JobQueue, WorkflowStore};
 pub struct Services {
     pub store: Arc<dyn WorkflowStore>,
     pub queue: Arc<dyn JobQueue>,
+    pub events: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
     pub http: Arc<dyn HttpClient>,
     pub auth: Arc<JwtVerifier>,
@@ -27,6 +28,16 @@ pub struct Services {
 impl Services {
     pub fn webhook_url(&self) -> String {
         format!("{}/api/webhooks/opal-workflow", self.config.public_base_url)
+    }
+
+    /// Best effort: the state is already durable, so a bus failure is only logged.
+    pub async fn publish(&self, events: &[DomainEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        if let Err(e) = self.events.publish(events).await {
+            tracing::warn!(error = %e, count = events.len(), "domain events not published");
+        }
     }
 
     pub fn status_url(&self, workflow_id: &str) -> String {

@@ -7,7 +7,7 @@ use crate::domain::pii::{Findings, redact_json, redact_text};
 use crate::domain::signature::{SignatureError, verify};
 use crate::domain::validation::InvalidBody;
 use crate::domain::workflow::{AgentStatus, WorkflowStatus};
-use crate::ports::{AuditEntry, AuditOutcome, EventOutcome, StoreError};
+use crate::ports::{AuditEntry, AuditOutcome, DomainEvent, EventOutcome, StoreError};
 
 use super::Services;
 
@@ -108,6 +108,26 @@ pub async fn ingest(services: &Services, request: WebhookRequest<'_>) -> Result<
                 workflow_id = %event.workflow_id, agent = %event.agent, kind = event.kind.as_str(),
                 %event_id, state_changed, workflow_status = workflow_status.as_str(), "agent event accepted"
             );
+            if state_changed {
+                let at = services.clock.now();
+                let mut events = vec![DomainEvent::AgentResultAccepted {
+                    workflow_id: event.workflow_id.clone(),
+                    agent: event.agent,
+                    event_id: event_id.clone(),
+                    agent_status,
+                    at,
+                }];
+                // An agent can only change while the workflow runs, so a terminal
+                // workflow here means this event finished it.
+                if workflow_status.is_terminal() {
+                    events.push(DomainEvent::WorkflowFinished {
+                        workflow_id: event.workflow_id.clone(),
+                        status: workflow_status,
+                        at,
+                    });
+                }
+                services.publish(&events).await;
+            }
             Ok(Ingested::Accepted { event_id, agent_status, state_changed, workflow_status })
         }
         EventOutcome::Duplicate { event_id } => {
