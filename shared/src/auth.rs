@@ -90,7 +90,10 @@ impl JwtVerifier {
             .iter()
             .map(|jwk| {
                 DecodingKey::from_jwk(jwk)
-                    .map(|key| Key { kid: jwk.common.key_id.clone(), key })
+                    .map(|key| Key {
+                        kid: jwk.common.key_id.clone(),
+                        key,
+                    })
                     .map_err(|e| AuthError::Config(format!("bad JWK: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -124,7 +127,11 @@ impl JwtVerifier {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         let candidates: Vec<&Key> = match &header.kid {
-            Some(kid) => self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid) || k.kid.is_none()).collect(),
+            Some(kid) => self
+                .keys
+                .iter()
+                .filter(|k| k.kid.as_deref() == Some(kid) || k.kid.is_none())
+                .collect(),
             None => self.keys.iter().collect(),
         };
         if candidates.is_empty() {
@@ -136,7 +143,12 @@ impl JwtVerifier {
                 Ok(data) => {
                     return Ok(Caller {
                         subject: data.claims.sub,
-                        scopes: data.claims.scope.split_whitespace().map(str::to_owned).collect(),
+                        scopes: data
+                            .claims
+                            .scope
+                            .split_whitespace()
+                            .map(str::to_owned)
+                            .collect(),
                     });
                 }
                 Err(e) => last = AuthError::Invalid(e.to_string()),
@@ -227,7 +239,12 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
         f.write_all(contents.as_bytes())
     }
     #[cfg(not(unix))]
@@ -259,21 +276,41 @@ mod tests {
 
     #[test]
     fn a_minted_token_verifies_with_its_scopes() {
-        let t = keys().mint(ISS, AUD, "dev", &[scopes::INTAKE, scopes::READ], now(), 3600).unwrap();
-        let caller = verifier().verify_header(Some(&format!("Bearer {t}"))).unwrap();
+        let t = keys()
+            .mint(
+                ISS,
+                AUD,
+                "dev",
+                &[scopes::INTAKE, scopes::READ],
+                now(),
+                3600,
+            )
+            .unwrap();
+        let caller = verifier()
+            .verify_header(Some(&format!("Bearer {t}")))
+            .unwrap();
         assert_eq!(caller.subject, "dev");
         assert!(caller.require(scopes::INTAKE).is_ok());
-        assert_eq!(caller.require(scopes::ADMIN), Err(AuthError::InsufficientScope(scopes::ADMIN)));
+        assert_eq!(
+            caller.require(scopes::ADMIN),
+            Err(AuthError::InsufficientScope(scopes::ADMIN))
+        );
     }
 
     #[test]
     fn expiry_issuer_and_audience_are_enforced() {
         let v = verifier();
-        let expired = keys().mint(ISS, AUD, "dev", &[], now() - 7200, 3600).unwrap();
+        let expired = keys()
+            .mint(ISS, AUD, "dev", &[], now() - 7200, 3600)
+            .unwrap();
         assert!(matches!(v.verify(&expired), Err(AuthError::Invalid(_))));
-        let wrong_iss = keys().mint("someone-else", AUD, "dev", &[], now(), 3600).unwrap();
+        let wrong_iss = keys()
+            .mint("someone-else", AUD, "dev", &[], now(), 3600)
+            .unwrap();
         assert!(matches!(v.verify(&wrong_iss), Err(AuthError::Invalid(_))));
-        let wrong_aud = keys().mint(ISS, "other-api", "dev", &[], now(), 3600).unwrap();
+        let wrong_aud = keys()
+            .mint(ISS, "other-api", "dev", &[], now(), 3600)
+            .unwrap();
         assert!(matches!(v.verify(&wrong_aud), Err(AuthError::Invalid(_))));
     }
 
@@ -287,7 +324,10 @@ mod tests {
     #[test]
     fn alg_none_and_hs256_confusion_are_rejected() {
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-        let claims = format!(r#"{{"sub":"x","iss":"{ISS}","aud":"{AUD}","exp":{},"iat":0}}"#, now() + 3600);
+        let claims = format!(
+            r#"{{"sub":"x","iss":"{ISS}","aud":"{AUD}","exp":{},"iat":0}}"#,
+            now() + 3600
+        );
         let none = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&claims));
         assert!(verifier().verify(&none).is_err());
         // HS256 signed with the public key's bytes as the HMAC secret.
@@ -304,7 +344,13 @@ mod tests {
     fn missing_or_malformed_headers_are_missing() {
         let v = verifier();
         assert_eq!(v.verify_header(None).unwrap_err(), AuthError::Missing);
-        assert_eq!(v.verify_header(Some("Basic abc")).unwrap_err(), AuthError::Missing);
-        assert!(matches!(v.verify_header(Some("Bearer not.a.jwt")), Err(AuthError::Invalid(_))));
+        assert_eq!(
+            v.verify_header(Some("Basic abc")).unwrap_err(),
+            AuthError::Missing
+        );
+        assert!(matches!(
+            v.verify_header(Some("Bearer not.a.jwt")),
+            Err(AuthError::Invalid(_))
+        ));
     }
 }

@@ -61,7 +61,11 @@ fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Con
 
 /// Comma-separated secrets, for rotation: every one is accepted.
 pub fn secrets_from(list: &str) -> Vec<Secret> {
-    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect()
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Secret::new)
+        .collect()
 }
 
 impl Config {
@@ -71,7 +75,8 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut signature = SignatureConfig::new(secrets_from(&required("OSA_WEBHOOK_SECRETS")?));
         signature.tolerance_past_ms = parsed("OSA_SIGNATURE_TOLERANCE_PAST_SECS", 300i64)? * 1000;
-        signature.tolerance_future_ms = parsed("OSA_SIGNATURE_TOLERANCE_FUTURE_SECS", 60i64)? * 1000;
+        signature.tolerance_future_ms =
+            parsed("OSA_SIGNATURE_TOLERANCE_FUTURE_SECS", 60i64)? * 1000;
         signature.allow_legacy_unseparated = parsed("OSA_ALLOW_LEGACY_SIGNATURES", false)?;
         Ok(Config {
             public_base_url: required("OSA_PUBLIC_URL")?.trim_end_matches('/').to_owned(),
@@ -98,7 +103,10 @@ fn pii_from_env() -> Result<PiiPolicy, ConfigError> {
         Some("none") => RedactionMode::None,
         Some(other) => return Err(ConfigError::Invalid("OSA_PII_MODE", other.to_owned())),
     };
-    let mut policy = PiiPolicy { mode, ..PiiPolicy::default() };
+    let mut policy = PiiPolicy {
+        mode,
+        ..PiiPolicy::default()
+    };
     if let Some(key) = var("OSA_PII_HASH_KEY") {
         policy.hash_key = Secret::new(key);
     } else if mode == RedactionMode::Hash {

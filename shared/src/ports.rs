@@ -186,7 +186,11 @@ pub struct ReceivedJob {
 pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, job: &Job, delay: Duration) -> Result<(), QueueError>;
     /// Up to `max` visible jobs, hidden from other receivers for `visibility`.
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<ReceivedJob>, QueueError>;
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<ReceivedJob>, QueueError>;
     async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
 }
 
@@ -295,7 +299,10 @@ impl std::fmt::Debug for OutboundRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutboundRequest")
             .field("url", &self.url)
-            .field("headers", &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("body_bytes", &self.body.len())
             .field("timeout", &self.timeout)
             .finish()

@@ -29,7 +29,8 @@ pub fn services_from_env() -> Result<Services, StartupError> {
     let config = Config::from_env()?;
     let auth = verifier_from_env()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let data_dir = PathBuf::from(std::env::var("OSA_DATA_DIR").unwrap_or_else(|_| "/tmp/osa".into()));
+    let data_dir =
+        PathBuf::from(std::env::var("OSA_DATA_DIR").unwrap_or_else(|_| "/tmp/osa".into()));
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| StartupError::DataDir(data_dir.display().to_string(), e))?;
     let store = Arc::new(SqliteStore::open(&data_dir.join("osa.db"), clock.clone())?);

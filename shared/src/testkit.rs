@@ -17,7 +17,9 @@ use crate::config::{Config, MAX_BODY_BYTES, OpalConfig};
 use crate::domain::Secret;
 use crate::domain::pii::PiiPolicy;
 use crate::domain::signature::{SignatureConfig, sign};
-use crate::ports::{Clock, HttpClient, ManualClock, OutboundError, OutboundRequest, OutboundResponse};
+use crate::ports::{
+    Clock, HttpClient, ManualClock, OutboundError, OutboundRequest, OutboundResponse,
+};
 
 pub const ISSUER: &str = "osa-test";
 pub const AUDIENCE: &str = "osa-api";
@@ -43,16 +45,30 @@ impl RecordingHttp {
     }
 
     pub fn sent(&self) -> Vec<OutboundRequest> {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
 #[async_trait]
 impl HttpClient for RecordingHttp {
     async fn post(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).push(request);
-        let outcome = self.status.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or(Ok(202));
-        outcome.map(|status| OutboundResponse { status, retry_after: None })
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request);
+        let outcome = self
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or(Ok(202));
+        outcome.map(|status| OutboundResponse {
+            status,
+            retry_after: None,
+        })
     }
 }
 
@@ -74,7 +90,8 @@ impl TestApp {
             rand::random::<u64>()
         ));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
-        let start = OffsetDateTime::from_unix_timestamp(1_764_064_800).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let start = OffsetDateTime::from_unix_timestamp(1_764_064_800)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let clock = Arc::new(ManualClock::new(start));
         let store = Arc::new(
             SqliteStore::open(&dir.join("osa.db"), clock.clone() as Arc<dyn Clock>)
@@ -104,7 +121,14 @@ impl TestApp {
                 pii: PiiPolicy::default(),
             }),
         };
-        TestApp { services, clock, http, bus, store, dir }
+        TestApp {
+            services,
+            clock,
+            http,
+            bus,
+            store,
+            dir,
+        }
     }
 
     /// A bearer token valid at the real current time (JWT expiry uses the system clock).

@@ -9,7 +9,10 @@ use axum::{Json, Router};
 use osa_shared::app::Services;
 use osa_shared::app::intake::{IntakeError, submit};
 use osa_shared::auth::scopes;
-use osa_shared::http::{ApiError, CorrelationId, authorize, declared_too_large, read_body, require_json, with_common_layers};
+use osa_shared::http::{
+    ApiError, CorrelationId, authorize, declared_too_large, read_body, require_json,
+    with_common_layers,
+};
 use serde_json::json;
 
 pub const PATH: &str = "/api/strategy/intake";
@@ -37,18 +40,24 @@ async fn handle(
     }
     require_json(&headers)?;
     let body = read_body(body, limit).await?;
-    let submitted = submit(&services, &body, &correlation.0).await.map_err(|e| match e {
-        IntakeError::Invalid(e) => ApiError::from(e),
-        IntakeError::Conflict(id) => ApiError::new(
-            StatusCode::CONFLICT,
-            "workflow_conflict",
-            format!("workflow {id} already exists with a different intake"),
-        ),
-        IntakeError::Store(e) => ApiError::from(e),
-        IntakeError::Queue(e) => ApiError::from(e),
-    })?;
+    let submitted = submit(&services, &body, &correlation.0)
+        .await
+        .map_err(|e| match e {
+            IntakeError::Invalid(e) => ApiError::from(e),
+            IntakeError::Conflict(id) => ApiError::new(
+                StatusCode::CONFLICT,
+                "workflow_conflict",
+                format!("workflow {id} already exists with a different intake"),
+            ),
+            IntakeError::Store(e) => ApiError::from(e),
+            IntakeError::Queue(e) => ApiError::from(e),
+        })?;
     let w = &submitted.workflow;
-    let status = if submitted.created { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if submitted.created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     let body = json!({
         "success": true,
         "workflow_id": w.id,

@@ -28,7 +28,12 @@ fn body(id: &str) -> Value {
     })
 }
 
-async fn send(app: &TestApp, token: Option<&str>, content_type: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+async fn send(
+    app: &TestApp,
+    token: Option<&str>,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
     let mut req = Request::post(intake::PATH).header("content-type", content_type);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
@@ -38,12 +43,26 @@ async fn send(app: &TestApp, token: Option<&str>, content_type: &str, bytes: Vec
         .await
         .expect("infallible");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 async fn post(app: &TestApp, value: &Value) -> (StatusCode, Value) {
-    send(app, Some(&app.admin_token()), "application/json", serde_json::to_vec(value).expect("json")).await
+    send(
+        app,
+        Some(&app.admin_token()),
+        "application/json",
+        serde_json::to_vec(value).expect("json"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -53,31 +72,63 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
     let (status, reply) = post(&app, &body(&id)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
     assert_eq!(reply["workflow_id"], id.as_str());
-    assert_eq!(reply["webhook_url"], "http://osa.test/api/webhooks/opal-workflow");
-    assert_eq!(reply["status_check_url"], format!("http://osa.test/api/strategy/workflows/{id}"));
+    assert_eq!(
+        reply["webhook_url"],
+        "http://osa.test/api/webhooks/opal-workflow"
+    );
+    assert_eq!(
+        reply["status_check_url"],
+        format!("http://osa.test/api/strategy/workflows/{id}")
+    );
     assert!(!reply.to_string().contains("exp-secret-key"));
 
     // Stored: nine pending agents with their deadlines; the e-mail was redacted.
     let stored = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert!(!stored.business_context.target_audience.contains("jane.doe"));
-    assert!(stored.business_context.target_audience.contains("[REDACTED:EMAIL]"));
+    assert!(
+        stored
+            .business_context
+            .target_audience
+            .contains("[REDACTED:EMAIL]")
+    );
     assert!(stored.optimizely.credentials_provided.experimentation);
     let agents = app.services.store.get_agents(&id).await.unwrap();
     assert_eq!(agents.len(), 9);
-    assert_eq!((agents[0].deadline_at - stored.created_at).whole_seconds(), 60);
+    assert_eq!(
+        (agents[0].deadline_at - stored.created_at).whole_seconds(),
+        60
+    );
 
     // The worker sends the trigger OPAL expects.
-    let jobs = app.services.queue.receive(10, Duration::from_secs(30)).await.unwrap();
+    let jobs = app
+        .services
+        .queue
+        .receive(10, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].job, Job::TriggerOpal { workflow_id: id.clone() });
+    assert_eq!(
+        jobs[0].job,
+        Job::TriggerOpal {
+            workflow_id: id.clone()
+        }
+    );
     worker::run(&app.services, &jobs[0].job, 1).await.unwrap();
     let sent = app.http.sent();
     assert_eq!(sent.len(), 1);
-    assert!(sent[0].headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer opal-test-key"));
+    assert!(
+        sent[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "Bearer opal-test-key")
+    );
     let trigger: Value = serde_json::from_slice(&sent[0].body).unwrap();
     assert_eq!(trigger["workflow_name"], "strategy_workflow");
     assert_eq!(trigger["input_data"]["workflow_id"], id.as_str());
-    assert_eq!(trigger["metadata"]["correlation_id"], stored.correlation_id.as_str());
+    assert_eq!(
+        trigger["metadata"]["correlation_id"],
+        stored.correlation_id.as_str()
+    );
     assert!(!String::from_utf8_lossy(&sent[0].body).contains("exp-secret-key"));
     let running = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert_eq!(running.status.as_str(), "running");
@@ -90,14 +141,19 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
 #[tokio::test]
 async fn a_failing_trigger_is_retried_then_given_up() {
     let app = TestApp::new();
-    app.http.respond_with(Err(OutboundError::Connect("refused".into())));
+    app.http
+        .respond_with(Err(OutboundError::Connect("refused".into())));
     let id = uuid::Uuid::new_v4().to_string();
     assert_eq!(post(&app, &body(&id)).await.0, StatusCode::ACCEPTED);
-    let job = Job::TriggerOpal { workflow_id: id.clone() };
+    let job = Job::TriggerOpal {
+        workflow_id: id.clone(),
+    };
     for attempt in 1..worker::MAX_TRIGGER_ATTEMPTS {
         assert!(worker::run(&app.services, &job, attempt).await.is_err());
     }
-    worker::run(&app.services, &job, worker::MAX_TRIGGER_ATTEMPTS).await.unwrap();
+    worker::run(&app.services, &job, worker::MAX_TRIGGER_ATTEMPTS)
+        .await
+        .unwrap();
     let failed = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert_eq!(failed.status.as_str(), "failed");
     assert_eq!(failed.trigger.attempts, worker::MAX_TRIGGER_ATTEMPTS);
@@ -133,24 +189,53 @@ async fn auth_and_scopes_are_enforced() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(err["error"]["code"], "insufficient_scope");
     let intake_only = app.token(&[scopes::INTAKE]);
-    assert_eq!(send(&app, Some(&intake_only), "application/json", bytes).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        send(&app, Some(&intake_only), "application/json", bytes)
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
 }
 
 #[tokio::test]
 async fn malformed_bodies_get_precise_errors() {
     let app = TestApp::new();
     let token = app.admin_token();
-    assert_eq!(send(&app, Some(&token), "application/json", b"{".to_vec()).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(send(&app, Some(&token), "text/plain", b"{}".to_vec()).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        send(&app, Some(&token), "application/json", b"{".to_vec())
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(&app, Some(&token), "text/plain", b"{}".to_vec())
+            .await
+            .0,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
     let mut bad = body(&uuid::Uuid::new_v4().to_string());
     bad["business_context"]["company_name"] = json!("");
     bad["optimizely_config"]["project_id"] = json!("abc");
     let (status, err) = post(&app, &bad).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let paths: Vec<&str> = err["error"]["details"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
-    assert_eq!(paths, vec!["business_context.company_name", "optimizely_config.project_id"]);
+    let paths: Vec<&str> = err["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            "business_context.company_name",
+            "optimizely_config.project_id"
+        ]
+    );
     let huge = vec![b'x'; osa_shared::config::MAX_BODY_BYTES + 1];
-    assert_eq!(send(&app, Some(&token), "application/json", huge).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        send(&app, Some(&token), "application/json", huge).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
 }
 
 fn arbitrary_json() -> impl Strategy<Value = Value> {

@@ -9,7 +9,9 @@ use axum::{Json, Router};
 use osa_shared::app::Services;
 use osa_shared::app::webhook::{Ingested, WebhookError, WebhookRequest, ingest, reject_oversized};
 use osa_shared::domain::signature::SIGNATURE_HEADER;
-use osa_shared::http::{ApiError, CorrelationId, declared_too_large, read_body, with_common_layers};
+use osa_shared::http::{
+    ApiError, CorrelationId, declared_too_large, read_body, with_common_layers,
+};
 use serde_json::json;
 
 pub const PATH: &str = "/api/webhooks/opal-workflow";
@@ -31,7 +33,9 @@ async fn handle(
     let limit = services.config.max_body_bytes;
     let body = match declared_too_large(&headers, limit) {
         Some(len) => Err((ApiError::too_large(limit), len)),
-        None => read_body(body, limit).await.map_err(|e| (e, limit as u64 + 1)),
+        None => read_body(body, limit)
+            .await
+            .map_err(|e| (e, limit as u64 + 1)),
     };
     let body = match body {
         Ok(body) => body,
@@ -48,7 +52,12 @@ async fn handle(
         body: &body,
     };
     match ingest(&services, request).await {
-        Ok(Ingested::Accepted { event_id, agent_status, state_changed, workflow_status }) => Ok((
+        Ok(Ingested::Accepted {
+            event_id,
+            agent_status,
+            state_changed,
+            workflow_status,
+        }) => Ok((
             StatusCode::ACCEPTED,
             Json(json!({
                 "success": true,
@@ -72,9 +81,13 @@ async fn handle(
         )
             .into_response()),
         Err(e) => Err(match e {
-            WebhookError::Signature(s) => ApiError::new(StatusCode::UNAUTHORIZED, s.code(), s.to_string()),
+            WebhookError::Signature(s) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, s.code(), s.to_string())
+            }
             WebhookError::Invalid(e) => ApiError::from(e),
-            WebhookError::UnknownWorkflow => ApiError::not_found("no workflow with that workflow_id"),
+            WebhookError::UnknownWorkflow => {
+                ApiError::not_found("no workflow with that workflow_id")
+            }
             WebhookError::Store(e) => ApiError::from(e),
         }),
     }

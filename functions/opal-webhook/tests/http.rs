@@ -31,7 +31,11 @@ async fn workflow(app: &TestApp) -> String {
         "optimizely_config": {"project_id": "1", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
         "analysis_preferences": {"analysis_depth": "basic", "focus_areas": ["audiences"], "timeline": "30d"}
     });
-    submit(&app.services, intake.to_string().as_bytes(), "corr-test").await.unwrap().workflow.id
+    submit(&app.services, intake.to_string().as_bytes(), "corr-test")
+        .await
+        .unwrap()
+        .workflow
+        .id
 }
 
 async fn send(app: &TestApp, signature: Option<String>, bytes: Vec<u8>) -> (StatusCode, Value) {
@@ -44,8 +48,16 @@ async fn send(app: &TestApp, signature: Option<String>, bytes: Vec<u8>) -> (Stat
         .await
         .expect("infallible");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 async fn signed(app: &TestApp, value: &Value) -> (StatusCode, Value) {
@@ -70,34 +82,72 @@ async fn an_event_is_accepted_once_and_its_pii_redacted() {
 
     let results = app.services.store.get_results(&id).await.unwrap();
     assert_eq!(results.len(), 1);
-    let summary = results[0].agent_data["overview"]["summary"].as_str().unwrap();
+    let summary = results[0].agent_data["overview"]["summary"]
+        .as_str()
+        .unwrap();
     assert!(!summary.contains("415-555-0172"), "{summary}");
-    let audit = app.services.store.audit_for_workflow(&id, 10).await.unwrap();
+    let audit = app
+        .services
+        .store
+        .audit_for_workflow(&id, 10)
+        .await
+        .unwrap();
     let outcomes: Vec<AuditOutcome> = audit.iter().map(|a| a.outcome).collect();
-    assert_eq!(outcomes, vec![AuditOutcome::Accepted, AuditOutcome::Duplicate]);
+    assert_eq!(
+        outcomes,
+        vec![AuditOutcome::Accepted, AuditOutcome::Duplicate]
+    );
 }
 
 #[tokio::test]
 async fn signatures_are_checked_before_anything_else() {
     let app = TestApp::new();
     let id = workflow(&app).await;
-    let bytes = serde_json::to_vec(&json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "started"})).unwrap();
+    let bytes = serde_json::to_vec(
+        &json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "started"}),
+    )
+    .unwrap();
     let (status, err) = send(&app, None, bytes.clone()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(err["error"]["code"], "signature_missing");
     let mut tampered = bytes.clone();
     tampered[2] ^= 1;
-    assert_eq!(send(&app, Some(app.sign(&bytes)), tampered).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&app, Some(app.sign(&bytes)), tampered).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     // A signature from six minutes ago is refused; from four minutes ago it is fine.
     let old = app.sign(&bytes);
     app.clock.advance(Duration::from_secs(360));
     let (status, err) = send(&app, Some(old), bytes.clone()).await;
-    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("signature_expired")));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("signature_expired"))
+    );
     let recent = app.sign(&bytes);
     app.clock.advance(Duration::from_secs(240));
-    assert_eq!(send(&app, Some(recent), bytes).await.0, StatusCode::ACCEPTED);
-    let reasons: Vec<String> = app.services.store.audit_for_workflow(&id, 10).await.unwrap().into_iter().map(|a| a.reason).collect();
-    assert_eq!(reasons, vec!["signature_missing", "signature_mismatch", "signature_expired", "accepted"]);
+    assert_eq!(
+        send(&app, Some(recent), bytes).await.0,
+        StatusCode::ACCEPTED
+    );
+    let reasons: Vec<String> = app
+        .services
+        .store
+        .audit_for_workflow(&id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "signature_missing",
+            "signature_mismatch",
+            "signature_expired",
+            "accepted"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -106,14 +156,21 @@ async fn unknown_workflows_invalid_events_and_huge_bodies_are_refused() {
     let id = workflow(&app).await;
     let unknown = json!({"workflow_id": "no-such-workflow", "agent_id": "geo_audit", "execution_status": "started"});
     assert_eq!(signed(&app, &unknown).await.0, StatusCode::NOT_FOUND);
-    let (status, err) = signed(&app, &json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "completed"})).await;
+    let (status, err) = signed(
+        &app,
+        &json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "completed"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["error"]["details"][0]["path"], "agent_data");
     let mut data = agent_data();
     data["hero"]["metrics"] = json!([]);
     let (status, err) = signed(&app, &json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "completed", "agent_data": data})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(err["error"]["details"][0]["path"], "agent_data.hero.metrics");
+    assert_eq!(
+        err["error"]["details"][0]["path"],
+        "agent_data.hero.metrics"
+    );
     let huge = vec![b' '; osa_shared::config::MAX_BODY_BYTES + 1];
     let (status, err) = send(&app, Some(app.sign(&huge)), huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -141,7 +198,13 @@ async fn nine_results_complete_the_workflow() {
     // Subscribers heard about the creation, nine agents and the finish, once each.
     let kinds: Vec<&str> = app.bus.recent().iter().map(|e| e.detail_type()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "WorkflowCreated").count(), 1);
-    assert_eq!(kinds.iter().filter(|k| **k == "AgentResultAccepted").count(), 9);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "AgentResultAccepted")
+            .count(),
+        9
+    );
     assert_eq!(kinds.last(), Some(&"WorkflowFinished"));
     assert_eq!(w.progress_percent, 100);
     assert_eq!(app.services.store.get_results(&id).await.unwrap().len(), 8);

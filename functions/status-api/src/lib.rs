@@ -35,7 +35,9 @@ async fn workflow(
     if id.is_empty() || id.len() > 128 {
         return Err(ApiError::not_found("no such workflow"));
     }
-    let view = status::workflow(&services, &id).await?.ok_or_else(|| ApiError::not_found("no such workflow"))?;
+    let view = status::workflow(&services, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such workflow"))?;
     let mut body = serde_json::to_value(view).map_err(|_| ApiError::internal())?;
     if let Some(map) = body.as_object_mut() {
         map.insert("success".into(), json!(true));
@@ -43,7 +45,10 @@ async fn workflow(
     Ok(Json(body).into_response())
 }
 
-async fn recent_status(State(services): State<Services>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn recent_status(
+    State(services): State<Services>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     authorize(&services, &headers, scopes::ADMIN)?;
     Ok(Json(status::recent(&services).await?).into_response())
 }
@@ -67,6 +72,12 @@ async fn webhook_events(
         .filter(|id| !id.is_empty() && id.len() <= 128)
         .ok_or_else(|| ApiError::bad_request("invalid_query", "workflow_id is required"))?;
     let limit = query.limit.unwrap_or(500).clamp(1, 1000);
-    let events = services.store.audit_for_workflow(&workflow_id, limit).await?;
-    Ok(Json(json!({ "success": true, "workflow_id": workflow_id, "events": events })).into_response())
+    let events = services
+        .store
+        .audit_for_workflow(&workflow_id, limit)
+        .await?;
+    Ok(
+        Json(json!({ "success": true, "workflow_id": workflow_id, "events": events }))
+            .into_response(),
+    )
 }

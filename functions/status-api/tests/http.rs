@@ -21,8 +21,16 @@ async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Val
         .await
         .expect("infallible");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 async fn new_workflow(app: &TestApp) -> String {
@@ -32,13 +40,29 @@ async fn new_workflow(app: &TestApp) -> String {
         "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
         "analysis_preferences": {"analysis_depth": "comprehensive", "focus_areas": ["content", "audiences"], "timeline": "60d"}
     });
-    submit(&app.services, intake.to_string().as_bytes(), "corr-status").await.unwrap().workflow.id
+    submit(&app.services, intake.to_string().as_bytes(), "corr-status")
+        .await
+        .unwrap()
+        .workflow
+        .id
 }
 
 async fn started(app: &TestApp, id: &str, agent: &str) {
-    let body = serde_json::to_vec(&json!({"workflow_id": id, "agent_id": agent, "execution_status": "started"})).unwrap();
+    let body = serde_json::to_vec(
+        &json!({"workflow_id": id, "agent_id": agent, "execution_status": "started"}),
+    )
+    .unwrap();
     let sig = app.sign(&body);
-    ingest(&app.services, WebhookRequest { signature: Some(&sig), correlation_id: None, body: &body }).await.unwrap();
+    ingest(
+        &app.services,
+        WebhookRequest {
+            signature: Some(&sig),
+            correlation_id: None,
+            body: &body,
+        },
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -46,7 +70,12 @@ async fn a_workflow_shows_its_agents_progress_and_deadlines() {
     let app = TestApp::new();
     let id = new_workflow(&app).await;
     started(&app, &id, "geo_audit").await;
-    let (status, view) = get(&app, &format!("/api/strategy/workflows/{id}"), Some(&app.token(&[scopes::READ]))).await;
+    let (status, view) = get(
+        &app,
+        &format!("/api/strategy/workflows/{id}"),
+        Some(&app.token(&[scopes::READ])),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["success"], true);
     assert_eq!(view["workflow_id"], id.as_str());
@@ -61,7 +90,10 @@ async fn a_workflow_shows_its_agents_progress_and_deadlines() {
     assert_eq!(agents[0]["max_duration_secs"], 60);
     assert!(agents[0]["deadline_at"].is_string());
     assert_eq!(view["results"], json!([]));
-    assert!(view.get("fingerprint").is_none(), "internal fields stay internal");
+    assert!(
+        view.get("fingerprint").is_none(),
+        "internal fields stay internal"
+    );
 }
 
 #[tokio::test]
@@ -72,13 +104,51 @@ async fn unknown_workflows_and_missing_tokens_are_refused() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(err["error"]["code"], "not_found");
     let long = "x".repeat(200);
-    assert_eq!(get(&app, &format!("/api/strategy/workflows/{long}"), Some(&token)).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(get(&app, "/api/strategy/workflows/nope", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/strategy/workflows/{long}"),
+            Some(&token)
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, "/api/strategy/workflows/nope", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let reader = app.token(&[scopes::READ]);
-    assert_eq!(get(&app, "/api/admin/osa/recent-status", Some(&reader)).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(get(&app, "/api/admin/webhook-events?workflow_id=x", Some(&reader)).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(get(&app, "/api/admin/webhook-events", Some(&token)).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(get(&app, "/api/admin/webhook-events?workflow_id=x&limit=-3", Some(&token)).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        get(&app, "/api/admin/osa/recent-status", Some(&reader))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(
+            &app,
+            "/api/admin/webhook-events?workflow_id=x",
+            Some(&reader)
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&app, "/api/admin/webhook-events", Some(&token)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(
+            &app,
+            "/api/admin/webhook-events?workflow_id=x&limit=-3",
+            Some(&token)
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]
@@ -87,8 +157,11 @@ async fn recent_status_tracks_the_latest_workflow_and_goes_stale() {
     let token = app.admin_token();
     let (status, idle) = get(&app, "/api/admin/osa/recent-status", Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(idle, json!({"lastWebhookAt": null, "lastAgentDataAt": null, "lastForceSyncAt": null,
-                            "lastWorkflowStatus": "idle", "lastWorkflowId": null}));
+    assert_eq!(
+        idle,
+        json!({"lastWebhookAt": null, "lastAgentDataAt": null, "lastForceSyncAt": null,
+                            "lastWorkflowStatus": "idle", "lastWorkflowId": null})
+    );
     let id = new_workflow(&app).await;
     started(&app, &id, "content_review").await;
     let (_, running) = get(&app, "/api/admin/osa/recent-status", Some(&token)).await;
@@ -98,7 +171,10 @@ async fn recent_status_tracks_the_latest_workflow_and_goes_stale() {
     assert_eq!(running["lastAgentDataAt"], Value::Null);
     app.clock.advance(Duration::from_secs(31 * 60));
     let (_, stale) = get(&app, "/api/admin/osa/recent-status", Some(&token)).await;
-    assert_eq!(stale["lastWorkflowStatus"], "failed", "a run older than 30 minutes counts as failed");
+    assert_eq!(
+        stale["lastWorkflowStatus"], "failed",
+        "a run older than 30 minutes counts as failed"
+    );
 }
 
 #[tokio::test]
@@ -106,9 +182,25 @@ async fn the_audit_trail_lists_every_attempt() {
     let app = TestApp::new();
     let id = new_workflow(&app).await;
     started(&app, &id, "geo_audit").await;
-    let body = serde_json::to_vec(&json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "started"})).unwrap();
-    let _ = ingest(&app.services, WebhookRequest { signature: Some("t=1,v1=ab"), correlation_id: Some("c-9"), body: &body }).await;
-    let (status, audit) = get(&app, &format!("/api/admin/webhook-events?workflow_id={id}"), Some(&app.admin_token())).await;
+    let body = serde_json::to_vec(
+        &json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "started"}),
+    )
+    .unwrap();
+    let _ = ingest(
+        &app.services,
+        WebhookRequest {
+            signature: Some("t=1,v1=ab"),
+            correlation_id: Some("c-9"),
+            body: &body,
+        },
+    )
+    .await;
+    let (status, audit) = get(
+        &app,
+        &format!("/api/admin/webhook-events?workflow_id={id}"),
+        Some(&app.admin_token()),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let events = audit["events"].as_array().unwrap();
     assert_eq!(events.len(), 2);

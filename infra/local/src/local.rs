@@ -35,8 +35,10 @@ pub struct LocalFiles {
 
 impl LocalFiles {
     pub fn open(dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let keys = DevKeys::load_or_create(dir).map_err(|e| format!("dev keys in {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let keys = DevKeys::load_or_create(dir)
+            .map_err(|e| format!("dev keys in {}: {e}", dir.display()))?;
         Ok(LocalFiles {
             dir: dir.to_owned(),
             keys,
@@ -45,7 +47,12 @@ impl LocalFiles {
         })
     }
 
-    pub fn mint_token(&self, subject: &str, scopes: &[&str], ttl_secs: i64) -> Result<String, String> {
+    pub fn mint_token(
+        &self,
+        subject: &str,
+        scopes: &[&str],
+        ttl_secs: i64,
+    ) -> Result<String, String> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.keys
             .mint(ISSUER, AUDIENCE, subject, scopes, now, ttl_secs)
@@ -61,7 +68,11 @@ fn random_secret(path: &Path) -> Result<Secret, String> {
             return Ok(Secret::new(existing));
         }
     }
-    let value = format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
+    let value = format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    );
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -73,15 +84,56 @@ fn random_secret(path: &Path) -> Result<Secret, String> {
     Ok(Secret::new(value))
 }
 
-fn init_tracing(json: bool) {
+pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();
     } else {
         builder.compact().init();
     }
+}
+
+/// The full application over the data dir's embedded store.
+pub fn embedded_services(
+    files: &LocalFiles,
+    base: &str,
+    trigger_url: String,
+) -> Result<Services, String> {
+    // The data dir's secret signs the simulator's events; OSA_WEBHOOK_SECRETS adds more.
+    let mut secrets = vec![files.webhook_secret.clone()];
+    secrets.extend(secrets_from(
+        &std::env::var("OSA_WEBHOOK_SECRETS").unwrap_or_default(),
+    ));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Arc::new(
+        SqliteStore::open(&files.dir.join("osa.db"), clock.clone()).map_err(|e| e.to_string())?,
+    );
+    let auth = JwtVerifier::from_pems(&[files.keys.public_pem.clone()], ISSUER, AUDIENCE)
+        .map_err(|e| e.to_string())?;
+    Ok(Services {
+        store: store.clone(),
+        queue: store,
+        events: Arc::new(LogBus::default()),
+        clock,
+        http: Arc::new(ReqwestClient::new().map_err(|e| e.to_string())?),
+        auth: Arc::new(auth),
+        config: Arc::new(Config {
+            public_base_url: base.to_owned(),
+            signature: SignatureConfig::new(secrets),
+            opal: OpalConfig {
+                trigger_url,
+                api_key: Some(files.opal_api_key.clone()),
+                timeout: Duration::from_secs(45),
+            },
+            max_body_bytes: MAX_BODY_BYTES,
+            deadline_scale: 1.0,
+            pii: osa_shared::domain::pii::PiiPolicy::default(),
+        }),
+    })
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), String> {
@@ -107,36 +159,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         (None, true) => format!("{base}/sim/opal/trigger"),
         (None, false) => return Err("--no-simulator needs --opal-url (or OPAL_TRIGGER_URL)".into()),
     };
-    // The data dir's secret signs the simulator's events; OSA_WEBHOOK_SECRETS adds more.
-    let mut secrets = vec![files.webhook_secret.clone()];
-    secrets.extend(secrets_from(&std::env::var("OSA_WEBHOOK_SECRETS").unwrap_or_default()));
-
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(
-        SqliteStore::open(&files.dir.join("osa.db"), clock.clone()).map_err(|e| e.to_string())?,
-    );
-    let auth = JwtVerifier::from_pems(&[files.keys.public_pem.clone()], ISSUER, AUDIENCE)
-        .map_err(|e| e.to_string())?;
-    let services = Services {
-        store: store.clone(),
-        queue: store,
-        events: Arc::new(LogBus::default()),
-        clock,
-        http: Arc::new(ReqwestClient::new().map_err(|e| e.to_string())?),
-        auth: Arc::new(auth),
-        config: Arc::new(Config {
-            public_base_url: base.clone(),
-            signature: SignatureConfig::new(secrets),
-            opal: OpalConfig {
-                trigger_url,
-                api_key: Some(files.opal_api_key.clone()),
-                timeout: Duration::from_secs(45),
-            },
-            max_body_bytes: MAX_BODY_BYTES,
-            deadline_scale: 1.0,
-            pii: osa_shared::domain::pii::PiiPolicy::default(),
-        }),
-    };
+    let services = embedded_services(&files, &base, trigger_url)?;
 
     let mut router = Router::new()
         .merge(intake::routes(services.clone()))
@@ -171,7 +194,9 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     served.map_err(|e| format!("server error: {e}"))
@@ -221,7 +246,11 @@ async fn worker_loop(services: Services, mut stop: watch::Receiver<bool>) {
 const SAMPLE_INTAKE: &str = r#"{"business_context":{"company_name":"Acme Outdoor","industry":"retail","goals":["Grow repeat purchases","Lift mobile conversion"],"target_audience":"Outdoor enthusiasts aged 25-45 in North America"},"optimizely_config":{"project_id":"123456","workspace_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"},"analysis_preferences":{"analysis_depth":"standard","focus_areas":["content","experimentation"],"timeline":"90d"}}"#;
 
 fn print_banner(base: &str, dir: &Path, simulate: bool, token: &str) {
-    let opal = if simulate { "built-in simulator" } else { "external" };
+    let opal = if simulate {
+        "built-in simulator"
+    } else {
+        "external"
+    };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "OSA listening on {base}");
     let _ = writeln!(out, "  data dir: {}   OPAL: {opal}", dir.display());
@@ -235,8 +264,17 @@ fn print_banner(base: &str, dir: &Path, simulate: bool, token: &str) {
         "    curl -s -X POST {base}/api/strategy/intake -H \"Authorization: Bearer $OSA_TOKEN\" -H 'Content-Type: application/json' -d '{SAMPLE_INTAKE}'"
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "  Then follow it (use the workflow_id from the reply):");
-    let _ = writeln!(out, "    curl -s -H \"Authorization: Bearer $OSA_TOKEN\" {base}/api/strategy/workflows/<workflow_id>");
-    let _ = writeln!(out, "    curl -s -H \"Authorization: Bearer $OSA_TOKEN\" {base}/api/admin/osa/recent-status");
+    let _ = writeln!(
+        out,
+        "  Then follow it (use the workflow_id from the reply):"
+    );
+    let _ = writeln!(
+        out,
+        "    curl -s -H \"Authorization: Bearer $OSA_TOKEN\" {base}/api/strategy/workflows/<workflow_id>"
+    );
+    let _ = writeln!(
+        out,
+        "    curl -s -H \"Authorization: Bearer $OSA_TOKEN\" {base}/api/admin/osa/recent-status"
+    );
     let _ = out.flush();
 }

@@ -4,6 +4,7 @@
 //! queue worker and a built-in OPAL simulator; `osa token` prints a dev bearer
 //! token; `osa sign` prints the `X-OSA-Signature` for a body.
 
+mod invoke;
 mod local;
 mod simulator;
 
@@ -17,7 +18,11 @@ use osa_shared::domain::AgentId;
 use osa_shared::domain::signature::sign;
 
 #[derive(Parser)]
-#[command(name = "osa", version, about = "OSA strategy-workflow backend: local runtime and operator CLI")]
+#[command(
+    name = "osa",
+    version,
+    about = "OSA strategy-workflow backend: local runtime and operator CLI"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,6 +36,23 @@ enum Command {
     Token(TokenArgs),
     /// Print the X-OSA-Signature header value for a body (file or stdin).
     Sign(SignArgs),
+    /// Run one function's handler on a Lambda event file (like `sam local invoke -e`).
+    Invoke(InvokeArgs),
+}
+
+#[derive(Args)]
+struct InvokeArgs {
+    /// The function to run.
+    #[arg(value_enum)]
+    function: invoke::Function,
+    /// The event file (API Gateway HTTP API v2 or SQS batch JSON).
+    #[arg(long)]
+    event: PathBuf,
+    #[command(flatten)]
+    data: DataDir,
+    /// Where the worker sends the OPAL trigger (by default nowhere that answers).
+    #[arg(long, default_value = "http://127.0.0.1:9/opal-unreachable")]
+    opal_url: String,
 }
 
 #[derive(Args, Clone)]
@@ -110,6 +132,12 @@ fn main() -> ExitCode {
         Command::Serve(args) => local::serve(args),
         Command::Token(args) => token(args),
         Command::Sign(args) => sign_body(args),
+        Command::Invoke(args) => invoke::invoke(
+            args.function,
+            &args.event,
+            &args.data.data_dir,
+            &args.opal_url,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,19 +164,22 @@ fn sign_body(args: SignArgs) -> Result<(), String> {
     let mut body = Vec::new();
     match &args.file {
         Some(path) if path.as_os_str() != "-" => {
-            body = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            body =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         }
         _ => {
-            std::io::stdin().read_to_end(&mut body).map_err(|e| format!("cannot read stdin: {e}"))?;
+            std::io::stdin()
+                .read_to_end(&mut body)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
         }
     }
     let secret = match args.secret {
         Some(s) => osa_shared::domain::Secret::new(s),
         None => local::LocalFiles::open(&args.data.data_dir)?.webhook_secret,
     };
-    let now = args
-        .timestamp_ms
-        .unwrap_or_else(|| (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64);
+    let now = args.timestamp_ms.unwrap_or_else(|| {
+        (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    });
     println!("{}", sign(&[secret], now, &body));
     Ok(())
 }

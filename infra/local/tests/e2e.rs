@@ -25,7 +25,11 @@ impl Drop for Osa {
 }
 
 fn unique_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("osa-e2e-{name}-{}-{}", std::process::id(), rand::random::<u32>()))
+    std::env::temp_dir().join(format!(
+        "osa-e2e-{name}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ))
 }
 
 impl Osa {
@@ -49,15 +53,30 @@ impl Osa {
                 }
             }
         });
-        let base = rx.recv_timeout(Duration::from_secs(60)).expect("osa prints its address");
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("osa prints its address");
         let out = Command::new(env!("CARGO_BIN_EXE_osa"))
             .args(["token", "--data-dir"])
             .arg(&data_dir)
             .output()
             .expect("osa token runs");
-        assert!(out.status.success(), "osa token failed: {}", String::from_utf8_lossy(&out.stderr));
-        let token = String::from_utf8(out.stdout).expect("utf-8 token").trim().to_owned();
-        Osa { child, base, token, data_dir, http: reqwest::Client::new() }
+        assert!(
+            out.status.success(),
+            "osa token failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8(out.stdout)
+            .expect("utf-8 token")
+            .trim()
+            .to_owned();
+        Osa {
+            child,
+            base,
+            token,
+            data_dir,
+            http: reqwest::Client::new(),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -77,7 +96,13 @@ impl Osa {
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(&self.token).send().await.expect("get");
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("get");
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
@@ -90,7 +115,10 @@ impl Osa {
             if done(&body) {
                 return body;
             }
-            assert!(Instant::now() < deadline, "workflow did not get there in {within:?}: {body}");
+            assert!(
+                Instant::now() < deadline,
+                "workflow did not get there in {within:?}: {body}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -105,7 +133,10 @@ impl Osa {
             .output()
             .expect("osa sign runs");
         assert!(out.status.success());
-        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
     }
 
     async fn webhook(&self, body: &[u8], signature: Option<&str>) -> (u16, Value) {
@@ -159,14 +190,22 @@ async fn an_intake_becomes_a_completed_workflow_with_nine_results() {
     assert!(reply["status_check_url"].as_str().unwrap().ends_with(&id));
     let minutes = reply["estimated_completion_minutes"].as_u64().unwrap();
     assert!((1..=30).contains(&minutes));
-    assert!(!reply.to_string().contains("odp-live-key"), "credentials never echo");
+    assert!(
+        !reply.to_string().contains("odp-live-key"),
+        "credentials never echo"
+    );
 
-    let done = osa.wait_for(&id, Duration::from_secs(60), |w| w["status"] == "completed").await;
+    let done = osa
+        .wait_for(&id, Duration::from_secs(60), |w| w["status"] == "completed")
+        .await;
     assert_eq!(done["progress_percent"], 100);
     assert_eq!(done["results"].as_array().unwrap().len(), 9);
     let agents = done["agents"].as_array().unwrap();
     assert_eq!(agents.len(), 9);
-    assert!(agents.iter().all(|a| a["status"] == "completed"), "{agents:?}");
+    assert!(
+        agents.iter().all(|a| a["status"] == "completed"),
+        "{agents:?}"
+    );
     assert!(done["confidence"].as_f64().unwrap() > 0.0);
     assert!(!done.to_string().contains("odp-live-key"));
 
@@ -191,23 +230,46 @@ async fn an_intake_becomes_a_completed_workflow_with_nine_results() {
 async fn simulator_faults_end_partial_and_change_nothing_twice() {
     let osa = Osa::start(
         "faults",
-        &["--sim-spread-ms", "1500", "--sim-fail", "cmp_organizer", "--sim-duplicates", "--sim-out-of-order"],
+        &[
+            "--sim-spread-ms",
+            "1500",
+            "--sim-fail",
+            "cmp_organizer",
+            "--sim-duplicates",
+            "--sim-out-of-order",
+        ],
     );
     let id = new_id();
     let (status, _) = osa.post_intake(&intake(&id)).await;
     assert_eq!(status, 202);
-    let done = osa.wait_for(&id, Duration::from_secs(60), |w| w["status"] == "partial").await;
+    let done = osa
+        .wait_for(&id, Duration::from_secs(60), |w| w["status"] == "partial")
+        .await;
     assert_eq!(done["results"].as_array().unwrap().len(), 8);
-    let cmp = done["agents"].as_array().unwrap().iter().find(|a| a["agent"] == "cmp_organizer").unwrap().clone();
+    let cmp = done["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "cmp_organizer")
+        .unwrap()
+        .clone();
     assert_eq!(cmp["status"], "failed");
     // Out-of-order start events arrived after the results and moved nothing back.
-    assert!(done["agents"].as_array().unwrap().iter().all(|a| a["status"] != "running"));
+    assert!(
+        done["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] != "running")
+    );
 
     // Every attempt is in the audit trail; each event was sent twice and stored once.
     // (The simulator may still be sending its last duplicates, so wait for all 36.)
     let deadline = Instant::now() + Duration::from_secs(30);
     let events = loop {
-        let (status, audit) = osa.get(&format!("/api/admin/webhook-events?workflow_id={id}")).await;
+        let (status, audit) = osa
+            .get(&format!("/api/admin/webhook-events?workflow_id={id}"))
+            .await;
         assert_eq!(status, 200, "{audit}");
         let events = audit["events"].as_array().unwrap().clone();
         if events.len() >= 36 || Instant::now() > deadline {
@@ -226,10 +288,18 @@ async fn bad_input_gets_a_4xx_and_changes_nothing() {
     let osa = Osa::start("bad", &["--sim-spread-ms", "200"]);
     let id = new_id();
     assert_eq!(osa.post_intake(&intake(&id)).await.0, 202);
-    let before = osa.wait_for(&id, Duration::from_secs(60), |w| w["status"] == "completed").await;
+    let before = osa
+        .wait_for(&id, Duration::from_secs(60), |w| w["status"] == "completed")
+        .await;
 
     // Intake: no token, bad JSON, schema violations, wrong content type.
-    let r = osa.http.post(osa.url("/api/strategy/intake")).json(&intake(&new_id())).send().await.unwrap();
+    let r = osa
+        .http
+        .post(osa.url("/api/strategy/intake"))
+        .json(&intake(&new_id()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     let r = osa
         .http
@@ -246,7 +316,10 @@ async fn bad_input_gets_a_4xx_and_changes_nothing() {
     invalid["analysis_preferences"]["timeline"] = json!("7d");
     let (status, body) = osa.post_intake(&invalid).await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(body["error"]["details"][0]["path"], "analysis_preferences.timeline");
+    assert_eq!(
+        body["error"]["details"][0]["path"],
+        "analysis_preferences.timeline"
+    );
     let r = osa
         .http
         .post(osa.url("/api/strategy/intake"))
@@ -268,9 +341,18 @@ async fn bad_input_gets_a_4xx_and_changes_nothing() {
     assert_eq!(osa.webhook(&body, Some("t=1,v1=00")).await.0, 401);
     let stale = format!("t=1000,v1={}", "0".repeat(64));
     assert_eq!(osa.webhook(&body, Some(&stale)).await.0, 401);
-    let unknown = serde_json::to_vec(&json!({"workflow_id": new_id(), "agent_id": "geo_audit", "execution_status": "started"})).unwrap();
-    assert_eq!(osa.webhook(&unknown, Some(&osa.sign(&unknown))).await.0, 404);
-    let invalid = serde_json::to_vec(&json!({"workflow_id": id, "agent_id": "nobody", "execution_status": "started"})).unwrap();
+    let unknown = serde_json::to_vec(
+        &json!({"workflow_id": new_id(), "agent_id": "geo_audit", "execution_status": "started"}),
+    )
+    .unwrap();
+    assert_eq!(
+        osa.webhook(&unknown, Some(&osa.sign(&unknown))).await.0,
+        404
+    );
+    let invalid = serde_json::to_vec(
+        &json!({"workflow_id": id, "agent_id": "nobody", "execution_status": "started"}),
+    )
+    .unwrap();
     let (status, err) = osa.webhook(&invalid, Some(&osa.sign(&invalid))).await;
     assert_eq!(status, 422);
     assert_eq!(err["error"]["details"][0]["path"], "agent_id");
@@ -288,21 +370,54 @@ async fn bad_input_gets_a_4xx_and_changes_nothing() {
 
     let after = osa.get(&format!("/api/strategy/workflows/{id}")).await.1;
     assert_eq!(after["status"], before["status"]);
-    assert_eq!(after["agents"].as_array().unwrap().iter().map(|a| &a["status"]).collect::<Vec<_>>(),
-               before["agents"].as_array().unwrap().iter().map(|a| &a["status"]).collect::<Vec<_>>());
+    assert_eq!(
+        after["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| &a["status"])
+            .collect::<Vec<_>>(),
+        before["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| &a["status"])
+            .collect::<Vec<_>>()
+    );
     assert_eq!(after["results"], before["results"]);
 
     // The rejected attempts that named this workflow are audited with their reasons.
-    let (_, audit) = osa.get(&format!("/api/admin/webhook-events?workflow_id={id}")).await;
-    let reasons: Vec<&str> = audit["events"].as_array().unwrap().iter().filter_map(|e| e["reason"].as_str()).collect();
-    for reason in ["signature_missing", "signature_malformed", "signature_expired", "accepted", "duplicate"] {
-        assert!(reasons.contains(&reason), "{reason} missing from {reasons:?}");
+    let (_, audit) = osa
+        .get(&format!("/api/admin/webhook-events?workflow_id={id}"))
+        .await;
+    let reasons: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    for reason in [
+        "signature_missing",
+        "signature_malformed",
+        "signature_expired",
+        "accepted",
+        "duplicate",
+    ] {
+        assert!(
+            reasons.contains(&reason),
+            "{reason} missing from {reasons:?}"
+        );
     }
 
     // Unknown routes and methods answer JSON too.
     let r = osa.http.get(osa.url("/api/nowhere")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["success"], false);
-    let r = osa.http.get(osa.url("/api/webhooks/opal-workflow")).send().await.unwrap();
+    let r = osa
+        .http
+        .get(osa.url("/api/webhooks/opal-workflow"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 405);
 }

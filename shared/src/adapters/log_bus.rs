@@ -17,7 +17,12 @@ pub struct LogBus {
 
 impl LogBus {
     pub fn recent(&self) -> Vec<DomainEvent> {
-        self.recent.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 

@@ -29,7 +29,11 @@ impl ReqwestClient {
 #[async_trait]
 impl HttpClient for ReqwestClient {
     async fn post(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-        let mut builder = self.client.post(&request.url).timeout(request.timeout).body(request.body);
+        let mut builder = self
+            .client
+            .post(&request.url)
+            .timeout(request.timeout)
+            .body(request.body);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -48,7 +52,10 @@ impl HttpClient for ReqwestClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        Ok(OutboundResponse { status: response.status().as_u16(), retry_after })
+        Ok(OutboundResponse {
+            status: response.status().as_u16(),
+            retry_after,
+        })
     }
 }
 

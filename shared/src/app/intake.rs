@@ -47,7 +47,9 @@ pub async fn submit(
         services.clock.now(),
         services.config.deadline_scale,
     );
-    let trigger = Job::TriggerOpal { workflow_id: workflow.id.clone() };
+    let trigger = Job::TriggerOpal {
+        workflow_id: workflow.id.clone(),
+    };
     match services.store.create_workflow(&workflow, &agents).await? {
         CreateOutcome::Created => {
             services.queue.enqueue(&trigger, Duration::ZERO).await?;
@@ -59,15 +61,22 @@ pub async fn submit(
                     at: workflow.created_at,
                 }])
                 .await;
-            Ok(Submitted { workflow, created: true })
+            Ok(Submitted {
+                workflow,
+                created: true,
+            })
         }
         CreateOutcome::Existing(existing) if existing.fingerprint == workflow.fingerprint => {
             // A retry of the same submission. If the trigger never went out (say the
             // queue was down the first time), queue it again; the worker sends it once.
-            if existing.status == WorkflowStatus::Pending && existing.trigger.accepted_at.is_none() {
+            if existing.status == WorkflowStatus::Pending && existing.trigger.accepted_at.is_none()
+            {
                 services.queue.enqueue(&trigger, Duration::ZERO).await?;
             }
-            Ok(Submitted { workflow: *existing, created: false })
+            Ok(Submitted {
+                workflow: *existing,
+                created: false,
+            })
         }
         CreateOutcome::Existing(existing) => Err(IntakeError::Conflict(existing.id)),
     }
@@ -91,6 +100,10 @@ fn redact_intake(intake: &mut Intake, policy: &PiiPolicy) {
         }
     }
     if total > 0 {
-        tracing::info!(findings = total, mode = policy.mode.as_str(), "PII redacted from intake");
+        tracing::info!(
+            findings = total,
+            mode = policy.mode.as_str(),
+            "PII redacted from intake"
+        );
     }
 }

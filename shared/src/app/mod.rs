@@ -41,6 +41,9 @@ impl Services {
     }
 
     pub fn status_url(&self, workflow_id: &str) -> String {
-        format!("{}/api/strategy/workflows/{workflow_id}", self.config.public_base_url)
+        format!(
+            "{}/api/strategy/workflows/{workflow_id}",
+            self.config.public_base_url
+        )
     }
 }

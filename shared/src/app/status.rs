@@ -110,7 +110,9 @@ fn dashboard_status(w: &Workflow, now: OffsetDateTime) -> &'static str {
     match w.status {
         WorkflowStatus::Completed | WorkflowStatus::Partial => "completed",
         WorkflowStatus::Failed => "failed",
-        WorkflowStatus::Pending | WorkflowStatus::Running if now - w.created_at > STALE_AFTER => "failed",
+        WorkflowStatus::Pending | WorkflowStatus::Running if now - w.created_at > STALE_AFTER => {
+            "failed"
+        }
         WorkflowStatus::Pending | WorkflowStatus::Running => "running",
     }
 }

@@ -55,7 +55,10 @@ impl WebhookError {
     }
 }
 
-pub async fn ingest(services: &Services, request: WebhookRequest<'_>) -> Result<Ingested, WebhookError> {
+pub async fn ingest(
+    services: &Services,
+    request: WebhookRequest<'_>,
+) -> Result<Ingested, WebhookError> {
     let audit = AuditEntry {
         received_at: services.clock.now(),
         workflow_id: None,
@@ -75,13 +78,14 @@ pub async fn ingest(services: &Services, request: WebhookRequest<'_>) -> Result<
         &services.config.signature,
     )
     .map_err(WebhookError::from);
-    let mut event = match verified.and_then(|()| parse_agent_event(request.body).map_err(WebhookError::from)) {
-        Ok(event) => event,
-        Err(err) => {
-            reject(services, audit, Some(request.body), &err).await?;
-            return Err(err);
-        }
-    };
+    let mut event =
+        match verified.and_then(|()| parse_agent_event(request.body).map_err(WebhookError::from)) {
+            Ok(event) => event,
+            Err(err) => {
+                reject(services, audit, Some(request.body), &err).await?;
+                return Err(err);
+            }
+        };
     // Stored output is redacted; identity (event id) was fixed on the bytes as sent.
     let policy = &services.config.pii;
     let mut findings = Findings::default();
@@ -94,7 +98,11 @@ pub async fn ingest(services: &Services, request: WebhookRequest<'_>) -> Result<
         event.error = Some(redacted);
     }
     if findings.total() > 0 {
-        tracing::info!(findings = findings.total(), mode = policy.mode.as_str(), "PII redacted from agent output");
+        tracing::info!(
+            findings = findings.total(),
+            mode = policy.mode.as_str(),
+            "PII redacted from agent output"
+        );
     }
     let mut audit = audit;
     audit.workflow_id = Some(event.workflow_id.clone());
@@ -103,7 +111,12 @@ pub async fn ingest(services: &Services, request: WebhookRequest<'_>) -> Result<
         audit.correlation_id.clone_from(&event.correlation_id);
     }
     match services.store.record_event(&event, audit).await? {
-        EventOutcome::Accepted { event_id, agent_status, state_changed, workflow_status } => {
+        EventOutcome::Accepted {
+            event_id,
+            agent_status,
+            state_changed,
+            workflow_status,
+        } => {
             tracing::info!(
                 workflow_id = %event.workflow_id, agent = %event.agent, kind = event.kind.as_str(),
                 %event_id, state_changed, workflow_status = workflow_status.as_str(), "agent event accepted"
@@ -128,7 +141,12 @@ pub async fn ingest(services: &Services, request: WebhookRequest<'_>) -> Result<
                 }
                 services.publish(&events).await;
             }
-            Ok(Ingested::Accepted { event_id, agent_status, state_changed, workflow_status })
+            Ok(Ingested::Accepted {
+                event_id,
+                agent_status,
+                state_changed,
+                workflow_status,
+            })
         }
         EventOutcome::Duplicate { event_id } => {
             tracing::info!(workflow_id = %event.workflow_id, agent = %event.agent, %event_id, "duplicate agent event");
@@ -149,7 +167,12 @@ async fn reject(
     audit.reason = reason.to_owned();
     audit.http_status = status;
     audit.workflow_id = body.and_then(sniff_workflow_id);
-    tracing::warn!(reason, status, workflow_id = audit.workflow_id.as_deref(), "webhook rejected");
+    tracing::warn!(
+        reason,
+        status,
+        workflow_id = audit.workflow_id.as_deref(),
+        "webhook rejected"
+    );
     services.store.append_audit(&audit).await
 }
 

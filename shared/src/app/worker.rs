@@ -23,7 +23,9 @@ pub enum JobError {
 /// Runs one job. `Ok` means it is finished with (done, or given up on) and can be acked.
 pub async fn run(services: &Services, job: &Job, receive_count: u32) -> Result<(), JobError> {
     match job {
-        Job::TriggerOpal { workflow_id } => trigger_opal(services, workflow_id, receive_count).await,
+        Job::TriggerOpal { workflow_id } => {
+            trigger_opal(services, workflow_id, receive_count).await
+        }
     }
 }
 
@@ -48,7 +50,11 @@ pub fn trigger_payload(services: &Services, w: &Workflow) -> serde_json::Value {
     })
 }
 
-async fn trigger_opal(services: &Services, workflow_id: &str, receive_count: u32) -> Result<(), JobError> {
+async fn trigger_opal(
+    services: &Services,
+    workflow_id: &str,
+    receive_count: u32,
+) -> Result<(), JobError> {
     let Some(workflow) = services.store.get_workflow(workflow_id).await? else {
         tracing::warn!(workflow_id, "trigger for an unknown workflow dropped");
         return Ok(());
@@ -59,9 +65,15 @@ async fn trigger_opal(services: &Services, workflow_id: &str, receive_count: u32
     let opal = &services.config.opal;
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     if let Some(key) = &opal.api_key {
-        headers.push(("authorization".to_owned(), format!("Bearer {}", key.expose())));
+        headers.push((
+            "authorization".to_owned(),
+            format!("Bearer {}", key.expose()),
+        ));
     }
-    headers.push(("x-correlation-id".to_owned(), workflow.correlation_id.clone()));
+    headers.push((
+        "x-correlation-id".to_owned(),
+        workflow.correlation_id.clone(),
+    ));
     let body = serde_json::to_vec(&trigger_payload(services, &workflow))
         .map_err(|e| JobError::Retry(e.to_string()))?;
     let result = services

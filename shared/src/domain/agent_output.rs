@@ -120,7 +120,12 @@ pub fn validate_agent_output(data: &serde_json::Value) -> Result<AgentOutput, Ve
     }
     for (i, o) in out.opportunities.iter().enumerate() {
         v.text(&format!("opportunities[{i}].label"), &o.label, 1, 300);
-        v.range(&format!("opportunities[{i}].confidence"), o.confidence, 0.0, 100.0);
+        v.range(
+            &format!("opportunities[{i}].confidence"),
+            o.confidence,
+            0.0,
+            100.0,
+        );
     }
     v.count("nextSteps", out.next_steps.len(), 2, usize::MAX);
     for (i, s) in out.next_steps.iter().enumerate() {
@@ -166,7 +171,11 @@ pub(crate) mod tests {
     }
 
     fn paths(v: &Value) -> Vec<String> {
-        validate_agent_output(v).unwrap_err().into_iter().map(|e| e.path).collect()
+        validate_agent_output(v)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.path)
+            .collect()
     }
 
     #[test]

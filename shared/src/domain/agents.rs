@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn deadlines_follow_the_spec_table() {
-        let secs: Vec<u64> = AgentId::ALL.iter().map(|a| a.max_duration().as_secs()).collect();
+        let secs: Vec<u64> = AgentId::ALL
+            .iter()
+            .map(|a| a.max_duration().as_secs())
+            .collect();
         assert_eq!(secs, vec![60, 120, 150, 180, 300, 240, 200, 360, 180]);
     }
 }

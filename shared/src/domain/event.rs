@@ -139,7 +139,11 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
         Some(ts) => match OffsetDateTime::parse(ts, &Rfc3339) {
             Ok(t) => Some(t),
             Err(_) => {
-                let path = if wire.timestamp.is_some() { "timestamp" } else { "metadata.timestamp" };
+                let path = if wire.timestamp.is_some() {
+                    "timestamp"
+                } else {
+                    "metadata.timestamp"
+                };
                 v.push(path, "must be an ISO 8601 (RFC 3339) timestamp");
                 None
             }
@@ -150,7 +154,10 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
     }
     let duration_ms = match meta.execution_duration_ms {
         Some(d) if !(0.0..=86_400_000.0).contains(&d) => {
-            v.push("metadata.execution_duration_ms", "must be between 0 and 86400000");
+            v.push(
+                "metadata.execution_duration_ms",
+                "must be between 0 and 86400000",
+            );
             None
         }
         Some(d) => Some(d as u64),
@@ -187,7 +194,11 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
             .and_then(Value::as_str)
             .map(str::to_owned)
     });
-    let agent_data = if kind == EventKind::Completed { wire.agent_data } else { None };
+    let agent_data = if kind == EventKind::Completed {
+        wire.agent_data
+    } else {
+        None
+    };
     let dedup_key = dedup_key(
         &wire.workflow_id,
         agent,
@@ -221,7 +232,10 @@ fn id_field(v: &mut Violations, path: &str, value: Option<&str>) {
     if let Some(s) = value
         && (s.trim().is_empty() || s.len() > MAX_ID_LEN)
     {
-        v.push(path, format!("must be a non-empty string of at most {MAX_ID_LEN} bytes"));
+        v.push(
+            path,
+            format!("must be a non-empty string of at most {MAX_ID_LEN} bytes"),
+        );
     }
 }
 
@@ -240,7 +254,11 @@ fn dedup_key(
         Some(x) => format!("x:{x}:{}:{}:{offset}", agent.as_str(), kind.as_str()),
         None => {
             let data = agent_data.map_or_else(|| "null".to_owned(), canonical_hash);
-            let material = format!("{workflow_id}\0{}\0{}\0{offset}\0{data}", agent.as_str(), kind.as_str());
+            let material = format!(
+                "{workflow_id}\0{}\0{}\0{offset}\0{data}",
+                agent.as_str(),
+                kind.as_str()
+            );
             format!("h:{}", hex::encode(Sha256::digest(material.as_bytes())))
         }
     }
@@ -315,7 +333,11 @@ pub(crate) mod tests {
         let ev = parse(&body).unwrap();
         assert_eq!(ev.agent, AgentId::PersonalizationIdeaGenerator);
         assert_eq!(ev.kind, EventKind::Completed);
-        assert_eq!(ev.confidence, Some(0.82), "falls back to hero.confidence / 100");
+        assert_eq!(
+            ev.confidence,
+            Some(0.82),
+            "falls back to hero.confidence / 100"
+        );
         assert!(ev.dedup_key.starts_with("h:"));
         for (status, kind) in [
             ("pending", EventKind::Started),
@@ -358,7 +380,13 @@ pub(crate) mod tests {
         v["metadata"]["timestamp"] = json!("noon");
         assert_eq!(
             paths(&v),
-            vec!["workflow_id", "agent_id", "execution_status", "metadata.timestamp", "metadata.confidence_score"]
+            vec![
+                "workflow_id",
+                "agent_id",
+                "execution_status",
+                "metadata.timestamp",
+                "metadata.confidence_score"
+            ]
         );
         let mut v = completed("w", "geo_audit");
         v["offset"] = json!(-1);
@@ -367,7 +395,10 @@ pub(crate) mod tests {
 
     #[test]
     fn sniffing_is_lenient() {
-        assert_eq!(sniff_workflow_id(br#"{"workflow_id":"abc","x":1}"#), Some("abc".into()));
+        assert_eq!(
+            sniff_workflow_id(br#"{"workflow_id":"abc","x":1}"#),
+            Some("abc".into())
+        );
         assert_eq!(sniff_workflow_id(b"not json"), None);
     }
 }

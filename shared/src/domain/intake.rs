@@ -206,11 +206,26 @@ fn validate(wire: IntakeWire, fingerprint: String) -> Result<Intake, Vec<FieldEr
     for (i, goal) in bc.goals.iter().enumerate() {
         v.text(&format!("business_context.goals[{i}]"), goal, 1, 200);
     }
-    v.text("business_context.target_audience", &bc.target_audience, 10, 500);
+    v.text(
+        "business_context.target_audience",
+        &bc.target_audience,
+        10,
+        500,
+    );
     if let Some(challenges) = &bc.current_challenges {
-        v.count("business_context.current_challenges", challenges.len(), 0, 20);
+        v.count(
+            "business_context.current_challenges",
+            challenges.len(),
+            0,
+            20,
+        );
         for (i, c) in challenges.iter().enumerate() {
-            v.text(&format!("business_context.current_challenges[{i}]"), c, 1, 500);
+            v.text(
+                &format!("business_context.current_challenges[{i}]"),
+                c,
+                1,
+                500,
+            );
         }
     }
 
@@ -219,7 +234,10 @@ fn validate(wire: IntakeWire, fingerprint: String) -> Result<Intake, Vec<FieldEr
         || oc.project_id.len() > 20
         || !oc.project_id.bytes().all(|b| b.is_ascii_digit())
     {
-        v.push("optimizely_config.project_id", "must be a numeric string of 1 to 20 digits");
+        v.push(
+            "optimizely_config.project_id",
+            "must be a numeric string of 1 to 20 digits",
+        );
     }
     if !is_uuid(&oc.workspace_id) {
         v.push("optimizely_config.workspace_id", "must be a UUID");
@@ -243,12 +261,20 @@ fn validate(wire: IntakeWire, fingerprint: String) -> Result<Intake, Vec<FieldEr
     }
 
     let ap = &wire.analysis_preferences;
-    v.count("analysis_preferences.focus_areas", ap.focus_areas.len(), 1, 4);
+    v.count(
+        "analysis_preferences.focus_areas",
+        ap.focus_areas.len(),
+        1,
+        4,
+    );
     let mut seen = ap.focus_areas.clone();
     seen.sort();
     seen.dedup();
     if seen.len() != ap.focus_areas.len() {
-        v.push("analysis_preferences.focus_areas", "must not repeat an area");
+        v.push(
+            "analysis_preferences.focus_areas",
+            "must not repeat an area",
+        );
     }
 
     let provided = oc.api_credentials.provided();
@@ -317,7 +343,10 @@ mod tests {
         assert_eq!(intake.analysis_preferences.timeline, Timeline::Days90);
         assert!(intake.optimizely.credentials_provided.odp);
         assert!(!intake.optimizely.credentials_provided.experimentation);
-        assert_eq!(intake.credentials.odp_key.as_ref().unwrap().expose(), "odp-secret-value");
+        assert_eq!(
+            intake.credentials.odp_key.as_ref().unwrap().expose(),
+            "odp-secret-value"
+        );
         let minutes = intake.estimated_completion_minutes();
         assert!((1..=30).contains(&minutes));
     }
@@ -384,9 +413,18 @@ mod tests {
     fn enums_are_checked_with_their_paths() {
         for (pointer, path) in [
             ("/business_context/industry", "business_context.industry"),
-            ("/analysis_preferences/analysis_depth", "analysis_preferences.analysis_depth"),
-            ("/analysis_preferences/timeline", "analysis_preferences.timeline"),
-            ("/analysis_preferences/focus_areas/0", "analysis_preferences.focus_areas[0]"),
+            (
+                "/analysis_preferences/analysis_depth",
+                "analysis_preferences.analysis_depth",
+            ),
+            (
+                "/analysis_preferences/timeline",
+                "analysis_preferences.timeline",
+            ),
+            (
+                "/analysis_preferences/focus_areas/0",
+                "analysis_preferences.focus_areas[0]",
+            ),
         ] {
             let mut v = valid();
             *v.pointer_mut(pointer).unwrap() = json!("bogus");
@@ -397,11 +435,17 @@ mod tests {
     #[test]
     fn missing_and_unknown_fields_are_rejected() {
         let mut v = valid();
-        v["business_context"].as_object_mut().unwrap().remove("goals");
+        v["business_context"]
+            .as_object_mut()
+            .unwrap()
+            .remove("goals");
         assert_eq!(paths(&v), vec!["business_context"]);
         let mut v = valid();
         v["optimizely_config"]["api_credentials"]["extra_key"] = json!("x");
-        assert_eq!(paths(&v), vec!["optimizely_config.api_credentials.extra_key"]);
+        assert_eq!(
+            paths(&v),
+            vec!["optimizely_config.api_credentials.extra_key"]
+        );
     }
 
     #[test]

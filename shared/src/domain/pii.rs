@@ -25,8 +25,14 @@ pub enum PiiType {
 }
 
 impl PiiType {
-    pub const ALL: [PiiType; 6] =
-        [PiiType::Email, PiiType::CreditCard, PiiType::Ssn, PiiType::Ipv4, PiiType::Ipv6, PiiType::Phone];
+    pub const ALL: [PiiType; 6] = [
+        PiiType::Email,
+        PiiType::CreditCard,
+        PiiType::Ssn,
+        PiiType::Ipv4,
+        PiiType::Ipv6,
+        PiiType::Phone,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -74,13 +80,18 @@ pub struct PiiPolicy {
 
 impl fmt::Debug for PiiPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PiiPolicy").field("mode", &self.mode).finish_non_exhaustive()
+        f.debug_struct("PiiPolicy")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
     }
 }
 
 impl Default for PiiPolicy {
     fn default() -> Self {
-        PiiPolicy { mode: RedactionMode::Partial, hash_key: Secret::new("osa-default-pii-key") }
+        PiiPolicy {
+            mode: RedactionMode::Partial,
+            hash_key: Secret::new("osa-default-pii-key"),
+        }
     }
 }
 
@@ -105,7 +116,10 @@ impl Findings {
     }
 
     pub fn count(&self, kind: PiiType) -> u32 {
-        self.0.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
+        self.0
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
     }
 
     pub fn total(&self) -> u32 {
@@ -139,7 +153,13 @@ fn luhn(text: &str, start: usize, end: usize) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
+        })
         .sum();
     sum % 10 == 0
 }
@@ -148,7 +168,11 @@ fn valid_ssn(text: &str, start: usize, end: usize) -> bool {
     let parts: Vec<&str> = text[start..end].split('-').collect();
     match parts.as_slice() {
         [area, group, serial] => {
-            *area != "000" && *area != "666" && !area.starts_with('9') && *group != "00" && *serial != "0000"
+            *area != "000"
+                && *area != "666"
+                && !area.starts_with('9')
+                && *group != "00"
+                && *serial != "0000"
         }
         _ => false,
     }
@@ -162,7 +186,10 @@ fn valid_ipv6(text: &str, start: usize, end: usize) -> bool {
 /// 10 to 15 digits, and not a slice of a longer run of digit groups (a card
 /// number that failed Luhn is not a phone number).
 fn phone(text: &str, start: usize, end: usize) -> bool {
-    let n = text[start..end].chars().filter(char::is_ascii_digit).count();
+    let n = text[start..end]
+        .chars()
+        .filter(char::is_ascii_digit)
+        .count();
     let glued = |mut chars: std::iter::Peekable<std::str::Chars<'_>>| {
         if chars.peek().is_some_and(|c| matches!(c, ' ' | '-' | '.')) {
             chars.next();
@@ -180,14 +207,26 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
     vec![
         Detector {
             kind: PiiType::Email,
-            pattern: re(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}\b"),
+            pattern: re(
+                r"(?i)\b[a-z0-9._%+-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}\b",
+            ),
             confirm: always,
         },
-        Detector { kind: PiiType::CreditCard, pattern: re(r"\b(?:\d[ -]?){12,18}\d\b"), confirm: luhn },
-        Detector { kind: PiiType::Ssn, pattern: re(r"\b\d{3}-\d{2}-\d{4}\b"), confirm: valid_ssn },
+        Detector {
+            kind: PiiType::CreditCard,
+            pattern: re(r"\b(?:\d[ -]?){12,18}\d\b"),
+            confirm: luhn,
+        },
+        Detector {
+            kind: PiiType::Ssn,
+            pattern: re(r"\b\d{3}-\d{2}-\d{4}\b"),
+            confirm: valid_ssn,
+        },
         Detector {
             kind: PiiType::Ipv4,
-            pattern: re(r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b"),
+            pattern: re(
+                r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b",
+            ),
             confirm: always,
         },
         Detector {
@@ -197,7 +236,9 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
         },
         Detector {
             kind: PiiType::Phone,
-            pattern: re(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\b\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}\b|\+\d{10,14}\b"),
+            pattern: re(
+                r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\b\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}\b|\+\d{10,14}\b",
+            ),
             confirm: phone,
         },
     ]
@@ -214,7 +255,9 @@ pub fn redact_text(text: &str, policy: &PiiPolicy) -> (String, Findings) {
         let mut out = String::with_capacity(current.len());
         let mut last = 0;
         for m in detector.pattern.find_iter(&current) {
-            if !(detector.confirm)(&current, m.start(), m.end()) || already_redacted(&current, m.start()) {
+            if !(detector.confirm)(&current, m.start(), m.end())
+                || already_redacted(&current, m.start())
+            {
                 continue;
             }
             findings.add(detector.kind);
@@ -232,7 +275,9 @@ pub fn redact_text(text: &str, policy: &PiiPolicy) -> (String, Findings) {
 fn already_redacted(text: &str, at: usize) -> bool {
     let before = &text[..at];
     match (before.rfind('['), before.rfind(']')) {
-        (Some(open), close) => close.is_none_or(|c| c < open) && before[open..].starts_with("[REDACTED"),
+        (Some(open), close) => {
+            close.is_none_or(|c| c < open) && before[open..].starts_with("[REDACTED")
+        }
         _ => false,
     }
 }
@@ -259,7 +304,9 @@ fn rewrite(kind: PiiType, value: &str, policy: &PiiPolicy) -> String {
                     Some((_, domain)) => format!("[REDACTED:EMAIL]@{domain}"),
                     None => "[REDACTED:EMAIL]".into(),
                 },
-                PiiType::Phone | PiiType::CreditCard | PiiType::Ssn => format!("[REDACTED:{tag}:…{last4}]"),
+                PiiType::Phone | PiiType::CreditCard | PiiType::Ssn => {
+                    format!("[REDACTED:{tag}:…{last4}]")
+                }
                 PiiType::Ipv4 => {
                     let prefix: Vec<&str> = value.split('.').take(2).collect();
                     format!("[REDACTED:IPV4:{}.x.x]", prefix.join("."))
@@ -298,19 +345,49 @@ mod tests {
     use proptest::prelude::*;
 
     fn mask(text: &str) -> (String, Findings) {
-        redact_text(text, &PiiPolicy { mode: RedactionMode::Mask, ..PiiPolicy::default() })
+        redact_text(
+            text,
+            &PiiPolicy {
+                mode: RedactionMode::Mask,
+                ..PiiPolicy::default()
+            },
+        )
     }
 
     #[test]
     fn each_type_is_found_and_masked() {
         for (text, kind, expected) in [
-            ("mail jane.doe+news@example.co.uk now", PiiType::Email, "mail [REDACTED:EMAIL] now"),
-            ("card 4111 1111 1111 1111 ok", PiiType::CreditCard, "card [REDACTED:CREDIT_CARD] ok"),
+            (
+                "mail jane.doe+news@example.co.uk now",
+                PiiType::Email,
+                "mail [REDACTED:EMAIL] now",
+            ),
+            (
+                "card 4111 1111 1111 1111 ok",
+                PiiType::CreditCard,
+                "card [REDACTED:CREDIT_CARD] ok",
+            ),
             ("ssn 123-45-6789.", PiiType::Ssn, "ssn [REDACTED:SSN]."),
-            ("from 192.168.10.20 today", PiiType::Ipv4, "from [REDACTED:IPV4] today"),
-            ("from 2001:db8::8a2e:370:7334 today", PiiType::Ipv6, "from [REDACTED:IPV6] today"),
-            ("call (415) 555-0132 please", PiiType::Phone, "call [REDACTED:PHONE] please"),
-            ("call +44 20 7946 0958 please", PiiType::Phone, "call [REDACTED:PHONE] please"),
+            (
+                "from 192.168.10.20 today",
+                PiiType::Ipv4,
+                "from [REDACTED:IPV4] today",
+            ),
+            (
+                "from 2001:db8::8a2e:370:7334 today",
+                PiiType::Ipv6,
+                "from [REDACTED:IPV6] today",
+            ),
+            (
+                "call (415) 555-0132 please",
+                PiiType::Phone,
+                "call [REDACTED:PHONE] please",
+            ),
+            (
+                "call +44 20 7946 0958 please",
+                PiiType::Phone,
+                "call [REDACTED:PHONE] please",
+            ),
         ] {
             let (out, found) = mask(text);
             assert_eq!(out, expected, "{text}");
@@ -322,11 +399,11 @@ mod tests {
     #[test]
     fn look_alikes_are_left_alone() {
         for text in [
-            "4111 1111 1111 1112",           // fails Luhn
-            "000-12-3456 and 666-12-3456",   // invalid SSN areas
-            "version 1.2.3.4000",            // not an IPv4 (octet out of range)
-            "at 10:00:00 on 2026-11-25",     // time and date
-            "412 pages, 37 thin, score 71",  // ordinary numbers
+            "4111 1111 1111 1112",          // fails Luhn
+            "000-12-3456 and 666-12-3456",  // invalid SSN areas
+            "version 1.2.3.4000",           // not an IPv4 (octet out of range)
+            "at 10:00:00 on 2026-11-25",    // time and date
+            "412 pages, 37 thin, score 71", // ordinary numbers
             "grew 12.5% to 3,400 visitors",
             "the ratio was 3:1 in Q4",
         ] {
@@ -339,22 +416,41 @@ mod tests {
     #[test]
     fn partial_keeps_a_hint_and_hash_is_stable() {
         let partial = PiiPolicy::default();
-        assert_eq!(redact_text("jane@example.com", &partial).0, "[REDACTED:EMAIL]@example.com");
-        assert_eq!(redact_text("4111-1111-1111-1111", &partial).0, "[REDACTED:CREDIT_CARD:…1111]");
-        let hash = PiiPolicy { mode: RedactionMode::Hash, hash_key: Secret::new("k") };
+        assert_eq!(
+            redact_text("jane@example.com", &partial).0,
+            "[REDACTED:EMAIL]@example.com"
+        );
+        assert_eq!(
+            redact_text("4111-1111-1111-1111", &partial).0,
+            "[REDACTED:CREDIT_CARD:…1111]"
+        );
+        let hash = PiiPolicy {
+            mode: RedactionMode::Hash,
+            hash_key: Secret::new("k"),
+        };
         let a = redact_text("jane@example.com", &hash).0;
         assert_eq!(a, redact_text("jane@example.com", &hash).0);
         assert_ne!(a, redact_text("john@example.com", &hash).0);
         assert!(!a.contains("jane"));
-        let none = PiiPolicy { mode: RedactionMode::None, ..PiiPolicy::default() };
+        let none = PiiPolicy {
+            mode: RedactionMode::None,
+            ..PiiPolicy::default()
+        };
         let (out, found) = redact_text("jane@example.com", &none);
         assert_eq!((out.as_str(), found.total()), ("jane@example.com", 1));
     }
 
     #[test]
     fn json_strings_are_redacted_everywhere() {
-        let mut v = serde_json::json!({"a": ["x jane@example.com", {"b": "ssn 123-45-6789"}], "n": 5});
-        let found = redact_json(&mut v, &PiiPolicy { mode: RedactionMode::Mask, ..PiiPolicy::default() });
+        let mut v =
+            serde_json::json!({"a": ["x jane@example.com", {"b": "ssn 123-45-6789"}], "n": 5});
+        let found = redact_json(
+            &mut v,
+            &PiiPolicy {
+                mode: RedactionMode::Mask,
+                ..PiiPolicy::default()
+            },
+        );
         assert_eq!(found.total(), 2);
         assert_eq!(v["a"][0], "x [REDACTED:EMAIL]");
         assert_eq!(v["a"][1]["b"], "ssn [REDACTED:SSN]");
@@ -363,14 +459,32 @@ mod tests {
     /// A labelled corpus: (text, the PII values it contains).
     fn corpus() -> Vec<(&'static str, Vec<&'static str>)> {
         vec![
-            ("Contact sarah.connor@skynet.io for access", vec!["sarah.connor@skynet.io"]),
-            ("Escalate to ops@acme-corp.com or +1 415 555 0199", vec!["ops@acme-corp.com", "+1 415 555 0199"]),
-            ("Customer paid with 5500 0000 0000 0004 yesterday", vec!["5500 0000 0000 0004"]),
+            (
+                "Contact sarah.connor@skynet.io for access",
+                vec!["sarah.connor@skynet.io"],
+            ),
+            (
+                "Escalate to ops@acme-corp.com or +1 415 555 0199",
+                vec!["ops@acme-corp.com", "+1 415 555 0199"],
+            ),
+            (
+                "Customer paid with 5500 0000 0000 0004 yesterday",
+                vec!["5500 0000 0000 0004"],
+            ),
             ("Amex 3782 822463 10005 on file", vec!["3782 822463 10005"]),
             ("SSN on the form: 219-09-9999", vec!["219-09-9999"]),
-            ("Traffic spike from 203.0.113.45 and 198.51.100.7", vec!["203.0.113.45", "198.51.100.7"]),
-            ("Bot at fe80::1ff:fe23:4567:890a hit checkout", vec!["fe80::1ff:fe23:4567:890a"]),
-            ("Call the store at (212) 555-0143 after 9", vec!["(212) 555-0143"]),
+            (
+                "Traffic spike from 203.0.113.45 and 198.51.100.7",
+                vec!["203.0.113.45", "198.51.100.7"],
+            ),
+            (
+                "Bot at fe80::1ff:fe23:4567:890a hit checkout",
+                vec!["fe80::1ff:fe23:4567:890a"],
+            ),
+            (
+                "Call the store at (212) 555-0143 after 9",
+                vec!["(212) 555-0143"],
+            ),
             ("UK line 020 7946 0018 is staffed", vec!["020 7946 0018"]),
             ("Lift conversion 12% across 412 pages", vec![]),
             ("Run 3 experiments in 30 days on 2 templates", vec![]),
@@ -395,7 +509,10 @@ mod tests {
         }
         let precision = f64::from(tp) / f64::from((tp + fp).max(1));
         let recall = f64::from(tp) / f64::from((tp + fn_).max(1));
-        assert!(precision >= 0.95, "precision {precision:.2} (tp {tp}, fp {fp})");
+        assert!(
+            precision >= 0.95,
+            "precision {precision:.2} (tp {tp}, fp {fp})"
+        );
         assert!(recall >= 0.95, "recall {recall:.2} (tp {tp}, fn {fn_})");
     }
 

@@ -81,7 +81,10 @@ fn parse_header(header: &str) -> Result<ParsedHeader, SignatureError> {
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
-        let (key, value) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
+        let (key, value) = part
+            .trim()
+            .split_once('=')
+            .ok_or(SignatureError::Malformed)?;
         match key.trim() {
             "t" => {
                 let value = value.trim();
@@ -217,9 +220,15 @@ mod tests {
     fn a_tampered_body_or_wrong_secret_fails() {
         let c = cfg(&["s1"]);
         let h = sign(&c.secrets, NOW, b"body");
-        assert_eq!(verify(Some(&h), b"bodY", NOW, &c), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(Some(&h), b"bodY", NOW, &c),
+            Err(SignatureError::Mismatch)
+        );
         let other = cfg(&["s2"]);
-        assert_eq!(verify(Some(&h), b"body", NOW, &other), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(Some(&h), b"body", NOW, &other),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -254,7 +263,10 @@ mod tests {
     fn the_legacy_form_needs_the_switch() {
         let mut c = cfg(&["s"]);
         let h = sign_legacy(&c.secrets[0], NOW, b"b");
-        assert_eq!(verify(Some(&h), b"b", NOW, &c), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(Some(&h), b"b", NOW, &c),
+            Err(SignatureError::Mismatch)
+        );
         c.allow_legacy_unseparated = true;
         assert_eq!(verify(Some(&h), b"b", NOW, &c), Ok(()));
     }
@@ -276,7 +288,11 @@ mod tests {
             format!("t={NOW},v1={}", &sig[..10]),
             format!("t={NOW},{}", vec![format!("v1={sig}"); 9].join(",")),
         ] {
-            assert_eq!(verify(Some(&h), b"b", NOW, &c), Err(SignatureError::Malformed), "{h}");
+            assert_eq!(
+                verify(Some(&h), b"b", NOW, &c),
+                Err(SignatureError::Malformed),
+                "{h}"
+            );
         }
         assert_eq!(verify(None, b"b", NOW, &c), Err(SignatureError::Missing));
         assert_eq!(

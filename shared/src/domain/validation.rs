@@ -62,9 +62,15 @@ impl Violations {
         if value.trim().is_empty() && min > 0 {
             self.push(path, "must not be empty");
         } else if len < min {
-            self.push(path, format!("must be at least {min} characters (got {len})"));
+            self.push(
+                path,
+                format!("must be at least {min} characters (got {len})"),
+            );
         } else if len > max {
-            self.push(path, format!("must be at most {max} characters (got {len})"));
+            self.push(
+                path,
+                format!("must be at most {max} characters (got {len})"),
+            );
         }
     }
 
@@ -83,7 +89,10 @@ impl Violations {
 
     pub fn range(&mut self, path: &str, value: f64, min: f64, max: f64) {
         if !(min..=max).contains(&value) {
-            self.push(path, format!("must be between {min} and {max} (got {value})"));
+            self.push(
+                path,
+                format!("must be between {min} and {max} (got {value})"),
+            );
         }
     }
 
@@ -133,7 +142,10 @@ fn shape_or_syntax(e: serde_path_to_error::Error<serde_json::Error>) -> InvalidB
         Category::Data => {
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
-            InvalidBody::Schema(vec![FieldError::new(path, clean_message(&e.inner().to_string()))])
+            InvalidBody::Schema(vec![FieldError::new(
+                path,
+                clean_message(&e.inner().to_string()),
+            )])
         }
         Category::Syntax | Category::Eof | Category::Io => {
             InvalidBody::Syntax(e.inner().to_string())
@@ -179,8 +191,14 @@ mod tests {
 
     #[test]
     fn broken_json_is_a_syntax_error() {
-        assert!(matches!(parse_json::<Outer>(b"{\"inner\":"), Err(InvalidBody::Syntax(_))));
-        assert!(matches!(parse_json::<Outer>(b"\xff\xfe"), Err(InvalidBody::Syntax(_))));
+        assert!(matches!(
+            parse_json::<Outer>(b"{\"inner\":"),
+            Err(InvalidBody::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_json::<Outer>(b"\xff\xfe"),
+            Err(InvalidBody::Syntax(_))
+        ));
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub enum WorkflowStatus {
 
 impl WorkflowStatus {
     pub const fn is_terminal(self) -> bool {
-        matches!(self, WorkflowStatus::Completed | WorkflowStatus::Partial | WorkflowStatus::Failed)
+        matches!(
+            self,
+            WorkflowStatus::Completed | WorkflowStatus::Partial | WorkflowStatus::Failed
+        )
     }
 
     pub const fn as_str(self) -> &'static str {
@@ -60,7 +63,10 @@ impl AgentStatus {
     }
 
     pub const fn is_terminal(self) -> bool {
-        matches!(self, AgentStatus::Completed | AgentStatus::Failed | AgentStatus::TimedOut)
+        matches!(
+            self,
+            AgentStatus::Completed | AgentStatus::Failed | AgentStatus::TimedOut
+        )
     }
 
     /// The state an event moves an agent to, or `None` when it changes nothing.
@@ -177,8 +183,11 @@ impl AgentState {
         if next.is_terminal() {
             self.finished_at = Some(now);
             self.duration_ms = event.duration_ms.or_else(|| {
-                self.started_at
-                    .map(|s| (now - s).whole_milliseconds().clamp(0, i128::from(u32::MAX)) as u64)
+                self.started_at.map(|s| {
+                    (now - s)
+                        .whole_milliseconds()
+                        .clamp(0, i128::from(u32::MAX)) as u64
+                })
             });
             self.confidence = event.confidence;
             self.error.clone_from(&event.error);
@@ -287,7 +296,11 @@ impl Workflow {
     pub fn refresh(&mut self, agents: &[AgentState], now: OffsetDateTime) -> bool {
         let progress = Progress::of(agents);
         let next = progress.workflow_status(self.status);
-        self.progress_percent = if next.is_terminal() { 100 } else { progress.percent() };
+        self.progress_percent = if next.is_terminal() {
+            100
+        } else {
+            progress.percent()
+        };
         self.updated_at = now;
         if next == self.status {
             return false;
@@ -321,7 +334,10 @@ mod tests {
         AgentId::ALL
             .iter()
             .zip(statuses)
-            .map(|(a, s)| AgentState { status: *s, ..AgentState::new(*a, now, 1.0) })
+            .map(|(a, s)| AgentState {
+                status: *s,
+                ..AgentState::new(*a, now, 1.0)
+            })
             .collect()
     }
 
@@ -333,7 +349,13 @@ mod tests {
         assert_eq!(Pending.after(EventKind::Completed), Some(Completed));
         assert_eq!(Running.after(EventKind::TimedOut), Some(TimedOut));
         for terminal in [Completed, Failed, TimedOut] {
-            for kind in [EventKind::Started, EventKind::Progress, EventKind::Completed, EventKind::Failed, EventKind::TimedOut] {
+            for kind in [
+                EventKind::Started,
+                EventKind::Progress,
+                EventKind::Completed,
+                EventKind::Failed,
+                EventKind::TimedOut,
+            ] {
                 assert_eq!(terminal.after(kind), None, "{terminal:?} + {kind:?}");
             }
         }
@@ -359,17 +381,40 @@ mod tests {
     fn aggregate_status_follows_the_agents() {
         use AgentStatus::*;
         let all = |s| agents_with(&[s; 9]);
-        assert_eq!(Progress::of(&all(Pending)).workflow_status(WorkflowStatus::Pending), WorkflowStatus::Pending);
-        assert_eq!(Progress::of(&all(Completed)).workflow_status(WorkflowStatus::Running), WorkflowStatus::Completed);
-        assert_eq!(Progress::of(&all(Failed)).workflow_status(WorkflowStatus::Running), WorkflowStatus::Failed);
-        let mixed = agents_with(&[Completed, Completed, TimedOut, Completed, Completed, Completed, Completed, Completed, Completed]);
-        assert_eq!(Progress::of(&mixed).workflow_status(WorkflowStatus::Running), WorkflowStatus::Partial);
-        let some = agents_with(&[Completed, Running, Pending, Pending, Pending, Pending, Pending, Pending, Pending]);
+        assert_eq!(
+            Progress::of(&all(Pending)).workflow_status(WorkflowStatus::Pending),
+            WorkflowStatus::Pending
+        );
+        assert_eq!(
+            Progress::of(&all(Completed)).workflow_status(WorkflowStatus::Running),
+            WorkflowStatus::Completed
+        );
+        assert_eq!(
+            Progress::of(&all(Failed)).workflow_status(WorkflowStatus::Running),
+            WorkflowStatus::Failed
+        );
+        let mixed = agents_with(&[
+            Completed, Completed, TimedOut, Completed, Completed, Completed, Completed, Completed,
+            Completed,
+        ]);
+        assert_eq!(
+            Progress::of(&mixed).workflow_status(WorkflowStatus::Running),
+            WorkflowStatus::Partial
+        );
+        let some = agents_with(&[
+            Completed, Running, Pending, Pending, Pending, Pending, Pending, Pending, Pending,
+        ]);
         let p = Progress::of(&some);
-        assert_eq!(p.workflow_status(WorkflowStatus::Pending), WorkflowStatus::Running);
+        assert_eq!(
+            p.workflow_status(WorkflowStatus::Pending),
+            WorkflowStatus::Running
+        );
         assert_eq!(p.percent(), 16);
         // A finished workflow stays finished.
-        assert_eq!(Progress::of(&all(Pending)).workflow_status(WorkflowStatus::Completed), WorkflowStatus::Completed);
+        assert_eq!(
+            Progress::of(&all(Pending)).workflow_status(WorkflowStatus::Completed),
+            WorkflowStatus::Completed
+        );
     }
 
     proptest! {

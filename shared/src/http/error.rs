@@ -19,7 +19,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: Vec::new() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -40,7 +45,11 @@ impl ApiError {
 
     /// Never says more than this: details go to the log, not the client.
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred",
+        )
     }
 
     pub fn unavailable() -> Self {
@@ -55,7 +64,9 @@ impl ApiError {
 impl From<InvalidBody> for ApiError {
     fn from(e: InvalidBody) -> Self {
         match e {
-            InvalidBody::Syntax(_) => ApiError::bad_request("invalid_json", "the request body is not valid JSON"),
+            InvalidBody::Syntax(_) => {
+                ApiError::bad_request("invalid_json", "the request body is not valid JSON")
+            }
             InvalidBody::Schema(details) => ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 code: "validation_failed",
@@ -93,7 +104,9 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

@@ -5,13 +5,13 @@ mod error;
 mod layers;
 
 pub use error::ApiError;
-pub use layers::{CorrelationId, CORRELATION_HEADER, with_common_layers};
+pub use layers::{CORRELATION_HEADER, CorrelationId, with_common_layers};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 
-use crate::auth::{AuthError, Caller};
 use crate::app::Services;
+use crate::auth::{AuthError, Caller};
 
 /// Reads the whole body, refusing more than `limit` bytes with a 413.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
@@ -42,7 +42,13 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
         .unwrap_or(false);
     if ok {
         Ok(())
@@ -56,9 +62,18 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Verifies the bearer token and the scope a route needs.
-pub fn authorize(services: &Services, headers: &HeaderMap, scope: &'static str) -> Result<Caller, ApiError> {
-    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let caller = services.auth.verify_header(header).map_err(ApiError::from)?;
+pub fn authorize(
+    services: &Services,
+    headers: &HeaderMap,
+    scope: &'static str,
+) -> Result<Caller, ApiError> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let caller = services
+        .auth
+        .verify_header(header)
+        .map_err(ApiError::from)?;
     caller.require(scope).map_err(ApiError::from)?;
     Ok(caller)
 }
@@ -67,8 +82,16 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         use axum::http::StatusCode;
         match e {
-            AuthError::Missing => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a bearer token is required"),
-            AuthError::Invalid(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the bearer token is not valid"),
+            AuthError::Missing => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a bearer token is required",
+            ),
+            AuthError::Invalid(_) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the bearer token is not valid",
+            ),
             AuthError::InsufficientScope(scope) => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",

@@ -1,0 +1,66 @@
+//! `worker`: consumes the job queue (SQS) and reports partial batch failures, so
+//! only the jobs that failed are retried (and, after the redrive limit, dead-lettered).
+
+use std::collections::HashMap;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use osa_shared::app::{Services, worker};
+use osa_shared::ports::Job;
+use tokio::task::JoinSet;
+
+/// Runs every record of the batch concurrently; the response names the ones to retry.
+pub async fn handle(services: &Services, event: SqsEvent) -> SqsBatchResponse {
+    let mut tasks = JoinSet::new();
+    let mut message_ids = HashMap::new();
+    for record in event.records {
+        let services = services.clone();
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let handle = tasks.spawn(async move { run_record(&services, record).await });
+        message_ids.insert(handle.id(), message_id);
+    }
+    let mut failed = Vec::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (task, ok) = match joined {
+            Ok((task, outcome)) => (task, outcome.is_ok()),
+            Err(e) => {
+                tracing::error!(error = %e, "job panicked");
+                (e.id(), false)
+            }
+        };
+        if !ok && let Some(id) = message_ids.remove(&task) {
+            failed.push(id);
+        }
+    }
+    failed.sort();
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|item_identifier| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = item_identifier;
+            failure
+        })
+        .collect();
+    response
+}
+
+async fn run_record(services: &Services, record: SqsMessage) -> Result<(), ()> {
+    let receive_count = record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1);
+    let job: Job = match record.body.as_deref().map(serde_json::from_str) {
+        Some(Ok(job)) => job,
+        _ => {
+            // Kept, not dropped: it fails until the redrive policy moves it to the DLQ.
+            tracing::error!(message_id = ?record.message_id, "unreadable job message");
+            return Err(());
+        }
+    };
+    worker::run(services, &job, receive_count)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, receive_count, "job failed; SQS will redeliver it");
+        })
+}
