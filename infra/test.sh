@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Every test OSA has, in one command: formatting, lints, then unit, property,
-# contract, function and end-to-end tests. Installs what it needs itself.
+# Every test OSA has, in one command: formatting, lints, the SAM template lint,
+# then unit, property, contract (embedded SQLite and a local AWS-compatible
+# endpoint), function and end-to-end tests, and the real Lambda runtime loop.
+# Installs what it needs itself (moto, aws-sam-cli, cfn-lint and cargo-lambda from
+# PyPI, into .tools/) and stops every service it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,5 +15,15 @@ cargo fmt --all -- --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "SAM template (cfn-lint, sam validate --lint)"
+./infra/sam-lint.sh
+
+step "AWS-compatible endpoint (moto server on a free loopback port)"
+# shellcheck source=infra/moto.sh
+source infra/moto.sh
+
 step "tests (cargo test --workspace)"
 cargo test --workspace --locked
+
+step "Lambda runtime loop (cargo lambda watch + invoke)"
+./infra/lambda-loop.sh

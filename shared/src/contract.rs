@@ -6,6 +6,11 @@
 //! already holds data (say, a long-lived local endpoint) does not upset them. The
 //! queue cases drain whatever is visible first and ack what they receive.
 //!
+//! A queue on real time (SQS) cannot have its clock moved: `queue_suite_in` takes a
+//! [`TimeTravel`] instead, which for the `ManualClock` moves it exactly as the cases
+//! say and for real time runs the same cases on a shortened time line, polling
+//! within deadlines.
+//!
 //! Precision the contract relies on: instants round-trip exactly inside documents;
 //! markers keep milliseconds.
 
@@ -55,12 +60,17 @@ pub async fn store_suite(store: Arc<dyn WorkflowStore>, clock: Arc<ManualClock>)
     case!(update_workflow_reads_modifies_writes);
 }
 
-/// Every `JobQueue` case, one after another.
+/// Every `JobQueue` case, one after another, for an adapter that reads `clock`.
 pub async fn queue_suite(queue: Arc<dyn JobQueue>, clock: Arc<ManualClock>) {
+    queue_suite_in(queue, TimeTravel::Manual(clock)).await;
+}
+
+/// Every `JobQueue` case, one after another, with time passing as `time` says.
+pub async fn queue_suite_in(queue: Arc<dyn JobQueue>, time: TimeTravel) {
     macro_rules! case {
         ($name:ident) => {
             eprintln!("queue contract: {}", stringify!($name));
-            $name(&queue, &clock).await;
+            $name(&queue, &time).await;
         };
     }
     case!(a_delay_is_honoured);
@@ -68,6 +78,167 @@ pub async fn queue_suite(queue: Arc<dyn JobQueue>, clock: Arc<ManualClock>) {
     case!(ack_deletes);
     case!(a_stale_receipt_deletes_nothing);
     case!(receive_respects_max_and_visibility_order);
+}
+
+// ---- time, for the queue cases -----------------------------------------------------
+
+/// How time passes in the queue cases. The cases speak of one time line (delays of
+/// 10 to 30 s, visibility timeouts of 30 to 60 s); this maps it onto the adapter's.
+#[derive(Clone)]
+pub enum TimeTravel {
+    /// The adapter reads this clock: a case moves it to exactly the instant it names
+    /// and looks once.
+    Manual(Arc<ManualClock>),
+    /// The adapter runs on real time (SQS). Durations handed to it are the case's
+    /// divided by `scale` and rounded up to whole seconds (SQS's unit). "Not yet
+    /// visible" is checked by receiving again and again until shortly before the
+    /// instant; "gone for good" until shortly after the instant at which it would
+    /// have come back; "visible by then" by receiving until it shows up, within a
+    /// deadline. No fixed sleeps: a slow machine makes the cases slower, not flaky.
+    Real { scale: u32 },
+}
+
+/// An instant on a case's time line.
+#[derive(Clone, Copy, Debug)]
+pub enum Mark {
+    Manual(OffsetDateTime),
+    Real(std::time::Instant),
+}
+
+/// Pause between two receives while polling in real time.
+const POLL: Duration = Duration::from_millis(100);
+/// How long past its instant a job may take to show up in real time.
+const SHOW_UP_SLACK: Duration = Duration::from_secs(5);
+
+impl TimeTravel {
+    /// What the adapter is handed for the case's `d`.
+    pub fn span(&self, d: Duration) -> Duration {
+        match self {
+            TimeTravel::Manual(_) => d,
+            TimeTravel::Real { .. } if d.is_zero() => d,
+            TimeTravel::Real { .. } => {
+                Duration::from_secs(self.real(d).as_secs_f64().ceil() as u64)
+            }
+        }
+    }
+
+    /// The real length of the case's `d` (unrounded).
+    fn real(&self, d: Duration) -> Duration {
+        match self {
+            TimeTravel::Manual(_) => d,
+            TimeTravel::Real { scale } => d / (*scale).max(1),
+        }
+    }
+
+    pub fn mark(&self) -> Mark {
+        match self {
+            TimeTravel::Manual(clock) => Mark::Manual(clock.now()),
+            TimeTravel::Real { .. } => Mark::Real(std::time::Instant::now()),
+        }
+    }
+
+    /// Manual time: moves the clock to `from + at` (never backwards).
+    fn manual_move(clock: &ManualClock, from: OffsetDateTime, at: Duration) {
+        let to = from + at;
+        if to > clock.now() {
+            clock.set(to);
+        }
+    }
+
+    /// Asserts that none of `mine` can be received from now until `at` after
+    /// `from`: a delay or a visibility timeout not yet over.
+    async fn hidden_until(
+        &self,
+        queue: &Queue,
+        mine: &[Job],
+        visibility: Duration,
+        from: Mark,
+        at: Duration,
+        why: &str,
+    ) {
+        match (self, from) {
+            (TimeTravel::Manual(clock), Mark::Manual(t)) => {
+                Self::manual_move(clock, t, at);
+                let got = receive_mine(queue, mine, 10, visibility).await;
+                assert!(got.is_empty(), "{why}: {got:?}");
+            }
+            (TimeTravel::Real { .. }, Mark::Real(t)) => {
+                let real = self.real(at);
+                let until = t + real - (real / 4).min(Duration::from_millis(500));
+                loop {
+                    let got = receive_mine(queue, mine, 10, visibility).await;
+                    assert!(got.is_empty(), "{why} ({:?} in): {got:?}", t.elapsed());
+                    if std::time::Instant::now() >= until {
+                        return;
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+            _ => panic!("a mark from another time line"),
+        }
+    }
+
+    /// Asserts that none of `mine` can be received once `at` after `from` has
+    /// passed: what was acked stays gone.
+    async fn gone_after(
+        &self,
+        queue: &Queue,
+        mine: &[Job],
+        visibility: Duration,
+        from: Mark,
+        at: Duration,
+        why: &str,
+    ) {
+        match (self, from) {
+            (TimeTravel::Manual(clock), Mark::Manual(t)) => {
+                Self::manual_move(clock, t, at);
+                let got = receive_mine(queue, mine, 10, visibility).await;
+                assert!(got.is_empty(), "{why}: {got:?}");
+            }
+            (TimeTravel::Real { .. }, Mark::Real(t)) => {
+                let until = t + self.real(at) + Duration::from_secs(1);
+                loop {
+                    let got = receive_mine(queue, mine, 10, visibility).await;
+                    assert!(got.is_empty(), "{why} ({:?} in): {got:?}", t.elapsed());
+                    if std::time::Instant::now() >= until {
+                        return;
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+            _ => panic!("a mark from another time line"),
+        }
+    }
+
+    /// Receives up to `max` of `mine` once `at` after `from` has passed (real time:
+    /// as soon as any shows up, giving up a little after `at`).
+    async fn received_by(
+        &self,
+        queue: &Queue,
+        mine: &[Job],
+        max: usize,
+        visibility: Duration,
+        from: Mark,
+        at: Duration,
+    ) -> Vec<ReceivedJob> {
+        match (self, from) {
+            (TimeTravel::Manual(clock), Mark::Manual(t)) => {
+                Self::manual_move(clock, t, at);
+                receive_mine(queue, mine, max, visibility).await
+            }
+            (TimeTravel::Real { .. }, Mark::Real(t)) => {
+                let deadline = t + self.real(at) + SHOW_UP_SLACK;
+                loop {
+                    let got = receive_mine(queue, mine, max, visibility).await;
+                    if !got.is_empty() || std::time::Instant::now() >= deadline {
+                        return got;
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+            _ => panic!("a mark from another time line"),
+        }
+    }
 }
 
 // ---- fixtures --------------------------------------------------------------------
@@ -869,20 +1040,29 @@ async fn receive_mine(
     kept
 }
 
-pub async fn a_delay_is_honoured(queue: &Queue, clock: &ManualClock) {
+pub async fn a_delay_is_honoured(queue: &Queue, time: &TimeTravel) {
     drain(queue).await;
     let job = unique_job();
     let mine = [job.clone()];
-    let vis = Duration::from_secs(60);
-    queue.enqueue(&job, Duration::from_secs(30)).await.unwrap();
+    let vis = time.span(Duration::from_secs(60));
+    let t0 = time.mark();
+    queue
+        .enqueue(&job, time.span(Duration::from_secs(30)))
+        .await
+        .unwrap();
     assert!(receive_mine(queue, &mine, 10, vis).await.is_empty());
-    clock.advance(Duration::from_secs(29));
-    assert!(
-        receive_mine(queue, &mine, 10, vis).await.is_empty(),
-        "not before the delay"
-    );
-    clock.advance(Duration::from_secs(2));
-    let got = receive_mine(queue, &mine, 10, vis).await;
+    time.hidden_until(
+        queue,
+        &mine,
+        vis,
+        t0,
+        Duration::from_secs(29),
+        "not before the delay",
+    )
+    .await;
+    let got = time
+        .received_by(queue, &mine, 10, vis, t0, Duration::from_secs(31))
+        .await;
     assert_eq!(got.len(), 1, "visible once the delay has passed");
     assert_eq!(got[0].job, job);
     assert_eq!(got[0].receive_count, 1);
@@ -896,12 +1076,13 @@ pub async fn a_delay_is_honoured(queue: &Queue, clock: &ManualClock) {
     queue.ack(&got[0].receipt).await.unwrap();
 }
 
-pub async fn received_jobs_hide_for_the_visibility_timeout(queue: &Queue, clock: &ManualClock) {
+pub async fn received_jobs_hide_for_the_visibility_timeout(queue: &Queue, time: &TimeTravel) {
     drain(queue).await;
     let job = unique_job();
     let mine = [job.clone()];
-    let vis = Duration::from_secs(30);
+    let vis = time.span(Duration::from_secs(30));
     queue.enqueue(&job, Duration::ZERO).await.unwrap();
+    let t1 = time.mark();
     let first = receive_mine(queue, &mine, 10, vis).await;
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].receive_count, 1);
@@ -909,10 +1090,18 @@ pub async fn received_jobs_hide_for_the_visibility_timeout(queue: &Queue, clock:
         receive_mine(queue, &mine, 10, vis).await.is_empty(),
         "hidden while in flight"
     );
-    clock.advance(Duration::from_secs(29));
-    assert!(receive_mine(queue, &mine, 10, vis).await.is_empty());
-    clock.advance(Duration::from_secs(2));
-    let second = receive_mine(queue, &mine, 10, vis).await;
+    time.hidden_until(
+        queue,
+        &mine,
+        vis,
+        t1,
+        Duration::from_secs(29),
+        "hidden for the timeout",
+    )
+    .await;
+    let second = time
+        .received_by(queue, &mine, 10, vis, t1, Duration::from_secs(31))
+        .await;
     assert_eq!(second.len(), 1, "back after the timeout");
     assert_eq!(second[0].job, job);
     assert_eq!(second[0].receive_count, 2);
@@ -920,49 +1109,54 @@ pub async fn received_jobs_hide_for_the_visibility_timeout(queue: &Queue, clock:
     queue.ack(&second[0].receipt).await.unwrap();
 }
 
-pub async fn ack_deletes(queue: &Queue, clock: &ManualClock) {
+pub async fn ack_deletes(queue: &Queue, time: &TimeTravel) {
     drain(queue).await;
     let job = unique_job();
     let mine = [job.clone()];
-    let vis = Duration::from_secs(30);
+    let case_vis = Duration::from_secs(30);
+    let vis = time.span(case_vis);
     queue.enqueue(&job, Duration::ZERO).await.unwrap();
+    let t1 = time.mark();
     let got = receive_mine(queue, &mine, 10, vis).await;
     assert_eq!(got.len(), 1);
     queue.ack(&got[0].receipt).await.unwrap();
     queue.ack(&got[0].receipt).await.unwrap();
-    clock.advance(vis + SECOND);
-    assert!(
-        receive_mine(queue, &mine, 10, vis).await.is_empty(),
-        "acked means gone"
-    );
+    time.gone_after(queue, &mine, vis, t1, case_vis + SECOND, "acked means gone")
+        .await;
 }
 
-pub async fn a_stale_receipt_deletes_nothing(queue: &Queue, clock: &ManualClock) {
+pub async fn a_stale_receipt_deletes_nothing(queue: &Queue, time: &TimeTravel) {
     drain(queue).await;
     let job = unique_job();
     let mine = [job.clone()];
-    let vis = Duration::from_secs(30);
+    let case_vis = Duration::from_secs(30);
+    let vis = time.span(case_vis);
     queue.enqueue(&job, Duration::ZERO).await.unwrap();
+    let t1 = time.mark();
     let first = receive_mine(queue, &mine, 10, vis).await;
     assert_eq!(first.len(), 1);
-    clock.advance(vis + SECOND);
-    let second = receive_mine(queue, &mine, 10, vis).await;
+    let second = time
+        .received_by(queue, &mine, 10, vis, t1, case_vis + SECOND)
+        .await;
     assert_eq!(second.len(), 1);
+    let t2 = time.mark();
     // The first receiver finishes late: its receipt no longer counts.
     queue.ack(&first[0].receipt).await.unwrap();
     queue.ack("not-a-receipt").await.unwrap();
-    clock.advance(vis + SECOND);
-    let third = receive_mine(queue, &mine, 10, vis).await;
+    let third = time
+        .received_by(queue, &mine, 10, vis, t2, case_vis + SECOND)
+        .await;
     assert_eq!(third.len(), 1, "a stale ack must not delete the job");
     assert_eq!(third[0].receive_count, 3);
+    let t3 = time.mark();
     queue.ack(&third[0].receipt).await.unwrap();
-    clock.advance(vis + SECOND);
-    assert!(receive_mine(queue, &mine, 10, vis).await.is_empty());
+    time.gone_after(queue, &mine, vis, t3, case_vis + SECOND, "acked means gone")
+        .await;
 }
 
-pub async fn receive_respects_max_and_visibility_order(queue: &Queue, clock: &ManualClock) {
+pub async fn receive_respects_max_and_visibility_order(queue: &Queue, time: &TimeTravel) {
     drain(queue).await;
-    let vis = Duration::from_secs(60);
+    let vis = time.span(Duration::from_secs(60));
     let jobs: Vec<Job> = (0..5).map(|_| unique_job()).collect();
     for job in &jobs {
         queue.enqueue(job, Duration::ZERO).await.unwrap();
@@ -986,19 +1180,20 @@ pub async fn receive_respects_max_and_visibility_order(queue: &Queue, clock: &Ma
     let later = unique_job();
     let sooner = unique_job();
     let both = [later.clone(), sooner.clone()];
+    let t0 = time.mark();
     queue
-        .enqueue(&later, Duration::from_secs(20))
+        .enqueue(&later, time.span(Duration::from_secs(20)))
         .await
         .unwrap();
     queue
-        .enqueue(&sooner, Duration::from_secs(10))
+        .enqueue(&sooner, time.span(Duration::from_secs(10)))
         .await
         .unwrap();
-    clock.advance(Duration::from_secs(30));
-    let one = receive_mine(queue, &both, 1, vis).await;
+    let all_due = Duration::from_secs(30);
+    let one = time.received_by(queue, &both, 1, vis, t0, all_due).await;
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].job, sooner);
-    let other = receive_mine(queue, &both, 1, vis).await;
+    let other = time.received_by(queue, &both, 1, vis, t0, all_due).await;
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].job, later);
     for r in one.iter().chain(&other) {

@@ -112,8 +112,12 @@ pub fn embedded_services(
     let store = Arc::new(
         SqliteStore::open(&files.dir.join("osa.db"), clock.clone()).map_err(|e| e.to_string())?,
     );
-    let auth = JwtVerifier::from_pems(&[files.keys.public_pem.clone()], ISSUER, AUDIENCE)
-        .map_err(|e| e.to_string())?;
+    let auth = JwtVerifier::from_pems(
+        std::slice::from_ref(&files.keys.public_pem),
+        ISSUER,
+        AUDIENCE,
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Services {
         store: store.clone(),
         queue: store,

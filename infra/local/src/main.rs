@@ -80,13 +80,13 @@ pub struct ServeArgs {
     log_json: bool,
     /// Simulator: these agents report failure (comma-separated ids).
     #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
-    sim_fail: Vec<AgentId>,
+    sim_fail: ::std::vec::Vec<AgentId>,
     /// Simulator: these agents never report.
     #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
-    sim_silent: Vec<AgentId>,
+    sim_silent: ::std::vec::Vec<AgentId>,
     /// Simulator: these agents sign with a wrong secret (OSA rejects them).
     #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
-    sim_bad_signature: Vec<AgentId>,
+    sim_bad_signature: ::std::vec::Vec<AgentId>,
     /// Simulator: send every event twice.
     #[arg(long)]
     sim_duplicates: bool,

@@ -8,6 +8,7 @@ pub mod intake;
 pub mod pii;
 pub mod secret;
 pub mod signature;
+pub mod synthesis;
 pub mod validation;
 pub mod workflow;
 

@@ -161,7 +161,7 @@ fn luhn(text: &str, start: usize, end: usize) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn valid_ssn(text: &str, start: usize, end: usize) -> bool {

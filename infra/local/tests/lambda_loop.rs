@@ -1,0 +1,498 @@
+//! The real Lambda runtime loop: `cargo lambda watch` emulates the Lambda control
+//! plane and runs the function binaries exactly as Lambda does (their `main.rs`,
+//! `lambda_http::run` / `lambda_runtime::run`, configuration from the environment),
+//! and `cargo lambda invoke` sends them the event files from `events/`, in the
+//! order of `events/manifest.json`, over one embedded store.
+//!
+//! Needs `cargo-lambda` on PATH (`infra/lambda-loop.sh` installs it and runs this
+//! test). Without it the test is skipped with a notice, unless
+//! `OSA_REQUIRE_LAMBDA_LOOP=1`, which makes a missing cargo-lambda a failure.
+//! `cargo lambda watch` compiles the functions itself (a debug build in the same
+//! target dir), so the first invocations wait for that, within a deadline.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long the functions may take to compile and answer their first event.
+const WARM_UP_DEADLINE: Duration = Duration::from_secs(600);
+/// How long one invocation of a warm function may take.
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
+/// The issuer and audience `osa token` signs for (infra/local/src/local.rs).
+const DEV_ISSUER: &str = "osa-local";
+const DEV_AUDIENCE: &str = "osa-api";
+/// Where the worker sends the OPAL trigger: nothing listens there.
+const DEAD_OPAL_URL: &str = "http://127.0.0.1:9/opal-unreachable";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root")
+}
+
+fn events_dir() -> PathBuf {
+    workspace_root().join("events")
+}
+
+fn cargo_lambda() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("cargo-lambda"))
+        .find(|candidate| candidate.is_file())
+}
+
+// ---- the manifest (the same format events.rs reads) ----------------------------
+
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Status(u16),
+    Failures(usize),
+}
+
+#[derive(Debug)]
+struct Entry {
+    function: String,
+    event: String,
+    expect: Expect,
+}
+
+fn manifest() -> Vec<Entry> {
+    let text =
+        std::fs::read_to_string(events_dir().join("manifest.json")).expect("events/manifest.json");
+    let entries: Vec<Value> = serde_json::from_str(&text).expect("manifest.json is a JSON array");
+    entries
+        .iter()
+        .map(|e| Entry {
+            function: e["function"].as_str().expect("function").to_owned(),
+            event: e["event"].as_str().expect("event").to_owned(),
+            expect: match (e["status"].as_u64(), e["failures"].as_u64()) {
+                (Some(s), None) => Expect::Status(u16::try_from(s).expect("an HTTP status")),
+                (None, Some(f)) => Expect::Failures(f as usize),
+                _ => panic!("manifest entry needs exactly one of status or failures: {e}"),
+            },
+        })
+        .collect()
+}
+
+fn check(expect: Expect, response: &Value) -> Result<(), String> {
+    match expect {
+        Expect::Status(want) => match response["statusCode"].as_u64() {
+            Some(got) if got == u64::from(want) => Ok(()),
+            Some(got) => Err(format!(
+                "status {got}, want {want}; body {}",
+                response["body"]
+            )),
+            None => Err(format!("no statusCode in {response}")),
+        },
+        Expect::Failures(want) => match response["batchItemFailures"].as_array() {
+            Some(f) if f.len() == want => Ok(()),
+            Some(f) => Err(format!(
+                "{} batch item failures, want {want}: {response}",
+                f.len()
+            )),
+            None => Err(format!("no batchItemFailures in {response}")),
+        },
+    }
+}
+
+// ---- processes -----------------------------------------------------------------
+
+/// Removes a directory when the test ends, pass or fail.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `cargo lambda watch` in its own process group, stopped with all its children
+/// (cargo, the function binaries) on drop.
+struct Watcher {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Watcher {
+    fn signal_group(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// The last `bytes` of the watcher's output (cargo and the functions' logs).
+    fn log_tail(&self, bytes: u64) -> String {
+        let Ok(mut file) = File::open(&self.log) else {
+            return String::new();
+        };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = file.seek(SeekFrom::Start(len.saturating_sub(bytes)));
+        let mut text = String::new();
+        let _ = file.read_to_string(&mut text);
+        text
+    }
+
+    fn last_line(&self) -> String {
+        self.log_tail(2000)
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.signal_group("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Whatever is left of the group (a function binary, a cargo build).
+        self.signal_group("-KILL");
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command to completion within `timeout`, printing `progress` now and then.
+fn run_bounded(
+    mut command: Command,
+    timeout: Duration,
+    progress: &dyn Fn(Duration),
+) -> Result<(String, String), String> {
+    let dir = std::env::temp_dir().join(format!(
+        "osa-lambda-loop-out-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let _cleanup = TempDir(dir.clone());
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).map_err(|e| e.to_string())?)
+        .stderr(File::create(&err_path).map_err(|e| e.to_string())?)
+        .spawn()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let started = Instant::now();
+    let mut last_note = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {}s", timeout.as_secs()));
+        }
+        if last_note.elapsed() >= Duration::from_secs(30) {
+            progress(started.elapsed());
+            last_note = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    if status.success() {
+        Ok((stdout, stderr))
+    } else {
+        Err(format!("{status}: {}{}", stdout.trim(), stderr.trim()))
+    }
+}
+
+fn osa(args: &[&str], data_dir: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_osa"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("osa runs");
+    assert!(
+        out.status.success(),
+        "osa {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+/// A copy of an event file with `{{dev_token}}` and `{{signature}}` filled in:
+/// the token minted by `osa token`, the signature by `osa sign` over the body.
+fn prepare_event(event: &str, token: &str, data_dir: &Path, scratch: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(events_dir().join(event))
+        .expect("event file")
+        .replace("{{dev_token}}", token);
+    let mut json: Value = serde_json::from_str(&text).expect("event is JSON");
+    let wants_signature = json["headers"]
+        .as_object()
+        .is_some_and(|h| h.values().any(|v| v == "{{signature}}"));
+    if wants_signature {
+        assert_ne!(
+            json["isBase64Encoded"],
+            Value::Bool(true),
+            "{event}: sign a base64 body yourself"
+        );
+        let body_file = scratch.join("body");
+        std::fs::write(&body_file, json["body"].as_str().unwrap_or("")).expect("write body");
+        let signature = osa(&["sign", body_file.to_str().expect("utf-8 path")], data_dir);
+        for value in json["headers"]
+            .as_object_mut()
+            .expect("headers")
+            .values_mut()
+        {
+            if value == "{{signature}}" {
+                *value = Value::String(signature.clone());
+            }
+        }
+    }
+    let path = scratch.join(event.replace('/', "__"));
+    std::fs::write(&path, serde_json::to_vec(&json).expect("serialise")).expect("write event");
+    path
+}
+
+fn invoke(
+    cargo_lambda: &Path,
+    port: u16,
+    function: &str,
+    event_file: &Path,
+    timeout: Duration,
+    progress: &dyn Fn(Duration),
+) -> Result<Value, String> {
+    let mut command = Command::new(cargo_lambda);
+    command
+        .args([
+            "lambda",
+            "invoke",
+            function,
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+        ])
+        .arg(port.to_string())
+        .arg("--data-file")
+        .arg(event_file)
+        .args(["--output-format", "json"]);
+    let (stdout, _) = run_bounded(command, timeout, progress)?;
+    serde_json::from_str(&stdout).map_err(|e| format!("no JSON response ({e}): {stdout}"))
+}
+
+#[test]
+fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
+    let Some(cargo_lambda) = cargo_lambda() else {
+        let required =
+            std::env::var("OSA_REQUIRE_LAMBDA_LOOP").is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            !required,
+            "OSA_REQUIRE_LAMBDA_LOOP is set but cargo-lambda is not on PATH (infra/lambda-loop.sh installs it)"
+        );
+        println!(
+            "lambda_loop: SKIPPED, cargo-lambda is not on PATH; run infra/lambda-loop.sh to install it and run this test"
+        );
+        return;
+    };
+    let root = workspace_root();
+    let scratch = TempDir(std::env::temp_dir().join(format!(
+        "osa-lambda-loop-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    )));
+    let data_dir = scratch.0.join("data");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+
+    // The dev key pair and webhook secret, created in the data dir by `osa token`.
+    let token = osa(&["token"], &data_dir);
+    let secret = std::fs::read_to_string(data_dir.join("webhook-secret")).expect("webhook-secret");
+    let public_key = data_dir.join("dev-jwt-public.pem");
+    assert!(
+        public_key.is_file(),
+        "osa token did not create {}",
+        public_key.display()
+    );
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let log = scratch.0.join("watch.log");
+    let log_file = File::create(&log).expect("watch log");
+    let env = [
+        (
+            "OSA_DATA_DIR",
+            data_dir.to_str().expect("utf-8 path").to_owned(),
+        ),
+        ("OSA_WEBHOOK_SECRETS", secret.trim().to_owned()),
+        ("OSA_PUBLIC_URL", "http://127.0.0.1:3000".to_owned()),
+        ("OPAL_TRIGGER_URL", DEAD_OPAL_URL.to_owned()),
+        ("OPAL_TIMEOUT_SECS", "5".to_owned()),
+        ("OSA_JWT_ISSUER", DEV_ISSUER.to_owned()),
+        ("OSA_JWT_AUDIENCE", DEV_AUDIENCE.to_owned()),
+        (
+            "OSA_JWT_PUBLIC_KEY_FILES",
+            public_key.to_str().expect("utf-8 path").to_owned(),
+        ),
+    ];
+    let mut command = Command::new(&cargo_lambda);
+    command
+        .args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+        ])
+        .arg(port.to_string())
+        .current_dir(&root)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .env_remove("OSA_JWKS_FILE")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log handle"))
+        .stderr(log_file)
+        .process_group(0);
+    for (key, value) in &env {
+        command.arg("--env-var").arg(format!("{key}={value}"));
+    }
+    println!(
+        "lambda_loop: starting cargo lambda watch on 127.0.0.1:{port} (log: {})",
+        log.display()
+    );
+    let watcher = Watcher {
+        child: command.spawn().expect("cargo lambda watch starts"),
+        log,
+    };
+
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "cargo lambda watch did not listen:\n{}",
+            watcher.log_tail(4000)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Warm up: the first invocation of each function compiles it. These events
+    // change no state, so one that times out while compiling can simply be sent again.
+    let warm_ups = [
+        (
+            "intake",
+            "apigw/intake-missing-token.json",
+            Expect::Status(401),
+        ),
+        (
+            "opal-webhook",
+            "apigw/webhook-missing-signature.json",
+            Expect::Status(401),
+        ),
+        (
+            "status-api",
+            "apigw/status-workflow-missing-token.json",
+            Expect::Status(401),
+        ),
+        (
+            "worker",
+            "sqs/batch-with-unreadable-message.json",
+            Expect::Failures(1),
+        ),
+    ];
+    let deadline = Instant::now() + WARM_UP_DEADLINE;
+    for (function, event, expect) in warm_ups {
+        let file = prepare_event(event, &token, &data_dir, &scratch.0);
+        println!("lambda_loop: warming up {function} (the first invocation compiles it)");
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{function} did not answer within {}s:\n{}",
+                WARM_UP_DEADLINE.as_secs(),
+                watcher.log_tail(6000)
+            );
+            let progress = |waited: Duration| {
+                println!(
+                    "lambda_loop:   still waiting for {function} ({}s): {}",
+                    waited.as_secs(),
+                    watcher.last_line()
+                );
+            };
+            match invoke(&cargo_lambda, port, function, &file, left, &progress) {
+                Ok(response) => {
+                    if let Err(why) = check(expect, &response) {
+                        panic!(
+                            "{function} warm-up with {event}: {why}\n{}",
+                            watcher.log_tail(4000)
+                        );
+                    }
+                    break;
+                }
+                Err(why) => {
+                    println!(
+                        "lambda_loop:   {function} not ready yet: {}",
+                        why.lines().next().unwrap_or("")
+                    );
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+    println!(
+        "lambda_loop: all functions answered after {}s",
+        started.elapsed().as_secs()
+    );
+
+    let mut wrong = Vec::new();
+    let listed: BTreeSet<_> = manifest().iter().map(|e| e.function.clone()).collect();
+    for (i, entry) in manifest().iter().enumerate() {
+        let file = prepare_event(&entry.event, &token, &data_dir, &scratch.0);
+        let label = format!("#{i} {} {}", entry.function, entry.event);
+        let outcome = invoke(
+            &cargo_lambda,
+            port,
+            &entry.function,
+            &file,
+            INVOKE_TIMEOUT,
+            &|_| (),
+        )
+        .and_then(|response| check(entry.expect, &response));
+        match outcome {
+            Ok(()) => println!("ok   {label} ({:?})", entry.expect),
+            Err(why) => {
+                println!("FAIL {label}: {why}");
+                wrong.push(format!("{label}: {why}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} event(s) answered otherwise in the Lambda runtime loop:\n{}\n--- cargo lambda watch log (tail) ---\n{}",
+        wrong.len(),
+        wrong.join("\n"),
+        watcher.log_tail(6000)
+    );
+    for function in ["intake", "opal-webhook", "status-api", "worker"] {
+        assert!(
+            listed.contains(function),
+            "events/manifest.json exercises no {function} event"
+        );
+    }
+    drop(watcher);
+}
