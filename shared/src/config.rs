@@ -44,7 +44,7 @@ pub enum ConfigError {
     Read(String, std::io::Error),
 }
 
-fn var(name: &'static str) -> Option<String> {
+pub(crate) fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
@@ -72,8 +72,13 @@ impl Config {
     /// Reads `OSA_PUBLIC_URL`, `OSA_WEBHOOK_SECRETS`, `OSA_SIGNATURE_TOLERANCE_PAST_SECS`,
     /// `OSA_SIGNATURE_TOLERANCE_FUTURE_SECS`, `OSA_ALLOW_LEGACY_SIGNATURES`,
     /// `OPAL_TRIGGER_URL`, `OPAL_API_KEY`, `OPAL_TIMEOUT_SECS`, `OSA_DEADLINE_SCALE`.
+    ///
+    /// The two secrets may instead come from Secrets Manager (see
+    /// [`crate::runtime`]); without any webhook secret every signature is refused.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut signature = SignatureConfig::new(secrets_from(&required("OSA_WEBHOOK_SECRETS")?));
+        let mut signature = SignatureConfig::new(secrets_from(
+            &var("OSA_WEBHOOK_SECRETS").unwrap_or_default(),
+        ));
         signature.tolerance_past_ms = parsed("OSA_SIGNATURE_TOLERANCE_PAST_SECS", 300i64)? * 1000;
         signature.tolerance_future_ms =
             parsed("OSA_SIGNATURE_TOLERANCE_FUTURE_SECS", 60i64)? * 1000;
@@ -115,11 +120,15 @@ fn pii_from_env() -> Result<PiiPolicy, ConfigError> {
     Ok(policy)
 }
 
-/// Bearer-token settings: `OSA_JWT_ISSUER`, `OSA_JWT_AUDIENCE`, and either
-/// `OSA_JWT_PUBLIC_KEY_FILES` (comma-separated PEM paths) or `OSA_JWKS_FILE`.
-pub fn verifier_from_env() -> Result<JwtVerifier, ConfigError> {
+/// Bearer-token settings: `OSA_JWT_ISSUER`, `OSA_JWT_AUDIENCE`, and the keys: a
+/// JWKS document already fetched (from `OSA_JWKS_URL`, by the caller), else
+/// `OSA_JWKS_FILE`, else `OSA_JWT_PUBLIC_KEY_FILES` (comma-separated PEM paths).
+pub fn verifier_from_env(fetched_jwks: Option<&str>) -> Result<JwtVerifier, ConfigError> {
     let issuer = required("OSA_JWT_ISSUER")?;
     let audience = required("OSA_JWT_AUDIENCE")?;
+    if let Some(json) = fetched_jwks {
+        return Ok(JwtVerifier::from_jwks(json, &issuer, &audience)?);
+    }
     if let Some(path) = var("OSA_JWKS_FILE") {
         let json = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(path, e))?;
         return Ok(JwtVerifier::from_jwks(&json, &issuer, &audience)?);

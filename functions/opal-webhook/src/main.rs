@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let services = osa_shared::runtime::services_from_env()?;
+    let services = osa_shared::runtime::services_from_env().await?;
     lambda_http::run(opal_webhook::app(services)).await
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use osa_shared::adapters::aws::{self, AwsClients};
 use osa_shared::adapters::log_bus::LogBus;
 use osa_shared::adapters::outbound::ReqwestClient;
 use osa_shared::adapters::sqlite::SqliteStore;
@@ -17,10 +18,11 @@ use osa_shared::domain::Secret;
 use osa_shared::domain::signature::SignatureConfig;
 use osa_shared::http::with_common_layers;
 use osa_shared::ports::{Clock, SystemClock};
+use osa_shared::runtime::{Adapters, Backend};
 use tokio::sync::watch;
 
-use crate::ServeArgs;
 use crate::simulator::{Knobs, Simulator};
+use crate::{BackendKind, ServeArgs};
 
 pub const ISSUER: &str = "osa-local";
 pub const AUDIENCE: &str = "osa-api";
@@ -103,15 +105,52 @@ pub fn embedded_services(
     base: &str,
     trigger_url: String,
 ) -> Result<Services, String> {
-    // The data dir's secret signs the simulator's events; OSA_WEBHOOK_SECRETS adds more.
-    let mut secrets = vec![files.webhook_secret.clone()];
-    secrets.extend(secrets_from(
-        &std::env::var("OSA_WEBHOOK_SECRETS").unwrap_or_default(),
-    ));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = Arc::new(
         SqliteStore::open(&files.dir.join("osa.db"), clock.clone()).map_err(|e| e.to_string())?,
     );
+    let adapters = Adapters {
+        store: store.clone(),
+        queue: store,
+        events: Arc::new(LogBus::default()),
+    };
+    local_services(files, base, trigger_url, adapters, clock)
+}
+
+/// The AWS adapters against `AWS_ENDPOINT_URL` (or a real account), creating the
+/// table and the queue pair first if they are missing.
+async fn aws_adapters(args: &ServeArgs, clock: Arc<dyn Clock>) -> Result<Adapters, String> {
+    let clients = AwsClients::shared().await;
+    aws::ensure_table(&clients.dynamodb, &args.table)
+        .await
+        .map_err(|e| format!("DynamoDB table {}: {e}", args.table))?;
+    let queues = aws::ensure_queues(&clients.sqs, &args.queue)
+        .await
+        .map_err(|e| format!("SQS queue {}: {e}", args.queue))?;
+    let backend = Backend::Aws {
+        table: args.table.clone(),
+        queue_url: queues.url,
+        event_bus: args.event_bus.clone(),
+    };
+    Adapters::open(&backend, clock)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The application over the given adapters, configured from the data dir: its
+/// dev key verifies tokens and its secret (plus any in `OSA_WEBHOOK_SECRETS`)
+/// verifies webhooks.
+fn local_services(
+    files: &LocalFiles,
+    base: &str,
+    trigger_url: String,
+    adapters: Adapters,
+    clock: Arc<dyn Clock>,
+) -> Result<Services, String> {
+    let mut secrets = vec![files.webhook_secret.clone()];
+    secrets.extend(secrets_from(
+        &std::env::var("OSA_WEBHOOK_SECRETS").unwrap_or_default(),
+    ));
     let auth = JwtVerifier::from_pems(
         std::slice::from_ref(&files.keys.public_pem),
         ISSUER,
@@ -119,9 +158,9 @@ pub fn embedded_services(
     )
     .map_err(|e| e.to_string())?;
     Ok(Services {
-        store: store.clone(),
-        queue: store,
-        events: Arc::new(LogBus::default()),
+        store: adapters.store,
+        queue: adapters.queue,
+        events: adapters.events,
         clock,
         http: Arc::new(ReqwestClient::new().map_err(|e| e.to_string())?),
         auth: Arc::new(auth),
@@ -163,7 +202,14 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         (None, true) => format!("{base}/sim/opal/trigger"),
         (None, false) => return Err("--no-simulator needs --opal-url (or OPAL_TRIGGER_URL)".into()),
     };
-    let services = embedded_services(&files, &base, trigger_url)?;
+    let services = match args.backend {
+        BackendKind::Sqlite => embedded_services(&files, &base, trigger_url)?,
+        BackendKind::Aws => {
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let adapters = aws_adapters(&args, clock.clone()).await?;
+            local_services(&files, &base, trigger_url, adapters, clock)?
+        }
+    };
 
     let mut router = Router::new()
         .merge(intake::routes(services.clone()))

@@ -62,11 +62,31 @@ pub struct DataDir {
     data_dir: PathBuf,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    /// The embedded SQLite store and queue in the data dir.
+    Sqlite,
+    /// DynamoDB, SQS and EventBridge at AWS_ENDPOINT_URL (or your AWS account).
+    Aws,
+}
+
 #[derive(Args)]
 pub struct ServeArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, env = "OSA_PORT", default_value_t = 3000)]
     port: u16,
+    /// Where state lives.
+    #[arg(long, env = "OSA_BACKEND", value_enum, default_value_t = BackendKind::Sqlite)]
+    backend: BackendKind,
+    /// With --backend aws: the DynamoDB table (created if missing).
+    #[arg(long, env = "OSA_TABLE_NAME", default_value = "osa-local")]
+    table: String,
+    /// With --backend aws: the SQS job queue name (created with its `-dlq` if missing).
+    #[arg(long, env = "OSA_QUEUE_NAME", default_value = "osa-local-jobs")]
+    queue: String,
+    /// With --backend aws: the EventBridge bus domain events go to.
+    #[arg(long, env = "OSA_EVENT_BUS_NAME", default_value = "default")]
+    event_bus: String,
     #[command(flatten)]
     data: DataDir,
     /// Do not run the built-in OPAL simulator (then give --opal-url).

@@ -34,11 +34,16 @@ fn unique_dir(name: &str) -> PathBuf {
 
 impl Osa {
     fn start(name: &str, extra: &[&str]) -> Osa {
+        Osa::start_with_env(name, extra, &[])
+    }
+
+    fn start_with_env(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Osa {
         let data_dir = unique_dir(name);
         let mut child = Command::new(env!("CARGO_BIN_EXE_osa"))
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(&data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -182,6 +187,47 @@ fn new_id() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_intake_becomes_a_completed_workflow_with_nine_results() {
     let osa = Osa::start("happy", &["--sim-spread-ms", "1500"]);
+    intake_to_nine_results(&osa).await;
+}
+
+/// The same run on DynamoDB, SQS and EventBridge at the local AWS-compatible
+/// endpoint that `infra/test.sh` starts (`OSA_TEST_AWS_ENDPOINT`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intake_completes_on_the_aws_backend() {
+    let endpoint = match std::env::var("OSA_TEST_AWS_ENDPOINT") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ if std::env::var("OSA_SKIP_AWS_TESTS").as_deref() == Ok("1") => {
+            eprintln!("SKIPPED: OSA_SKIP_AWS_TESTS=1");
+            return;
+        }
+        _ => panic!("needs OSA_TEST_AWS_ENDPOINT: run ./infra/test.sh or `source infra/moto.sh`"),
+    };
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let table = format!("osa-e2e-{suffix}");
+    let queue = format!("osa-e2e-{suffix}");
+    let osa = Osa::start_with_env(
+        "aws",
+        &[
+            "--sim-spread-ms",
+            "1500",
+            "--backend",
+            "aws",
+            "--table",
+            &table,
+            "--queue",
+            &queue,
+        ],
+        &[
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    );
+    intake_to_nine_results(&osa).await;
+}
+
+async fn intake_to_nine_results(osa: &Osa) {
     let id = new_id();
     let (status, reply) = osa.post_intake(&intake(&id)).await;
     assert_eq!(status, 202, "{reply}");

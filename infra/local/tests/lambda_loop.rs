@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use osa_shared::adapters::aws;
 use serde_json::Value;
 
 /// How long the functions may take to compile and answer their first event.
@@ -292,6 +293,42 @@ fn invoke(
     serde_json::from_str(&stdout).map_err(|e| format!("no JSON response ({e}): {stdout}"))
 }
 
+/// With a local AWS-compatible endpoint (`OSA_TEST_AWS_ENDPOINT`, started by
+/// `infra/test.sh`), the functions run on the AWS backend, as deployed: a fresh
+/// table and queue pair on that endpoint. Without one, on the embedded store.
+fn aws_backend() -> Vec<(&'static str, String)> {
+    let Some(endpoint) = std::env::var("OSA_TEST_AWS_ENDPOINT")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+    else {
+        println!("lambda_loop: no OSA_TEST_AWS_ENDPOINT, so the embedded backend");
+        return vec![];
+    };
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let (table, queue) = (format!("osa-loop-{suffix}"), format!("osa-loop-{suffix}"));
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let queue_url = runtime.block_on(async {
+        let clients = aws::AwsClients::new(&aws::load_config(Some(&endpoint)).await);
+        aws::ensure_table(&clients.dynamodb, &table)
+            .await
+            .expect("table on the local endpoint");
+        aws::ensure_queues(&clients.sqs, &queue)
+            .await
+            .expect("queues on the local endpoint")
+            .url
+    });
+    println!("lambda_loop: AWS backend at {endpoint} (table {table})");
+    vec![
+        ("OSA_BACKEND", "aws".to_owned()),
+        ("OSA_TABLE_NAME", table),
+        ("OSA_QUEUE_URL", queue_url),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ]
+}
+
 #[test]
 fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
     let Some(cargo_lambda) = cargo_lambda() else {
@@ -331,7 +368,7 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
         .port();
     let log = scratch.0.join("watch.log");
     let log_file = File::create(&log).expect("watch log");
-    let env = [
+    let mut env = vec![
         (
             "OSA_DATA_DIR",
             data_dir.to_str().expect("utf-8 path").to_owned(),
@@ -347,6 +384,7 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
             public_key.to_str().expect("utf-8 path").to_owned(),
         ),
     ];
+    env.extend(aws_backend());
     let mut command = Command::new(&cargo_lambda);
     command
         .args([
