@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::auth::{AuthError, JwtVerifier};
+use crate::auth::{AuthError, JwtVerifier, RefreshPolicy};
 use crate::domain::Secret;
 use crate::domain::pii::{PiiPolicy, RedactionMode};
 use crate::domain::signature::SignatureConfig;
@@ -30,6 +30,8 @@ pub struct Config {
     pub deadline_scale: f64,
     /// How PII in agent output and intake free text is rewritten before storage.
     pub pii: PiiPolicy,
+    /// Scenario A: trigger a timed-out agent once more, with a reduced scope.
+    pub retrigger_timed_out_agents: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,7 @@ impl Config {
             max_body_bytes: MAX_BODY_BYTES,
             deadline_scale: parsed("OSA_DEADLINE_SCALE", 1.0f64)?,
             pii: pii_from_env()?,
+            retrigger_timed_out_agents: parsed("OSA_RETRIGGER_TIMED_OUT_AGENTS", false)?,
         })
     }
 }
@@ -120,18 +123,27 @@ fn pii_from_env() -> Result<PiiPolicy, ConfigError> {
     Ok(policy)
 }
 
-/// Bearer-token settings: `OSA_JWT_ISSUER`, `OSA_JWT_AUDIENCE`, and the keys: a
-/// JWKS document already fetched (from `OSA_JWKS_URL`, by the caller), else
-/// `OSA_JWKS_FILE`, else `OSA_JWT_PUBLIC_KEY_FILES` (comma-separated PEM paths).
-pub fn verifier_from_env(fetched_jwks: Option<&str>) -> Result<JwtVerifier, ConfigError> {
+/// Bearer-token settings: `OSA_JWT_ISSUER`, `OSA_JWT_AUDIENCE`, and the keys:
+/// `OSA_JWKS_FILE`, else `OSA_JWKS_URL` (fetched now, so a bad URL fails the
+/// cold start), else `OSA_JWT_PUBLIC_KEY_FILES` (comma-separated PEM paths, never
+/// re-read). A JWKS file or URL is re-read when older than `OSA_JWKS_TTL_SECS`
+/// (600) or when a token names an unknown `kid`, at most once per
+/// `OSA_JWKS_MIN_REFRESH_SECS` (60).
+pub async fn verifier_from_env() -> Result<JwtVerifier, ConfigError> {
     let issuer = required("OSA_JWT_ISSUER")?;
     let audience = required("OSA_JWT_AUDIENCE")?;
-    if let Some(json) = fetched_jwks {
-        return Ok(JwtVerifier::from_jwks(json, &issuer, &audience)?);
-    }
+    let policy = RefreshPolicy {
+        ttl: Duration::from_secs(parsed("OSA_JWKS_TTL_SECS", 600u64)?),
+        min_interval: Duration::from_secs(parsed("OSA_JWKS_MIN_REFRESH_SECS", 60u64)?),
+        ..RefreshPolicy::default()
+    };
     if let Some(path) = var("OSA_JWKS_FILE") {
-        let json = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(path, e))?;
-        return Ok(JwtVerifier::from_jwks(&json, &issuer, &audience)?);
+        return Ok(
+            JwtVerifier::from_jwks_file(path, &issuer, &audience)?.with_refresh_policy(policy)
+        );
+    }
+    if let Some(url) = var("OSA_JWKS_URL") {
+        return Ok(JwtVerifier::from_jwks_url(&url, &issuer, &audience, policy).await?);
     }
     let files = required("OSA_JWT_PUBLIC_KEY_FILES")?;
     let pems = files

@@ -651,15 +651,32 @@ pub async fn terminal_agents_stay_terminal(store: &Store, clock: &ManualClock) {
         record(store, clock, &ev).await,
         accepted(&ev, TimedOut, true, WorkflowStatus::Running)
     );
+    assert!(
+        store.get_results(&wf.id).await.unwrap().is_empty(),
+        "a failed or timed-out agent has no result"
+    );
+
+    // Scenario A: a result after the timeout is kept, marked late; the agent
+    // stays timed out. A second late result is counted, not stored.
+    clock.advance(SECOND);
     let late = completed(&wf.id, health);
     assert_eq!(
         record(store, clock, &late).await,
         accepted(&late, TimedOut, false, WorkflowStatus::Running)
     );
-    assert!(
-        store.get_results(&wf.id).await.unwrap().is_empty(),
-        "no result for an agent that did not complete"
-    );
+    let a = agent_of(store, &wf.id, health).await;
+    assert_eq!(a.status, TimedOut);
+    assert_eq!(a.late_result_at, Some(clock.now()));
+    let results = store.get_results(&wf.id).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].agent, health);
+    assert_eq!(results[0].event_id, late.event_id);
+    let again = completed_by(&wf.id, health, "exec-second-late");
+    record(store, clock, &again).await;
+    let results = store.get_results(&wf.id).await.unwrap();
+    assert_eq!(results.len(), 1, "only the first late result is kept");
+    assert_eq!(results[0].event_id, late.event_id);
+    assert_eq!(agent_of(store, &wf.id, health).await.events, 3);
 }
 
 pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualClock) {

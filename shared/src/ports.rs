@@ -171,6 +171,19 @@ pub trait WorkflowStore: Send + Sync {
 pub enum Job {
     /// Send the OPAL trigger for a workflow.
     TriggerOpal { workflow_id: String },
+    /// Time out the agents (and the workflow) whose deadlines have passed, then
+    /// schedule the next check. Delayed messages, so no scan is ever needed.
+    CheckDeadlines { workflow_id: String },
+    /// Trigger one timed-out agent again, with a reduced scope (scenario A).
+    RetriggerAgent {
+        workflow_id: String,
+        agent: crate::domain::AgentId,
+    },
+    /// Re-trigger the OPAL workflow on demand (Force Sync).
+    ForceSync {
+        workflow_id: String,
+        sync_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

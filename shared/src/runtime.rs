@@ -41,8 +41,6 @@ pub enum StartupError {
     DataDir(String, std::io::Error),
     #[error("could not read secret {arn}: {reason}")]
     Secret { arn: String, reason: String },
-    #[error("could not fetch the JWKS from {url}: {reason}")]
-    Jwks { url: String, reason: String },
 }
 
 /// Where state lives.
@@ -136,11 +134,7 @@ pub async fn services_from_env() -> Result<Services, StartupError> {
     if config.signature.secrets.is_empty() {
         tracing::warn!("no webhook secret configured: every webhook signature will be refused");
     }
-    let jwks = match var("OSA_JWKS_FILE").is_none().then(|| var("OSA_JWKS_URL")) {
-        Some(Some(url)) => Some(fetch_jwks(&url).await?),
-        _ => None,
-    };
-    let auth = verifier_from_env(jwks.as_deref())?;
+    let auth = verifier_from_env().await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let adapters = Adapters::open(&Backend::from_env()?, clock.clone()).await?;
     Ok(Services {
@@ -171,23 +165,6 @@ async fn secret_value(arn: &str) -> Result<String, StartupError> {
     out.secret_string()
         .map(str::to_owned)
         .ok_or_else(|| failed("the secret has no SecretString".into()))
-}
-
-async fn fetch_jwks(url: &str) -> Result<String, StartupError> {
-    let failed = |reason: String| StartupError::Jwks {
-        url: url.to_owned(),
-        reason,
-    };
-    let response = reqwest::Client::new()
-        .get(url)
-        .timeout(std::time::Duration::from_secs(10))
-        .send()
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(failed(format!("HTTP {}", response.status())));
-    }
-    response.text().await.map_err(|e| failed(e.to_string()))
 }
 
 #[cfg(test)]

@@ -119,6 +119,7 @@ impl TestApp {
                 max_body_bytes: MAX_BODY_BYTES,
                 deadline_scale: 1.0,
                 pii: PiiPolicy::default(),
+                retrigger_timed_out_agents: false,
             }),
         };
         TestApp {
@@ -141,6 +142,49 @@ impl TestApp {
 
     pub fn admin_token(&self) -> String {
         self.token(&scopes::ALL)
+    }
+
+    /// Runs every job visible at the manual clock's now (and the jobs those
+    /// enqueue without delay) as the worker would, acking the finished ones.
+    /// Returns how many ran.
+    pub async fn run_due_jobs(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let jobs = self
+                .services
+                .queue
+                .receive(16, Duration::from_secs(30))
+                .await
+                .unwrap_or_else(|e| panic!("receive: {e}"));
+            if jobs.is_empty() {
+                return ran;
+            }
+            for job in jobs {
+                ran += 1;
+                if crate::app::worker::run(&self.services, &job.job, job.receive_count)
+                    .await
+                    .is_ok()
+                {
+                    self.services
+                        .queue
+                        .ack(&job.receipt)
+                        .await
+                        .unwrap_or_else(|e| panic!("ack: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Moves the clock forward in steps of `step` up to `total`, running the
+    /// jobs that come due on the way.
+    pub async fn advance_running_jobs(&self, total: Duration, step: Duration) {
+        let mut passed = Duration::ZERO;
+        while passed < total {
+            let by = step.min(total - passed);
+            self.clock.advance(by);
+            passed += by;
+            self.run_due_jobs().await;
+        }
     }
 
     /// `X-OSA-Signature` for `body` at the manual clock's now.

@@ -1,4 +1,5 @@
-//! `intake`: `POST /api/strategy/intake` submits a strategy intake and starts a workflow.
+//! `intake`: `POST /api/strategy/intake` submits a strategy intake and starts a
+//! workflow; `POST /api/opal/sync` (Force Sync) re-triggers one on demand.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -8,6 +9,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use osa_shared::app::Services;
 use osa_shared::app::intake::{IntakeError, submit};
+use osa_shared::app::sync::{SyncError, force_sync};
 use osa_shared::auth::scopes;
 use osa_shared::http::{
     ApiError, CorrelationId, authorize, declared_too_large, read_body, require_json,
@@ -16,15 +18,19 @@ use osa_shared::http::{
 use serde_json::json;
 
 pub const PATH: &str = "/api/strategy/intake";
+pub const SYNC_PATH: &str = "/api/opal/sync";
 
 /// The routes alone, for merging into the local runtime's single router.
 pub fn routes(services: Services) -> Router {
-    Router::new().route(PATH, post(handle)).with_state(services)
+    Router::new()
+        .route(PATH, post(handle))
+        .route(SYNC_PATH, post(sync))
+        .with_state(services)
 }
 
 /// The routes with the shared layers: what the Lambda serves.
 pub fn app(services: Services) -> Router {
-    with_common_layers(routes(services))
+    with_common_layers(routes(services.clone()), &services)
 }
 
 async fn handle(
@@ -68,5 +74,36 @@ async fn handle(
         "status": w.status,
         "created": submitted.created,
     });
+    Ok((status, Json(body)).into_response())
+}
+
+/// Force Sync. Starting OPAL work takes the same scope as an intake.
+async fn sync(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::INTAKE)?;
+    let limit = services.config.max_body_bytes;
+    if declared_too_large(&headers, limit).is_some() {
+        return Err(ApiError::too_large(limit));
+    }
+    require_json(&headers)?;
+    let body = read_body(body, limit).await?;
+    let accepted = force_sync(&services, &body).await.map_err(|e| match e {
+        SyncError::Invalid(e) => ApiError::from(e),
+        SyncError::NoWorkflow => ApiError::not_found("no workflow to sync"),
+        SyncError::Store(e) => ApiError::from(e),
+        SyncError::Queue(e) => ApiError::from(e),
+    })?;
+    let status = if accepted.already_in_flight {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let mut body = serde_json::to_value(&accepted).map_err(|_| ApiError::internal())?;
+    if let Some(map) = body.as_object_mut() {
+        map.insert("success".into(), json!(true));
+    }
     Ok((status, Json(body)).into_response())
 }

@@ -269,3 +269,90 @@ proptest! {
         }
     }
 }
+
+async fn sync(app: &TestApp, token: &str, body: &str) -> (StatusCode, Value) {
+    let req = Request::post(intake::SYNC_PATH)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body.to_owned()))
+        .expect("request");
+    let response = intake::app(app.services.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn force_sync_runs_once_at_a_time_and_refuses_bad_input() {
+    let app = TestApp::new();
+    let token = app.token(&[scopes::INTAKE]);
+    let (status, err) = sync(&app, &token, "{}").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no workflow yet: {err}");
+
+    let id = "0b8f8b1e-8c1e-4a53-9d6e-0a0c39f7d001";
+    assert_eq!(post(&app, &body(id)).await.0, StatusCode::ACCEPTED);
+    let request = json!({"sync_scope": "all_agents", "include_rag_update": false,
+                         "triggered_by": "ops", "client_context": {"workflow_id": id}})
+    .to_string();
+    let (status, first) = sync(&app, &token, &request).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(first["workflow_id"], id);
+    assert_eq!(first["state"], "in_flight");
+    let (status, second) = sync(&app, &token, &request).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["already_in_flight"], true);
+    assert_eq!(second["sync_id"], first["sync_id"]);
+
+    let (status, err) = sync(&app, &token, r#"{"sync_scope": 5}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(sync(&app, &token, "{oops").await.0, StatusCode::BAD_REQUEST);
+    let reader = app.token(&[scopes::READ]);
+    assert_eq!(sync(&app, &reader, &request).await.0, StatusCode::FORBIDDEN);
+}
+
+/// Both intake routes need `osa:intake`: read-only and scope-less tokens get a
+/// JSON 403 naming it, before the body is even read.
+#[tokio::test]
+async fn every_route_refuses_a_token_without_its_scope() {
+    let app = TestApp::new();
+    for path in [intake::PATH, intake::SYNC_PATH] {
+        for granted in [&[][..], &[scopes::READ][..]] {
+            let request = Request::post(path)
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {}", app.token(granted)))
+                .body(Body::from("{}"))
+                .expect("request");
+            let response = intake::app(app.services.clone())
+                .oneshot(request)
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let err: Value = serde_json::from_slice(&bytes).expect("a JSON error");
+            assert_eq!(err["success"], false);
+            assert_eq!(err["error"]["code"], "insufficient_scope", "{path}");
+            assert!(
+                err["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(scopes::INTAKE)),
+                "{err}"
+            );
+        }
+    }
+}

@@ -21,7 +21,7 @@ pub fn routes(services: Services) -> Router {
 }
 
 pub fn app(services: Services) -> Router {
-    with_common_layers(routes(services))
+    with_common_layers(routes(services.clone()), &services)
 }
 
 async fn handle(

@@ -239,3 +239,35 @@ proptest! {
         prop_assert!(code.is_client_error(), "{code} {reply}");
     }
 }
+
+/// The webhook takes no bearer token: even an admin token without a signature
+/// is refused with the JSON 401 of a missing signature.
+#[tokio::test]
+async fn a_bearer_token_is_no_substitute_for_the_signature() {
+    let app = TestApp::new();
+    let id = workflow(&app).await;
+    let bytes = serde_json::to_vec(
+        &json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "started"}),
+    )
+    .unwrap();
+    let request = Request::post(opal_webhook::PATH)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", app.admin_token()))
+        .body(Body::from(bytes))
+        .expect("request");
+    let response = opal_webhook::app(app.services.clone())
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let err: Value = serde_json::from_slice(&bytes).expect("a JSON error");
+    assert_eq!(err["success"], false);
+    assert_eq!(err["error"]["code"], "signature_missing");
+}

@@ -7,23 +7,26 @@ use axum::routing::get;
 use axum::{Json, Router};
 use osa_shared::app::{Services, status};
 use osa_shared::auth::scopes;
+use osa_shared::domain::report::to_markdown;
 use osa_shared::http::{ApiError, authorize, with_common_layers};
 use serde_json::json;
 
 pub const WORKFLOW_PATH: &str = "/api/strategy/workflows/{id}";
+pub const REPORT_PATH: &str = "/api/strategy/workflows/{id}/report";
 pub const RECENT_STATUS_PATH: &str = "/api/admin/osa/recent-status";
 pub const WEBHOOK_EVENTS_PATH: &str = "/api/admin/webhook-events";
 
 pub fn routes(services: Services) -> Router {
     Router::new()
         .route(WORKFLOW_PATH, get(workflow))
+        .route(REPORT_PATH, get(report))
         .route(RECENT_STATUS_PATH, get(recent_status))
         .route(WEBHOOK_EVENTS_PATH, get(webhook_events))
         .with_state(services)
 }
 
 pub fn app(services: Services) -> Router {
-    with_common_layers(routes(services))
+    with_common_layers(routes(services.clone()), &services)
 }
 
 async fn workflow(
@@ -39,6 +42,53 @@ async fn workflow(
         .await?
         .ok_or_else(|| ApiError::not_found("no such workflow"))?;
     let mut body = serde_json::to_value(view).map_err(|_| ApiError::internal())?;
+    if let Some(map) = body.as_object_mut() {
+        map.insert("success".into(), json!(true));
+    }
+    Ok(Json(body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    format: Option<String>,
+}
+
+/// The ranked strategy and roadmap: JSON, or Markdown with `?format=markdown`.
+async fn report(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::READ)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let markdown = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("markdown" | "md") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("format must be json or markdown, not {other:?}"),
+            ));
+        }
+    };
+    if id.is_empty() || id.len() > 128 {
+        return Err(ApiError::not_found("no such workflow"));
+    }
+    let report = status::report(&services, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such workflow"))?;
+    if markdown {
+        return Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8",
+            )],
+            to_markdown(&report),
+        )
+            .into_response());
+    }
+    let mut body = serde_json::to_value(report).map_err(|_| ApiError::internal())?;
     if let Some(map) = body.as_object_mut() {
         map.insert("success".into(), json!(true));
     }

@@ -211,3 +211,150 @@ async fn the_audit_trail_lists_every_attempt() {
     assert_eq!(events[1]["correlation_id"], "c-9");
     assert_eq!(events[1]["body_bytes"], body.len());
 }
+
+async fn get_text(app: &TestApp, path: &str) -> (StatusCode, String, String) {
+    let req = Request::get(path)
+        .header(
+            "authorization",
+            format!("Bearer {}", app.token(&[scopes::READ])),
+        )
+        .body(Body::empty())
+        .expect("request");
+    let response = status_api::app(app.services.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_report_comes_as_json_and_markdown() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    let body = serde_json::to_vec(&json!({
+        "workflow_id": id, "agent_id": "content_review", "execution_status": "completed",
+        "execution_id": "exec-cr", "agent_data": osa_shared::contract::sample_agent_data()
+    }))
+    .unwrap();
+    let sig = app.sign(&body);
+    ingest(
+        &app.services,
+        WebhookRequest {
+            signature: Some(&sig),
+            correlation_id: None,
+            body: &body,
+        },
+    )
+    .await
+    .unwrap();
+
+    let path = format!("/api/strategy/workflows/{id}/report");
+    let (status, report) = get(&app, &path, Some(&app.token(&[scopes::READ]))).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["final"], false, "the workflow is still running");
+    assert_eq!(report["company_name"], "Acme");
+    assert_eq!(
+        report["recommendations"][0]["label"],
+        "Rewrite top landing pages"
+    );
+    assert_eq!(report["recommendations"][0]["rank"], 1);
+    assert_eq!(
+        report["roadmap"][0]["end_day"], 20,
+        "a 60-day timeline in thirds"
+    );
+    assert_eq!(report["coverage"].as_array().unwrap().len(), 9);
+    assert_eq!(report["warnings"][0]["code"], "partial_results");
+
+    let (status, content_type, markdown) = get_text(&app, &format!("{path}?format=markdown")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/markdown"), "{content_type}");
+    assert!(
+        markdown.starts_with("# Strategy report: Acme"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| 1 | Rewrite top landing pages |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("(provisional)"));
+
+    let (status, err) = get(
+        &app,
+        &format!("{path}?format=pdf"),
+        Some(&app.token(&[scopes::READ])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"]["code"], "invalid_query");
+    let (status, _) = get(
+        &app,
+        "/api/strategy/workflows/nope/report",
+        Some(&app.token(&[scopes::READ])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &path, None).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// Every route and the scope it needs: a token holding any other scope but
+/// `osa:admin` gets a JSON 403 naming the missing scope.
+#[tokio::test]
+async fn every_route_refuses_a_token_without_its_scope() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    let routes = [
+        (format!("/api/strategy/workflows/{id}"), scopes::READ),
+        (format!("/api/strategy/workflows/{id}/report"), scopes::READ),
+        ("/api/admin/osa/recent-status".to_owned(), scopes::ADMIN),
+        (
+            format!("/api/admin/webhook-events?workflow_id={id}"),
+            scopes::ADMIN,
+        ),
+    ];
+    for (path, needed) in &routes {
+        let others: Vec<&str> = [scopes::INTAKE, scopes::READ]
+            .into_iter()
+            .filter(|s| s != needed)
+            .collect();
+        for token in [app.token(&[]), app.token(&others)] {
+            let (status, err) = get(&app, path, Some(&token)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path} with {others:?}");
+            assert_eq!(err["success"], false, "{path}");
+            assert_eq!(err["error"]["code"], "insufficient_scope", "{path}");
+            assert!(
+                err["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(needed)),
+                "{path}: {err}"
+            );
+        }
+        let (status, err) = get(&app, path, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(err["error"]["code"], "unauthorized", "{path}");
+        // The scope itself, and admin (which implies every scope), get past the check.
+        for granted in [&[*needed][..], &[scopes::ADMIN][..]] {
+            let (status, err) = get(&app, path, Some(&app.token(granted))).await;
+            assert!(
+                status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                "{path} with {granted:?}: {status} {err}"
+            );
+        }
+    }
+}

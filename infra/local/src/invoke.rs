@@ -16,7 +16,7 @@ use osa_shared::domain::signature::sign;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::local::{LocalFiles, embedded_services};
+use crate::local::{LocalFiles, Tuning, embedded_services};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Function {
@@ -41,7 +41,12 @@ pub fn invoke(
         .build()
         .map_err(|e| e.to_string())?;
     let output = runtime.block_on(async {
-        let services = embedded_services(&files, "http://127.0.0.1:3000", opal_url.to_owned())?;
+        let services = embedded_services(
+            &files,
+            "http://127.0.0.1:3000",
+            opal_url.to_owned(),
+            Tuning::default(),
+        )?;
         let router = match function {
             Function::Intake => intake::app(services),
             Function::OpalWebhook => opal_webhook::app(services),

@@ -104,6 +104,7 @@ pub fn embedded_services(
     files: &LocalFiles,
     base: &str,
     trigger_url: String,
+    tuning: Tuning,
 ) -> Result<Services, String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = Arc::new(
@@ -114,7 +115,23 @@ pub fn embedded_services(
         queue: store,
         events: Arc::new(LogBus::default()),
     };
-    local_services(files, base, trigger_url, adapters, clock)
+    local_services(files, base, trigger_url, adapters, clock, tuning)
+}
+
+/// Lifecycle settings `osa serve` takes as flags.
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    pub deadline_scale: f64,
+    pub retrigger_timed_out_agents: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            deadline_scale: 1.0,
+            retrigger_timed_out_agents: false,
+        }
+    }
 }
 
 /// The AWS adapters against `AWS_ENDPOINT_URL` (or a real account), creating the
@@ -146,6 +163,7 @@ fn local_services(
     trigger_url: String,
     adapters: Adapters,
     clock: Arc<dyn Clock>,
+    tuning: Tuning,
 ) -> Result<Services, String> {
     let mut secrets = vec![files.webhook_secret.clone()];
     secrets.extend(secrets_from(
@@ -173,8 +191,9 @@ fn local_services(
                 timeout: Duration::from_secs(45),
             },
             max_body_bytes: MAX_BODY_BYTES,
-            deadline_scale: 1.0,
+            deadline_scale: tuning.deadline_scale,
             pii: osa_shared::domain::pii::PiiPolicy::default(),
+            retrigger_timed_out_agents: tuning.retrigger_timed_out_agents,
         }),
     })
 }
@@ -202,12 +221,22 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         (None, true) => format!("{base}/sim/opal/trigger"),
         (None, false) => return Err("--no-simulator needs --opal-url (or OPAL_TRIGGER_URL)".into()),
     };
+    if !(args.deadline_scale.is_finite() && args.deadline_scale > 0.0) {
+        return Err(format!(
+            "--deadline-scale must be a positive number, not {}",
+            args.deadline_scale
+        ));
+    }
+    let tuning = Tuning {
+        deadline_scale: args.deadline_scale,
+        retrigger_timed_out_agents: args.retrigger_timed_out,
+    };
     let services = match args.backend {
-        BackendKind::Sqlite => embedded_services(&files, &base, trigger_url)?,
+        BackendKind::Sqlite => embedded_services(&files, &base, trigger_url, tuning)?,
         BackendKind::Aws => {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let adapters = aws_adapters(&args, clock.clone()).await?;
-            local_services(&files, &base, trigger_url, adapters, clock)?
+            local_services(&files, &base, trigger_url, adapters, clock, tuning)?
         }
     };
 
@@ -223,6 +252,8 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             out_of_order: args.sim_out_of_order,
             bad_signature: args.sim_bad_signature.clone(),
             spread: Duration::from_millis(args.sim_spread_ms),
+            late: args.sim_late.clone(),
+            late_by: Duration::from_millis(args.sim_late_ms),
         };
         let simulator = Arc::new(Simulator::new(
             services.webhook_url(),
@@ -232,7 +263,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         ));
         router = router.merge(simulator.router());
     }
-    let app = with_common_layers(router);
+    let app = with_common_layers(router, &services);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(worker_loop(services.clone(), stop_rx));

@@ -113,6 +113,19 @@ pub struct ServeArgs {
     /// Simulator: send each agent's result before its start event.
     #[arg(long)]
     sim_out_of_order: bool,
+    /// Simulator: these agents answer late, --sim-late-ms after their plan.
+    #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
+    sim_late: ::std::vec::Vec<AgentId>,
+    /// Simulator: how late the --sim-late agents are.
+    #[arg(long, default_value_t = 20_000)]
+    sim_late_ms: u64,
+    /// Multiplies every deadline (agents' 60-360 s, the workflow's 30 min):
+    /// 0.05 makes a 150 s agent deadline 7.5 s, for trying timeouts locally.
+    #[arg(long, env = "OSA_DEADLINE_SCALE", default_value_t = 1.0)]
+    deadline_scale: f64,
+    /// Trigger a timed-out agent once more with a reduced scope (scenario A).
+    #[arg(long, env = "OSA_RETRIGGER_TIMED_OUT_AGENTS")]
+    retrigger_timed_out: bool,
     /// Simulator: all agents finish within this many milliseconds.
     #[arg(long, default_value_t = 4000)]
     sim_spread_ms: u64,
@@ -122,7 +135,8 @@ pub struct ServeArgs {
 struct TokenArgs {
     #[command(flatten)]
     data: DataDir,
-    /// Scopes to grant (comma-separated); default all of osa:intake, osa:read, osa:admin.
+    /// Scopes to grant, exactly (comma-separated: osa:intake, osa:read, osa:admin);
+    /// default all three; '' for none.
     #[arg(long, value_delimiter = ',')]
     scope: Vec<String>,
     /// Lifetime in seconds.
@@ -170,14 +184,35 @@ fn main() -> ExitCode {
 
 fn token(args: TokenArgs) -> Result<(), String> {
     let local = local::LocalFiles::open(&args.data.data_dir)?;
-    let requested: Vec<&str> = if args.scope.is_empty() {
-        scopes::ALL.to_vec()
-    } else {
-        args.scope.iter().map(String::as_str).collect()
-    };
+    let requested = requested_scopes(&args.scope)?;
     let token = local.mint_token(&args.subject, &requested, args.ttl_secs)?;
     println!("{token}");
     Ok(())
+}
+
+/// Exactly the scopes asked for, in order, each once; all of them when none
+/// were asked for, none for `--scope ''`. An unknown scope is an error, so a
+/// typo cannot mint a token that fails later with a puzzling 403.
+fn requested_scopes(asked: &[String]) -> Result<Vec<&'static str>, String> {
+    if asked.is_empty() {
+        return Ok(scopes::ALL.to_vec());
+    }
+    let mut granted = Vec::new();
+    for name in asked.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let scope = scopes::ALL
+            .into_iter()
+            .find(|known| *known == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown scope {name:?}; the scopes are {}",
+                    scopes::ALL.join(", ")
+                )
+            })?;
+        if !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
+    Ok(granted)
 }
 
 fn sign_body(args: SignArgs) -> Result<(), String> {

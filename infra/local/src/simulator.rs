@@ -61,6 +61,10 @@ pub struct Knobs {
     pub bad_signature: Vec<AgentId>,
     /// All nine agents finish within this window.
     pub spread: Duration,
+    /// These agents send their result this much later than planned (past their
+    /// deadline, with a short deadline scale).
+    pub late: Vec<AgentId>,
+    pub late_by: Duration,
 }
 
 impl Default for Knobs {
@@ -72,6 +76,8 @@ impl Default for Knobs {
             out_of_order: false,
             bad_signature: Vec::new(),
             spread: Duration::from_secs(4),
+            late: Vec::new(),
+            late_by: Duration::from_secs(20),
         }
     }
 }
@@ -167,6 +173,13 @@ impl Simulator {
         let started = Instant::now();
         let mut tasks = JoinSet::new();
         for (agent, plan) in AgentId::ALL.into_iter().zip(plans) {
+            if trigger
+                .only
+                .as_ref()
+                .is_some_and(|only| !only.contains(&agent))
+            {
+                continue; // a re-trigger of some agents only
+            }
             if self.knobs.silent.contains(&agent) {
                 tracing::info!(agent = %agent, "simulated agent stays silent");
                 continue;
@@ -220,7 +233,13 @@ impl Simulator {
                 .await;
         }
 
-        sleep_until(origin + plan.finish).await;
+        let delay = if self.knobs.late.contains(&agent) {
+            tracing::info!(agent = %agent, late_by_ms = self.knobs.late_by.as_millis() as u64, "simulated agent will answer late");
+            self.knobs.late_by
+        } else {
+            Duration::ZERO
+        };
+        sleep_until(origin + plan.finish + delay).await;
         let duration_ms = plan.finish.saturating_sub(plan.start).as_millis() as u64;
         let terminal = if self.knobs.fail.contains(&agent) {
             vocab.failed(&trigger, agent, &execution_id, duration_ms)
@@ -318,6 +337,8 @@ impl Simulator {
 
 struct Trigger {
     workflow_id: String,
+    /// `input_data.agents`: run only these (a re-trigger); absent means all nine.
+    only: Option<Vec<AgentId>>,
     company: String,
     correlation_id: String,
 }
@@ -400,8 +421,15 @@ fn parse_trigger(body: &[u8]) -> Result<Trigger, (&'static str, String)> {
             !c.is_empty() && c.len() <= MAX_ID_LEN && c.bytes().all(|b| b.is_ascii_graphic())
         })
         .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+    let only = input.get("agents").and_then(Value::as_array).map(|ids| {
+        ids.iter()
+            .filter_map(Value::as_str)
+            .filter_map(|id| parse_agent_id(id).ok())
+            .collect()
+    });
     Ok(Trigger {
         workflow_id,
+        only,
         company,
         correlation_id,
     })

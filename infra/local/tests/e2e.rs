@@ -467,3 +467,90 @@ async fn bad_input_gets_a_4xx_and_changes_nothing() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 405);
 }
+
+/// Issue 5's walk-through: one agent silenced, one late, a short time scale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_agent_ends_the_workflow_partial_and_the_report_names_it() {
+    let osa = Osa::start(
+        "silent",
+        &[
+            "--sim-spread-ms",
+            "1000",
+            "--sim-silent",
+            "geo_audit",
+            "--sim-late",
+            "integration_health",
+            "--sim-late-ms",
+            "6000",
+            // geo_audit: 150 s x 0.05 = 7.5 s; integration_health: 3 s.
+            "--deadline-scale",
+            "0.05",
+        ],
+    );
+    let id = new_id();
+    assert_eq!(osa.post_intake(&intake(&id)).await.0, 202);
+    let done = osa
+        .wait_for(&id, Duration::from_secs(60), |w| w["status"] == "partial")
+        .await;
+    let status_of = |agent: &str| {
+        done["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == agent)
+            .map(|a| a["status"].clone())
+            .unwrap()
+    };
+    assert_eq!(status_of("geo_audit"), "timed_out");
+    assert_eq!(status_of("integration_health"), "timed_out");
+
+    // The late result arrives after the timeout and is kept, marked late.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let (status, report) = osa
+            .get(&format!("/api/strategy/workflows/{id}/report"))
+            .await;
+        assert_eq!(status, 200, "{report}");
+        let late = report["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["agent"] == "integration_health" && c["late"] == true);
+        if late {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "no late result: {report}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(report["final"], true);
+    assert_eq!(report["status"], "partial");
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings[0]["code"], "partial_results");
+    assert_eq!(warnings[0]["agents"], json!(["geo_audit"]));
+    assert!(warnings.iter().any(|w| w["code"] == "late_results"));
+    let recommendations = report["recommendations"].as_array().unwrap();
+    assert!(!recommendations.is_empty());
+    assert!(recommendations.iter().all(|r| {
+        !r["supporting_agents"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("geo_audit"))
+    }));
+    assert_eq!(report["roadmap"].as_array().unwrap().len(), 3);
+
+    let markdown = osa
+        .http
+        .get(osa.url(&format!(
+            "/api/strategy/workflows/{id}/report?format=markdown"
+        )))
+        .bearer_auth(&osa.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(markdown.contains("## Ranked recommendations"), "{markdown}");
+    assert!(markdown.contains("**partial_results**"), "{markdown}");
+    assert!(markdown.contains("### Phase 1: Quick wins"), "{markdown}");
+}

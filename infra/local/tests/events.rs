@@ -150,7 +150,16 @@ fn check(entry: &Entry, response: &Value) -> Result<(), String> {
                     response["body"]
                 ));
             }
-            // Every answer, success or error, is a JSON object saying which it is.
+            // Every answer, success or error, is a JSON object saying which it is;
+            // except an export asked for in another format (the Markdown report).
+            let content_type = response["headers"]["content-type"].as_str().unwrap_or("");
+            if want < 400 && content_type.starts_with("text/markdown") {
+                return response["body"]
+                    .as_str()
+                    .filter(|b| b.starts_with('#'))
+                    .map(|_| ())
+                    .ok_or_else(|| format!("no Markdown document: {}", response["body"]));
+            }
             let body: Value = serde_json::from_str(response["body"].as_str().unwrap_or(""))
                 .map_err(|e| format!("body is not JSON ({e}): {}", response["body"]))?;
             if want < 400 && body.get("success") == Some(&Value::Bool(false)) {

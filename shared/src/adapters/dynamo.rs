@@ -37,8 +37,8 @@ use time::OffsetDateTime;
 
 use crate::adapters::aws::describe;
 use crate::domain::AgentId;
-use crate::domain::event::{AgentEvent, EventKind};
-use crate::domain::workflow::{AgentState, AgentStatus, Workflow};
+use crate::domain::event::AgentEvent;
+use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
     AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker, StoreError,
     WorkflowStore,
@@ -562,13 +562,11 @@ impl DynamoStore {
                 event.workflow_id, event.agent
             )));
         };
-        let before = agents[index].status;
-        let state_changed = agents[index].apply(event, now);
+        let applied = agents[index].apply(event, now);
+        let state_changed = applied.state_changed;
         let agent_status = agents[index].status;
-        let completed_now =
-            before != AgentStatus::Completed && agent_status == AgentStatus::Completed;
-        let result = match (&event.kind, &event.agent_data) {
-            (EventKind::Completed, Some(data)) if completed_now => Some(AgentResult {
+        let result = match &event.agent_data {
+            Some(data) if applied.keep_result => Some(AgentResult {
                 workflow_id: event.workflow_id.clone(),
                 agent: event.agent,
                 event_id: event.event_id.clone(),
@@ -583,7 +581,7 @@ impl DynamoStore {
 
         let mut accepted = audit.clone();
         accepted.outcome = AuditOutcome::Accepted;
-        accepted.reason = "accepted".into();
+        accepted.reason = event.accepted_reason().into();
         accepted.http_status = 202;
 
         // The de-duplication item comes first: its cancellation reason is index 0.

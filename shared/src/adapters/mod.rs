@@ -4,6 +4,7 @@ pub mod aws;
 pub mod dynamo;
 pub mod eventbridge;
 pub mod log_bus;
+pub mod optimizely;
 pub mod outbound;
 pub mod sqlite;
 pub mod sqs;

@@ -29,7 +29,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::domain::AgentId;
 use crate::domain::event::{AgentEvent, EventKind};
-use crate::domain::workflow::{AgentState, AgentStatus, Workflow};
+use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
     AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Job, JobQueue,
     Marker, QueueError, ReceivedJob, StoreError, WorkflowStore,
@@ -608,14 +608,13 @@ fn record_event_tx(
             event.workflow_id, event.agent
         )));
     };
-    let before = agent.status;
-    let state_changed = agent.apply(event, now);
+    let applied = agent.apply(event, now);
+    let state_changed = applied.state_changed;
     let agent_status = agent.status;
     save_agent(conn, &event.workflow_id, agent)?;
 
-    let completed_now = before != AgentStatus::Completed && agent_status == AgentStatus::Completed;
     let result_written = match result_doc {
-        Some(doc) if completed_now => {
+        Some(doc) if applied.keep_result => {
             conn.prepare_cached(
                 "INSERT INTO agent_results (workflow_id, agent_id, doc) VALUES (?1, ?2, ?3)
                  ON CONFLICT DO NOTHING",
@@ -639,7 +638,7 @@ fn record_event_tx(
     }
 
     audit.outcome = AuditOutcome::Accepted;
-    audit.reason = "accepted".into();
+    audit.reason = event.accepted_reason().into();
     audit.http_status = 202;
     insert_audit(conn, &audit)?;
 

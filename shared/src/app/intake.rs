@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::domain::intake::{Intake, parse_intake};
 use crate::domain::pii::{PiiPolicy, redact_text};
 use crate::domain::validation::InvalidBody;
-use crate::domain::workflow::{Workflow, WorkflowStatus};
+use crate::domain::workflow::{AgentState, Workflow, WorkflowStatus};
 use crate::ports::{CreateOutcome, DomainEvent, Job, QueueError, StoreError};
 
 use super::Services;
@@ -53,6 +53,7 @@ pub async fn submit(
     match services.store.create_workflow(&workflow, &agents).await? {
         CreateOutcome::Created => {
             services.queue.enqueue(&trigger, Duration::ZERO).await?;
+            schedule_deadlines(services, &workflow, &agents).await?;
             tracing::info!(workflow_id = %workflow.id, "workflow created");
             services
                 .publish(&[DomainEvent::WorkflowCreated {
@@ -72,6 +73,8 @@ pub async fn submit(
             if existing.status == WorkflowStatus::Pending && existing.trigger.accepted_at.is_none()
             {
                 services.queue.enqueue(&trigger, Duration::ZERO).await?;
+                let agents = services.store.get_agents(&existing.id).await?;
+                schedule_deadlines(services, &existing, &agents).await?;
             }
             Ok(Submitted {
                 workflow: *existing,
@@ -105,5 +108,19 @@ fn redact_intake(intake: &mut Intake, policy: &PiiPolicy) {
             mode = policy.mode.as_str(),
             "PII redacted from intake"
         );
+    }
+}
+
+/// Starts the workflow's chain of deadline checks.
+async fn schedule_deadlines(
+    services: &Services,
+    workflow: &Workflow,
+    agents: &[AgentState],
+) -> Result<(), QueueError> {
+    let check =
+        workflow.check_deadlines(agents, services.clock.now(), services.config.deadline_scale);
+    match check.next_check_at {
+        Some(at) => super::lifecycle::schedule_check(services, &workflow.id, at).await,
+        None => Ok(()),
     }
 }

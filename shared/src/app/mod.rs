@@ -2,7 +2,9 @@
 //! HTTP handlers and queue consumers call these and only translate in and out.
 
 pub mod intake;
+pub mod lifecycle;
 pub mod status;
+pub mod sync;
 pub mod webhook;
 pub mod worker;
 

@@ -3,6 +3,8 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::domain::AgentId;
+use crate::domain::report::{Report, build_report};
 use crate::domain::workflow::{AgentState, Progress, Workflow, WorkflowStatus};
 use crate::ports::{AgentResult, Marker, StoreError};
 
@@ -28,6 +30,10 @@ pub struct WorkflowView {
     pub confidence: Option<f64>,
     pub estimated_completion_minutes: u32,
     pub trigger: crate::domain::workflow::TriggerState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force_sync: Option<crate::domain::workflow::ForceSync>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retriggered_agents: Vec<crate::domain::AgentId>,
     pub business_context: crate::domain::intake::BusinessContext,
     pub optimizely: crate::domain::intake::OptimizelyProject,
     pub analysis_preferences: crate::domain::intake::AnalysisPreferences,
@@ -52,6 +58,8 @@ impl WorkflowView {
             confidence,
             estimated_completion_minutes: w.estimated_completion_minutes,
             trigger: w.trigger,
+            force_sync: w.force_sync,
+            retriggered_agents: w.retriggered_agents,
             business_context: w.business_context,
             optimizely: w.optimizely,
             analysis_preferences: w.analysis_preferences,
@@ -69,6 +77,27 @@ pub async fn workflow(services: &Services, id: &str) -> Result<Option<WorkflowVi
         services.store.get_results(id),
     )?;
     Ok(workflow.map(|w| WorkflowView::new(w, agents, results)))
+}
+
+/// The strategy synthesised from a workflow's results so far (final once the
+/// workflow has finished).
+pub async fn report(services: &Services, id: &str) -> Result<Option<Report>, StoreError> {
+    let (workflow, agents, results) = tokio::try_join!(
+        services.store.get_workflow(id),
+        services.store.get_agents(id),
+        services.store.get_results(id),
+    )?;
+    let Some(workflow) = workflow else {
+        return Ok(None);
+    };
+    let data: Vec<(AgentId, &serde_json::Value)> =
+        results.iter().map(|r| (r.agent, &r.agent_data)).collect();
+    Ok(Some(build_report(
+        &workflow,
+        &agents,
+        &data,
+        services.clock.now(),
+    )))
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -109,7 +138,7 @@ pub async fn recent(services: &Services) -> Result<RecentStatus, StoreError> {
 fn dashboard_status(w: &Workflow, now: OffsetDateTime) -> &'static str {
     match w.status {
         WorkflowStatus::Completed | WorkflowStatus::Partial => "completed",
-        WorkflowStatus::Failed => "failed",
+        WorkflowStatus::Failed | WorkflowStatus::TimedOut => "failed",
         WorkflowStatus::Pending | WorkflowStatus::Running if now - w.created_at > STALE_AFTER => {
             "failed"
         }

@@ -111,6 +111,47 @@ pub struct AgentEvent {
 
 const MAX_ID_LEN: usize = 128;
 
+/// De-duplication key prefix of the timeouts OSA records itself.
+const DEADLINE_KEY: &str = "deadline:";
+
+impl AgentEvent {
+    /// The reason an accepted event gets in the audit trail.
+    pub fn accepted_reason(&self) -> &'static str {
+        if self.dedup_key.starts_with(DEADLINE_KEY) {
+            "deadline_expired"
+        } else {
+            "accepted"
+        }
+    }
+
+    /// The event OSA records itself when an agent's deadline passes without a
+    /// result. Its identity is fixed per agent, so a repeated check is a duplicate.
+    pub fn deadline_expired(workflow_id: &str, agent: AgentId, allowed_ms: u64) -> AgentEvent {
+        let dedup_key = format!("{DEADLINE_KEY}{}", agent.as_str());
+        AgentEvent {
+            workflow_id: workflow_id.to_owned(),
+            agent,
+            kind: EventKind::TimedOut,
+            execution_id: None,
+            offset: None,
+            occurred_at: None,
+            duration_ms: None,
+            confidence: None,
+            data_sources: Vec::new(),
+            correlation_id: None,
+            environment: None,
+            error: Some(format!(
+                "no result within the agent's deadline ({} s)",
+                allowed_ms / 1000
+            )),
+            output: None,
+            agent_data: None,
+            event_id: event_id(workflow_id, &dedup_key),
+            dedup_key,
+        }
+    }
+}
+
 /// Parses and validates a webhook body (already signature-verified).
 pub fn parse_agent_event(body: &[u8]) -> Result<AgentEvent, InvalidBody> {
     let wire: EventWire = parse_json(body)?;

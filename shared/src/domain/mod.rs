@@ -3,9 +3,12 @@
 pub mod agent_output;
 pub mod agents;
 pub mod canonical;
+pub mod delivery;
 pub mod event;
 pub mod intake;
 pub mod pii;
+pub mod report;
+pub mod resilience;
 pub mod secret;
 pub mod signature;
 pub mod synthesis;

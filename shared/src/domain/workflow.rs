@@ -20,13 +20,19 @@ pub enum WorkflowStatus {
     Partial,
     /// Every agent is terminal and none completed.
     Failed,
+    /// Still unfinished when the workflow's overall limit (30 minutes) ran out;
+    /// the agents without a result are timed out.
+    TimedOut,
 }
 
 impl WorkflowStatus {
     pub const fn is_terminal(self) -> bool {
         matches!(
             self,
-            WorkflowStatus::Completed | WorkflowStatus::Partial | WorkflowStatus::Failed
+            WorkflowStatus::Completed
+                | WorkflowStatus::Partial
+                | WorkflowStatus::Failed
+                | WorkflowStatus::TimedOut
         )
     }
 
@@ -37,6 +43,7 @@ impl WorkflowStatus {
             WorkflowStatus::Completed => "completed",
             WorkflowStatus::Partial => "partial",
             WorkflowStatus::Failed => "failed",
+            WorkflowStatus::TimedOut => "timed_out",
         }
     }
 }
@@ -105,9 +112,52 @@ pub struct Workflow {
     pub fingerprint: String,
     pub estimated_completion_minutes: u32,
     pub trigger: TriggerState,
+    /// Agents triggered again, once each, after they timed out (scenario A).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retriggered_agents: Vec<AgentId>,
+    /// The latest Force Sync of this workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_sync: Option<ForceSync>,
     /// Bumped on every write; adapters use it for optimistic concurrency.
     #[serde(default)]
     pub version: u64,
+}
+
+/// An on-demand re-trigger of the OPAL workflow (`POST /api/opal/sync`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForceSync {
+    pub sync_id: String,
+    pub state: SyncState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_scope: Option<String>,
+    #[serde(default)]
+    pub include_rag_update: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    InFlight,
+    Completed,
+    Failed,
+}
+
+impl ForceSync {
+    /// How long a sync counts as in flight at most: a worker that died mid-way
+    /// must not block the next one forever.
+    pub const IN_FLIGHT_LIMIT: time::Duration = time::Duration::minutes(10);
+
+    pub fn in_flight(&self, now: OffsetDateTime) -> bool {
+        self.state == SyncState::InFlight && now - self.requested_at < Self::IN_FLIGHT_LIMIT
+    }
 }
 
 /// Where the OPAL trigger stands.
@@ -127,6 +177,11 @@ pub struct AgentState {
     pub status: AgentStatus,
     /// The spec's maximum for this agent, in seconds.
     pub max_duration_secs: u64,
+    /// The time this agent is allowed: its maximum times the deadline scale.
+    #[serde(default)]
+    pub allowed_ms: u64,
+    /// When the agent times out without a result: counted from the workflow's
+    /// creation, moved to its `started` event (see [`AgentState::deadline`]).
     #[serde(with = "time::serde::rfc3339")]
     pub deadline_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -145,16 +200,32 @@ pub struct AgentState {
     pub events: u32,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_event_at: Option<OffsetDateTime>,
+    /// A result arrived after the agent had timed out; it is kept, marked late.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub late_result_at: Option<OffsetDateTime>,
+}
+
+/// What applying one event did to an agent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The agent's status moved.
+    pub state_changed: bool,
+    /// The event's `agent_data` is to be stored as the agent's result.
+    pub keep_result: bool,
+    /// That result came after the agent had timed out.
+    pub late: bool,
 }
 
 impl AgentState {
     pub fn new(agent: AgentId, created_at: OffsetDateTime, deadline_scale: f64) -> Self {
         let max = agent.max_duration();
+        let allowed = max.mul_f64(deadline_scale.max(0.0));
         AgentState {
             agent,
             status: AgentStatus::Pending,
             max_duration_secs: max.as_secs(),
-            deadline_at: created_at + max.mul_f64(deadline_scale.max(0.0)),
+            allowed_ms: allowed.as_millis().min(u128::from(u64::MAX)) as u64,
+            deadline_at: created_at + allowed,
             started_at: None,
             finished_at: None,
             duration_ms: None,
@@ -163,19 +234,50 @@ impl AgentState {
             error: None,
             events: 0,
             last_event_at: None,
+            late_result_at: None,
         }
     }
 
-    /// Applies an accepted (non-duplicate) event at `now`. Returns whether the
-    /// agent's status changed. Every event is counted, even one that changes nothing.
-    pub fn apply(&mut self, event: &AgentEvent, now: OffsetDateTime) -> bool {
+    fn allowed(&self) -> time::Duration {
+        time::Duration::milliseconds(i64::try_from(self.allowed_ms).unwrap_or(i64::MAX))
+    }
+
+    /// When this agent times out: its allowed time from its `started` event, or
+    /// from the moment OPAL accepted the trigger, whichever is known and later.
+    pub fn deadline(&self, trigger_accepted_at: Option<OffsetDateTime>) -> OffsetDateTime {
+        match (self.started_at, trigger_accepted_at) {
+            (Some(_), _) | (None, None) => self.deadline_at,
+            (None, Some(accepted)) => self.deadline_at.max(accepted + self.allowed()),
+        }
+    }
+
+    /// Applies an accepted (non-duplicate) event at `now`. Every event is
+    /// counted, even one that changes nothing. Terminal states are final, but a
+    /// first result after a timeout is still kept, marked late.
+    pub fn apply(&mut self, event: &AgentEvent, now: OffsetDateTime) -> Applied {
         self.events = self.events.saturating_add(1);
         self.last_event_at = Some(now);
+        let has_data = event.agent_data.is_some();
         let Some(next) = self.status.after(event.kind) else {
-            return false;
+            let late = self.status == AgentStatus::TimedOut
+                && event.kind == EventKind::Completed
+                && has_data
+                && self.late_result_at.is_none();
+            if late {
+                self.late_result_at = Some(now);
+                self.confidence = event.confidence;
+            }
+            return Applied {
+                state_changed: false,
+                keep_result: late,
+                late,
+            };
         };
         if self.started_at.is_none() {
             self.started_at = Some(now);
+            if self.allowed_ms > 0 {
+                self.deadline_at = now + self.allowed();
+            }
         }
         if self.execution_id.is_none() {
             self.execution_id.clone_from(&event.execution_id);
@@ -193,7 +295,11 @@ impl AgentState {
             self.error.clone_from(&event.error);
         }
         self.status = next;
-        true
+        Applied {
+            state_changed: true,
+            keep_result: next == AgentStatus::Completed && has_data,
+            late: false,
+        }
     }
 }
 
@@ -260,7 +366,60 @@ impl Progress {
     }
 }
 
+/// The spec's limit on a whole workflow, before the deadline scale.
+pub const WORKFLOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// What a deadline check found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeadlineCheck {
+    /// Unfinished agents whose time is up.
+    pub expired: Vec<AgentId>,
+    /// The workflow as a whole ran out of time.
+    pub workflow_expired: bool,
+    /// When to look again; `None` when nothing will be left to time out.
+    pub next_check_at: Option<OffsetDateTime>,
+}
+
 impl Workflow {
+    /// When the workflow as a whole times out.
+    pub fn timeout_at(&self, deadline_scale: f64) -> OffsetDateTime {
+        self.created_at + WORKFLOW_TIMEOUT.mul_f64(deadline_scale.max(0.0))
+    }
+
+    /// Which agents (and whether the workflow itself) are past their deadlines at
+    /// `now`, and when the next deadline falls.
+    pub fn check_deadlines(
+        &self,
+        agents: &[AgentState],
+        now: OffsetDateTime,
+        deadline_scale: f64,
+    ) -> DeadlineCheck {
+        if self.status.is_terminal() {
+            return DeadlineCheck::default();
+        }
+        let timeout_at = self.timeout_at(deadline_scale);
+        let workflow_expired = now >= timeout_at;
+        let accepted = self.trigger.accepted_at;
+        let open = agents.iter().filter(|a| !a.status.is_terminal());
+        let (expired, waiting): (Vec<&AgentState>, Vec<&AgentState>) =
+            open.partition(|a| workflow_expired || now >= a.deadline(accepted));
+        let next_check_at = if workflow_expired {
+            None
+        } else {
+            waiting
+                .iter()
+                .map(|a| a.deadline(accepted).min(timeout_at))
+                .min()
+                // A pending workflow may still be waiting for its trigger.
+                .or((self.status == WorkflowStatus::Pending).then_some(timeout_at))
+        };
+        DeadlineCheck {
+            expired: expired.iter().map(|a| a.agent).collect(),
+            workflow_expired,
+            next_check_at,
+        }
+    }
+
     /// A new workflow and its nine pending agents.
     pub fn create(
         intake: &Intake,
@@ -283,6 +442,8 @@ impl Workflow {
             fingerprint: intake.fingerprint.clone(),
             estimated_completion_minutes: intake.estimated_completion_minutes(),
             trigger: TriggerState::default(),
+            retriggered_agents: Vec::new(),
+            force_sync: None,
             version: 0,
         };
         let agents = AgentId::ALL
@@ -366,15 +527,102 @@ mod tests {
         let t0 = OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1);
         let mut a = AgentState::new(AgentId::GeoAudit, t0, 1.0);
         assert_eq!(a.deadline_at, t0 + time::Duration::seconds(150));
-        assert!(a.apply(&event("started"), t0));
-        assert!(!a.apply(&event("running"), t0 + time::Duration::seconds(1)));
-        assert!(a.apply(&event("completed"), t0 + time::Duration::seconds(5)));
+        assert!(a.apply(&event("started"), t0).state_changed);
+        assert_eq!(
+            a.deadline_at,
+            t0 + time::Duration::seconds(150),
+            "counted from the start"
+        );
+        assert!(
+            !a.apply(&event("running"), t0 + time::Duration::seconds(1))
+                .state_changed
+        );
+        let done = a.apply(&event("completed"), t0 + time::Duration::seconds(5));
+        assert_eq!(
+            done,
+            Applied {
+                state_changed: true,
+                keep_result: true,
+                late: false
+            }
+        );
         assert_eq!(a.status, AgentStatus::Completed);
         assert_eq!(a.duration_ms, Some(4200), "the sender's duration wins");
         assert_eq!(a.confidence, Some(0.87));
-        assert!(!a.apply(&event("failed"), t0 + time::Duration::seconds(6)));
+        assert_eq!(
+            a.apply(&event("failed"), t0 + time::Duration::seconds(6)),
+            Applied::default()
+        );
         assert_eq!(a.status, AgentStatus::Completed);
         assert_eq!(a.events, 4);
+    }
+
+    #[test]
+    fn a_first_result_after_a_timeout_is_kept_as_late() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let mut a = AgentState::new(AgentId::GeoAudit, t0, 1.0);
+        a.apply(&event("timeout"), t0 + time::Duration::seconds(151));
+        assert_eq!(a.status, AgentStatus::TimedOut);
+        let late = a.apply(&event("completed"), t0 + time::Duration::seconds(160));
+        assert_eq!(
+            late,
+            Applied {
+                state_changed: false,
+                keep_result: true,
+                late: true
+            }
+        );
+        assert_eq!(a.status, AgentStatus::TimedOut);
+        assert_eq!(a.late_result_at, Some(t0 + time::Duration::seconds(160)));
+        assert_eq!(
+            a.apply(&event("completed"), t0 + time::Duration::seconds(170)),
+            Applied::default(),
+            "only the first late result is kept"
+        );
+    }
+
+    #[test]
+    fn deadlines_come_from_the_start_or_the_trigger_and_the_workflow_limit() {
+        let t0 = OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1);
+        let s = |n| time::Duration::seconds(n);
+        let mut agents = agents_with(&[AgentStatus::Pending; 9]);
+        for a in &mut agents {
+            *a = AgentState::new(a.agent, t0, 1.0);
+        }
+        let body = json!({
+            "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
+                                 "target_audience": "Outdoor enthusiasts in North America"},
+            "optimizely_config": {"project_id": "42",
+                                  "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
+            "analysis_preferences": {"analysis_depth": "standard", "focus_areas": ["content"],
+                                     "timeline": "90d"}
+        });
+        let intake = crate::domain::intake::parse_intake(body.to_string().as_bytes()).unwrap();
+        let (mut w, _) = Workflow::create(&intake, "w".into(), "c".into(), t0, 1.0);
+        w.status = WorkflowStatus::Running;
+        // Nothing due before the first deadline (integration_health, 60 s).
+        let check = w.check_deadlines(&agents, t0 + s(59), 1.0);
+        assert!(check.expired.is_empty());
+        assert_eq!(check.next_check_at, Some(t0 + s(60)));
+        // A trigger accepted 10 s late moves the unstarted deadlines with it.
+        w.trigger.accepted_at = Some(t0 + s(10));
+        let check = w.check_deadlines(&agents, t0 + s(65), 1.0);
+        assert!(check.expired.is_empty());
+        assert_eq!(check.next_check_at, Some(t0 + s(70)));
+        let check = w.check_deadlines(&agents, t0 + s(70), 1.0);
+        assert_eq!(check.expired, vec![AgentId::IntegrationHealth]);
+        // At 30 minutes everything left expires with the workflow, and nothing
+        // remains to check.
+        let check = w.check_deadlines(&agents, t0 + s(1800), 1.0);
+        assert!(check.workflow_expired);
+        assert_eq!(check.expired.len(), 9);
+        assert_eq!(check.next_check_at, None);
+        // A finished workflow has no deadlines.
+        w.status = WorkflowStatus::Partial;
+        assert_eq!(
+            w.check_deadlines(&agents, t0 + s(1800), 1.0),
+            DeadlineCheck::default()
+        );
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! The HTTP edge shared by every function: JSON errors, body limits, bearer auth,
-//! correlation ids, and the layers every router gets.
+//! correlation ids, security headers, CORS, rate limits, and the layers every
+//! router gets.
 
 mod error;
 mod layers;
+pub mod rate_limit;
 
 pub use error::ApiError;
-pub use layers::{CORRELATION_HEADER, CorrelationId, with_common_layers};
+pub use layers::{
+    CORRELATION_HEADER, CorrelationId, EdgeConfig, allowed_origins, with_common_layers,
+    with_edge_layers,
+};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
@@ -61,7 +66,10 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Verifies the bearer token and the scope a route needs.
+/// Verifies the bearer token and the scope a route needs: 401 without a valid
+/// token, a JSON 403 naming the scope when it is missing (`osa:admin` satisfies
+/// every scope). Checks against the keys in hand: the edge layer
+/// ([`with_common_layers`]) has already re-read a rotated JWKS for this token.
 pub fn authorize(
     services: &Services,
     headers: &HeaderMap,

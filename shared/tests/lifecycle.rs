@@ -1,0 +1,393 @@
+//! The workflow lifecycle driven through the application services with a manual
+//! clock: deadlines, partial results, late results, the 30-minute limit,
+//! re-triggers and Force Sync. Time only moves when a test moves it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use osa_shared::app::status::{recent, report, workflow};
+use osa_shared::app::sync::force_sync;
+use osa_shared::app::webhook::{Ingested, WebhookRequest, ingest};
+use osa_shared::app::{Services, intake::submit};
+use osa_shared::config::Config;
+use osa_shared::contract::sample_agent_data;
+use osa_shared::domain::AgentId;
+use osa_shared::domain::report::to_markdown;
+use osa_shared::domain::workflow::{AgentStatus, SyncState, WorkflowStatus};
+use osa_shared::ports::{Clock, DomainEvent};
+use osa_shared::testkit::TestApp;
+use serde_json::{Value, json};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn with_config(app: &mut TestApp, change: impl FnOnce(&mut Config)) {
+    let mut config = (*app.services.config).clone();
+    change(&mut config);
+    app.services = Services {
+        config: Arc::new(config),
+        ..app.services.clone()
+    };
+}
+
+async fn new_workflow(app: &TestApp) -> String {
+    let intake = json!({
+        "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
+                             "target_audience": "Outdoor enthusiasts in North America"},
+        "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
+        "analysis_preferences": {"analysis_depth": "standard", "focus_areas": ["content"], "timeline": "90d"}
+    });
+    let id = submit(&app.services, intake.to_string().as_bytes(), "corr-life")
+        .await
+        .expect("intake accepted")
+        .workflow
+        .id;
+    // The trigger goes out (the recording client answers 202).
+    app.run_due_jobs().await;
+    id
+}
+
+/// Agent output whose one opportunity is named after the agent.
+fn agent_data(agent: AgentId) -> Value {
+    let mut data = sample_agent_data();
+    data["opportunities"] = json!([{
+        "label": format!("Opportunity from {}", agent.as_str()),
+        "impactLevel": "High", "effortLevel": "Low", "confidence": 70
+    }]);
+    data
+}
+
+async fn send(app: &TestApp, body: Value) -> Ingested {
+    let bytes = serde_json::to_vec(&body).expect("json");
+    let signature = app.sign(&bytes);
+    ingest(
+        &app.services,
+        WebhookRequest {
+            signature: Some(&signature),
+            correlation_id: None,
+            body: &bytes,
+        },
+    )
+    .await
+    .expect("event accepted")
+}
+
+async fn complete(app: &TestApp, id: &str, agent: AgentId) -> Ingested {
+    send(
+        app,
+        json!({"workflow_id": id, "agent_id": agent.as_str(), "execution_status": "completed",
+               "execution_id": format!("exec-{}", agent.as_str()), "agent_data": agent_data(agent),
+               "metadata": {"confidence_score": 0.8}}),
+    )
+    .await
+}
+
+async fn start(app: &TestApp, id: &str, agent: AgentId) {
+    send(
+        app,
+        json!({"workflow_id": id, "agent_id": agent.as_str(), "execution_status": "started",
+               "execution_id": format!("exec-{}", agent.as_str())}),
+    )
+    .await;
+}
+
+fn agent_status(view: &osa_shared::app::status::WorkflowView, agent: AgentId) -> AgentStatus {
+    view.agents
+        .iter()
+        .find(|a| a.agent == agent)
+        .map(|a| a.status)
+        .expect("agent present")
+}
+
+#[tokio::test]
+async fn a_silent_agent_times_out_and_the_workflow_ends_partial_with_a_report() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    let silent = AgentId::GeoAudit; // 150 s
+    for agent in AgentId::ALL.into_iter().filter(|a| *a != silent) {
+        complete(&app, &id, agent).await;
+    }
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(view.status, WorkflowStatus::Running);
+
+    // Just before its deadline nothing happens; just after, it times out.
+    app.advance_running_jobs(Duration::from_secs(149), SECOND)
+        .await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(
+        agent_status(&view, silent),
+        AgentStatus::Pending,
+        "it never started"
+    );
+    app.advance_running_jobs(Duration::from_secs(2), SECOND)
+        .await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(agent_status(&view, silent), AgentStatus::TimedOut);
+    assert_eq!(view.status, WorkflowStatus::Partial);
+    assert!(
+        app.bus.recent().iter().any(|e| matches!(
+            e,
+            DomainEvent::WorkflowFinished {
+                status: WorkflowStatus::Partial,
+                ..
+            }
+        )),
+        "a WorkflowFinished event went out"
+    );
+
+    let report = report(&app.services, &id).await.unwrap().unwrap();
+    assert!(report.is_final);
+    assert_eq!(report.strategy.recommendations.len(), 8);
+    assert!(
+        report
+            .strategy
+            .recommendations
+            .iter()
+            .all(|r| !r.label.contains(silent.as_str()))
+    );
+    let warning = &report.strategy.warnings[0];
+    assert_eq!(warning.code, "partial_results");
+    assert_eq!(warning.agents, vec![silent]);
+    assert!(report.strategy.roadmap[0].recommendations.len() <= 6);
+    let markdown = to_markdown(&report);
+    assert!(markdown.contains("**partial_results**"), "{markdown}");
+    assert!(markdown.contains("geo_audit"), "{markdown}");
+    assert!(markdown.contains("## Roadmap"), "{markdown}");
+
+    // The audit trail says who timed the agent out.
+    let audit = app
+        .services
+        .store
+        .audit_for_workflow(&id, 100)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.reason == "deadline_expired"
+                && e.agent_id.as_deref() == Some(silent.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn a_started_event_moves_the_deadline() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    let agent = AgentId::IntegrationHealth; // 60 s
+    app.advance_running_jobs(Duration::from_secs(50), SECOND)
+        .await;
+    start(&app, &id, agent).await;
+    app.advance_running_jobs(Duration::from_secs(50), SECOND)
+        .await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(
+        agent_status(&view, agent),
+        AgentStatus::Running,
+        "60 s from its start"
+    );
+    app.advance_running_jobs(Duration::from_secs(11), SECOND)
+        .await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(agent_status(&view, agent), AgentStatus::TimedOut);
+}
+
+#[tokio::test]
+async fn a_late_result_is_kept_marked_late_and_synthesised() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    let late = AgentId::IntegrationHealth; // 60 s
+    app.advance_running_jobs(Duration::from_secs(61), SECOND)
+        .await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(agent_status(&view, late), AgentStatus::TimedOut);
+
+    let reply = complete(&app, &id, late).await;
+    assert!(
+        matches!(
+            reply,
+            Ingested::Accepted {
+                state_changed: false,
+                agent_status: AgentStatus::TimedOut,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    let state = view.agents.iter().find(|a| a.agent == late).unwrap();
+    assert_eq!(
+        state.status,
+        AgentStatus::TimedOut,
+        "terminal states are final"
+    );
+    assert!(state.late_result_at.is_some());
+    assert_eq!(view.results.len(), 1);
+
+    let report = report(&app.services, &id).await.unwrap().unwrap();
+    let coverage = report
+        .strategy
+        .coverage
+        .iter()
+        .find(|c| c.agent == late)
+        .unwrap();
+    assert!(coverage.late);
+    assert_eq!(coverage.recommendations, 1);
+    assert!(
+        report
+            .strategy
+            .warnings
+            .iter()
+            .any(|w| w.code == "late_results" && w.agents == vec![late])
+    );
+    assert!(
+        report
+            .strategy
+            .recommendations
+            .iter()
+            .any(|r| r.label.contains(late.as_str()))
+    );
+}
+
+/// Agent deadlines normally end a workflow long before its 30 minutes; the
+/// limit is the backstop when checks could not run (a worker outage, say).
+#[tokio::test]
+async fn a_workflow_past_thirty_minutes_times_out() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    let slow = AgentId::RoadmapGenerator;
+    for agent in AgentId::ALL.into_iter().filter(|a| *a != slow) {
+        complete(&app, &id, agent).await;
+    }
+    // The worker is down for 31 minutes, then catches up.
+    app.clock.advance(Duration::from_secs(31 * 60));
+    app.run_due_jobs().await;
+
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(view.status, WorkflowStatus::TimedOut);
+    assert_eq!(agent_status(&view, slow), AgentStatus::TimedOut);
+    assert!(app.bus.recent().iter().any(|e| matches!(
+        e,
+        DomainEvent::WorkflowFinished {
+            status: WorkflowStatus::TimedOut,
+            ..
+        }
+    )));
+    let report = report(&app.services, &id).await.unwrap().unwrap();
+    assert!(report.is_final);
+    assert_eq!(report.strategy.warnings[0].agents, vec![slow]);
+    // Nothing is left to check: the chain of checks has ended.
+    app.clock.advance(Duration::from_secs(3600));
+    assert_eq!(app.run_due_jobs().await, 0);
+}
+
+#[tokio::test]
+async fn the_deadline_scale_shortens_every_deadline() {
+    let mut app = TestApp::new();
+    // 60 s x 0.01 = 0.6 s for integration_health.
+    with_config(&mut app, |c| c.deadline_scale = 0.01);
+    let id = new_workflow(&app).await;
+    let agent = AgentId::IntegrationHealth;
+    app.advance_running_jobs(Duration::from_millis(500), Duration::from_millis(100))
+        .await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(agent_status(&view, agent), AgentStatus::Pending);
+    app.advance_running_jobs(Duration::from_millis(1_600), Duration::from_millis(100))
+        .await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(agent_status(&view, agent), AgentStatus::TimedOut);
+    // All nine are out after 3.6 s, the slowest: the workflow failed (none completed).
+    app.advance_running_jobs(Duration::from_millis(2_000), Duration::from_millis(100))
+        .await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(view.status, WorkflowStatus::Failed);
+}
+
+#[tokio::test]
+async fn force_sync_twice_in_a_row_gives_one_run() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    let sent_before = app.http.sent().len();
+    let body = json!({"sync_scope": "all_agents", "include_rag_update": true,
+                      "triggered_by": "dashboard", "client_context": {"workflow_id": id}})
+    .to_string();
+    let first = force_sync(&app.services, body.as_bytes()).await.unwrap();
+    let second = force_sync(&app.services, body.as_bytes()).await.unwrap();
+    assert!(!first.already_in_flight);
+    assert!(second.already_in_flight);
+    assert_eq!(first.sync_id, second.sync_id);
+
+    assert_eq!(app.run_due_jobs().await, 1, "one sync job");
+    let sent = app.http.sent();
+    assert_eq!(sent.len(), sent_before + 1, "one OPAL call");
+    let payload: Value = serde_json::from_slice(&sent.last().unwrap().body).unwrap();
+    assert_eq!(
+        payload["metadata"]["force_sync"]["sync_id"],
+        first.sync_id.as_str()
+    );
+    assert_eq!(
+        payload["metadata"]["force_sync"]["include_rag_update"],
+        true
+    );
+
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(
+        view.force_sync.as_ref().unwrap().state,
+        SyncState::Completed
+    );
+    let status = recent(&app.services).await.unwrap();
+    assert_eq!(status.last_force_sync_at, Some(app.clock.now()));
+
+    // Finished, so the next request starts a new run; no workflow id means the latest.
+    let third = force_sync(&app.services, b"{}").await.unwrap();
+    assert!(!third.already_in_flight);
+    assert_ne!(third.sync_id, first.sync_id);
+    assert_eq!(third.workflow_id, id);
+}
+
+#[tokio::test]
+async fn force_sync_rejects_bad_input() {
+    let app = TestApp::new();
+    assert!(
+        force_sync(&app.services, b"{}").await.is_err(),
+        "no workflow yet"
+    );
+    new_workflow(&app).await;
+    for bad in [
+        &b"{not json"[..],
+        br#"{"sync_scope": ""}"#,
+        br#"{"include_rag_update": "yes"}"#,
+        br#"{"unknown": 1}"#,
+        br#"{"client_context": {"workflow_id": 7}}"#,
+    ] {
+        assert!(
+            matches!(
+                force_sync(&app.services, bad).await,
+                Err(osa_shared::app::sync::SyncError::Invalid(_))
+            ),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_timed_out_agent_is_triggered_again_once_when_configured() {
+    let mut app = TestApp::new();
+    with_config(&mut app, |c| c.retrigger_timed_out_agents = true);
+    let id = new_workflow(&app).await;
+    let agent = AgentId::IntegrationHealth;
+    let before = app.http.sent().len();
+    app.advance_running_jobs(Duration::from_secs(61), SECOND)
+        .await;
+    let retriggers: Vec<Value> = app.http.sent()[before..]
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(retriggers.len(), 1, "{retriggers:?}");
+    assert_eq!(
+        retriggers[0]["input_data"]["agents"],
+        json!([agent.as_str()])
+    );
+    assert_eq!(retriggers[0]["input_data"]["scope"], "reduced");
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(view.retriggered_agents, vec![agent]);
+}
