@@ -324,7 +324,7 @@ async fn worker_loop(services: Services, mut stop: watch::Receiver<bool>) {
     }
 }
 
-const SAMPLE_INTAKE: &str = r#"{"business_context":{"company_name":"Acme Outdoor","industry":"retail","goals":["Grow repeat purchases","Lift mobile conversion"],"target_audience":"Outdoor enthusiasts aged 25-45 in North America"},"optimizely_config":{"project_id":"123456","workspace_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"},"analysis_preferences":{"analysis_depth":"standard","focus_areas":["content","experimentation"],"timeline":"90d"}}"#;
+pub const SAMPLE_INTAKE: &str = r#"{"business_context":{"company_name":"Acme Outdoor","industry":"retail","goals":["Grow repeat purchases","Lift mobile conversion"],"target_audience":"Outdoor enthusiasts aged 25-45 in North America"},"optimizely_config":{"project_id":"123456","workspace_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"},"analysis_preferences":{"analysis_depth":"standard","focus_areas":["content","experimentation"],"timeline":"90d"}}"#;
 
 fn print_banner(base: &str, dir: &Path, simulate: bool, token: &str) {
     let opal = if simulate {

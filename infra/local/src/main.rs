@@ -5,6 +5,7 @@
 //! token; `osa sign` prints the `X-OSA-Signature` for a body.
 
 mod invoke;
+mod loadgen;
 mod local;
 mod simulator;
 
@@ -38,6 +39,25 @@ enum Command {
     Sign(SignArgs),
     /// Run one function's handler on a Lambda event file (like `sam local invoke -e`).
     Invoke(InvokeArgs),
+    /// Prepare a webhook load test against a running server (see infra/load.sh).
+    Loadgen(LoadgenArgs),
+}
+
+#[derive(Args)]
+struct LoadgenArgs {
+    /// The running server, e.g. http://127.0.0.1:3000.
+    #[arg(long)]
+    url: String,
+    /// The server's data dir (its dev key and webhook secret sign the requests).
+    #[command(flatten)]
+    data: DataDir,
+    #[arg(long, default_value_t = 100)]
+    workflows: usize,
+    #[arg(long, default_value_t = 20_000)]
+    requests: usize,
+    /// Where the requests go, one `signature<TAB>body` a line.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -166,6 +186,17 @@ fn main() -> ExitCode {
         Command::Serve(args) => local::serve(args),
         Command::Token(args) => token(args),
         Command::Sign(args) => sign_body(args),
+        Command::Loadgen(args) => tokio::runtime::Runtime::new()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| {
+                rt.block_on(loadgen::generate(
+                    args.url.trim_end_matches('/'),
+                    &args.data.data_dir,
+                    args.workflows,
+                    args.requests,
+                    &args.out,
+                ))
+            }),
         Command::Invoke(args) => invoke::invoke(
             args.function,
             &args.event,
