@@ -5,6 +5,7 @@
 #   ./infra/load.sh [DURATION_SECS] [CONNECTIONS]
 #
 # Needs wrk (apt-get install wrk). Prints wrk's throughput and latency report.
+# Per-client rate limits are off for the run: every request comes from one address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-20}"
@@ -15,7 +16,7 @@ cargo build --release --locked --bin osa
 OSA=target/release/osa
 DIR="$(mktemp -d)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$OSA" serve --port "$PORT" --data-dir "$DIR" --no-simulator \
+OSA_RATE_LIMIT_PER_MINUTE=0 "$OSA" serve --port "$PORT" --data-dir "$DIR" --no-simulator \
     --opal-url http://127.0.0.1:9/unreachable >"$DIR/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
