@@ -13,7 +13,8 @@ CONNECTIONS="${2:-64}"
 
 command -v wrk >/dev/null || { echo "load.sh: wrk is needed (apt-get install wrk)" >&2; exit 1; }
 cargo build --release --locked --bin osa
-OSA=target/release/osa
+OSA="${CARGO_TARGET_DIR:-target}/release/osa"
+
 DIR="$(mktemp -d)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 OSA_RATE_LIMIT_PER_MINUTE=0 "$OSA" serve --port "$PORT" --data-dir "$DIR" --no-simulator \
