@@ -23,7 +23,15 @@ step "AWS-compatible endpoint (moto server on a free loopback port)"
 source infra/moto.sh
 
 step "tests (cargo test --workspace)"
+# One test also writes its Prometheus exposition here, for promtool below.
+mkdir -p .tools
+export OSA_METRICS_EXPOSITION="$PWD/.tools/exposition.prom"
+rm -f "$OSA_METRICS_EXPOSITION"
 cargo test --workspace --locked
+
+step "metrics exposition (promtool check metrics)"
+test -s "$OSA_METRICS_EXPOSITION" || { echo "no exposition was written to $OSA_METRICS_EXPOSITION"; exit 1; }
+./infra/promtool.sh check metrics < "$OSA_METRICS_EXPOSITION"
 
 step "Lambda runtime loop (cargo lambda watch + invoke)"
 ./infra/lambda-loop.sh

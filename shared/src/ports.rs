@@ -88,6 +88,23 @@ pub struct AuditEntry {
     pub body_bytes: u64,
 }
 
+/// One admin action: who did what to which target, when, and how it ended.
+/// Records that something was done, never the data it touched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminAuditEntry {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The token subject.
+    pub actor: String,
+    /// A stable code: `workflow_erased`, `delivery_redriven`...
+    pub action: String,
+    pub target: String,
+    /// `succeeded`, `not_found`, `failed`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventOutcome {
     Accepted {
@@ -161,6 +178,32 @@ pub trait WorkflowStore: Send + Sync {
     async fn marker(&self, marker: Marker) -> Result<Option<OffsetDateTime>, StoreError>;
 
     async fn set_marker(&self, marker: Marker, at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Deletes every item of a workflow: the workflow, its agents, their results
+    /// and its de-duplication records. The webhook audit trail stays (it holds
+    /// outcomes and body hashes, no content). Returns how many items went, or
+    /// `None` when there was no such workflow.
+    async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Appends to the admin audit trail (append-only).
+    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError>;
+
+    /// The admin audit trail, newest first.
+    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError>;
+
+    /// Counts one request of `client` in the minute starting at `window_start`
+    /// (unix seconds) against `limit`, across every instance that shares this
+    /// store: `false` when the client already used its `limit`. A store that only
+    /// one process uses (the embedded one) needs no shared count: the in-process
+    /// limiter is exact there, so by default everything is allowed.
+    async fn take_shared_rate_token(
+        &self,
+        _client: &str,
+        _window_start: i64,
+        _limit: u32,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }
 
 // ---- job queue ---------------------------------------------------------------
@@ -183,6 +226,13 @@ pub enum Job {
     ForceSync {
         workflow_id: String,
         sync_id: String,
+    },
+    /// Send attempt `attempt` of run `run` of an outbound delivery
+    /// (`app::delivery`); stale or repeated messages are acked without sending.
+    Deliver {
+        delivery_id: uuid::Uuid,
+        run: u32,
+        attempt: u32,
     },
 }
 
@@ -342,4 +392,105 @@ pub enum OutboundError {
 #[async_trait]
 pub trait HttpClient: Send + Sync {
     async fn post(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError>;
+
+    /// A plain GET, for health probes. Clients that cannot GET say so.
+    async fn get(&self, url: &str, timeout: Duration) -> Result<OutboundResponse, OutboundError> {
+        let _ = (url, timeout);
+        Err(OutboundError::Other("this client cannot GET".into()))
+    }
+}
+
+// ---- metrics and operations state (issue 6) ----------------------------------
+
+/// Metrics that are right across every instance: each observation becomes
+/// additive cell updates (`domain::metrics`) applied atomically in the store, so
+/// any number of Lambda instances can count at once without losing an increment.
+/// Adapters may spread one series over several shards (hot partitions); a read
+/// sums them.
+#[async_trait]
+pub trait MetricsStore: Send + Sync {
+    /// Applies every observation. Durable when it returns.
+    async fn record(
+        &self,
+        observations: &[crate::domain::metrics::Observation],
+    ) -> Result<(), StoreError>;
+
+    /// Every series, shards summed.
+    async fn snapshot(&self) -> Result<crate::domain::metrics::Snapshot, StoreError>;
+}
+
+/// A named JSON document of operational state (health report, alert state, the
+/// maintenance switch) with a version for compare-and-set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateDoc {
+    pub version: i64,
+    pub doc: serde_json::Value,
+}
+
+#[async_trait]
+pub trait OpsStore: Send + Sync {
+    async fn load_state(&self, name: &str) -> Result<Option<StateDoc>, StoreError>;
+
+    /// Saves `doc` as version `expected + 1` (1 when `expected` is `None`, which
+    /// requires that none exists). Returns false, saving nothing, when the stored
+    /// version is not `expected`: someone else saved first.
+    async fn save_state(
+        &self,
+        name: &str,
+        doc: &serde_json::Value,
+        expected: Option<i64>,
+    ) -> Result<bool, StoreError>;
+}
+
+// ---- deliveries (issue 4) ------------------------------------------------------
+
+/// Outbound deliveries (`domain::delivery`), their dead-letter queue and the
+/// per-kind consecutive-failure counter that alerting reads.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Saves a new delivery. Returns false, saving nothing, if its id exists.
+    async fn create_delivery(
+        &self,
+        delivery: &crate::domain::delivery::Delivery,
+    ) -> Result<bool, StoreError>;
+
+    async fn get_delivery(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<crate::domain::delivery::Delivery>, StoreError>;
+
+    /// Read-modify-write of one delivery on an optimistic version, like
+    /// `WorkflowStore::update_workflow`: `change` may run more than once and returns
+    /// false to leave the delivery as is. Returns the delivery as stored afterwards,
+    /// or `None` if it does not exist.
+    async fn update_delivery(
+        &self,
+        id: uuid::Uuid,
+        change: &(dyn for<'d> Fn(&'d mut crate::domain::delivery::Delivery) -> bool + Send + Sync),
+    ) -> Result<Option<crate::domain::delivery::Delivery>, StoreError>;
+
+    /// Dead-lettered deliveries, the most recently dead-lettered first, from an
+    /// index (never a scan). A redriven delivery leaves the list.
+    async fn dead_lettered(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::delivery::Delivery>, StoreError>;
+
+    /// Deliveries of `kind` dead-lettered since the last one of that kind was delivered.
+    async fn consecutive_failures(
+        &self,
+        kind: crate::domain::delivery::DeliveryKind,
+    ) -> Result<u32, StoreError>;
+
+    /// Adds one (a delivery of `kind` was dead-lettered); returns the new count.
+    async fn raise_failures(
+        &self,
+        kind: crate::domain::delivery::DeliveryKind,
+    ) -> Result<u32, StoreError>;
+
+    /// Back to zero (a delivery of `kind` was delivered).
+    async fn reset_failures(
+        &self,
+        kind: crate::domain::delivery::DeliveryKind,
+    ) -> Result<(), StoreError>;
 }

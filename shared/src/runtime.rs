@@ -17,8 +17,12 @@ use std::sync::Arc;
 
 use crate::adapters::aws::AwsClients;
 use crate::adapters::dynamo::DynamoStore;
+use crate::adapters::dynamo_metrics::DynamoMetrics;
 use crate::adapters::eventbridge::EventBridgeBus;
 use crate::adapters::log_bus::LogBus;
+use crate::adapters::optimizely::{
+    OptimizelyClient, OptimizelyService, ReqwestTransport, TokioSleeper,
+};
 use crate::adapters::outbound::ReqwestClient;
 use crate::adapters::sqlite::SqliteStore;
 use crate::adapters::sqs::SqsQueue;
@@ -26,7 +30,8 @@ use crate::app::Services;
 use crate::config::{Config, ConfigError, secrets_from, var, verifier_from_env};
 use crate::domain::Secret;
 use crate::ports::{
-    Clock, EventBus, JobQueue, OutboundError, StoreError, SystemClock, WorkflowStore,
+    Clock, DeliveryStore, EventBus, JobQueue, MetricsStore, OpsStore, OutboundError, StoreError,
+    SystemClock, WorkflowStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +88,9 @@ pub struct Adapters {
     pub store: Arc<dyn WorkflowStore>,
     pub queue: Arc<dyn JobQueue>,
     pub events: Arc<dyn EventBus>,
+    pub metrics: Arc<dyn MetricsStore>,
+    pub ops: Arc<dyn OpsStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
 }
 
 impl Adapters {
@@ -94,8 +102,11 @@ impl Adapters {
                 let store = Arc::new(SqliteStore::open(&data_dir.join("osa.db"), clock)?);
                 Ok(Adapters {
                     store: store.clone(),
-                    queue: store,
+                    queue: store.clone(),
                     events: Arc::new(LogBus::default()),
+                    metrics: store.clone(),
+                    deliveries: store.clone(),
+                    ops: store,
                 })
             }
             Backend::Aws {
@@ -104,12 +115,20 @@ impl Adapters {
                 event_bus,
             } => {
                 let clients = AwsClients::shared().await;
+                // In Lambda, metrics also go to CloudWatch as EMF log lines.
+                let metrics = Arc::new(
+                    DynamoMetrics::new(clients.dynamodb.clone(), table.as_str(), clock.clone())
+                        .with_emf(var("AWS_LAMBDA_FUNCTION_NAME").is_some()),
+                );
+                let dynamo = Arc::new(
+                    DynamoStore::new(clients.dynamodb.clone(), table.as_str(), clock)
+                        .with_settings(retention_from_env()?),
+                );
                 Ok(Adapters {
-                    store: Arc::new(DynamoStore::new(
-                        clients.dynamodb.clone(),
-                        table.as_str(),
-                        clock,
-                    )),
+                    metrics: metrics.clone(),
+                    ops: metrics,
+                    store: dynamo.clone(),
+                    deliveries: dynamo,
                     queue: Arc::new(SqsQueue::new(clients.sqs.clone(), queue_url.as_str())),
                     events: Arc::new(EventBridgeBus::new(
                         clients.eventbridge.clone(),
@@ -119,6 +138,29 @@ impl Adapters {
             }
         }
     }
+}
+
+/// `OSA_RETENTION_DAYS` (workflow data, default 90) and
+/// `OSA_AUDIT_RETENTION_DAYS` (both audit trails, default 400): the TTL DynamoDB
+/// expires items by.
+fn retention_from_env() -> Result<crate::adapters::dynamo::DynamoSettings, ConfigError> {
+    let days = |name: &'static str, default: u64| -> Result<std::time::Duration, ConfigError> {
+        let days = match var(name) {
+            None => default,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or(ConfigError::Invalid(name, v))?,
+        };
+        Ok(std::time::Duration::from_secs(days * 24 * 3600))
+    };
+    Ok(crate::adapters::dynamo::DynamoSettings {
+        workflow_retention: days("OSA_RETENTION_DAYS", 90)?,
+        audit_retention: days("OSA_AUDIT_RETENTION_DAYS", 400)?,
+        ..Default::default()
+    })
 }
 
 /// Builds the services a function needs from the environment.
@@ -141,11 +183,43 @@ pub async fn services_from_env() -> Result<Services, StartupError> {
         store: adapters.store,
         queue: adapters.queue,
         events: adapters.events,
+        metrics: adapters.metrics,
+        ops: adapters.ops,
+        deliveries: adapters.deliveries,
+        optimizely: Some(Arc::new(optimizely_from_env(clock.clone())?)),
         clock,
         http: Arc::new(ReqwestClient::new()?),
         auth: Arc::new(auth),
         config: Arc::new(config),
     })
+}
+
+/// The Optimizely client (built once per instance): production URLs, each
+/// overridable with `OPTIMIZELY_BASE_URL_<SERVICE>` (`..._ODP`,
+/// `..._EXPERIMENTATION`, `..._CONTENT_RECS`, `..._CMP`).
+pub fn optimizely_from_env(clock: Arc<dyn Clock>) -> Result<OptimizelyClient, StartupError> {
+    optimizely_client(clock, |name| std::env::var(name).ok())
+}
+
+pub fn optimizely_client(
+    clock: Arc<dyn Clock>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<OptimizelyClient, StartupError> {
+    let mut client = OptimizelyClient::new(
+        Arc::new(ReqwestTransport::new()?),
+        clock,
+        Arc::new(TokioSleeper),
+    );
+    for service in OptimizelyService::ALL {
+        let name = format!(
+            "OPTIMIZELY_BASE_URL_{}",
+            service.as_str().to_ascii_uppercase()
+        );
+        if let Some(url) = lookup(&name).filter(|u| !u.trim().is_empty()) {
+            client = client.with_base_url(service, url.trim());
+        }
+    }
+    Ok(client)
 }
 
 /// The `SecretString` of a Secrets Manager secret.

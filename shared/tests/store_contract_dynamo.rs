@@ -19,8 +19,8 @@ use osa_shared::domain::AgentId;
 use osa_shared::domain::event::{AgentEvent, parse_agent_event};
 use osa_shared::domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 use osa_shared::ports::{
-    AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, ManualClock, Marker,
-    StoreError, WorkflowStore,
+    AdminAuditEntry, AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome,
+    ManualClock, Marker, StoreError, WorkflowStore,
 };
 use serde_json::json;
 use support::{CallCounter, endpoint, sdk_config, unique_name};
@@ -89,6 +89,21 @@ async fn dynamo_store_honours_the_contract() {
     let (store, _, counter) = store(&endpoint, clock.clone()).await;
     contract::store_suite(Arc::new(store), clock).await;
     eprintln!("contract suite API calls: {:?}", counter.snapshot());
+    assert!(
+        !counter.snapshot().contains_key("Scan"),
+        "no Scan, ever: {:?}",
+        counter.snapshot()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamo_deliveries_honour_the_contract() {
+    let Some(endpoint) = endpoint("dynamo_deliveries_honour_the_contract") else {
+        return;
+    };
+    let clock = clock();
+    let (store, _, counter) = store(&endpoint, clock.clone()).await;
+    contract::delivery_suite(Arc::new(store), clock).await;
     assert!(
         !counter.snapshot().contains_key("Scan"),
         "no Scan, ever: {:?}",
@@ -189,6 +204,18 @@ impl WorkflowStore for Fleet {
 
     async fn set_marker(&self, marker: Marker, at: OffsetDateTime) -> Result<(), StoreError> {
         self.pick().set_marker(marker, at).await
+    }
+
+    async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        self.pick().erase_workflow(id).await
+    }
+
+    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
+        self.pick().append_admin_audit(entry).await
+    }
+
+    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
+        self.pick().admin_audit(limit).await
     }
 }
 
@@ -417,5 +444,46 @@ async fn ensure_table_is_idempotent() {
         ttl.time_to_live_description()
             .and_then(|d| d.attribute_name()),
         Some(EXPIRES_AT)
+    );
+}
+
+/// The rate limit shared by every Lambda instance: two stores over one table
+/// (two instances) count against one allowance per client and minute, under
+/// concurrent requests; other clients and the next minute are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_rate_limit_holds_across_instances() {
+    let Some(endpoint) = endpoint("the_shared_rate_limit_holds_across_instances") else {
+        return;
+    };
+    let (first, client, _) = store(&endpoint, clock()).await;
+    let second = DynamoStore::new(client, first.table().to_owned(), clock());
+    let window = 1_795_600_020;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let store = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.spawn(async move { store.take_shared_rate_token("sub:a", window, 5).await });
+    }
+    let mut allowed = 0;
+    while let Some(joined) = tasks.join_next().await {
+        if joined.expect("task").expect("store") {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 5, "exactly the limit, whichever instance served");
+    assert!(
+        second
+            .take_shared_rate_token("sub:b", window, 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        first
+            .take_shared_rate_token("sub:a", window + 60, 5)
+            .await
+            .unwrap()
     );
 }

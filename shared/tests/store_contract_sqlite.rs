@@ -69,6 +69,14 @@ async fn sqlite_store_honours_the_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_deliveries_honour_the_contract() {
+    let dir = TempDir::new("deliveries");
+    let clock = clock();
+    let store = SqliteStore::open(&dir.db(), clock.clone()).expect("open");
+    contract::delivery_suite(Arc::new(store), clock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_queue_honours_the_contract() {
     let dir = TempDir::new("queue");
     let clock = clock();

@@ -1,16 +1,21 @@
 //! `intake`: `POST /api/strategy/intake` submits a strategy intake and starts a
-//! workflow; `POST /api/opal/sync` (Force Sync) re-triggers one on demand.
+//! workflow; `POST /api/opal/sync` (Force Sync) re-triggers one on demand;
+//! `POST /api/strategy/workflows/{id}/credentials` resumes a workflow paused
+//! because Optimizely refused its credentials (scenario C).
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use osa_shared::app::Services;
+use osa_shared::app::credentials::{CredentialsError, resume};
 use osa_shared::app::intake::{IntakeError, submit};
 use osa_shared::app::sync::{SyncError, force_sync};
 use osa_shared::auth::scopes;
+use osa_shared::domain::validation::FieldError;
+use osa_shared::domain::workflow::{RefusedService, WorkflowStatus};
 use osa_shared::http::{
     ApiError, CorrelationId, authorize, declared_too_large, read_body, require_json,
     with_common_layers,
@@ -19,12 +24,14 @@ use serde_json::json;
 
 pub const PATH: &str = "/api/strategy/intake";
 pub const SYNC_PATH: &str = "/api/opal/sync";
+pub const CREDENTIALS_PATH: &str = "/api/strategy/workflows/{id}/credentials";
 
 /// The routes alone, for merging into the local runtime's single router.
 pub fn routes(services: Services) -> Router {
     Router::new()
         .route(PATH, post(handle))
         .route(SYNC_PATH, post(sync))
+        .route(CREDENTIALS_PATH, post(credentials))
         .with_state(services)
 }
 
@@ -57,6 +64,10 @@ async fn handle(
             ),
             IntakeError::Store(e) => ApiError::from(e),
             IntakeError::Queue(e) => ApiError::from(e),
+            IntakeError::Trigger(e) => {
+                tracing::error!(error = %e, "the OPAL trigger cannot be built");
+                ApiError::internal()
+            }
         })?;
     let w = &submitted.workflow;
     let status = if submitted.created {
@@ -64,7 +75,7 @@ async fn handle(
     } else {
         StatusCode::OK
     };
-    let body = json!({
+    let mut body = json!({
         "success": true,
         "workflow_id": w.id,
         "correlation_id": w.correlation_id,
@@ -74,7 +85,90 @@ async fn handle(
         "status": w.status,
         "created": submitted.created,
     });
+    if w.status == WorkflowStatus::CredentialsInvalid
+        && let Some(map) = body.as_object_mut()
+    {
+        let refused = w
+            .credentials_pause
+            .as_ref()
+            .map(|p| p.refused.clone())
+            .unwrap_or_default();
+        map.insert(
+            "credentials".into(),
+            json!({
+                "valid": false,
+                "refused": refused,
+                "message": "Optimizely refused these credentials; the workflow is paused until refreshed ones are posted to resume_url",
+                "resume_url": services.credentials_url(&w.id),
+            }),
+        );
+    }
     Ok((status, Json(body)).into_response())
+}
+
+/// Refreshed Optimizely credentials for a paused workflow: `200` resumed, `404`
+/// unknown, `409` not paused, `422` invalid body or keys still refused.
+async fn credentials(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::INTAKE)?;
+    let limit = services.config.max_body_bytes;
+    if declared_too_large(&headers, limit).is_some() {
+        return Err(ApiError::too_large(limit));
+    }
+    require_json(&headers)?;
+    let body = read_body(body, limit).await?;
+    let resumed = resume(&services, &id, &body).await.map_err(|e| match e {
+        CredentialsError::Invalid(e) => ApiError::from(e),
+        CredentialsError::NotFound => ApiError::not_found(format!("no workflow {id}")),
+        CredentialsError::NotPaused(status) => ApiError::new(
+            StatusCode::CONFLICT,
+            "workflow_not_paused",
+            format!(
+                "workflow {id} is {}, not paused for credentials",
+                status.as_str()
+            ),
+        ),
+        CredentialsError::StillInvalid(refused) => still_refused(&refused),
+        CredentialsError::Store(e) => ApiError::from(e),
+        CredentialsError::Queue(e) => ApiError::from(e),
+        CredentialsError::Trigger(e) => {
+            tracing::error!(error = %e, "the OPAL trigger cannot be built");
+            ApiError::internal()
+        }
+    })?;
+    let w = &resumed.workflow;
+    let body = json!({
+        "success": true,
+        "workflow_id": w.id,
+        "status": w.status,
+        "resumed": true,
+        "triggered": resumed.triggered,
+        "status_check_url": services.status_url(&w.id),
+    });
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// `422 credentials_invalid`, one detail per refusing service (never a key).
+fn still_refused(refused: &[RefusedService]) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "credentials_invalid",
+        "Optimizely still refuses these credentials; the workflow stays paused",
+    );
+    error.details = refused
+        .iter()
+        .map(|r| {
+            FieldError::new(
+                format!("api_credentials.{}_key", r.service),
+                format!("refused by {} (HTTP {})", r.service, r.status),
+            )
+        })
+        .collect();
+    error
 }
 
 /// Force Sync. Starting OPAL work takes the same scope as an intake.

@@ -107,10 +107,18 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1);
+    // The trigger is an outbound delivery the workflow names.
+    let delivery_id = stored
+        .trigger
+        .delivery_id
+        .clone()
+        .expect("a trigger delivery");
     assert_eq!(
         jobs[0].job,
-        Job::TriggerOpal {
-            workflow_id: id.clone()
+        Job::Deliver {
+            delivery_id: uuid::Uuid::parse_str(&delivery_id).unwrap(),
+            run: 0,
+            attempt: 1,
         }
     );
     worker::run(&app.services, &jobs[0].job, 1).await.unwrap();
@@ -120,7 +128,13 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
         sent[0]
             .headers
             .iter()
-            .any(|(k, v)| k == "authorization" && v == "Bearer opal-test-key")
+            .any(|(k, v)| k == "Authorization" && v == "Bearer opal-test-key")
+    );
+    assert!(
+        sent[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "X-Webhook-ID" && *v == delivery_id)
     );
     let trigger: Value = serde_json::from_slice(&sent[0].body).unwrap();
     assert_eq!(trigger["workflow_name"], "strategy_workflow");
@@ -139,25 +153,25 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
 }
 
 #[tokio::test]
-async fn a_failing_trigger_is_retried_then_given_up() {
+async fn a_failing_trigger_is_retried_then_dead_lettered() {
     let app = TestApp::new();
     app.http
         .respond_with(Err(OutboundError::Connect("refused".into())));
     let id = uuid::Uuid::new_v4().to_string();
     assert_eq!(post(&app, &body(&id)).await.0, StatusCode::ACCEPTED);
-    let job = Job::TriggerOpal {
-        workflow_id: id.clone(),
-    };
-    for attempt in 1..worker::MAX_TRIGGER_ATTEMPTS {
-        assert!(worker::run(&app.services, &job, attempt).await.is_err());
-    }
-    worker::run(&app.services, &job, worker::MAX_TRIGGER_ATTEMPTS)
-        .await
-        .unwrap();
+    // Five attempts on the backoff schedule (1, 2, 4, 8 s plus jitter), then the
+    // dead-letter queue; the workflow fails to start and says why.
+    app.advance_running_jobs(Duration::from_secs(40), Duration::from_millis(250))
+        .await;
+    assert_eq!(app.http.sent().len(), 5);
     let failed = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert_eq!(failed.status.as_str(), "failed");
-    assert_eq!(failed.trigger.attempts, worker::MAX_TRIGGER_ATTEMPTS);
+    assert_eq!(failed.trigger.attempts, 5);
     assert!(failed.trigger.last_error.unwrap().contains("refused"));
+    assert_eq!(
+        failed.trigger.dead_lettered_delivery_id,
+        failed.trigger.delivery_id
+    );
 }
 
 #[tokio::test]
@@ -355,4 +369,109 @@ async fn every_route_refuses_a_token_without_its_scope() {
             );
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Force Sync reads untrusted bytes too: whatever they are, a JSON 4xx.
+    #[test]
+    fn force_sync_answers_arbitrary_input_with_a_4xx(bytes in prop::collection::vec(any::<u8>(), 0..512), value in arbitrary_json()) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let app = TestApp::new();
+        let token = app.token(&[scopes::INTAKE]);
+        for payload in [String::from_utf8_lossy(&bytes).into_owned(), value.to_string()] {
+            let (status, reply) = rt.block_on(sync(&app, &token, &payload));
+            prop_assert!(status.is_client_error(), "{status} {reply}");
+            prop_assert_eq!(&reply["success"], &json!(false));
+        }
+    }
+}
+
+async fn post_credentials(
+    app: &TestApp,
+    token: Option<&str>,
+    id: &str,
+    bytes: &str,
+) -> (StatusCode, Value) {
+    let mut req = Request::post(format!("/api/strategy/workflows/{id}/credentials"))
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let response = intake::app(app.services.clone())
+        .oneshot(req.body(Body::from(bytes.to_owned())).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn refused_credentials_pause_and_posting_new_ones_resumes() {
+    use osa_shared::adapters::optimizely::OptimizelyService;
+    let app = TestApp::new();
+    app.optimizely
+        .answer(OptimizelyService::Experimentation, Ok(401));
+    let id = uuid::Uuid::new_v4().to_string();
+    let (status, reply) = post(&app, &body(&id)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    assert_eq!(reply["status"], "credentials_invalid");
+    assert_eq!(reply["credentials"]["valid"], false);
+    assert_eq!(
+        reply["credentials"]["refused"],
+        json!([{"service": "experimentation", "status": 401}])
+    );
+    assert_eq!(
+        reply["credentials"]["resume_url"],
+        format!("http://osa.test/api/strategy/workflows/{id}/credentials")
+    );
+    assert!(!reply.to_string().contains("exp-secret-key-123"));
+
+    let intake_only = app.token(&[scopes::INTAKE]);
+    let read_only = app.token(&[scopes::READ]);
+    let fresh = r#"{"api_credentials": {"experimentation_key": "exp-refreshed-key"}}"#;
+
+    let (status, _) = post_credentials(&app, None, &id, fresh).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, reply) = post_credentials(&app, Some(&read_only), &id, fresh).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let (status, reply) = post_credentials(&app, Some(&intake_only), &unknown, fresh).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
+    let (status, reply) =
+        post_credentials(&app, Some(&intake_only), &id, r#"{"api_credentials": {}}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert_eq!(reply["error"]["details"][0]["path"], "api_credentials");
+    let (status, _) = post_credentials(&app, Some(&intake_only), &id, "{").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Still refused: 422 naming the service, never the key.
+    let (status, reply) = post_credentials(&app, Some(&intake_only), &id, fresh).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert_eq!(reply["error"]["code"], "credentials_invalid");
+    assert_eq!(
+        reply["error"]["details"][0]["path"],
+        "api_credentials.experimentation_key"
+    );
+    assert!(!reply.to_string().contains("exp-refreshed-key"));
+
+    app.optimizely
+        .answer(OptimizelyService::Experimentation, Ok(200));
+    let (status, reply) = post_credentials(&app, Some(&intake_only), &id, fresh).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["status"], "pending");
+    assert_eq!(reply["triggered"], true);
+    let (status, reply) = post_credentials(&app, Some(&intake_only), &id, fresh).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{reply}");
+    assert_eq!(reply["error"]["code"], "workflow_not_paused");
 }

@@ -11,8 +11,13 @@ use osa_shared::domain::report::to_markdown;
 use osa_shared::http::{ApiError, authorize, with_common_layers};
 use serde_json::json;
 
+pub mod deliveries;
+pub mod ops;
+
 pub const WORKFLOW_PATH: &str = "/api/strategy/workflows/{id}";
 pub const REPORT_PATH: &str = "/api/strategy/workflows/{id}/report";
+pub const ERASE_PATH: &str = "/api/admin/workflows/{id}";
+pub const ADMIN_AUDIT_PATH: &str = "/api/admin/audit";
 pub const RECENT_STATUS_PATH: &str = "/api/admin/osa/recent-status";
 pub const WEBHOOK_EVENTS_PATH: &str = "/api/admin/webhook-events";
 
@@ -20,8 +25,12 @@ pub fn routes(services: Services) -> Router {
     Router::new()
         .route(WORKFLOW_PATH, get(workflow))
         .route(REPORT_PATH, get(report))
+        .route(ERASE_PATH, axum::routing::delete(erase_workflow))
+        .route(ADMIN_AUDIT_PATH, get(admin_audit))
         .route(RECENT_STATUS_PATH, get(recent_status))
         .route(WEBHOOK_EVENTS_PATH, get(webhook_events))
+        .merge(ops::routes())
+        .merge(deliveries::routes())
         .with_state(services)
 }
 
@@ -93,6 +102,42 @@ async fn report(
         map.insert("success".into(), json!(true));
     }
     Ok(Json(body).into_response())
+}
+
+/// Erases every item of a workflow; the admin audit trail records it.
+async fn erase_workflow(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    correlation: osa_shared::http::CorrelationId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&services, &headers, scopes::ADMIN)?;
+    if id.is_empty() || id.len() > 128 {
+        return Err(ApiError::not_found("no such workflow"));
+    }
+    let items =
+        osa_shared::app::admin::erase_workflow(&services, &caller, &id, Some(&correlation.0))
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such workflow"))?;
+    Ok(Json(json!({"success": true, "workflow_id": id, "erased_items": items})).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+/// The admin audit trail, newest first.
+async fn admin_audit(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    query: Result<Query<LimitQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let entries = services.store.admin_audit(limit).await?;
+    Ok(Json(json!({"success": true, "entries": entries})).into_response())
 }
 
 async fn recent_status(

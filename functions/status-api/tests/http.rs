@@ -358,3 +358,62 @@ async fn every_route_refuses_a_token_without_its_scope() {
         }
     }
 }
+
+async fn delete(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
+    let req = Request::delete(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = status_api::app(app.services.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn erasure_removes_the_workflow_and_is_audited() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    started(&app, &id, "geo_audit").await;
+    let admin = app.admin_token();
+    let reader = app.token(&[scopes::READ]);
+    let path = format!("/api/admin/workflows/{id}");
+
+    assert_eq!(delete(&app, &path, &reader).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = delete(&app, &path, &admin).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["erased_items"].as_u64().unwrap() >= 10);
+    let (status, _) = get(&app, &format!("/api/strategy/workflows/{id}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = delete(&app, &path, &admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, trail) = get(&app, "/api/admin/audit", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    let entries = trail["entries"].as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        2,
+        "a refused request is not an action: {trail}"
+    );
+    assert_eq!(entries[0]["outcome"], "not_found");
+    assert_eq!(entries[1]["outcome"], "succeeded");
+    assert_eq!(entries[1]["action"], "workflow_erased");
+    assert_eq!(entries[1]["target"], id.as_str());
+    assert_eq!(entries[1]["actor"], "tester");
+    assert_eq!(
+        get(&app, "/api/admin/audit", Some(&reader)).await.0,
+        StatusCode::FORBIDDEN
+    );
+}

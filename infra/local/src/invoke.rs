@@ -8,6 +8,7 @@ use std::path::Path;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body as LambdaBody;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use base64::Engine;
 use http_body_util::BodyExt;
@@ -24,6 +25,8 @@ pub enum Function {
     OpalWebhook,
     StatusApi,
     Worker,
+    HealthCheck,
+    AlertEvaluator,
 }
 
 pub fn invoke(
@@ -55,6 +58,16 @@ pub fn invoke(
                 let batch: SqsEvent =
                     serde_json::from_str(&event).map_err(|e| format!("not an SQS event: {e}"))?;
                 let response = worker::handle(&services, batch).await;
+                return serde_json::to_string_pretty(&response).map_err(|e| e.to_string());
+            }
+            Function::HealthCheck | Function::AlertEvaluator => {
+                let scheduled: EventBridgeEvent<Value> = serde_json::from_str(&event)
+                    .map_err(|e| format!("not an EventBridge event: {e}"))?;
+                let response = match function {
+                    Function::HealthCheck => health_check::handle(&services, scheduled).await,
+                    _ => alert_evaluator::handle(&services, scheduled).await,
+                }
+                .map_err(|e| e.to_string())?;
                 return serde_json::to_string_pretty(&response).map_err(|e| e.to_string());
             }
         };

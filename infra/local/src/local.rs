@@ -9,19 +9,22 @@ use std::time::Duration;
 use axum::Router;
 use osa_shared::adapters::aws::{self, AwsClients};
 use osa_shared::adapters::log_bus::LogBus;
+use osa_shared::adapters::optimizely::{
+    OptimizelyClient, OptimizelyService, ReqwestTransport, TokioSleeper,
+};
 use osa_shared::adapters::outbound::ReqwestClient;
 use osa_shared::adapters::sqlite::SqliteStore;
-use osa_shared::app::{Services, worker};
+use osa_shared::app::{Services, alerts, health, worker};
 use osa_shared::auth::{DevKeys, JwtVerifier, scopes};
 use osa_shared::config::{Config, MAX_BODY_BYTES, OpalConfig, secrets_from};
 use osa_shared::domain::Secret;
 use osa_shared::domain::signature::SignatureConfig;
 use osa_shared::http::with_common_layers;
 use osa_shared::ports::{Clock, SystemClock};
-use osa_shared::runtime::{Adapters, Backend};
+use osa_shared::runtime::{Adapters, Backend, optimizely_from_env};
 use tokio::sync::watch;
 
-use crate::simulator::{Knobs, Simulator};
+use crate::simulator::{Knobs, Simulator, optimizely};
 use crate::{BackendKind, ServeArgs};
 
 pub const ISSUER: &str = "osa-local";
@@ -112,8 +115,11 @@ pub fn embedded_services(
     );
     let adapters = Adapters {
         store: store.clone(),
-        queue: store,
+        queue: store.clone(),
         events: Arc::new(LogBus::default()),
+        metrics: store.clone(),
+        deliveries: store.clone(),
+        ops: store,
     };
     local_services(files, base, trigger_url, adapters, clock, tuning)
 }
@@ -179,8 +185,12 @@ fn local_services(
         store: adapters.store,
         queue: adapters.queue,
         events: adapters.events,
+        metrics: adapters.metrics,
+        ops: adapters.ops,
+        deliveries: adapters.deliveries,
         clock,
         http: Arc::new(ReqwestClient::new().map_err(|e| e.to_string())?),
+        optimizely: None,
         auth: Arc::new(auth),
         config: Arc::new(Config {
             public_base_url: base.to_owned(),
@@ -231,7 +241,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         deadline_scale: args.deadline_scale,
         retrigger_timed_out_agents: args.retrigger_timed_out,
     };
-    let services = match args.backend {
+    let mut services = match args.backend {
         BackendKind::Sqlite => embedded_services(&files, &base, trigger_url, tuning)?,
         BackendKind::Aws => {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -239,6 +249,22 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             local_services(&files, &base, trigger_url, adapters, clock, tuning)?
         }
     };
+
+    // Optimizely: the simulator's services, or the real ones (base URLs from
+    // OPTIMIZELY_BASE_URL_<SERVICE> when set).
+    services.optimizely = Some(Arc::new(if simulate {
+        let mut client = OptimizelyClient::new(
+            Arc::new(ReqwestTransport::new().map_err(|e| e.to_string())?),
+            services.clock.clone(),
+            Arc::new(TokioSleeper),
+        );
+        for service in OptimizelyService::ALL {
+            client = client.with_base_url(service, optimizely::base_url(&base, service));
+        }
+        client
+    } else {
+        optimizely_from_env(services.clock.clone()).map_err(|e| e.to_string())?
+    }));
 
     let mut router = Router::new()
         .merge(intake::routes(services.clone()))
@@ -262,11 +288,14 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             knobs,
         ));
         router = router.merge(simulator.router());
+        let reject = args.sim_reject_credentials.clone().unwrap_or_default().0;
+        router = router.merge(Arc::new(optimizely::OptimizelySim::new(reject)).router());
     }
     let app = with_common_layers(router, &services);
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = tokio::spawn(worker_loop(services.clone(), stop_rx));
+    let worker = tokio::spawn(worker_loop(services.clone(), stop_rx.clone()));
+    let schedules = tokio::spawn(schedule_loop(services.clone(), stop_rx));
 
     let token = files.mint_token("local-developer", &scopes::ALL, 86_400)?;
     print_banner(&base, &files.dir, simulate, &token);
@@ -280,6 +309,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         .await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = schedules.await;
     served.map_err(|e| format!("server error: {e}"))
 }
 
@@ -320,6 +350,30 @@ async fn worker_loop(services: Services, mut stop: watch::Receiver<bool>) {
                 _ = tokio::time::sleep(pause) => {}
                 _ = stop.changed() => return,
             }
+        }
+    }
+}
+
+/// The EventBridge schedules, in-process: the health checks, then the alert
+/// rules, every minute (every 30 s while the health report is degraded, as it
+/// advises). `OSA_SCHEDULE_SECS` overrides the period.
+async fn schedule_loop(services: Services, mut stop: watch::Receiver<bool>) {
+    let fixed = std::env::var("OSA_SCHEDULE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0);
+    loop {
+        let mut period = fixed.unwrap_or(60);
+        match health::run_checks(&services).await {
+            Ok(report) => period = fixed.unwrap_or(report.next_check_in_seconds.max(1)),
+            Err(e) => tracing::error!(error = %e, "scheduled health check failed"),
+        }
+        if let Err(e) = alerts::evaluate(&services).await {
+            tracing::error!(error = %e, "scheduled alert evaluation failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(period)) => {}
+            _ = stop.changed() => return,
         }
     }
 }

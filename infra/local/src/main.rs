@@ -4,6 +4,7 @@
 //! queue worker and a built-in OPAL simulator; `osa token` prints a dev bearer
 //! token; `osa sign` prints the `X-OSA-Signature` for a body.
 
+mod dlq;
 mod invoke;
 mod loadgen;
 mod local;
@@ -41,6 +42,8 @@ enum Command {
     Invoke(InvokeArgs),
     /// Prepare a webhook load test against a running server (see infra/load.sh).
     Loadgen(LoadgenArgs),
+    /// The dead-letter queue of outbound deliveries: list, show ID, redrive ID|--all.
+    Dlq(DlqArgs),
 }
 
 #[derive(Args)]
@@ -58,6 +61,15 @@ struct LoadgenArgs {
     /// Where the requests go, one `signature<TAB>body` a line.
     #[arg(long)]
     out: PathBuf,
+}
+
+#[derive(Args)]
+struct DlqArgs {
+    /// Where the database lives (before or after the subcommand).
+    #[arg(long, env = "OSA_DATA_DIR", default_value = ".osa", global = true)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: dlq::DlqCommand,
 }
 
 #[derive(Args)]
@@ -149,6 +161,12 @@ pub struct ServeArgs {
     /// Simulator: all agents finish within this many milliseconds.
     #[arg(long, default_value_t = 4000)]
     sim_spread_ms: u64,
+    /// Simulator: Optimizely refuses (401) the first key each of these services
+    /// sees, as an expired key; any other key is accepted, as refreshed ones are
+    /// (scenario C). Comma-separated odp, experimentation, content_recs, cmp;
+    /// without a value, all four.
+    #[arg(long, num_args = 0..=1, default_missing_value = "all", value_parser = simulator::optimizely::parse_service_list)]
+    sim_reject_credentials: Option<simulator::optimizely::ServiceList>,
 }
 
 #[derive(Args)]
@@ -197,6 +215,7 @@ fn main() -> ExitCode {
                     &args.out,
                 ))
             }),
+        Command::Dlq(args) => dlq::run(args.command, &args.data_dir),
         Command::Invoke(args) => invoke::invoke(
             args.function,
             &args.event,

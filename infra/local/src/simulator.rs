@@ -11,6 +11,7 @@
 //! Fault knobs inject failures, silence, duplicates, reordering and bad signatures.
 
 mod agent_data;
+pub mod optimizely;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -149,6 +150,11 @@ impl Simulator {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route(TRIGGER_PATH, post(trigger))
+            // What OSA's OPAL health probe GETs (the trigger's sibling `health`).
+            .route(
+                "/sim/opal/health",
+                axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+            )
             .with_state(self)
     }
 

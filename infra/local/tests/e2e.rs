@@ -38,15 +38,29 @@ impl Osa {
     }
 
     fn start_with_env(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Osa {
+        Osa::start_logging(name, extra, env, None)
+    }
+
+    /// `log`: a file that gets everything `osa` logs (JSON, info and up).
+    fn start_logging(
+        name: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Osa {
         let data_dir = unique_dir(name);
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::inherit(),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_osa"))
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(&data_dir)
             .args(extra)
             .envs(env.iter().copied())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("osa starts");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -553,4 +567,108 @@ async fn a_silent_agent_ends_the_workflow_partial_and_the_report_names_it() {
     assert!(markdown.contains("## Ranked recommendations"), "{markdown}");
     assert!(markdown.contains("**partial_results**"), "{markdown}");
     assert!(markdown.contains("### Phase 1: Quick wins"), "{markdown}");
+}
+
+/// Issue 7: a whole run, logged at info as JSON, leaks no secret and no PII
+/// from its inputs, and stores none unredacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_stored_data_carry_no_secret_and_no_pii() {
+    let log = std::env::temp_dir().join(format!(
+        "osa-e2e-log-{}-{}.jsonl",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let osa = Osa::start_logging(
+        "pii",
+        &["--sim-spread-ms", "500", "--log-json"],
+        &[],
+        Some(&log),
+    );
+    let id = new_id();
+    let mut body = intake(&id);
+    body["business_context"]["current_challenges"] =
+        json!(["Ask jane.doe@example.com or call +1 415 555 0134 about card 4111 1111 1111 1111"]);
+    let (status, reply) = osa.post_intake(&body).await;
+    assert_eq!(status, 202, "{reply}");
+    osa.wait_for(&id, Duration::from_secs(60), |w| w["status"] == "completed")
+        .await;
+
+    // A late failure whose error text carries PII, correctly signed.
+    let event = serde_json::to_vec(&json!({
+        "workflow_id": id, "agent_id": "geo_audit", "execution_status": "failed",
+        "execution_id": "pii-exec",
+        "metadata": {"error": "crawler blocked for ops@acme-outdoor.com from 203.0.113.77"}
+    }))
+    .unwrap();
+    assert_eq!(osa.webhook(&event, Some(&osa.sign(&event))).await.0, 202);
+    let (_, view) = osa.get(&format!("/api/strategy/workflows/{id}")).await;
+
+    let secret = std::fs::read_to_string(osa.data_dir.join("webhook-secret")).unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(logs.lines().count() > 10, "the run was logged: {logs}");
+    for line in logs.lines().filter(|l| l.starts_with('{')) {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+    let stored = view.to_string();
+    for leak in [
+        "odp-live-key-do-not-leak",
+        secret.trim(),
+        osa.token.as_str(),
+        "jane.doe@example.com",
+        "555 0134",
+        "4111 1111 1111 1111",
+        "ops@acme-outdoor.com",
+        "203.0.113.77",
+    ] {
+        assert!(!logs.contains(leak), "the logs contain {leak:?}");
+        assert!(
+            !stored.contains(leak),
+            "the stored workflow contains {leak:?}"
+        );
+    }
+}
+
+/// Scenario C as a user meets it: the simulated Optimizely refuses the intake's
+/// key, the workflow pauses; a refreshed key resumes it and it completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_pause_and_refreshed_ones_resume_to_completion() {
+    let osa = Osa::start(
+        "credentials",
+        &["--sim-spread-ms", "500", "--sim-reject-credentials=odp"],
+    );
+    let id = new_id();
+    let (status, reply) = osa.post_intake(&intake(&id)).await;
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(reply["status"], "credentials_invalid", "{reply}");
+    assert_eq!(
+        reply["credentials"]["refused"],
+        json!([{"service": "odp", "status": 401}])
+    );
+    let (status, view) = osa.get(&format!("/api/strategy/workflows/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["status"], "credentials_invalid");
+    assert!(view["trigger"]["accepted_at"].is_null(), "{view}");
+
+    let post = |key: &'static str| {
+        osa.http
+            .post(osa.url(&format!("/api/strategy/workflows/{id}/credentials")))
+            .bearer_auth(&osa.token)
+            .json(&json!({"api_credentials": {"odp_key": key}}))
+            .send()
+    };
+    // The same expired key again: still refused.
+    let r = post("odp-live-key-do-not-leak").await.expect("request");
+    assert_eq!(r.status().as_u16(), 422);
+    let r = post("odp-refreshed-key").await.expect("request");
+    assert_eq!(r.status().as_u16(), 200);
+
+    let done = osa
+        .wait_for(&id, Duration::from_secs(30), |v| v["status"] == "completed")
+        .await;
+    assert_eq!(done["results"].as_array().map(Vec::len), Some(9), "{done}");
+    assert!(
+        done["credentials_pause"]["resumed_at"].is_string(),
+        "{done}"
+    );
 }

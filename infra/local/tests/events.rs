@@ -18,6 +18,8 @@ fn events_dir() -> PathBuf {
 enum Expect {
     Status(u16),
     Failures(usize),
+    /// A scheduled function's answer: `{"ok": true, ...}`.
+    Ok,
 }
 
 #[derive(Debug)]
@@ -44,12 +46,13 @@ fn manifest() -> Vec<Entry> {
                     .to_owned()
             };
             let expect = match (e["status"].as_u64(), e["failures"].as_u64()) {
+                (None, None) if e["ok"] == Value::Bool(true) => Expect::Ok,
                 (Some(status), None) => {
                     Expect::Status(u16::try_from(status).expect("an HTTP status"))
                 }
                 (None, Some(failures)) => Expect::Failures(failures as usize),
                 _ => panic!(
-                    "manifest entry {i} needs exactly one of \"status\" or \"failures\": {e}"
+                    "manifest entry {i} needs exactly one of \"status\", \"failures\" or \"ok\": {e}"
                 ),
             };
             Entry {
@@ -140,6 +143,8 @@ fn invoke(entry: &Entry, data_dir: &Path) -> Result<Value, String> {
 /// Checks one Lambda response against the manifest; `Err` says how it differs.
 fn check(entry: &Entry, response: &Value) -> Result<(), String> {
     match entry.expect {
+        Expect::Ok if response["ok"] == Value::Bool(true) => Ok(()),
+        Expect::Ok => Err(format!("no \"ok\": true in {response}")),
         Expect::Status(want) => {
             let got = response["statusCode"]
                 .as_u64()

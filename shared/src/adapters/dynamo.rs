@@ -30,7 +30,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -40,8 +42,8 @@ use crate::domain::AgentId;
 use crate::domain::event::AgentEvent;
 use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
-    AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker, StoreError,
-    WorkflowStore,
+    AdminAuditEntry, AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome,
+    Marker, StoreError, WorkflowStore,
 };
 
 /// The index of all workflows by creation day, newest first.
@@ -116,10 +118,10 @@ impl Default for DynamoSettings {
 /// handle on shared state).
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: Arc<str>,
+    pub(crate) client: Client,
+    pub(crate) table: Arc<str>,
     clock: Arc<dyn Clock>,
-    settings: DynamoSettings,
+    pub(crate) settings: DynamoSettings,
     stripes: Arc<[tokio::sync::Mutex<()>]>,
 }
 
@@ -340,7 +342,7 @@ impl DynamoStore {
 
     /// Strongly consistent `BatchGetItem` of any number of keys; the items found, in
     /// no particular order.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_KEYS) {
             let mut pending = Some(
@@ -431,7 +433,7 @@ impl DynamoStore {
     }
 
     /// The table keys (`pk`, `sk`) of up to `limit` entries of one index partition.
-    async fn query_index(
+    pub(crate) async fn query_index(
         &self,
         index: &str,
         index_pk: &str,
@@ -963,7 +965,147 @@ impl WorkflowStore for DynamoStore {
             Err(e) => Err(unavailable("UpdateItem", &e)),
         }
     }
+
+    async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let _local = self.local_lock(id).await;
+        // Every item of a workflow shares its partition: one Query finds them all.
+        let items = self.query(&wf_pk(id), "", true, usize::MAX).await?;
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let keys: Vec<Item> = items
+            .iter()
+            .map(|item| {
+                Ok(key(
+                    attr_s(item, PK)?.to_owned(),
+                    attr_s(item, SK)?.to_owned(),
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        for chunk in keys.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    DeleteRequest::builder()
+                        .set_key(Some(k.clone()))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| StoreError::Unavailable(format!("a delete request: {e}")))
+                })
+                .collect::<Result<_, _>>()?;
+            for attempt in 0..self.settings.max_attempts {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    backoff(attempt).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table.as_ref(), pending.clone())
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchWriteItem", &e))?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(self.table.as_ref()))
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(format!(
+                    "erasing workflow {id}: {} deletes left unprocessed",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(Some(keys.len() as u64))
+    }
+
+    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
+        let sk = format!(
+            "{:020}#{}",
+            entry.at.unix_timestamp_nanos().max(0),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut item = key(ADMIN_AUDIT.into(), sk);
+        item.insert(DOC.into(), s(encode(entry)?));
+        item.insert(
+            EXPIRES_AT.into(),
+            self.expiry(entry.at, self.settings.audit_retention),
+        );
+        self.client
+            .put_item()
+            .table_name(self.table.as_ref())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", &e))?;
+        Ok(())
+    }
+
+    async fn take_shared_rate_token(
+        &self,
+        client: &str,
+        window_start: i64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        self.take_rate_token(client, window_start, limit).await
+    }
+
+    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
+        let items = self.query(ADMIN_AUDIT, "", false, limit).await?;
+        items
+            .iter()
+            .map(|item| doc(item, "admin audit entry"))
+            .collect()
+    }
 }
+
+impl DynamoStore {
+    /// The shared rate limit: one counter item per client and minute (`ADD`, so
+    /// one write a request and no read), refused by its condition at the limit.
+    /// Each client has its own partition, so no key runs hot; the item expires
+    /// by TTL after its minute.
+    pub(crate) async fn take_rate_token(
+        &self,
+        client: &str,
+        window_start: i64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(self.table.as_ref())
+            .key(PK, s(format!("RATE#{client}")))
+            .key(SK, s(window_start.to_string()))
+            .update_expression("ADD #hits :one SET #exp = :exp")
+            .condition_expression("attribute_not_exists(#hits) OR #hits < :limit")
+            .expression_attribute_names("#hits", "hits")
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit))
+            .expression_attribute_values(":exp", n(window_start.saturating_add(180)))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("UpdateItem", &e)),
+        }
+    }
+}
+
+/// The partition of the admin audit trail (admin actions are rare: one
+/// partition is plenty).
+const ADMIN_AUDIT: &str = "ADMIN_AUDIT";
 
 // ---- helpers -----------------------------------------------------------------------
 

@@ -57,6 +57,28 @@ impl HttpClient for ReqwestClient {
             retry_after,
         })
     }
+
+    async fn get(&self, url: &str, timeout: Duration) -> Result<OutboundResponse, OutboundError> {
+        let response = self
+            .client
+            .get(url)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    OutboundError::Timeout
+                } else if e.is_connect() {
+                    OutboundError::Connect(without_url(&e))
+                } else {
+                    OutboundError::Other(without_url(&e))
+                }
+            })?;
+        Ok(OutboundResponse {
+            status: response.status().as_u16(),
+            retry_after: None,
+        })
+    }
 }
 
 /// reqwest puts the URL in its messages; URLs can carry tokens, so drop it.

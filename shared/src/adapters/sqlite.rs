@@ -31,8 +31,8 @@ use crate::domain::AgentId;
 use crate::domain::event::{AgentEvent, EventKind};
 use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
-    AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Job, JobQueue,
-    Marker, QueueError, ReceivedJob, StoreError, WorkflowStore,
+    AdminAuditEntry, AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome,
+    Job, JobQueue, Marker, QueueError, ReceivedJob, StoreError, WorkflowStore,
 };
 
 /// The schema this build writes, kept in `PRAGMA user_version`.
@@ -85,6 +85,11 @@ CREATE TABLE IF NOT EXISTS audit (
     doc         TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_workflow ON audit (workflow_id, seq);
+
+CREATE TABLE IF NOT EXISTS admin_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS markers (
     name  TEXT    NOT NULL PRIMARY KEY,
@@ -203,7 +208,7 @@ impl SqliteStore {
     /// Runs `f` on the writer thread inside the current group-commit transaction (in
     /// its own savepoint). Resolves once the transaction has committed, with `f`'s
     /// result; an `Err` from `f` rolls back `f`'s changes only.
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -224,7 +229,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled read-only connection, off the async runtime.
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -295,7 +300,9 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         )));
     }
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+        "BEGIN IMMEDIATE;\n{SCHEMA}\n{}\n{}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;",
+        super::sqlite_metrics::SCHEMA,
+        super::sqlite_deliveries::SCHEMA
     ))
     .map_err(|e| {
         rollback(conn);
@@ -421,7 +428,7 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 // ---- encoding ----------------------------------------------------------------
 
 /// `rusqlite` failures become `StoreError::Unavailable`.
-trait Db<T> {
+pub(crate) trait Db<T> {
     fn db(self) -> Result<T, StoreError>;
 }
 
@@ -813,6 +820,54 @@ impl WorkflowStore for SqliteStore {
         let at_ms = to_ms(at);
         self.write(move |conn| raise_marker(conn, marker, at_ms))
             .await
+    }
+
+    async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            let mut erased = 0u64;
+            for table in ["workflows", "agents", "agent_results", "events"] {
+                let column = if table == "workflows" {
+                    "id"
+                } else {
+                    "workflow_id"
+                };
+                let sql = format!("DELETE FROM {table} WHERE {column} = ?1");
+                erased += conn.prepare_cached(&sql).db()?.execute(params![id]).db()? as u64;
+            }
+            Ok((erased > 0).then_some(erased))
+        })
+        .await
+    }
+
+    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
+        let doc = encode(entry)?;
+        self.write(move |conn| {
+            conn.prepare_cached("INSERT INTO admin_audit (doc) VALUES (?1)")
+                .db()?
+                .execute(params![doc])
+                .db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT doc FROM admin_audit ORDER BY seq DESC LIMIT ?1")
+                .db()?;
+            let docs = stmt
+                .query_map(params![limit], |row| row.get::<_, String>(0))
+                .db()?
+                .collect::<Result<Vec<_>, _>>()
+                .db()?;
+            docs.iter()
+                .map(|d| decode("admin audit entry", d))
+                .collect()
+        })
+        .await
     }
 }
 

@@ -1,14 +1,14 @@
 //! Submitting a strategy intake: validate, create the workflow once, queue the trigger.
 
-use std::time::Duration;
-
+use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Intake, parse_intake};
 use crate::domain::pii::{PiiPolicy, redact_text};
 use crate::domain::validation::InvalidBody;
 use crate::domain::workflow::{AgentState, Workflow, WorkflowStatus};
-use crate::ports::{CreateOutcome, DomainEvent, Job, QueueError, StoreError};
+use crate::ports::{CreateOutcome, DomainEvent, QueueError, StoreError};
 
 use super::Services;
+use super::delivery::{DeliveryOpError, enqueue_delivery, opal_trigger};
 
 #[derive(Debug)]
 pub struct Submitted {
@@ -27,6 +27,19 @@ pub enum IntakeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The OPAL trigger cannot be built (say, the configured URL is not http(s)).
+    #[error("the OPAL trigger cannot be built: {0}")]
+    Trigger(#[from] DeliveryError),
+}
+
+impl From<DeliveryOpError> for IntakeError {
+    fn from(e: DeliveryOpError) -> Self {
+        match e {
+            DeliveryOpError::Store(e) => IntakeError::Store(e),
+            DeliveryOpError::Queue(e) => IntakeError::Queue(e),
+            other => IntakeError::Store(StoreError::Unavailable(other.to_string())),
+        }
+    }
 }
 
 pub async fn submit(
@@ -40,21 +53,42 @@ pub async fn submit(
         .workflow_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let (workflow, agents) = Workflow::create(
+    // Scenario C: keys a service refuses (401/403) pause the workflow before
+    // OPAL is triggered. Verified before anything is stored; never kept.
+    let verification = super::credentials::verify(services, &intake.credentials).await;
+    let (mut workflow, agents) = Workflow::create(
         &intake,
         id,
         correlation_id.to_owned(),
         services.clock.now(),
         services.config.deadline_scale,
     );
-    let trigger = Job::TriggerOpal {
-        workflow_id: workflow.id.clone(),
-    };
+    // The OPAL trigger is an outbound delivery (retried with backoff, then
+    // dead-lettered); the workflow names it.
+    let trigger = opal_trigger(services, &workflow, None)?;
+    workflow.trigger.delivery_id = Some(trigger.id.to_string());
+    let paused = verification.is_refused();
+    if paused {
+        workflow.status = WorkflowStatus::CredentialsInvalid;
+        workflow.credentials_pause = Some(super::credentials::pause(
+            verification.refused.clone(),
+            workflow.created_at,
+        ));
+    }
     match services.store.create_workflow(&workflow, &agents).await? {
         CreateOutcome::Created => {
-            services.queue.enqueue(&trigger, Duration::ZERO).await?;
-            schedule_deadlines(services, &workflow, &agents).await?;
-            tracing::info!(workflow_id = %workflow.id, "workflow created");
+            if paused {
+                // No trigger and no deadlines until refreshed keys resume it.
+                tracing::warn!(
+                    workflow_id = %workflow.id,
+                    refused = %super::credentials::names(&verification.refused),
+                    "workflow paused: Optimizely refused the credentials"
+                );
+            } else {
+                enqueue_delivery(services, trigger).await?;
+                schedule_deadlines(services, &workflow, &agents).await?;
+            }
+            tracing::info!(workflow_id = %workflow.id, status = workflow.status.as_str(), "workflow created");
             services
                 .publish(&[DomainEvent::WorkflowCreated {
                     workflow_id: workflow.id.clone(),
@@ -72,7 +106,29 @@ pub async fn submit(
             // queue was down the first time), queue it again; the worker sends it once.
             if existing.status == WorkflowStatus::Pending && existing.trigger.accepted_at.is_none()
             {
-                services.queue.enqueue(&trigger, Duration::ZERO).await?;
+                let id = existing
+                    .trigger
+                    .delivery_id
+                    .as_deref()
+                    .and_then(|id| uuid::Uuid::parse_str(id).ok());
+                match id {
+                    Some(id) => {
+                        enqueue_delivery(services, opal_trigger(services, &existing, Some(id))?)
+                            .await?;
+                    }
+                    // Created by a build before deliveries: its worker converts it.
+                    None => {
+                        services
+                            .queue
+                            .enqueue(
+                                &crate::ports::Job::TriggerOpal {
+                                    workflow_id: existing.id.clone(),
+                                },
+                                std::time::Duration::ZERO,
+                            )
+                            .await?;
+                    }
+                }
                 let agents = services.store.get_agents(&existing.id).await?;
                 schedule_deadlines(services, &existing, &agents).await?;
             }

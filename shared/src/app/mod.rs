@@ -1,8 +1,14 @@
 //! Application services: each use case orchestrates the domain and the ports.
 //! HTTP handlers and queue consumers call these and only translate in and out.
 
+pub mod admin;
+pub mod alerts;
+pub mod credentials;
+pub mod delivery;
+pub mod health;
 pub mod intake;
 pub mod lifecycle;
+pub mod metrics;
 pub mod status;
 pub mod sync;
 pub mod webhook;
@@ -10,9 +16,13 @@ pub mod worker;
 
 use std::sync::Arc;
 
+use crate::adapters::optimizely::OptimizelyClient;
 use crate::auth::JwtVerifier;
 use crate::config::Config;
-use crate::ports::{Clock, DomainEvent, EventBus, HttpClient, JobQueue, WorkflowStore};
+use crate::ports::{
+    Clock, DeliveryStore, DomainEvent, EventBus, HttpClient, JobQueue, MetricsStore, OpsStore,
+    WorkflowStore,
+};
 
 /// Everything a use case may touch. Cheap to clone; built once per process
 /// (per Lambda instance), never per request.
@@ -25,6 +35,15 @@ pub struct Services {
     pub http: Arc<dyn HttpClient>,
     pub auth: Arc<JwtVerifier>,
     pub config: Arc<Config>,
+    /// Metrics aggregated in the store, right across every instance (issue 6).
+    pub metrics: Arc<dyn MetricsStore>,
+    /// Operational state: health reports, alert state, the maintenance switch.
+    pub ops: Arc<dyn OpsStore>,
+    /// Outbound deliveries and their dead-letter queue (issue 4).
+    pub deliveries: Arc<dyn DeliveryStore>,
+    /// Verifies the Optimizely keys an intake gives (scenario C). `None`: keys
+    /// are not checked (a runtime without one configured).
+    pub optimizely: Option<Arc<OptimizelyClient>>,
 }
 
 impl Services {
@@ -40,6 +59,12 @@ impl Services {
         if let Err(e) = self.events.publish(events).await {
             tracing::warn!(error = %e, count = events.len(), "domain events not published");
         }
+        metrics::on_published(self, events).await;
+    }
+
+    /// Where refreshed Optimizely credentials for a paused workflow go.
+    pub fn credentials_url(&self, workflow_id: &str) -> String {
+        format!("{}/credentials", self.status_url(workflow_id))
     }
 
     pub fn status_url(&self, workflow_id: &str) -> String {

@@ -34,6 +34,9 @@ pub struct WorkflowView {
     pub force_sync: Option<crate::domain::workflow::ForceSync>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retriggered_agents: Vec<crate::domain::AgentId>,
+    /// The credentials pause (scenario C), while paused and after a resume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_pause: Option<crate::domain::workflow::CredentialsPause>,
     pub business_context: crate::domain::intake::BusinessContext,
     pub optimizely: crate::domain::intake::OptimizelyProject,
     pub analysis_preferences: crate::domain::intake::AnalysisPreferences,
@@ -60,6 +63,7 @@ impl WorkflowView {
             trigger: w.trigger,
             force_sync: w.force_sync,
             retriggered_agents: w.retriggered_agents,
+            credentials_pause: w.credentials_pause,
             business_context: w.business_context,
             optimizely: w.optimizely,
             analysis_preferences: w.analysis_preferences,
@@ -139,6 +143,9 @@ fn dashboard_status(w: &Workflow, now: OffsetDateTime) -> &'static str {
     match w.status {
         WorkflowStatus::Completed | WorkflowStatus::Partial => "completed",
         WorkflowStatus::Failed | WorkflowStatus::TimedOut => "failed",
+        // Paused, waiting for refreshed credentials: nothing is running, and it
+        // cannot finish on its own, so the dashboard shows it as needing action.
+        WorkflowStatus::CredentialsInvalid => "failed",
         WorkflowStatus::Pending | WorkflowStatus::Running if now - w.created_at > STALE_AFTER => {
             "failed"
         }

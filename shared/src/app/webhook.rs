@@ -9,7 +9,7 @@ use crate::domain::validation::InvalidBody;
 use crate::domain::workflow::{AgentStatus, WorkflowStatus};
 use crate::ports::{AuditEntry, AuditOutcome, DomainEvent, EventOutcome, StoreError};
 
-use super::Services;
+use super::{Services, metrics};
 
 pub struct WebhookRequest<'a> {
     pub signature: Option<&'a str>,
@@ -59,6 +59,7 @@ pub async fn ingest(
     services: &Services,
     request: WebhookRequest<'_>,
 ) -> Result<Ingested, WebhookError> {
+    let started = std::time::Instant::now();
     let audit = AuditEntry {
         received_at: services.clock.now(),
         workflow_id: None,
@@ -83,6 +84,8 @@ pub async fn ingest(
             Ok(event) => event,
             Err(err) => {
                 reject(services, audit, Some(request.body), &err).await?;
+                let reason = err.reason_and_status().0;
+                metrics::webhook_processed(services, None, reason, started.elapsed(), None).await;
                 return Err(err);
             }
         };
@@ -141,6 +144,15 @@ pub async fn ingest(
                 }
                 services.publish(&events).await;
             }
+            let found = Some((&findings, policy.mode));
+            metrics::webhook_processed(
+                services,
+                Some(&event),
+                "accepted",
+                started.elapsed(),
+                found,
+            )
+            .await;
             Ok(Ingested::Accepted {
                 event_id,
                 agent_status,
@@ -150,9 +162,22 @@ pub async fn ingest(
         }
         EventOutcome::Duplicate { event_id } => {
             tracing::info!(workflow_id = %event.workflow_id, agent = %event.agent, %event_id, "duplicate agent event");
+            metrics::webhook_processed(
+                services,
+                Some(&event),
+                "duplicate",
+                started.elapsed(),
+                None,
+            )
+            .await;
             Ok(Ingested::Duplicate { event_id })
         }
-        EventOutcome::UnknownWorkflow => Err(WebhookError::UnknownWorkflow),
+        EventOutcome::UnknownWorkflow => {
+            let reason = "unknown_workflow";
+            metrics::webhook_processed(services, Some(&event), reason, started.elapsed(), None)
+                .await;
+            Err(WebhookError::UnknownWorkflow)
+        }
     }
 }
 

@@ -1,16 +1,17 @@
-//! The background worker: runs queued jobs: the OPAL trigger, deadline checks,
-//! re-triggers of timed-out agents and Force Sync runs.
+//! The background worker: runs queued jobs: outbound deliveries (the OPAL
+//! trigger among them, see `app::delivery`), deadline checks, re-triggers of
+//! timed-out agents and Force Sync runs.
 
 use bytes::Bytes;
 use serde_json::json;
 
 use crate::domain::AgentId;
-use crate::domain::workflow::{SyncState, Workflow, WorkflowStatus};
+use crate::domain::workflow::{SyncState, Workflow};
 use crate::ports::{Job, Marker, OutboundError, OutboundRequest, StoreError};
 
 use super::Services;
 
-/// Give up on a trigger after this many receives of its job.
+/// Give up on a re-trigger or a Force Sync after this many receives of its job.
 pub const MAX_TRIGGER_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +26,15 @@ pub enum JobError {
 /// Runs one job. `Ok` means it is finished with (done, or given up on) and can be acked.
 pub async fn run(services: &Services, job: &Job, receive_count: u32) -> Result<(), JobError> {
     match job {
+        // Queued by builds before deliveries: becomes the workflow's trigger delivery.
         Job::TriggerOpal { workflow_id } => {
-            trigger_opal(services, workflow_id, receive_count).await
+            super::delivery::trigger_opal_job(services, workflow_id).await
         }
+        Job::Deliver {
+            delivery_id,
+            run,
+            attempt,
+        } => super::delivery::deliver(services, *delivery_id, *run, *attempt).await,
         Job::CheckDeadlines { workflow_id } => {
             super::lifecycle::check_deadlines(services, workflow_id).await
         }
@@ -198,55 +205,4 @@ pub fn trigger_payload(services: &Services, w: &Workflow) -> serde_json::Value {
             "span_id": format!("{:016x}", rand::random::<u64>()),
         }
     })
-}
-
-async fn trigger_opal(
-    services: &Services,
-    workflow_id: &str,
-    receive_count: u32,
-) -> Result<(), JobError> {
-    let Some(workflow) = services.store.get_workflow(workflow_id).await? else {
-        tracing::warn!(workflow_id, "trigger for an unknown workflow dropped");
-        return Ok(());
-    };
-    if workflow.trigger.accepted_at.is_some() || workflow.status != WorkflowStatus::Pending {
-        return Ok(()); // already triggered: a redelivered or repeated job
-    }
-    let error = post_to_opal(services, &workflow, &trigger_payload(services, &workflow)).await?;
-    let now = services.clock.now();
-    let give_up = error.is_some() && receive_count >= MAX_TRIGGER_ATTEMPTS;
-    let change = |w: &mut Workflow| {
-        w.trigger.attempts = w.trigger.attempts.saturating_add(1);
-        w.trigger.last_error.clone_from(&error);
-        w.updated_at = now;
-        match &error {
-            None => {
-                w.trigger.accepted_at = Some(now);
-                if w.status == WorkflowStatus::Pending {
-                    w.status = WorkflowStatus::Running;
-                }
-            }
-            Some(_) if give_up => {
-                w.status = WorkflowStatus::Failed;
-                w.finished_at = Some(now);
-            }
-            Some(_) => {}
-        }
-        true
-    };
-    services.store.update_workflow(workflow_id, &change).await?;
-    match error {
-        None => {
-            tracing::info!(workflow_id, "OPAL trigger accepted");
-            Ok(())
-        }
-        Some(e) if give_up => {
-            tracing::error!(workflow_id, error = %e, attempts = receive_count, "OPAL trigger failed; giving up");
-            Ok(())
-        }
-        Some(e) => {
-            tracing::warn!(workflow_id, error = %e, attempt = receive_count, "OPAL trigger failed; will retry");
-            Err(JobError::Retry(e))
-        }
-    }
 }

@@ -242,23 +242,11 @@ fn validate(wire: IntakeWire, fingerprint: String) -> Result<Intake, Vec<FieldEr
     if !is_uuid(&oc.workspace_id) {
         v.push("optimizely_config.workspace_id", "must be a UUID");
     }
-    let creds = &oc.api_credentials;
-    for (name, key) in [
-        ("odp_key", &creds.odp_key),
-        ("experimentation_key", &creds.experimentation_key),
-        ("content_recs_key", &creds.content_recs_key),
-        ("cmp_key", &creds.cmp_key),
-    ] {
-        if let Some(k) = key
-            && (k.expose().trim().is_empty() || k.expose().len() > 512)
-        {
-            // The message never echoes the value.
-            v.push(
-                format!("optimizely_config.api_credentials.{name}"),
-                "must be a non-empty string of at most 512 characters",
-            );
-        }
-    }
+    check_keys(
+        &oc.api_credentials,
+        "optimizely_config.api_credentials",
+        &mut v,
+    );
 
     let ap = &wire.analysis_preferences;
     v.count(
@@ -290,6 +278,53 @@ fn validate(wire: IntakeWire, fingerprint: String) -> Result<Intake, Vec<FieldEr
         analysis_preferences: wire.analysis_preferences,
         fingerprint,
     })
+}
+
+/// Every given key must be a non-empty string of at most 512 characters.
+fn check_keys(creds: &Credentials, at: &str, v: &mut Violations) {
+    for (name, key) in [
+        ("odp_key", &creds.odp_key),
+        ("experimentation_key", &creds.experimentation_key),
+        ("content_recs_key", &creds.content_recs_key),
+        ("cmp_key", &creds.cmp_key),
+    ] {
+        if let Some(k) = key
+            && (k.expose().trim().is_empty() || k.expose().len() > 512)
+        {
+            // The message never echoes the value.
+            v.push(
+                format!("{at}.{name}"),
+                "must be a non-empty string of at most 512 characters",
+            );
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsUpdateWire {
+    api_credentials: Credentials,
+}
+
+/// Parses `{"api_credentials": {...}}`, the body that refreshes a paused
+/// workflow's credentials: the intake's schema, with at least one key.
+pub fn parse_credentials_update(body: &[u8]) -> Result<Credentials, InvalidBody> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| InvalidBody::Syntax(e.to_string()))?;
+    if !value.is_object() {
+        return Err(InvalidBody::Schema(vec![FieldError::new(
+            "",
+            "request body must be a JSON object",
+        )]));
+    }
+    let wire: CredentialsUpdateWire = from_value(&value, "").map_err(InvalidBody::Schema)?;
+    let mut v = Violations::at("");
+    check_keys(&wire.api_credentials, "api_credentials", &mut v);
+    if v.is_empty() && wire.api_credentials.provided() == CredentialsProvided::default() {
+        v.push("api_credentials", "must give at least one key");
+    }
+    v.into_result(wire.api_credentials)
+        .map_err(InvalidBody::Schema)
 }
 
 /// A hyphenated 8-4-4-4-12 hex UUID, the form the spec's clients send.

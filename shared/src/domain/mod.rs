@@ -2,10 +2,13 @@
 
 pub mod agent_output;
 pub mod agents;
+pub mod alerts;
 pub mod canonical;
 pub mod delivery;
 pub mod event;
+pub mod health;
 pub mod intake;
+pub mod metrics;
 pub mod pii;
 pub mod report;
 pub mod resilience;

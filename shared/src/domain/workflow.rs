@@ -23,6 +23,11 @@ pub enum WorkflowStatus {
     /// Still unfinished when the workflow's overall limit (30 minutes) ran out;
     /// the agents without a result are timed out.
     TimedOut,
+    /// Paused (spec scenario C): an Optimizely service refused the credentials
+    /// the intake gave (401/403). Not terminal: OPAL is not triggered and no
+    /// deadline runs until refreshed credentials are posted to
+    /// `/api/strategy/workflows/{id}/credentials`, which resumes it.
+    CredentialsInvalid,
 }
 
 impl WorkflowStatus {
@@ -44,6 +49,7 @@ impl WorkflowStatus {
             WorkflowStatus::Partial => "partial",
             WorkflowStatus::Failed => "failed",
             WorkflowStatus::TimedOut => "timed_out",
+            WorkflowStatus::CredentialsInvalid => "credentials_invalid",
         }
     }
 }
@@ -118,6 +124,10 @@ pub struct Workflow {
     /// The latest Force Sync of this workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_sync: Option<ForceSync>,
+    /// The latest credentials pause (scenario C): which services refused the
+    /// keys, when, and when refreshed keys resumed it. Never holds a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_pause: Option<CredentialsPause>,
     /// Bumped on every write; adapters use it for optimistic concurrency.
     #[serde(default)]
     pub version: u64,
@@ -160,6 +170,37 @@ impl ForceSync {
     }
 }
 
+/// Why and since when a workflow is (or was) paused as `credentials_invalid`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CredentialsPause {
+    /// The services that refused their key on the latest check.
+    pub refused: Vec<RefusedService>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub paused_at: OffsetDateTime,
+    /// The latest verification of posted credentials that still failed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub last_checked_at: Option<OffsetDateTime>,
+    /// Set when refreshed credentials were accepted and the workflow resumed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub resumed_at: Option<OffsetDateTime>,
+}
+
+/// One Optimizely service that refused its key: its name (`odp`,
+/// `experimentation`, `content_recs`, `cmp`) and the HTTP status it answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedService {
+    pub service: String,
+    pub status: u16,
+}
+
 /// Where the OPAL trigger stands.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TriggerState {
@@ -168,6 +209,24 @@ pub struct TriggerState {
     pub accepted_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The outbound delivery that carries the trigger (`/api/admin/deliveries/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
+    /// Set while the trigger's delivery is dead-lettered: the workflow failed to
+    /// start (status `failed`, the reason in `last_error`). Cleared when a redrive
+    /// gets the trigger accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_lettered_delivery_id: Option<String>,
+    /// When a redriven trigger was accepted after its dead letter, or when a
+    /// workflow paused as `credentials_invalid` resumed; the workflow's overall
+    /// time limit, and the deadlines of agents that have not started, count from
+    /// here instead of from its creation.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub restarted_at: Option<OffsetDateTime>,
 }
 
 /// One agent within one workflow.
@@ -349,7 +408,12 @@ impl Progress {
         if current.is_terminal() {
             return current;
         }
-        if self.total() > 0 && self.terminal() == self.total() {
+        let all_done = self.total() > 0 && self.terminal() == self.total();
+        if current == WorkflowStatus::CredentialsInvalid && !all_done {
+            // Paused: only refreshed credentials resume it; stray events do not.
+            return current;
+        }
+        if all_done {
             return if self.completed == self.total() {
                 WorkflowStatus::Completed
             } else if self.completed == 0 {
@@ -383,7 +447,11 @@ pub struct DeadlineCheck {
 impl Workflow {
     /// When the workflow as a whole times out.
     pub fn timeout_at(&self, deadline_scale: f64) -> OffsetDateTime {
-        self.created_at + WORKFLOW_TIMEOUT.mul_f64(deadline_scale.max(0.0))
+        let from = self
+            .trigger
+            .restarted_at
+            .map_or(self.created_at, |at| at.max(self.created_at));
+        from + WORKFLOW_TIMEOUT.mul_f64(deadline_scale.max(0.0))
     }
 
     /// Which agents (and whether the workflow itself) are past their deadlines at
@@ -394,12 +462,15 @@ impl Workflow {
         now: OffsetDateTime,
         deadline_scale: f64,
     ) -> DeadlineCheck {
-        if self.status.is_terminal() {
+        if self.status.is_terminal() || self.status == WorkflowStatus::CredentialsInvalid {
+            // A paused workflow has no deadlines; resuming restarts them.
             return DeadlineCheck::default();
         }
         let timeout_at = self.timeout_at(deadline_scale);
         let workflow_expired = now >= timeout_at;
-        let accepted = self.trigger.accepted_at;
+        // Unstarted agents get their time from the trigger's acceptance, or from
+        // a restart (redrive, resume), whichever is later.
+        let accepted = self.trigger.accepted_at.max(self.trigger.restarted_at);
         let open = agents.iter().filter(|a| !a.status.is_terminal());
         let (expired, waiting): (Vec<&AgentState>, Vec<&AgentState>) =
             open.partition(|a| workflow_expired || now >= a.deadline(accepted));
@@ -444,6 +515,7 @@ impl Workflow {
             trigger: TriggerState::default(),
             retriggered_agents: Vec::new(),
             force_sync: None,
+            credentials_pause: None,
             version: 0,
         };
         let agents = AgentId::ALL

@@ -209,9 +209,13 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
     let limiter = edge
         .rate_limit
         .map(|config| RateLimiter::new(config, services.clock.clone()));
+    let shared_per_minute = edge.rate_limit.map(|c| c.per_minute);
     let state = Arc::new(Edge {
         auth: services.auth.clone(),
         limiter,
+        store: services.store.clone(),
+        clock: services.clock.clone(),
+        shared_per_minute,
     });
     let router = router
         .fallback(not_found)
@@ -224,6 +228,10 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
         router.layer(cors(edge.cors_allowed_origins))
     };
     router
+        .layer(middleware::from_fn_with_state(
+            services.clone(),
+            super::api_metrics::record,
+        ))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(correlate))
 }

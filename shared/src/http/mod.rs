@@ -2,6 +2,7 @@
 //! correlation ids, security headers, CORS, rate limits, and the layers every
 //! router gets.
 
+mod api_metrics;
 mod error;
 mod layers;
 pub mod rate_limit;

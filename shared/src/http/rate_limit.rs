@@ -141,6 +141,37 @@ fn micros(clock: &dyn Clock) -> i64 {
 pub(super) struct Edge {
     pub auth: Arc<JwtVerifier>,
     pub limiter: Option<RateLimiter>,
+    /// Where instances share their counts (DynamoDB in AWS; the embedded store
+    /// allows everything, its one process being exact already).
+    pub store: Arc<dyn crate::ports::WorkflowStore>,
+    pub clock: Arc<dyn Clock>,
+    /// Requests a client may make per minute across all instances.
+    pub shared_per_minute: Option<u32>,
+}
+
+impl Edge {
+    /// The cross-instance check: a fixed one-minute window per client. A store
+    /// failure lets the request through (and is logged): the limiter must not
+    /// take the API down with it.
+    async fn shared_allows(&self, client: &str) -> Result<(), Duration> {
+        let Some(per_minute) = self.shared_per_minute else {
+            return Ok(());
+        };
+        let now = self.clock.now().unix_timestamp();
+        let window = now - now.rem_euclid(60);
+        match self
+            .store
+            .take_shared_rate_token(client, window, per_minute)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Duration::from_secs((window + 60 - now).max(1) as u64)),
+            Err(e) => {
+                tracing::warn!(error = %e, "shared rate limit unavailable; request allowed");
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Names the client, then lets the request through or answers 429.
@@ -167,7 +198,11 @@ pub(super) async fn identify_and_limit(
                 None,
             ),
         };
-        if let Err(wait) = limiter.check(&client) {
+        let verdict = match limiter.check(&client) {
+            Ok(()) => edge.shared_allows(&client).await,
+            refused => refused,
+        };
+        if let Err(wait) = verdict {
             // The subject names a client; an address is personal data, so it is not logged.
             tracing::warn!(
                 subject = subject.as_deref().unwrap_or("-"),

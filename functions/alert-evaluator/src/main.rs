@@ -1,0 +1,20 @@
+//! Lambda entry point: wires the runtime to the scheduled handler in lib.rs.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let services = osa_shared::runtime::services_from_env().await?;
+    let services = &services;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
+            alert_evaluator::handle(services, event.payload)
+                .await
+                .map_err(Error::from)
+        },
+    ))
+    .await
+}

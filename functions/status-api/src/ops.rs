@@ -1,0 +1,125 @@
+//! Operations routes (issue 6): Prometheus metrics, health probes, the stored
+//! health report, alerts and the maintenance switch.
+//!
+//! `/api/health/*` need no token, as load balancers and uptime checkers call them;
+//! they reveal only up/down, a response time and a version.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use osa_shared::app::{Services, alerts, health};
+use osa_shared::auth::scopes;
+use osa_shared::domain::alerts::Maintenance;
+use osa_shared::domain::metrics::CONTENT_TYPE;
+use osa_shared::http::{ApiError, authorize};
+use serde_json::json;
+
+pub const PROMETHEUS_PATH: &str = "/api/admin/prometheus";
+pub const HEALTH_PATH: &str = "/api/health/{service}";
+pub const GUARDRAILS_HEALTH_PATH: &str = "/api/admin/guardrails-health";
+pub const ALERTS_PATH: &str = "/api/admin/alerts";
+pub const MAINTENANCE_PATH: &str = "/api/admin/alerts/maintenance";
+
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route(PROMETHEUS_PATH, get(prometheus))
+        .route(HEALTH_PATH, get(health_probe))
+        .route(GUARDRAILS_HEALTH_PATH, get(guardrails_health))
+        .route(ALERTS_PATH, get(alert_list))
+        .route(MAINTENANCE_PATH, get(get_maintenance).put(put_maintenance))
+}
+
+/// The `osal_*` metrics in the Prometheus text format, totals across every
+/// instance (aggregated in the store).
+async fn prometheus(
+    State(services): State<Services>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    let snapshot = services.metrics.snapshot().await?;
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], snapshot.render()).into_response())
+}
+
+/// `/api/health/intake|opal|database`: the check's probe, judged against its
+/// criteria: 200 when it passes, 503 when not.
+async fn health_probe(
+    State(services): State<Services>,
+    Path(service): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = match service.as_str() {
+        "intake" => osa_shared::domain::health::INTAKE,
+        "opal" => osa_shared::domain::health::OPAL,
+        "database" => osa_shared::domain::health::DATABASE,
+        _ => return Err(ApiError::not_found("no such health check")),
+    };
+    let (status, body) = health::check_now(&services, name)
+        .await
+        .ok_or_else(|| ApiError::not_found("no such health check"))?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    Ok((status, Json(body)).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct DetailQuery {
+    detailed: Option<bool>,
+}
+
+/// The latest stored system report (the scheduled check's); with
+/// `?detailed=true`, also per-service state and the recent reports.
+async fn guardrails_health(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    query: Result<Query<DetailQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let state = health::load(&services).await?.unwrap_or_default();
+    let mut body = json!({
+        "success": true,
+        "report": state.latest,
+    });
+    if state.latest.is_none() {
+        body["message"] = json!("no health check has run yet");
+    }
+    if query.detailed.unwrap_or(false) {
+        body["services"] = json!(state.services);
+        let mut history = state.history;
+        history.reverse();
+        body["history"] = json!(history);
+    }
+    Ok(Json(body).into_response())
+}
+
+async fn alert_list(
+    State(services): State<Services>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    Ok(Json(alerts::overview(&services).await?).into_response())
+}
+
+async fn get_maintenance(
+    State(services): State<Services>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    let settings = alerts::maintenance(&services).await?;
+    let active = settings.active(services.clock.now());
+    Ok(Json(json!({"success": true, "active": active, "settings": settings})).into_response())
+}
+
+/// The maintenance switch: `{"scheduled": bool, "manual_until": rfc3339|null}`.
+async fn put_maintenance(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    body: Result<Json<Maintenance>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    let Json(settings) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    alerts::set_maintenance(&services, &settings).await?;
+    let active = settings.active(services.clock.now());
+    Ok(Json(json!({"success": true, "active": active, "settings": settings})).into_response())
+}

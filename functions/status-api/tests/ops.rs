@@ -1,0 +1,357 @@
+//! Operations, as a new user would try them (issue 6): the metrics endpoint shows
+//! the counts that happened; with OPAL down the health report turns degraded
+//! within two schedule periods; with failing agents and a dead notification
+//! target the failure-rate alert fires once, and its notifications are retried
+//! and dead-lettered like any delivery.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use osa_shared::app::alerts::{AlertChannels, evaluate_with};
+use osa_shared::app::health::run_checks;
+use osa_shared::app::intake::submit;
+use osa_shared::app::webhook::{WebhookRequest, ingest};
+use osa_shared::auth::scopes;
+use osa_shared::domain::AgentId;
+use osa_shared::domain::alerts::NoticeKind;
+use osa_shared::domain::delivery::DeliveryKind;
+use osa_shared::domain::health::OverallStatus;
+use osa_shared::ports::OutboundError;
+use osa_shared::testkit::TestApp;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (StatusCode, String, String) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let response = status_api::app(app.services.clone())
+        .oneshot(req.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+async fn get_json(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+    let (status, _, body) = call(app, "GET", path, token).await;
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+async fn new_workflow(app: &TestApp) -> String {
+    let intake = json!({
+        "business_context": {"company_name": "Acme", "industry": "media", "goals": ["Grow"],
+                             "target_audience": "Readers of long-form journalism"},
+        "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
+        "analysis_preferences": {"analysis_depth": "standard", "focus_areas": ["content"], "timeline": "30d"}
+    });
+    let id = submit(&app.services, intake.to_string().as_bytes(), "corr-ops")
+        .await
+        .expect("intake")
+        .workflow
+        .id;
+    app.run_due_jobs().await; // the OPAL trigger
+    id
+}
+
+async fn send(app: &TestApp, workflow_id: &str, agent: AgentId, status: &str) {
+    let mut body = json!({"workflow_id": workflow_id, "agent_id": agent.as_str(),
+                          "execution_id": format!("exec-{agent}"), "execution_status": status});
+    if status == "failed" {
+        body["metadata"] = json!({"execution_duration_ms": 2500,
+                                  "error": "upstream said no; contact ops@example.com"});
+    }
+    let body = serde_json::to_vec(&body).expect("json");
+    let signature = app.sign(&body);
+    ingest(
+        &app.services,
+        WebhookRequest {
+            signature: Some(&signature),
+            correlation_id: None,
+            body: &body,
+        },
+    )
+    .await
+    .expect("accepted");
+}
+
+#[tokio::test]
+async fn prometheus_shows_what_happened() {
+    let app = TestApp::new();
+    let (status, _, _) = call(&app, "GET", "/api/admin/prometheus", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let reader = app.token(&[scopes::READ]);
+    let (status, _, _) = call(&app, "GET", "/api/admin/prometheus", Some(&reader)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let id = new_workflow(&app).await;
+    for agent in AgentId::ALL {
+        send(&app, &id, agent, "failed").await;
+    }
+    // A repeat: counted as a duplicate webhook, not as another execution.
+    send(&app, &id, AgentId::ALL[0], "failed").await;
+    let (status, content_type, text) = call(
+        &app,
+        "GET",
+        "/api/admin/prometheus",
+        Some(&app.admin_token()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert_eq!(value("osal_agent_execution_total{"), 9.0, "{text}");
+    assert_eq!(
+        value(&format!(
+            "osal_agent_execution_total{{agent_id=\"{}\",status=\"failed\"",
+            AgentId::ALL[0]
+        )),
+        1.0
+    );
+    assert_eq!(value("osal_webhook_processing_total{"), 10.0);
+    assert!(text.contains("status=\"duplicate\",webhook_type=\"opal\""));
+    assert_eq!(value("osal_agent_execution_duration_seconds_count{"), 9.0);
+    assert_eq!(
+        value("osal_agent_execution_duration_seconds_sum{"),
+        9.0 * 2.5
+    );
+    assert_eq!(
+        value(
+            "osal_workflow_processing_duration_seconds_count{operation_type=\"workflow\",status=\"failed\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value("osal_pii_protection_operations_total{pii_type=\"email\""),
+        9.0,
+        "one e-mail redacted per failed event (the duplicate's is not counted)"
+    );
+
+    // API requests are counted off the request path, by route template.
+    let (status, _, _) = call(&app, "GET", "/api/strategy/workflows/not-a-workflow", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let wanted = [
+        "osal_api_requests_total{method=\"GET\",endpoint=\"/api/admin/prometheus\",status_code=\"401\",user_agent=\"none\"} 1",
+        "osal_api_requests_total{method=\"GET\",endpoint=\"/api/admin/prometheus\",status_code=\"403\",user_agent=\"none\"} 1",
+        "osal_api_requests_total{method=\"GET\",endpoint=\"/api/strategy/workflows/{id}\",status_code=\"401\",user_agent=\"none\"} 1",
+    ];
+    let mut text = String::new();
+    for _ in 0..1000 {
+        text = app
+            .services
+            .metrics
+            .snapshot()
+            .await
+            .expect("snapshot")
+            .render();
+        if wanted.iter().all(|w| text.contains(w)) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    for w in wanted {
+        assert!(text.contains(w), "{w} in\n{text}");
+    }
+    assert!(
+        !text.contains("not-a-workflow"),
+        "raw paths are never labels"
+    );
+}
+
+#[tokio::test]
+async fn health_turns_degraded_when_opal_is_down_and_reports_it() {
+    let app = TestApp::new();
+    app.http.respond_with(Ok(200)); // OPAL's health endpoint is up
+    // No run yet.
+    let admin = app.admin_token();
+    let (status, body) = get_json(&app, "/api/admin/guardrails-health", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["report"], Value::Null);
+
+    // Public probes.
+    let (status, body) = get_json(&app, "/api/health/intake", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for field in ["status", "timestamp", "version"] {
+        assert!(body.get(field).is_some(), "{field} in {body}");
+    }
+    assert_eq!(
+        get_json(&app, "/api/health/database", None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_json(&app, "/api/health/opal", None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_json(&app, "/api/health/nope", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let healthy = run_checks(&app.services).await.expect("checks");
+    assert_eq!(healthy.overall_status, OverallStatus::Healthy);
+    assert!(
+        app.http
+            .sent()
+            .iter()
+            .any(|r| r.url == "http://opal.test/health"),
+        "the OPAL probe GETs the trigger's sibling"
+    );
+
+    // OPAL goes down.
+    app.http
+        .respond_with(Err(OutboundError::Connect("refused".into())));
+    let (status, body) = get_json(&app, "/api/health/opal", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    app.clock.advance(Duration::from_secs(60));
+    let first = run_checks(&app.services).await.expect("checks");
+    assert_eq!(first.overall_status, OverallStatus::Degraded);
+    assert_eq!(first.next_check_in_seconds, 30);
+    app.clock.advance(Duration::from_secs(60));
+    let second = run_checks(&app.services).await.expect("checks");
+    let opal = second
+        .services
+        .iter()
+        .find(|s| s.component == "opal")
+        .expect("opal");
+    assert_eq!(opal.consecutive_failures, 2);
+    assert_eq!(format!("{:?}", opal.status), "Unhealthy");
+    assert_eq!(second.critical_issues, 0, "OPAL is not a critical service");
+
+    let (_, latest) = get_json(&app, "/api/admin/guardrails-health", Some(&admin)).await;
+    assert_eq!(latest["report"]["overall_status"], "degraded");
+    assert!(latest.get("history").is_none());
+    let (_, detailed) = get_json(
+        &app,
+        "/api/admin/guardrails-health?detailed=true",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(detailed["history"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        detailed["history"][0]["overall_status"], "degraded",
+        "newest first"
+    );
+    let (_, _, text) = call(&app, "GET", "/api/admin/prometheus", Some(&admin)).await;
+    assert!(
+        text.contains("osal_system_health_score{component=\"opal\",environment=\"local\"} 0.3333"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
+    let app = TestApp::new();
+    let channels = AlertChannels {
+        slack_url: Some("http://hooks.test/slack".into()),
+        pagerduty_routing_key: Some("rk-test".into()),
+        pagerduty_url: Some("http://hooks.test/pagerduty".into()),
+        ..AlertChannels::default()
+    };
+    let id = new_workflow(&app).await;
+    let baseline = evaluate_with(&app.services, &channels)
+        .await
+        .expect("evaluate");
+    assert!(baseline.is_empty());
+    // Three minutes, three agents failing in each: three data points of 100 %.
+    let mut fired = Vec::new();
+    for minute in 0..3 {
+        app.clock.advance(Duration::from_secs(60));
+        for agent in &AgentId::ALL[minute * 3..minute * 3 + 3] {
+            send(&app, &id, *agent, "failed").await;
+        }
+        fired.extend(
+            evaluate_with(&app.services, &channels)
+                .await
+                .expect("evaluate"),
+        );
+    }
+    let failure: Vec<_> = fired
+        .iter()
+        .filter(|n| n.rule_id == "opal_agent_failure_rate")
+        .collect();
+    assert_eq!(failure.len(), 1, "fires on the third data point: {fired:?}");
+    assert_eq!(failure[0].kind, NoticeKind::Fired);
+    assert_eq!(failure[0].current_value, 1.0);
+    // Still bad a minute later (no new executions): fires no second time.
+    app.clock.advance(Duration::from_secs(60));
+    let again = evaluate_with(&app.services, &channels)
+        .await
+        .expect("evaluate");
+    assert!(
+        again.iter().all(|n| n.rule_id != "opal_agent_failure_rate"),
+        "{again:?}"
+    );
+
+    // The targets are dead: every attempt fails, then the deliveries dead-letter.
+    app.http.respond_with(Ok(500));
+    app.run_due_jobs().await;
+    app.advance_running_jobs(Duration::from_secs(3600), Duration::from_secs(30))
+        .await;
+    let dead = app
+        .services
+        .deliveries
+        .dead_lettered(20)
+        .await
+        .expect("dlq");
+    let notifications: Vec<_> = dead
+        .iter()
+        .filter(|d| d.kind == DeliveryKind::AlertNotification)
+        .collect();
+    assert_eq!(
+        notifications.len(),
+        2,
+        "Slack and PagerDuty (email not configured)"
+    );
+    let urls: Vec<&str> = notifications.iter().map(|d| d.url.as_str()).collect();
+    assert!(urls.contains(&"http://hooks.test/slack"));
+    assert!(urls.contains(&"http://hooks.test/pagerduty"));
+    for d in &notifications {
+        assert_eq!(d.attempts.len(), 5, "retried before dead-lettering");
+    }
+    let pd = notifications
+        .iter()
+        .find(|d| d.url.ends_with("pagerduty"))
+        .expect("pagerduty");
+    assert_eq!(pd.payload["event_action"], "trigger");
+    assert_eq!(pd.payload["routing_key"], "rk-test");
+
+    let (status, overview) = get_json(&app, "/api/admin/alerts", Some(&app.admin_token())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(overview["firing"][0]["rule_id"], "opal_agent_failure_rate");
+    assert!(overview["firing"][0]["alert"]["alert_id"].is_string());
+    assert_eq!(overview["recent"][0]["rule_id"], "opal_agent_failure_rate");
+    assert!(
+        overview["recent"][0]["runbook_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/runbooks/opal-agent-failure-rate"))
+    );
+    assert_eq!(overview["rules"].as_array().map(Vec::len), Some(7));
+}

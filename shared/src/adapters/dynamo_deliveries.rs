@@ -1,0 +1,290 @@
+//! `DeliveryStore` over the single DynamoDB table (see
+//! `docs/dynamodb-table-design.md`, "Deliveries").
+//!
+//! | item | `pk` | `sk` |
+//! |---|---|---|
+//! | delivery | `DELIVERY#<id>` | `META` |
+//! | consecutive-failure counter | `DELIVERY-FAILURES#<kind>` | `COUNTER` |
+//!
+//! A delivery item holds the delivery as JSON (`doc`) and an optimistic `version`.
+//! While it is dead-lettered it also carries the `recent` index keys
+//! `recent_pk = DEAD-LETTER`, `recent_sk = <dead-lettered at, Unix ms, 15 digits>#<id>`
+//! (the index is overloaded: workflows use `RECENT#<day>` partitions), so the
+//! dead-letter listing is one backward `Query` plus one `BatchGetItem`, never a
+//! scan; the put that redrives it drops them (a sparse index entry).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::dynamo::{DynamoStore, EXPIRES_AT, RECENT_INDEX, RECENT_PK, RECENT_SK};
+use crate::adapters::aws::describe;
+use crate::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus};
+use crate::ports::{DeliveryStore, StoreError};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The `recent` index partition of dead-lettered deliveries.
+pub const DEAD_LETTER_PK: &str = "DEAD-LETTER";
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn delivery_key(id: uuid::Uuid) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(format!("DELIVERY#{id}"))),
+        ("sk".to_owned(), s("META")),
+    ])
+}
+
+fn counter_key(kind: DeliveryKind) -> Item {
+    HashMap::from([
+        (
+            "pk".to_owned(),
+            s(format!("DELIVERY-FAILURES#{}", kind.as_str())),
+        ),
+        ("sk".to_owned(), s("COUNTER")),
+    ])
+}
+
+fn unavailable<E, R>(operation: &str, e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(format!("dynamodb {}", describe(operation, e)))
+}
+
+fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("{name} is not a number: {v}"))),
+        _ => Err(StoreError::Corrupt(format!("item without number {name}"))),
+    }
+}
+
+fn decode(item: &Item) -> Result<Delivery, StoreError> {
+    match item.get("doc") {
+        Some(AttributeValue::S(doc)) => {
+            serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("delivery: {e}")))
+        }
+        _ => Err(StoreError::Corrupt("delivery item without doc".into())),
+    }
+}
+
+/// Sleeps a random while, growing with `attempt` (full jitter, 10 ms doubling).
+async fn backoff(attempt: u32) {
+    let cap_ms = 10u64 << attempt.min(6);
+    tokio::time::sleep(Duration::from_millis(rand::random_range(1..=cap_ms))).await;
+}
+
+impl DynamoStore {
+    fn delivery_item(&self, d: &Delivery, version: i64) -> Result<Item, StoreError> {
+        let mut item = delivery_key(d.id);
+        let doc =
+            serde_json::to_string(d).map_err(|e| StoreError::Corrupt(format!("encoding: {e}")))?;
+        item.insert("doc".into(), s(doc));
+        item.insert("version".into(), n(version));
+        item.insert("kind".into(), s(d.kind.as_str()));
+        let state = match &d.status {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered { .. } => "delivered",
+            DeliveryStatus::DeadLettered { at, .. } => {
+                let ms = (at.unix_timestamp_nanos() / 1_000_000).max(0);
+                item.insert(RECENT_PK.into(), s(DEAD_LETTER_PK));
+                item.insert(RECENT_SK.into(), s(format!("{ms:015}#{}", d.id)));
+                "dead_lettered"
+            }
+        };
+        item.insert("status".into(), s(state));
+        let keep = i64::try_from(self.settings.workflow_retention.as_secs()).unwrap_or(i64::MAX);
+        item.insert(
+            EXPIRES_AT.into(),
+            n(d.created_at.unix_timestamp().saturating_add(keep)),
+        );
+        Ok(item)
+    }
+
+    async fn load_delivery(&self, id: uuid::Uuid) -> Result<Option<(Delivery, i64)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table.as_ref())
+            .set_key(Some(delivery_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", &e))?;
+        out.item
+            .map(|item| Ok((decode(&item)?, number(&item, "version")?)))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for DynamoStore {
+    async fn create_delivery(&self, delivery: &Delivery) -> Result<bool, StoreError> {
+        let sent = self
+            .client
+            .put_item()
+            .table_name(self.table.as_ref())
+            .set_item(Some(self.delivery_item(delivery, 1)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("PutItem", &e)),
+        }
+    }
+
+    async fn get_delivery(&self, id: uuid::Uuid) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.load_delivery(id).await?.map(|(d, _)| d))
+    }
+
+    async fn update_delivery(
+        &self,
+        id: uuid::Uuid,
+        change: &(dyn for<'d> Fn(&'d mut Delivery) -> bool + Send + Sync),
+    ) -> Result<Option<Delivery>, StoreError> {
+        for attempt in 0..self.settings.max_attempts {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let Some((current, version)) = self.load_delivery(id).await? else {
+                return Ok(None);
+            };
+            let mut next = current.clone();
+            if !change(&mut next) {
+                return Ok(Some(current));
+            }
+            let sent = self
+                .client
+                .put_item()
+                .table_name(self.table.as_ref())
+                .set_item(Some(self.delivery_item(&next, version.saturating_add(1))?))
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", n(version))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(Some(next)),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(unavailable("PutItem", &e)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "delivery {id} kept changing; gave up updating it after {} attempts",
+            self.settings.max_attempts
+        )))
+    }
+
+    async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let keys = self
+            .query_index(RECENT_INDEX, RECENT_PK, DEAD_LETTER_PK, false, limit)
+            .await?;
+        let order: Vec<String> = keys
+            .iter()
+            .filter_map(|k| match k.get("pk") {
+                Some(AttributeValue::S(pk)) => Some(pk.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut by_pk: HashMap<String, Delivery> = HashMap::new();
+        for item in self.batch_get(keys).await? {
+            if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                by_pk.insert(pk.clone(), decode(&item)?);
+            }
+        }
+        // The index may lag the table: keep only what is dead-lettered now.
+        let mut out: Vec<Delivery> = order
+            .iter()
+            .filter_map(|pk| by_pk.remove(pk))
+            .filter(|d| matches!(d.status, DeliveryStatus::DeadLettered { .. }))
+            .collect();
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn consecutive_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table.as_ref())
+            .set_key(Some(counter_key(kind)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", &e))?;
+        match out.item {
+            Some(item) => number(&item, "consecutive"),
+            None => Ok(0),
+        }
+    }
+
+    async fn raise_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table.as_ref())
+            .set_key(Some(counter_key(kind)))
+            .update_expression("ADD #c :one")
+            .expression_attribute_names("#c", "consecutive")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| unavailable("UpdateItem", &e))?;
+        match out.attributes {
+            Some(item) => number(&item, "consecutive"),
+            None => Err(StoreError::Corrupt(
+                "counter update returned nothing".into(),
+            )),
+        }
+    }
+
+    async fn reset_failures(&self, kind: DeliveryKind) -> Result<(), StoreError> {
+        // Conditional, so the usual success with the counter at zero writes nothing.
+        let sent = self
+            .client
+            .update_item()
+            .table_name(self.table.as_ref())
+            .set_key(Some(counter_key(kind)))
+            .update_expression("SET #c = :zero")
+            .condition_expression("#c > :zero")
+            .expression_attribute_names("#c", "consecutive")
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable("UpdateItem", &e)),
+        }
+    }
+}

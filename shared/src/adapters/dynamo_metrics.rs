@@ -1,0 +1,373 @@
+//! `MetricsStore` and `OpsStore` over the workflow table in DynamoDB.
+//!
+//! | item | `pk` | `sk` |
+//! |---|---|---|
+//! | counter/histogram shard | `METRICS#<shard>` | `<family>\|<labels json>` |
+//! | gauge | `METRICS#G` | `<family>\|<labels json>` |
+//! | operations state | `OPS#<name>` | `STATE` |
+//!
+//! An observation is one `UpdateItem` per series on a random shard, `ADD`ing to its
+//! cells (`v`, or a histogram's `b<i>` and `sum`): atomic per item, so concurrent
+//! Lambda instances never lose an increment, and spread over [`DEFAULT_SHARDS`]
+//! partitions so 1,000 requests a second never heat one partition. A read queries
+//! every shard partition (never a scan) and sums. Gauges are `SET` (last writer
+//! wins) in one partition: they are written once a minute by the health check.
+//!
+//! In Lambda (`emf`), every observation is also printed as a CloudWatch Embedded
+//! Metric Format line on stdout, which CloudWatch turns into metrics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::adapters::aws::describe;
+use crate::domain::metrics::{
+    EMF_NAMESPACE, Field, Number, Observation, Op, Series, Snapshot, StoredCell, emf_line,
+};
+use crate::ports::{Clock, MetricsStore, OpsStore, StateDoc, StoreError};
+
+/// Partitions each counter and histogram series is spread over.
+pub const DEFAULT_SHARDS: u16 = 16;
+
+const GAUGE_PK: &str = "METRICS#G";
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoMetrics {
+    client: Client,
+    table: Arc<str>,
+    shards: u16,
+    clock: Arc<dyn Clock>,
+    emf: bool,
+}
+
+impl std::fmt::Debug for DynamoMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoMetrics")
+            .field("table", &self.table)
+            .field("shards", &self.shards)
+            .field("emf", &self.emf)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DynamoMetrics {
+    pub fn new(client: Client, table: impl Into<Arc<str>>, clock: Arc<dyn Clock>) -> Self {
+        DynamoMetrics {
+            client,
+            table: table.into(),
+            shards: DEFAULT_SHARDS,
+            clock,
+            emf: false,
+        }
+    }
+
+    pub fn with_shards(mut self, shards: u16) -> Self {
+        self.shards = shards.max(1);
+        self
+    }
+
+    /// Also print each observation as an EMF line (what the Lambdas do).
+    pub fn with_emf(mut self, emf: bool) -> Self {
+        self.emf = emf;
+        self
+    }
+
+    fn shard_pk(shard: u16) -> String {
+        format!("METRICS#{shard:02}")
+    }
+
+    fn update(&self, series: &Series, cells: &[(Field, Op)]) -> UpdateRequest {
+        let gauge = cells.iter().any(|(_, op)| matches!(op, Op::Set(_)));
+        let pk = if gauge {
+            GAUGE_PK.to_owned()
+        } else {
+            Self::shard_pk(rand::random_range(0..self.shards))
+        };
+        let mut names = HashMap::from([
+            ("#fam".to_owned(), "family".to_owned()),
+            ("#lab".to_owned(), "labels".to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (":fam".to_owned(), s(series.family().name())),
+            (":lab".to_owned(), s(series.labels_json())),
+        ]);
+        let mut sets = vec!["#fam = :fam".to_owned(), "#lab = :lab".to_owned()];
+        let mut adds = Vec::new();
+        for (i, (field, op)) in cells.iter().enumerate() {
+            names.insert(format!("#c{i}"), field.name());
+            match op {
+                Op::Add(n) => {
+                    values.insert(format!(":c{i}"), number(*n));
+                    adds.push(format!("#c{i} :c{i}"));
+                }
+                Op::Set(f) => {
+                    values.insert(format!(":c{i}"), number(Number::Float(*f)));
+                    sets.push(format!("#c{i} = :c{i}"));
+                }
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !adds.is_empty() {
+            expression.push_str(&format!(" ADD {}", adds.join(", ")));
+        }
+        UpdateRequest {
+            key: HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(series.key()))]),
+            expression,
+            names,
+            values,
+        }
+    }
+
+    async fn query_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(self.table.as_ref())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("dynamodb {}", describe("Query", &e)))
+                })?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+struct UpdateRequest {
+    key: Item,
+    expression: String,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+#[async_trait]
+impl MetricsStore for DynamoMetrics {
+    async fn record(&self, observations: &[Observation]) -> Result<(), StoreError> {
+        // One item update per series (cells of one series change together).
+        let mut by_series: Vec<(Series, Vec<(Field, Op)>)> = Vec::new();
+        for observation in observations {
+            for u in observation.updates() {
+                match by_series.iter_mut().find(|(s, _)| *s == u.series) {
+                    Some((_, cells)) => match cells.iter_mut().find(|(f, _)| *f == u.field) {
+                        Some((_, Op::Add(n))) => {
+                            if let Op::Add(m) = u.op {
+                                *n = n.plus(m);
+                            }
+                        }
+                        Some((_, op)) => *op = u.op,
+                        None => cells.push((u.field, u.op)),
+                    },
+                    None => by_series.push((u.series, vec![(u.field, u.op)])),
+                }
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (series, cells) in &by_series {
+            let request = self.update(series, cells);
+            let client = self.client.clone();
+            let table = self.table.clone();
+            tasks.spawn(async move {
+                client
+                    .update_item()
+                    .table_name(table.as_ref())
+                    .set_key(Some(request.key))
+                    .update_expression(request.expression)
+                    .set_expression_attribute_names(Some(request.names))
+                    .set_expression_attribute_values(Some(request.values))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        StoreError::Unavailable(format!("dynamodb {}", describe("UpdateItem", &e)))
+                    })
+            });
+        }
+        let mut result = Ok(());
+        while let Some(joined) = tasks.join_next().await {
+            let outcome = joined
+                .map_err(|e| StoreError::Unavailable(format!("metric update task: {e}")))
+                .and_then(|r| r);
+            if let Err(e) = outcome {
+                result = Err(e);
+            }
+        }
+        if self.emf {
+            let at = self.clock.now_ms();
+            for observation in observations {
+                println!("{}", emf_line(EMF_NAMESPACE, observation, at));
+            }
+        }
+        result
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        let partitions = (0..self.shards)
+            .map(Self::shard_pk)
+            .chain(std::iter::once(GAUGE_PK.to_owned()));
+        for pk in partitions {
+            let this = self.clone();
+            tasks.spawn(async move { this.query_partition(pk).await });
+        }
+        let mut cells = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let items =
+                joined.map_err(|e| StoreError::Unavailable(format!("metric read task: {e}")))??;
+            for item in items {
+                cells.extend(decode_item(&item)?);
+            }
+        }
+        Ok(Snapshot::from_cells(cells))
+    }
+}
+
+fn decode_item(item: &Item) -> Result<Vec<StoredCell>, StoreError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v.as_str()),
+        _ => Err(StoreError::Corrupt(format!("metric item without {name}"))),
+    };
+    let series = Series::from_stored(text("family")?, text("labels")?)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut cells = Vec::new();
+    for (name, value) in item {
+        let (Some(field), AttributeValue::N(v)) = (Field::parse(name), value) else {
+            continue;
+        };
+        let value = Number::parse(v)
+            .ok_or_else(|| StoreError::Corrupt(format!("metric value {v:?} of {name}")))?;
+        cells.push(StoredCell {
+            series: series.clone(),
+            field,
+            value,
+        });
+    }
+    Ok(cells)
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A DynamoDB number: integers as they are, reals to microseconds (well inside
+/// DynamoDB's 38 significant digits, and never in exponent form).
+fn number(n: Number) -> AttributeValue {
+    match n {
+        Number::Int(i) => AttributeValue::N(i.to_string()),
+        Number::Float(f) if f.is_finite() => {
+            let text = format!("{f:.6}");
+            let text = text.trim_end_matches('0').trim_end_matches('.');
+            AttributeValue::N(if text.is_empty() || text == "-" {
+                "0".into()
+            } else {
+                text.to_owned()
+            })
+        }
+        Number::Float(_) => AttributeValue::N("0".into()),
+    }
+}
+
+#[async_trait]
+impl OpsStore for DynamoMetrics {
+    async fn load_state(&self, name: &str) -> Result<Option<StateDoc>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table.as_ref())
+            .key("pk", s(format!("OPS#{name}")))
+            .key("sk", s("STATE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!("dynamodb {}", describe("GetItem", &e)))
+            })?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let version = match item.get("version") {
+            Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
+            _ => None,
+        };
+        let doc = match item.get("doc") {
+            Some(AttributeValue::S(d)) => serde_json::from_str(d).ok(),
+            _ => None,
+        };
+        match (version, doc) {
+            (Some(version), Some(doc)) => Ok(Some(StateDoc { version, doc })),
+            _ => Err(StoreError::Corrupt(format!("ops state {name}"))),
+        }
+    }
+
+    async fn save_state(
+        &self,
+        name: &str,
+        doc: &serde_json::Value,
+        expected: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let next = expected.unwrap_or(0).saturating_add(1);
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table.as_ref())
+            .item("pk", s(format!("OPS#{name}")))
+            .item("sk", s("STATE"))
+            .item("version", AttributeValue::N(next.to_string()))
+            .item("doc", s(doc.to_string()));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "dynamodb {}",
+                describe("PutItem", &e)
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_plain_decimals() {
+        let n = |x| match number(x) {
+            AttributeValue::N(v) => v,
+            _ => String::new(),
+        };
+        assert_eq!(n(Number::Int(42)), "42");
+        assert_eq!(n(Number::Float(0.1)), "0.1");
+        assert_eq!(n(Number::Float(3.0)), "3");
+        assert_eq!(n(Number::Float(1e-300)), "0");
+        assert_eq!(n(Number::Float(f64::NAN)), "0");
+        assert_eq!(Number::parse("3"), Some(Number::Int(3)));
+        assert_eq!(Number::parse("0.5"), Some(Number::Float(0.5)));
+    }
+}

@@ -1,0 +1,269 @@
+//! `DeliveryStore` over the embedded SQLite store: one row per delivery (its JSON
+//! `doc` and an optimistic `version`), a partial index of the dead-lettered ones by
+//! when they were dead-lettered, and one counter row per delivery kind.
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+use super::sqlite::{Db, SqliteStore};
+use crate::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus};
+use crate::ports::{DeliveryStore, StoreError};
+
+/// Created with the rest of the schema (`CREATE ... IF NOT EXISTS`, so an older
+/// database gains the tables when it is opened).
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS deliveries (
+    id                  TEXT    NOT NULL PRIMARY KEY,
+    version             INTEGER NOT NULL,
+    dead_lettered_at_ms INTEGER,
+    doc                 TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_dead_lettered
+    ON deliveries (dead_lettered_at_ms, id) WHERE dead_lettered_at_ms IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS delivery_failures (
+    kind        TEXT    NOT NULL PRIMARY KEY,
+    consecutive INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Attempts of `update_delivery`'s compare-and-set before giving up.
+const MAX_UPDATE_ATTEMPTS: usize = 64;
+
+const LIST_DEAD_LETTERED: &str = "SELECT doc FROM deliveries WHERE dead_lettered_at_ms IS NOT NULL
+     ORDER BY dead_lettered_at_ms DESC, id DESC LIMIT ?1";
+
+fn encode(d: &Delivery) -> Result<String, StoreError> {
+    serde_json::to_string(d).map_err(|e| StoreError::Corrupt(format!("encoding: {e}")))
+}
+
+fn decode(doc: &str) -> Result<Delivery, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("delivery: {e}")))
+}
+
+/// The index column: when the delivery was dead-lettered, while it is.
+fn dead_lettered_at_ms(d: &Delivery) -> Option<i64> {
+    match &d.status {
+        DeliveryStatus::DeadLettered { at, .. } => {
+            Some(i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+        }
+        _ => None,
+    }
+}
+
+fn load(conn: &Connection, id: &str) -> Result<Option<(Delivery, i64)>, StoreError> {
+    let row: Option<(String, i64)> = conn
+        .prepare_cached("SELECT doc, version FROM deliveries WHERE id = ?1")
+        .db()?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .db()?;
+    row.map(|(doc, version)| Ok((decode(&doc)?, version)))
+        .transpose()
+}
+
+enum Cas {
+    Missing,
+    Saved,
+    Conflict(Box<Delivery>, i64),
+}
+
+#[async_trait]
+impl DeliveryStore for SqliteStore {
+    async fn create_delivery(&self, delivery: &Delivery) -> Result<bool, StoreError> {
+        let id = delivery.id.to_string();
+        let dead = dead_lettered_at_ms(delivery);
+        let doc = encode(delivery)?;
+        self.write(move |conn| {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO deliveries (id, version, dead_lettered_at_ms, doc)
+                     VALUES (?1, 1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+                )
+                .db()?
+                .execute(params![id, dead, doc])
+                .db()?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn get_delivery(&self, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| Ok(load(conn, &id)?.map(|(d, _)| d)))
+            .await
+    }
+
+    async fn update_delivery(
+        &self,
+        id: Uuid,
+        change: &(dyn for<'d> Fn(&'d mut Delivery) -> bool + Send + Sync),
+    ) -> Result<Option<Delivery>, StoreError> {
+        let key = id.to_string();
+        let read_key = key.clone();
+        let Some((mut current, mut version)) = self.read(move |conn| load(conn, &read_key)).await?
+        else {
+            return Ok(None);
+        };
+        for _ in 0..MAX_UPDATE_ATTEMPTS {
+            let mut next = current.clone();
+            if !change(&mut next) {
+                return Ok(Some(current));
+            }
+            let dead = dead_lettered_at_ms(&next);
+            let doc = encode(&next)?;
+            let key = key.clone();
+            let expected = version;
+            let outcome = self
+                .write(move |conn| {
+                    let updated = conn
+                        .prepare_cached(
+                            "UPDATE deliveries SET version = ?3, dead_lettered_at_ms = ?4, doc = ?5
+                             WHERE id = ?1 AND version = ?2",
+                        )
+                        .db()?
+                        .execute(params![key, expected, expected + 1, dead, doc])
+                        .db()?;
+                    if updated == 1 {
+                        return Ok(Cas::Saved);
+                    }
+                    Ok(match load(conn, &key)? {
+                        None => Cas::Missing,
+                        Some((stored, v)) => Cas::Conflict(Box::new(stored), v),
+                    })
+                })
+                .await?;
+            match outcome {
+                Cas::Saved => return Ok(Some(next)),
+                Cas::Missing => return Ok(None),
+                Cas::Conflict(stored, v) => {
+                    current = *stored;
+                    version = v;
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "delivery {id} kept changing; gave up after {MAX_UPDATE_ATTEMPTS} attempts"
+        )))
+    }
+
+    async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(LIST_DEAD_LETTERED).db()?;
+            let docs = stmt.query_map([limit], |r| r.get::<_, String>(0)).db()?;
+            let mut out = Vec::new();
+            for doc in docs {
+                out.push(decode(&doc.db()?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn consecutive_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError> {
+        self.read(move |conn| {
+            let n: Option<i64> = conn
+                .prepare_cached("SELECT consecutive FROM delivery_failures WHERE kind = ?1")
+                .db()?
+                .query_row([kind.as_str()], |r| r.get(0))
+                .optional()
+                .db()?;
+            Ok(u32::try_from(n.unwrap_or(0)).unwrap_or(u32::MAX))
+        })
+        .await
+    }
+
+    async fn raise_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError> {
+        self.write(move |conn| {
+            let n: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO delivery_failures (kind, consecutive) VALUES (?1, 1)
+                     ON CONFLICT (kind) DO UPDATE SET consecutive = consecutive + 1
+                     RETURNING consecutive",
+                )
+                .db()?
+                .query_row([kind.as_str()], |r| r.get(0))
+                .db()?;
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        })
+        .await
+    }
+
+    async fn reset_failures(&self, kind: DeliveryKind) -> Result<(), StoreError> {
+        // Most deliveries succeed with the counter at zero: that writes nothing.
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE delivery_failures SET consecutive = 0 WHERE kind = ?1 AND consecutive > 0",
+            )
+            .db()?
+            .execute([kind.as_str()])
+            .db()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ports::{Clock, ManualClock};
+
+    /// Every statement is a key lookup or an index range: no scan, no sort.
+    #[tokio::test]
+    async fn no_delivery_statement_scans_a_table() {
+        let dir = std::env::temp_dir().join(format!(
+            "osa-deliveries-plans-{}-{}",
+            std::process::id(),
+            Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH));
+        let store = SqliteStore::open(&dir.join("osa.db"), clock).expect("open");
+        let statements = [
+            "SELECT doc, version FROM deliveries WHERE id = ?1",
+            "UPDATE deliveries SET version = ?3, dead_lettered_at_ms = ?4, doc = ?5
+             WHERE id = ?1 AND version = ?2",
+            LIST_DEAD_LETTERED,
+            "SELECT consecutive FROM delivery_failures WHERE kind = ?1",
+            "UPDATE delivery_failures SET consecutive = 0 WHERE kind = ?1 AND consecutive > 0",
+        ];
+        let plans = store
+            .read(move |conn| {
+                let mut plans = Vec::new();
+                for sql in statements {
+                    let params = (1..=9).filter(|i| sql.contains(&format!("?{i}"))).count();
+                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).db()?;
+                    let plan: Vec<String> = stmt
+                        .query_map(
+                            rusqlite::params_from_iter(std::iter::repeat_n(
+                                rusqlite::types::Null,
+                                params,
+                            )),
+                            |r| r.get::<_, String>(3),
+                        )
+                        .db()?
+                        .collect::<Result<_, _>>()
+                        .db()?;
+                    plans.push((sql, plan));
+                }
+                Ok(plans)
+            })
+            .await
+            .expect("plans");
+        for (sql, plan) in plans {
+            for step in &plan {
+                let bare_scan = step.starts_with("SCAN") && !step.contains(" USING ");
+                assert!(
+                    !bare_scan && !step.contains("TEMP B-TREE"),
+                    "{sql}\n  plan: {plan:?}"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

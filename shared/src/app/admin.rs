@@ -1,0 +1,59 @@
+//! Admin actions. Every one is recorded in the admin audit trail (who, what,
+//! when, outcome), whatever its outcome.
+
+use crate::auth::Caller;
+use crate::ports::{AdminAuditEntry, StoreError};
+
+use super::Services;
+
+/// Records an admin action. Never fails the action it describes silently: a
+/// trail that cannot be written is an error the caller sees.
+pub async fn record(
+    services: &Services,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    correlation_id: Option<&str>,
+) -> Result<(), StoreError> {
+    services
+        .store
+        .append_admin_audit(&AdminAuditEntry {
+            at: services.clock.now(),
+            actor: caller.subject.clone(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome: outcome.to_owned(),
+            correlation_id: correlation_id.map(str::to_owned),
+        })
+        .await
+}
+
+/// GDPR-style erasure of one workflow: every item goes; the trail records that
+/// it did, not what it erased. `Ok(None)`: no such workflow.
+pub async fn erase_workflow(
+    services: &Services,
+    caller: &Caller,
+    id: &str,
+    correlation_id: Option<&str>,
+) -> Result<Option<u64>, StoreError> {
+    let erased = services.store.erase_workflow(id).await;
+    let outcome = match &erased {
+        Ok(Some(_)) => "succeeded",
+        Ok(None) => "not_found",
+        Err(_) => "failed",
+    };
+    record(
+        services,
+        caller,
+        "workflow_erased",
+        id,
+        outcome,
+        correlation_id,
+    )
+    .await?;
+    if let Ok(Some(items)) = &erased {
+        tracing::info!(workflow_id = id, items, actor = %caller.subject, "workflow erased");
+    }
+    erased
+}

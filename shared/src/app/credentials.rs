@@ -1,0 +1,272 @@
+//! Optimizely credentials (the spec's scenario C).
+//!
+//! Intake verifies the keys it is given, all four services at once, before the
+//! OPAL trigger goes out ([`verify`]). A service that answers 401 or 403 pauses
+//! the new workflow as `credentials_invalid`: no trigger, no deadlines. Any other
+//! failure (5xx, timeout, open circuit, rate limit) says nothing about the keys,
+//! so it is logged and the workflow starts as usual.
+//!
+//! `POST /api/strategy/workflows/{id}/credentials` ([`resume`]) verifies refreshed
+//! keys and, when every service accepts them, resumes the workflow from where it
+//! stopped: the OPAL trigger is queued (if OPAL never accepted one), agent results
+//! already in are kept, and the deadlines start again from now
+//! (`trigger.restarted_at`).
+//!
+//! Keys are never stored, logged or echoed: they live for the request only.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use uuid::Uuid;
+
+use crate::adapters::optimizely::{OptimizelyError, OptimizelyService};
+use crate::domain::delivery::DeliveryError;
+use crate::domain::intake::{Credentials, parse_credentials_update};
+use crate::domain::validation::InvalidBody;
+use crate::domain::workflow::{CredentialsPause, RefusedService, Workflow, WorkflowStatus};
+use crate::ports::{QueueError, StoreError};
+
+use super::Services;
+use super::delivery::{DeliveryOpError, enqueue_delivery, opal_trigger};
+use super::lifecycle::schedule_check;
+
+/// What verifying a set of keys found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verification {
+    /// Services that answered 401 or 403.
+    pub refused: Vec<RefusedService>,
+    /// Services that could not say (5xx, timeout, circuit open, rate limited,
+    /// another 4xx): logged, never a reason to pause.
+    pub inconclusive: Vec<OptimizelyService>,
+    /// Services whose key was checked (those given a key).
+    pub checked: usize,
+}
+
+impl Verification {
+    pub fn is_refused(&self) -> bool {
+        !self.refused.is_empty()
+    }
+}
+
+/// Verifies every key given, concurrently. Without an Optimizely client (not
+/// configured) nothing is checked.
+pub async fn verify(services: &Services, credentials: &Credentials) -> Verification {
+    let mut found = Verification::default();
+    if credentials.provided() == Default::default() {
+        return found;
+    }
+    let Some(client) = services.optimizely.as_ref() else {
+        tracing::info!("Optimizely credentials not verified: no Optimizely client configured");
+        return found;
+    };
+    for (service, outcome) in client.verify_given(credentials).await {
+        found.checked += 1;
+        match outcome {
+            Ok(()) => {}
+            Err(OptimizelyError::CredentialsInvalid { status, .. }) => {
+                found.refused.push(RefusedService {
+                    service: service.as_str().to_owned(),
+                    status,
+                });
+            }
+            Err(e) => {
+                // The error names the service and a status or transport failure, never a key.
+                tracing::warn!(%service, error = %e, "Optimizely credentials could not be verified; carrying on");
+                found.inconclusive.push(service);
+            }
+        }
+    }
+    found
+}
+
+/// The pause recorded on a workflow whose keys were refused at `now`.
+pub fn pause(refused: Vec<RefusedService>, now: time::OffsetDateTime) -> CredentialsPause {
+    CredentialsPause {
+        refused,
+        paused_at: now,
+        last_checked_at: None,
+        resumed_at: None,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidBody),
+    #[error("no such workflow")]
+    NotFound,
+    #[error("the workflow is {}, not paused for credentials", .0.as_str())]
+    NotPaused(WorkflowStatus),
+    #[error("the credentials are still refused")]
+    StillInvalid(Vec<RefusedService>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("the OPAL trigger cannot be built: {0}")]
+    Trigger(#[from] DeliveryError),
+}
+
+impl From<DeliveryOpError> for CredentialsError {
+    fn from(e: DeliveryOpError) -> Self {
+        match e {
+            DeliveryOpError::Store(e) => CredentialsError::Store(e),
+            DeliveryOpError::Queue(e) => CredentialsError::Queue(e),
+            other => CredentialsError::Store(StoreError::Unavailable(other.to_string())),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Resumed {
+    pub workflow: Workflow,
+    /// The OPAL trigger was queued (it had never been accepted).
+    pub triggered: bool,
+}
+
+/// Verifies refreshed credentials for a paused workflow and resumes it.
+pub async fn resume(
+    services: &Services,
+    workflow_id: &str,
+    body: &[u8],
+) -> Result<Resumed, CredentialsError> {
+    let credentials = parse_credentials_update(body)?;
+    let workflow = services
+        .store
+        .get_workflow(workflow_id)
+        .await?
+        .ok_or(CredentialsError::NotFound)?;
+    if workflow.status != WorkflowStatus::CredentialsInvalid {
+        return Err(CredentialsError::NotPaused(workflow.status));
+    }
+    let verification = verify(services, &credentials).await;
+    drop(credentials);
+    let now = services.clock.now();
+
+    if verification.is_refused() {
+        let refused = verification.refused.clone();
+        let note = |w: &mut Workflow| {
+            if w.status != WorkflowStatus::CredentialsInvalid {
+                return false;
+            }
+            let pause = w
+                .credentials_pause
+                .get_or_insert_with(|| pause(Vec::new(), now));
+            pause.refused.clone_from(&refused);
+            pause.last_checked_at = Some(now);
+            w.updated_at = now;
+            true
+        };
+        services.store.update_workflow(workflow_id, &note).await?;
+        tracing::warn!(
+            workflow_id,
+            refused = %names(&verification.refused),
+            "refreshed Optimizely credentials refused; the workflow stays paused"
+        );
+        return Err(CredentialsError::StillInvalid(verification.refused));
+    }
+
+    // The trigger first, then the status: if we stop in between, a retried
+    // request finds the workflow still paused and queues the same delivery again
+    // (its id is stable, so OPAL gets it once).
+    let mut triggered = false;
+    if workflow.trigger.accepted_at.is_none() {
+        let id = trigger_id(services, &workflow).await?;
+        enqueue_delivery(services, opal_trigger(services, &workflow, Some(id))?).await?;
+        triggered = true;
+    }
+
+    let agents = services.store.get_agents(workflow_id).await?;
+    let resumed_here = AtomicBool::new(false);
+    let resume = |w: &mut Workflow| {
+        if w.status != WorkflowStatus::CredentialsInvalid {
+            resumed_here.store(false, Ordering::SeqCst);
+            return false;
+        }
+        w.status = if w.trigger.accepted_at.is_some() {
+            WorkflowStatus::Running
+        } else {
+            WorkflowStatus::Pending
+        };
+        // Results that came in meanwhile count; they are never dropped.
+        w.refresh(&agents, now);
+        w.trigger.restarted_at = Some(now);
+        let pause = w
+            .credentials_pause
+            .get_or_insert_with(|| pause(Vec::new(), now));
+        pause.refused.clear();
+        pause.last_checked_at = Some(now);
+        pause.resumed_at = Some(now);
+        resumed_here.store(true, Ordering::SeqCst);
+        true
+    };
+    let stored = services
+        .store
+        .update_workflow(workflow_id, &resume)
+        .await?
+        .ok_or(CredentialsError::NotFound)?;
+    if !resumed_here.load(Ordering::SeqCst) {
+        // A concurrent request resumed it first.
+        return Ok(Resumed {
+            workflow: stored,
+            triggered: false,
+        });
+    }
+    let check = stored.check_deadlines(&agents, now, services.config.deadline_scale);
+    if let Some(at) = check.next_check_at {
+        schedule_check(services, workflow_id, at).await?;
+    }
+    tracing::info!(
+        workflow_id,
+        status = stored.status.as_str(),
+        triggered,
+        "workflow resumed with refreshed Optimizely credentials"
+    );
+    Ok(Resumed {
+        workflow: stored,
+        triggered,
+    })
+}
+
+/// The id of the workflow's trigger delivery, claiming a fresh one if it has none.
+async fn trigger_id(services: &Services, workflow: &Workflow) -> Result<Uuid, CredentialsError> {
+    if let Some(id) = workflow
+        .trigger
+        .delivery_id
+        .as_deref()
+        .and_then(|id| Uuid::parse_str(id).ok())
+    {
+        return Ok(id);
+    }
+    let fresh = Uuid::new_v4().to_string();
+    let claim = |w: &mut Workflow| {
+        if w.trigger.delivery_id.is_some() {
+            return false;
+        }
+        w.trigger.delivery_id = Some(fresh.clone());
+        true
+    };
+    let stored = services
+        .store
+        .update_workflow(&workflow.id, &claim)
+        .await?
+        .ok_or(CredentialsError::NotFound)?;
+    stored
+        .trigger
+        .delivery_id
+        .as_deref()
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| {
+            CredentialsError::Store(StoreError::Unavailable(
+                "the workflow's trigger delivery id is not a UUID".into(),
+            ))
+        })
+}
+
+/// `odp, cmp`: for logs and messages.
+pub fn names(refused: &[RefusedService]) -> String {
+    refused
+        .iter()
+        .map(|r| r.service.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,143 @@
+//! Recording metrics from the use cases. Best effort: the state they describe is
+//! already durable, so a metrics failure is logged and never fails a request.
+//! Every label value here is bounded (the agent catalogue, status enums, PII
+//! types, fixed reason codes).
+
+use crate::domain::AgentId;
+use crate::domain::event::{AgentEvent, EventKind};
+use crate::domain::metrics::{Family, Observation, confidence_level, processing_time_range};
+use crate::domain::pii::{Findings, RedactionMode};
+use crate::ports::DomainEvent;
+
+use super::Services;
+
+/// Every workflow OSA runs is a strategy workflow.
+pub const WORKFLOW_TYPE: &str = "strategy";
+
+/// Records observations; failures are logged.
+pub async fn record(services: &Services, observations: Vec<Observation>) {
+    if observations.is_empty() {
+        return;
+    }
+    if let Err(e) = services.metrics.record(&observations).await {
+        tracing::warn!(error = %e, count = observations.len(), "metrics not recorded");
+    }
+}
+
+/// Builds observations, dropping (and logging) any that break the label rules:
+/// a bug, never worth failing a request for.
+fn collect(
+    built: impl IntoIterator<Item = Result<Observation, crate::domain::metrics::MetricsError>>,
+) -> Vec<Observation> {
+    built
+        .into_iter()
+        .filter_map(|o| {
+            o.map_err(|e| tracing::error!(error = %e, "metric observation refused"))
+                .ok()
+        })
+        .collect()
+}
+
+/// One webhook processed: its outcome, the agent's reported duration, and the PII
+/// the redaction found. `status` is the audit reason (`accepted`, `duplicate`,
+/// `signature_mismatch`...): a fixed code.
+pub async fn webhook_processed(
+    services: &Services,
+    event: Option<&AgentEvent>,
+    status: &str,
+    elapsed: std::time::Duration,
+    findings: Option<(&Findings, RedactionMode)>,
+) {
+    let agent = event.map_or("unknown", |e| e.agent.as_str());
+    let mut built = vec![Observation::inc(
+        Family::WebhookProcessingTotal,
+        &[
+            agent,
+            status,
+            "opal",
+            processing_time_range(elapsed.as_millis()),
+        ],
+    )];
+    if status == "accepted"
+        && let Some(event) = event
+        && matches!(
+            event.kind,
+            EventKind::Completed | EventKind::Failed | EventKind::TimedOut
+        )
+        && let Some(ms) = event.duration_ms
+    {
+        built.push(Observation::observe(
+            Family::AgentExecutionDurationSeconds,
+            &[agent, WORKFLOW_TYPE],
+            ms as f64 / 1000.0,
+        ));
+    }
+    if let Some((findings, mode)) = findings {
+        let level = confidence_level(event.and_then(|e| e.confidence));
+        for (kind, n) in findings.iter() {
+            built.push(
+                Observation::inc(
+                    Family::PiiProtectionOperationsTotal,
+                    &[kind.as_str(), mode.as_str(), level],
+                )
+                .map(|o| match o {
+                    Observation::Inc { series, .. } => Observation::Inc {
+                        series,
+                        by: u64::from(n),
+                    },
+                    other => other,
+                }),
+            );
+        }
+    }
+    record(services, collect(built)).await;
+}
+
+/// Agent executions and finished workflows, from the domain events published
+/// once their state is durable (webhooks and deadline checks alike).
+pub async fn on_published(services: &Services, events: &[DomainEvent]) {
+    let mut built = Vec::new();
+    for event in events {
+        match event {
+            DomainEvent::AgentResultAccepted {
+                agent,
+                agent_status,
+                ..
+            } if agent_status.is_terminal() => {
+                built.push(agent_execution(*agent, agent_status.as_str()));
+            }
+            DomainEvent::WorkflowFinished {
+                workflow_id,
+                status,
+                at,
+            } => {
+                let started = match services.store.get_workflow(workflow_id).await {
+                    Ok(Some(w)) => w.created_at,
+                    Ok(None) => *at,
+                    Err(e) => {
+                        tracing::warn!(error = %e, workflow_id, "workflow duration unknown");
+                        *at
+                    }
+                };
+                let seconds = (*at - started).as_seconds_f64().max(0.0);
+                built.push(Observation::observe(
+                    Family::WorkflowProcessingDurationSeconds,
+                    &["workflow", status.as_str()],
+                    seconds,
+                ));
+            }
+            _ => {}
+        }
+    }
+    record(services, collect(built)).await;
+}
+
+fn agent_execution(
+    agent: AgentId,
+    status: &str,
+) -> Result<Observation, crate::domain::metrics::MetricsError> {
+    Observation::inc(
+        Family::AgentExecutionTotal,
+        &[agent.as_str(), status, WORKFLOW_TYPE],
+    )
+}

@@ -1,0 +1,909 @@
+//! Alert rules (spec 6.2 and the alert table of 8.4): evaluation over a window of
+//! samples (with `insufficient_data`), suppression (the planned maintenance window,
+//! Sunday 02:00-04:00 UTC, and a manual switch), fire once while a condition lasts,
+//! re-notify at an interval, a resolved notice; and the notification payloads
+//! (Slack incoming webhook, PagerDuty Events API v2, email and SMS webhooks).
+//! Pure: the samples are collected, and notifications sent, by `app::alerts`.
+
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, Weekday};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// How often a still-firing alert is sent again.
+    pub const fn renotify_minutes(self) -> i64 {
+        match self {
+            Severity::Critical => 15,
+            Severity::High => 30,
+            Severity::Medium => 60,
+            Severity::Low => 120,
+        }
+    }
+
+    /// PagerDuty's severity vocabulary.
+    pub const fn pagerduty(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "error",
+            Severity::Medium => "warning",
+            Severity::Low => "info",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operator {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+}
+
+impl Operator {
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Operator::Gt => value > threshold,
+            Operator::Gte => value >= threshold,
+            Operator::Lt => value < threshold,
+            Operator::Lte => value <= threshold,
+            Operator::Eq => (value - threshold).abs() < f64::EPSILON,
+        }
+    }
+}
+
+/// How a window of samples becomes one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// Σ value / Σ weight: a rate (failures over attempts), or a mean (weight 1).
+    Ratio,
+    /// The largest value.
+    Max,
+}
+
+/// The metrics the rules watch; `app::alerts` samples each once per evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertMetric {
+    /// Failed or timed-out agent executions over all finished ones.
+    OpalAgentFailureRate,
+    /// Consecutive failed attempts of outbound webhook deliveries.
+    WebhookConsecutiveFailures,
+    /// The age of the oldest unfinished workflow, in minutes.
+    WorkflowExecutionDurationMinutes,
+    /// Webhook requests refused or failed over all webhook requests.
+    ErrorRate,
+    /// The longest agent execution seen, in seconds.
+    AgentExecutionDurationSeconds,
+    /// Share of health checks of the critical services that passed.
+    Availability,
+    /// The 95th percentile webhook processing time, in seconds (bucketed).
+    P95ResponseTimeSeconds,
+}
+
+impl AlertMetric {
+    pub const fn aggregate(self) -> Aggregate {
+        match self {
+            AlertMetric::OpalAgentFailureRate
+            | AlertMetric::ErrorRate
+            | AlertMetric::Availability => Aggregate::Ratio,
+            _ => Aggregate::Max,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AlertCondition {
+    pub metric: AlertMetric,
+    pub operator: Operator,
+    pub threshold: f64,
+    pub evaluation_window_minutes: i64,
+    pub min_data_points: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Slack,
+    Email,
+    PagerDuty,
+    Sms,
+}
+
+impl Channel {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Channel::Slack => "slack",
+            Channel::Email => "email",
+            Channel::PagerDuty => "pagerduty",
+            Channel::Sms => "sms",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AlertRule {
+    pub rule_id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub severity: Severity,
+    pub condition: AlertCondition,
+    pub channels: &'static [Channel],
+    /// Silenced during planned maintenance.
+    pub suppressed_in_maintenance: bool,
+    /// Evaluated at most this often (the table's "Every 2min"...).
+    pub evaluate_every_secs: i64,
+}
+
+impl AlertRule {
+    pub fn runbook_url(&self, base: &str) -> String {
+        format!(
+            "{}/runbooks/{}",
+            base.trim_end_matches('/'),
+            self.rule_id.replace('_', "-")
+        )
+    }
+}
+
+const fn cond(
+    metric: AlertMetric,
+    operator: Operator,
+    threshold: f64,
+    evaluation_window_minutes: i64,
+    min_data_points: usize,
+) -> AlertCondition {
+    AlertCondition {
+        metric,
+        operator,
+        threshold,
+        evaluation_window_minutes,
+        min_data_points,
+    }
+}
+
+/// The spec's three rules and the table's five (the webhook failures appear in
+/// both).
+pub const ALERT_RULES: [AlertRule; 7] = [
+    AlertRule {
+        rule_id: "opal_agent_failure_rate",
+        name: "High OPAL Agent Failure Rate",
+        description: "OPAL agent failure rate exceeds 10% over 5 minutes",
+        severity: Severity::High,
+        condition: cond(AlertMetric::OpalAgentFailureRate, Operator::Gt, 0.1, 5, 3),
+        channels: &[Channel::Slack, Channel::Email, Channel::PagerDuty],
+        suppressed_in_maintenance: true,
+        evaluate_every_secs: 60,
+    },
+    AlertRule {
+        rule_id: "webhook_delivery_failures",
+        name: "Webhook Delivery Failures",
+        description: "3 or more consecutive webhook delivery failures",
+        severity: Severity::Medium,
+        condition: cond(
+            AlertMetric::WebhookConsecutiveFailures,
+            Operator::Gte,
+            3.0,
+            1,
+            1,
+        ),
+        channels: &[Channel::Slack],
+        suppressed_in_maintenance: false,
+        evaluate_every_secs: 30,
+    },
+    AlertRule {
+        rule_id: "strategy_workflow_timeout",
+        name: "Strategy Workflow Timeout",
+        description: "A strategy workflow exceeds its 30-minute maximum execution time",
+        severity: Severity::Critical,
+        condition: cond(
+            AlertMetric::WorkflowExecutionDurationMinutes,
+            Operator::Gt,
+            30.0,
+            1,
+            1,
+        ),
+        channels: &[
+            Channel::Slack,
+            Channel::Email,
+            Channel::PagerDuty,
+            Channel::Sms,
+        ],
+        suppressed_in_maintenance: false,
+        evaluate_every_secs: 60,
+    },
+    AlertRule {
+        rule_id: "high_error_rate",
+        name: "High Error Rate",
+        description: "Error rate over 5% in 5 minutes",
+        severity: Severity::High,
+        condition: cond(AlertMetric::ErrorRate, Operator::Gt, 0.05, 5, 1),
+        channels: &[Channel::Slack, Channel::Email],
+        suppressed_in_maintenance: true,
+        evaluate_every_secs: 60,
+    },
+    AlertRule {
+        rule_id: "agent_timeout",
+        name: "Agent Timeout",
+        description: "An agent ran for more than 300 seconds",
+        severity: Severity::High,
+        condition: cond(
+            AlertMetric::AgentExecutionDurationSeconds,
+            Operator::Gt,
+            300.0,
+            1,
+            1,
+        ),
+        channels: &[Channel::PagerDuty],
+        suppressed_in_maintenance: false,
+        evaluate_every_secs: 0,
+    },
+    AlertRule {
+        rule_id: "low_availability",
+        name: "Low Availability",
+        description: "Availability under 99%",
+        severity: Severity::Critical,
+        condition: cond(AlertMetric::Availability, Operator::Lt, 0.99, 5, 1),
+        channels: &[Channel::Email, Channel::Sms],
+        suppressed_in_maintenance: true,
+        evaluate_every_secs: 300,
+    },
+    AlertRule {
+        rule_id: "high_response_time",
+        name: "High Response Time",
+        description: "P95 response time over 5 seconds",
+        severity: Severity::Medium,
+        condition: cond(AlertMetric::P95ResponseTimeSeconds, Operator::Gt, 5.0, 2, 1),
+        channels: &[Channel::Slack],
+        suppressed_in_maintenance: true,
+        evaluate_every_secs: 120,
+    },
+];
+
+pub fn rule(rule_id: &str) -> Option<&'static AlertRule> {
+    ALERT_RULES.iter().find(|r| r.rule_id == rule_id)
+}
+
+/// One data point: `value` (over `weight`, for ratios).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub value: f64,
+    pub weight: f64,
+}
+
+impl Sample {
+    pub fn new(at: OffsetDateTime, value: f64) -> Sample {
+        Sample {
+            at,
+            value,
+            weight: 1.0,
+        }
+    }
+
+    pub fn ratio(at: OffsetDateTime, part: f64, whole: f64) -> Sample {
+        Sample {
+            at,
+            value: part,
+            weight: whole,
+        }
+    }
+}
+
+/// The samples inside a rule's window ending at `now`.
+pub fn window(samples: &[Sample], condition: &AlertCondition, now: OffsetDateTime) -> Vec<Sample> {
+    let from = now - time::Duration::minutes(condition.evaluation_window_minutes);
+    samples
+        .iter()
+        .filter(|s| s.at > from && s.at <= now)
+        .filter(|s| condition.metric.aggregate() == Aggregate::Max || s.weight > 0.0)
+        .copied()
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    InsufficientData,
+    Ok,
+    Triggered,
+}
+
+/// The condition over the window: the aggregated value and the verdict.
+pub fn evaluate(
+    condition: &AlertCondition,
+    samples: &[Sample],
+    now: OffsetDateTime,
+) -> (Verdict, Option<f64>) {
+    let points = window(samples, condition, now);
+    if points.is_empty() || points.len() < condition.min_data_points {
+        return (Verdict::InsufficientData, None);
+    }
+    let value = match condition.metric.aggregate() {
+        Aggregate::Ratio => {
+            let whole: f64 = points.iter().map(|s| s.weight).sum();
+            if whole <= 0.0 {
+                return (Verdict::InsufficientData, None);
+            }
+            points.iter().map(|s| s.value).sum::<f64>() / whole
+        }
+        Aggregate::Max => points
+            .iter()
+            .map(|s| s.value)
+            .fold(f64::NEG_INFINITY, f64::max),
+    };
+    let verdict = if condition.operator.holds(value, condition.threshold) {
+        Verdict::Triggered
+    } else {
+        Verdict::Ok
+    };
+    (verdict, Some(value))
+}
+
+// ---- suppression -------------------------------------------------------------
+
+/// The maintenance settings the admin API switches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Maintenance {
+    /// The weekly planned window (Sunday 02:00-04:00 UTC) applies.
+    pub scheduled: bool,
+    /// A manual maintenance until then.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub manual_until: Option<OffsetDateTime>,
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        Maintenance {
+            scheduled: true,
+            manual_until: None,
+        }
+    }
+}
+
+impl Maintenance {
+    pub fn active(&self, now: OffsetDateTime) -> bool {
+        let now = now.to_offset(time::UtcOffset::UTC);
+        let scheduled =
+            self.scheduled && now.weekday() == Weekday::Sunday && (2..4).contains(&now.hour());
+        scheduled || self.manual_until.is_some_and(|until| now < until)
+    }
+}
+
+// ---- state and transitions ---------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Firing {
+    pub alert_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub fired_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_notified_at: OffsetDateTime,
+    pub notifications: u32,
+    pub value: f64,
+}
+
+/// A rule's state between evaluations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleState {
+    pub rule_id: String,
+    #[serde(default)]
+    pub samples: Vec<Sample>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firing: Option<Firing>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_evaluated_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Evaluation>,
+}
+
+impl RuleState {
+    pub fn new(rule_id: &str) -> Self {
+        RuleState {
+            rule_id: rule_id.to_owned(),
+            samples: Vec::new(),
+            firing: None,
+            last_evaluated_at: None,
+            last: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub rule_id: String,
+    pub verdict: Verdict,
+    pub triggered: bool,
+    pub suppressed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_value: Option<f64>,
+    pub threshold: f64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub evaluated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    Fired,
+    Renotified,
+    Resolved,
+}
+
+/// An alert to send (and record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub alert_id: String,
+    pub rule_id: String,
+    pub severity: Severity,
+    pub title: String,
+    pub description: String,
+    pub current_value: f64,
+    pub threshold: f64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub runbook_url: String,
+}
+
+/// Whether a rule is due: evaluated at most every `evaluate_every_secs`.
+pub fn due(rule: &AlertRule, state: &RuleState, now: OffsetDateTime) -> bool {
+    state
+        .last_evaluated_at
+        .is_none_or(|at| now - at >= time::Duration::seconds(rule.evaluate_every_secs))
+}
+
+/// One evaluation: adds `sample` (if any), prunes samples older than the window,
+/// evaluates, and returns the notice to send, if any. `new_alert_id` names a new
+/// firing.
+pub fn step(
+    rule: &AlertRule,
+    state: &mut RuleState,
+    sample: Option<Sample>,
+    now: OffsetDateTime,
+    maintenance: bool,
+    new_alert_id: impl FnOnce() -> String,
+    runbook_base: &str,
+) -> Option<Notice> {
+    if let Some(sample) = sample {
+        state.samples.push(sample);
+    }
+    let keep_from = now - time::Duration::minutes(rule.condition.evaluation_window_minutes);
+    state.samples.retain(|s| s.at > keep_from);
+    let (verdict, value) = evaluate(&rule.condition, &state.samples, now);
+    let suppressed = maintenance && rule.suppressed_in_maintenance;
+    let triggered = verdict == Verdict::Triggered;
+    state.last_evaluated_at = Some(now);
+    state.last = Some(Evaluation {
+        rule_id: rule.rule_id.to_owned(),
+        verdict,
+        triggered,
+        suppressed: triggered && suppressed,
+        metric_value: value,
+        threshold: rule.condition.threshold,
+        evaluated_at: now,
+    });
+    let notice = |kind, alert_id: &str, value: f64| Notice {
+        kind,
+        alert_id: alert_id.to_owned(),
+        rule_id: rule.rule_id.to_owned(),
+        severity: rule.severity,
+        title: rule.name.to_owned(),
+        description: rule.description.to_owned(),
+        current_value: value,
+        threshold: rule.condition.threshold,
+        at: now,
+        runbook_url: rule.runbook_url(runbook_base),
+    };
+    match (verdict, state.firing.as_mut()) {
+        // No data says nothing: a firing alert stays firing, nothing new fires.
+        (Verdict::InsufficientData, _) => None,
+        (Verdict::Ok, Some(_)) => {
+            let firing = state.firing.take()?;
+            Some(notice(
+                NoticeKind::Resolved,
+                &firing.alert_id,
+                value.unwrap_or(firing.value),
+            ))
+        }
+        (Verdict::Ok, None) => None,
+        (Verdict::Triggered, _) if suppressed => None,
+        (Verdict::Triggered, None) => {
+            let value = value.unwrap_or_default();
+            let alert_id = new_alert_id();
+            state.firing = Some(Firing {
+                alert_id: alert_id.clone(),
+                fired_at: now,
+                last_notified_at: now,
+                notifications: 1,
+                value,
+            });
+            Some(notice(NoticeKind::Fired, &alert_id, value))
+        }
+        (Verdict::Triggered, Some(firing)) => {
+            firing.value = value.unwrap_or(firing.value);
+            let interval = time::Duration::minutes(rule.severity.renotify_minutes());
+            if now - firing.last_notified_at < interval {
+                return None;
+            }
+            firing.last_notified_at = now;
+            firing.notifications = firing.notifications.saturating_add(1);
+            let (id, value) = (firing.alert_id.clone(), firing.value);
+            Some(notice(NoticeKind::Renotified, &id, value))
+        }
+    }
+}
+
+// ---- notification payloads ---------------------------------------------------
+
+fn headline(notice: &Notice) -> String {
+    let what = match notice.kind {
+        NoticeKind::Fired => "FIRING",
+        NoticeKind::Renotified => "STILL FIRING",
+        NoticeKind::Resolved => "RESOLVED",
+    };
+    format!(
+        "[{what}] [{}] {}",
+        notice.severity.as_str().to_uppercase(),
+        notice.title
+    )
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A Slack incoming-webhook message.
+pub fn slack_payload(notice: &Notice) -> serde_json::Value {
+    let color = match (notice.kind, notice.severity) {
+        (NoticeKind::Resolved, _) => "good",
+        (_, Severity::Critical | Severity::High) => "danger",
+        _ => "warning",
+    };
+    serde_json::json!({
+        "text": headline(notice),
+        "attachments": [{
+            "color": color,
+            "title": notice.title,
+            "title_link": notice.runbook_url,
+            "text": notice.description,
+            "fields": [
+                {"title": "Current value", "value": format!("{:.4}", notice.current_value), "short": true},
+                {"title": "Threshold", "value": format!("{}", notice.threshold), "short": true},
+                {"title": "Rule", "value": notice.rule_id, "short": true},
+                {"title": "Alert id", "value": notice.alert_id, "short": true},
+            ],
+            "ts": notice.at.unix_timestamp(),
+        }],
+    })
+}
+
+/// A PagerDuty Events API v2 event; the dedup key ties the trigger, its repeats
+/// and its resolve to one incident.
+pub fn pagerduty_payload(notice: &Notice, routing_key: &str) -> serde_json::Value {
+    let action = match notice.kind {
+        NoticeKind::Resolved => "resolve",
+        _ => "trigger",
+    };
+    serde_json::json!({
+        "routing_key": routing_key,
+        "event_action": action,
+        "dedup_key": format!("osa-{}-{}", notice.rule_id, notice.alert_id),
+        "payload": {
+            "summary": headline(notice),
+            "source": "osa",
+            "severity": notice.severity.pagerduty(),
+            "timestamp": rfc3339(notice.at),
+            "component": "osa",
+            "class": notice.rule_id,
+            "custom_details": {
+                "description": notice.description,
+                "current_value": notice.current_value,
+                "threshold": notice.threshold,
+            },
+        },
+        "links": [{"href": notice.runbook_url, "text": "Runbook"}],
+    })
+}
+
+/// An email, for a mail-sending webhook endpoint.
+pub fn email_payload(notice: &Notice, to: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "to": to,
+        "subject": headline(notice),
+        "text": format!(
+            "{}\n\nCurrent value: {}\nThreshold: {}\nAt: {}\nAlert id: {}\nRunbook: {}\n",
+            notice.description,
+            notice.current_value,
+            notice.threshold,
+            rfc3339(notice.at),
+            notice.alert_id,
+            notice.runbook_url
+        ),
+    })
+}
+
+/// An SMS (at most 160 characters), for an SMS-sending webhook endpoint.
+pub fn sms_payload(notice: &Notice, to: &[String]) -> serde_json::Value {
+    let mut message = format!(
+        "{} value {:.3} (threshold {}) {}",
+        headline(notice),
+        notice.current_value,
+        notice.threshold,
+        notice.runbook_url
+    );
+    if message.chars().count() > 160 {
+        message = message.chars().take(157).collect::<String>() + "...";
+    }
+    serde_json::json!({ "to": to, "message": message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    // A Wednesday.
+    const T0: OffsetDateTime = datetime!(2026-11-25 10:00 UTC);
+
+    fn at(min: i64) -> OffsetDateTime {
+        T0 + time::Duration::minutes(min)
+    }
+
+    fn rule(id: &str) -> &'static AlertRule {
+        super::rule(id).expect("rule")
+    }
+
+    fn run(
+        rule: &AlertRule,
+        state: &mut RuleState,
+        sample: Option<Sample>,
+        now: OffsetDateTime,
+    ) -> Option<Notice> {
+        step(
+            rule,
+            state,
+            sample,
+            now,
+            false,
+            || "a1".into(),
+            "https://osa.test",
+        )
+    }
+
+    #[test]
+    fn the_failure_rate_needs_three_points_and_just_over_ten_percent() {
+        let r = rule("opal_agent_failure_rate");
+        let c = &r.condition;
+        // Two points: insufficient, however bad.
+        let two = [
+            Sample::ratio(at(1), 9.0, 9.0),
+            Sample::ratio(at(2), 9.0, 9.0),
+        ];
+        assert_eq!(evaluate(c, &two, at(3)).0, Verdict::InsufficientData);
+        // Exactly 10 %: not over.
+        let ten = [
+            Sample::ratio(at(1), 1.0, 10.0),
+            Sample::ratio(at(2), 1.0, 10.0),
+            Sample::ratio(at(3), 1.0, 10.0),
+        ];
+        assert_eq!(evaluate(c, &ten, at(3)), (Verdict::Ok, Some(0.1)));
+        let over = [
+            Sample::ratio(at(1), 1.0, 10.0),
+            Sample::ratio(at(2), 1.0, 10.0),
+            Sample::ratio(at(3), 2.0, 10.0),
+        ];
+        assert_eq!(evaluate(c, &over, at(3)).0, Verdict::Triggered);
+        // The window is 5 minutes: a point at exactly now-5 is out.
+        assert_eq!(evaluate(c, &over, at(6)).0, Verdict::InsufficientData);
+        // Points with no executions are no data.
+        let empty = [
+            Sample::ratio(at(1), 0.0, 0.0),
+            Sample::ratio(at(2), 0.0, 0.0),
+            Sample::ratio(at(3), 1.0, 1.0),
+        ];
+        assert_eq!(evaluate(c, &empty, at(3)).0, Verdict::InsufficientData);
+    }
+
+    #[test]
+    fn each_table_threshold_just_under_and_over() {
+        let cases: [(&str, f64, f64); 6] = [
+            ("webhook_delivery_failures", 2.0, 3.0),
+            ("strategy_workflow_timeout", 30.0, 30.5),
+            ("high_error_rate", 0.05, 0.051),
+            ("agent_timeout", 300.0, 300.1),
+            ("high_response_time", 5.0, 5.1),
+            ("low_availability", 0.99, 0.989),
+        ];
+        for (id, under, over) in cases {
+            let c = &rule(id).condition;
+            assert_eq!(
+                evaluate(c, &[Sample::new(at(0), under)], at(0)).0,
+                Verdict::Ok,
+                "{id} at {under}"
+            );
+            assert_eq!(
+                evaluate(c, &[Sample::new(at(0), over)], at(0)).0,
+                Verdict::Triggered,
+                "{id} at {over}"
+            );
+            assert_eq!(evaluate(c, &[], at(0)).0, Verdict::InsufficientData);
+        }
+    }
+
+    #[test]
+    fn fires_once_renotifies_and_resolves() {
+        let r = rule("strategy_workflow_timeout");
+        let mut state = RuleState::new(r.rule_id);
+        assert_eq!(
+            run(r, &mut state, Some(Sample::new(at(0), 10.0)), at(0)),
+            None
+        );
+        let fired = run(r, &mut state, Some(Sample::new(at(1), 31.0)), at(1)).expect("fires");
+        assert_eq!(fired.kind, NoticeKind::Fired);
+        assert_eq!(
+            fired.runbook_url,
+            "https://osa.test/runbooks/strategy-workflow-timeout"
+        );
+        // Still over: quiet until the 15-minute re-notify interval (critical).
+        for m in 2..16 {
+            assert_eq!(
+                run(r, &mut state, Some(Sample::new(at(m), 40.0)), at(m)),
+                None,
+                "{m}"
+            );
+        }
+        let again = run(r, &mut state, Some(Sample::new(at(16), 45.0)), at(16)).expect("renotify");
+        assert_eq!(again.kind, NoticeKind::Renotified);
+        assert_eq!(again.alert_id, fired.alert_id);
+        assert_eq!(again.current_value, 45.0);
+        // No data: keeps firing, says nothing.
+        assert_eq!(run(r, &mut state, None, at(20)), None);
+        assert!(state.firing.is_some());
+        let resolved = run(r, &mut state, Some(Sample::new(at(21), 1.0)), at(21)).expect("resolve");
+        assert_eq!(resolved.kind, NoticeKind::Resolved);
+        assert_eq!(resolved.alert_id, fired.alert_id);
+        assert!(state.firing.is_none());
+        assert_eq!(
+            run(r, &mut state, Some(Sample::new(at(22), 1.0)), at(22)),
+            None
+        );
+    }
+
+    #[test]
+    fn maintenance_window_edges_and_switch() {
+        let m = Maintenance::default();
+        let sunday = datetime!(2026-11-29 00:00 UTC);
+        assert_eq!(sunday.weekday(), Weekday::Sunday);
+        let h = |hh: i64, mm: i64, ss: i64| {
+            sunday
+                + time::Duration::hours(hh)
+                + time::Duration::minutes(mm)
+                + time::Duration::seconds(ss)
+        };
+        assert!(!m.active(h(1, 59, 59)));
+        assert!(m.active(h(2, 0, 0)));
+        assert!(m.active(h(3, 59, 59)));
+        assert!(!m.active(h(4, 0, 0)));
+        assert!(!m.active(h(2, 0, 0) - time::Duration::days(1)), "Saturday");
+        let off = Maintenance {
+            scheduled: false,
+            manual_until: None,
+        };
+        assert!(!off.active(h(2, 30, 0)));
+        let manual = Maintenance {
+            scheduled: false,
+            manual_until: Some(at(10)),
+        };
+        assert!(manual.active(at(9)));
+        assert!(!manual.active(at(10)));
+    }
+
+    #[test]
+    fn suppression_holds_back_firing_only_for_suppressible_rules() {
+        let r = rule("high_error_rate");
+        let mut state = RuleState::new(r.rule_id);
+        let s = Some(Sample::ratio(at(0), 1.0, 2.0));
+        assert_eq!(step(r, &mut state, s, at(0), true, || "x".into(), ""), None);
+        assert_eq!(state.last.as_ref().map(|e| e.suppressed), Some(true));
+        assert!(state.firing.is_none());
+        // Maintenance over: it fires.
+        let fired = step(r, &mut state, None, at(1), false, || "x".into(), "");
+        assert_eq!(fired.map(|n| n.kind), Some(NoticeKind::Fired));
+        // A critical timeout is never suppressed.
+        let t = super::rule("strategy_workflow_timeout").expect("rule");
+        let mut ts = RuleState::new(t.rule_id);
+        let fired = step(
+            t,
+            &mut ts,
+            Some(Sample::new(at(0), 99.0)),
+            at(0),
+            true,
+            || "y".into(),
+            "",
+        );
+        assert!(fired.is_some());
+    }
+
+    #[test]
+    fn due_follows_the_evaluation_interval() {
+        let r = rule("low_availability");
+        let mut state = RuleState::new(r.rule_id);
+        assert!(due(r, &state, at(0)));
+        state.last_evaluated_at = Some(at(0));
+        assert!(!due(r, &state, at(4)));
+        assert!(due(r, &state, at(5)));
+    }
+
+    #[test]
+    fn payloads() {
+        let notice = Notice {
+            kind: NoticeKind::Fired,
+            alert_id: "a1".into(),
+            rule_id: "agent_timeout".into(),
+            severity: Severity::High,
+            title: "Agent Timeout".into(),
+            description: "d".into(),
+            current_value: 301.0,
+            threshold: 300.0,
+            at: T0,
+            runbook_url: "https://osa.test/runbooks/agent-timeout".into(),
+        };
+        let pd = pagerduty_payload(&notice, "rk");
+        assert_eq!(pd["event_action"], "trigger");
+        assert_eq!(pd["dedup_key"], "osa-agent_timeout-a1");
+        assert_eq!(pd["payload"]["severity"], "error");
+        assert_eq!(pd["payload"]["source"], "osa");
+        assert_eq!(pd["links"][0]["href"], notice.runbook_url);
+        let resolved = Notice {
+            kind: NoticeKind::Resolved,
+            ..notice.clone()
+        };
+        let pd2 = pagerduty_payload(&resolved, "rk");
+        assert_eq!(pd2["event_action"], "resolve");
+        assert_eq!(pd2["dedup_key"], pd["dedup_key"]);
+        let slack = slack_payload(&notice);
+        assert!(
+            slack["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("[FIRING] [HIGH]"))
+        );
+        assert_eq!(slack_payload(&resolved)["attachments"][0]["color"], "good");
+        let mail = email_payload(&notice, &["ops@example.com".into()]);
+        assert_eq!(mail["to"][0], "ops@example.com");
+        assert!(
+            mail["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Runbook: https://"))
+        );
+        let long = Notice {
+            title: "x".repeat(300),
+            ..notice
+        };
+        let sms = sms_payload(&long, &["+15550100".into()]);
+        assert_eq!(
+            sms["message"].as_str().map(|m| m.chars().count()),
+            Some(160)
+        );
+    }
+}

@@ -1,0 +1,914 @@
+//! Metrics (spec 6.3): the `osal_*` families, their labels and histogram buckets,
+//! how an observation becomes additive cell updates, the Prometheus text exposition
+//! (format 0.0.4) and CloudWatch Embedded Metric Format lines. Pure: no I/O.
+//!
+//! Storage model: a series (family + label values) has cells; a counter has one
+//! (`v`), a gauge one (`v`, set rather than added), a histogram one per bucket
+//! (`b0`..`bN`, *not* cumulative, `bN` being the overflow above the last bound)
+//! plus `sum`. Every update is an addition to a cell, so a store can apply them
+//! atomically and in any order from any number of instances (DynamoDB `ADD`,
+//! SQLite `v = v + ?`) and spread one series over shards that a read sums. The
+//! histogram count is the sum of its bucket cells, so it can never disagree with
+//! the `+Inf` bucket.
+//!
+//! Label values are bounded by construction: they come from enums, the agent
+//! catalogue, route templates and small families (`user_agent_family`), never from
+//! raw input; [`Series::new`] refuses a wrong label count or an over-long value.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// `Content-Type` of the text exposition.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The EMF namespace the Lambdas publish to.
+pub const EMF_NAMESPACE: &str = "OSA";
+
+/// Longest label value accepted.
+pub const MAX_LABEL_LEN: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+const AGENT_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+const WORKFLOW_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
+
+/// The metric families of spec 6.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    AgentExecutionTotal,
+    AgentExecutionDurationSeconds,
+    WorkflowProcessingDurationSeconds,
+    PiiProtectionOperationsTotal,
+    StrategyRecommendationsTotal,
+    SystemHealthScore,
+    WebhookProcessingTotal,
+    CacheHitRatio,
+    ComplianceViolationsTotal,
+    ApiRequestsTotal,
+}
+
+impl Family {
+    pub const ALL: [Family; 10] = [
+        Family::AgentExecutionTotal,
+        Family::AgentExecutionDurationSeconds,
+        Family::WorkflowProcessingDurationSeconds,
+        Family::PiiProtectionOperationsTotal,
+        Family::StrategyRecommendationsTotal,
+        Family::SystemHealthScore,
+        Family::WebhookProcessingTotal,
+        Family::CacheHitRatio,
+        Family::ComplianceViolationsTotal,
+        Family::ApiRequestsTotal,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Family::AgentExecutionTotal => "osal_agent_execution_total",
+            Family::AgentExecutionDurationSeconds => "osal_agent_execution_duration_seconds",
+            Family::WorkflowProcessingDurationSeconds => {
+                "osal_workflow_processing_duration_seconds"
+            }
+            Family::PiiProtectionOperationsTotal => "osal_pii_protection_operations_total",
+            Family::StrategyRecommendationsTotal => "osal_strategy_recommendations_total",
+            Family::SystemHealthScore => "osal_system_health_score",
+            Family::WebhookProcessingTotal => "osal_webhook_processing_total",
+            Family::CacheHitRatio => "osal_cache_hit_ratio",
+            Family::ComplianceViolationsTotal => "osal_compliance_violations_total",
+            Family::ApiRequestsTotal => "osal_api_requests_total",
+        }
+    }
+
+    pub const fn help(self) -> &'static str {
+        match self {
+            Family::AgentExecutionTotal => "Total number of OPAL agent executions by status",
+            Family::AgentExecutionDurationSeconds => "Duration of agent executions in seconds",
+            Family::WorkflowProcessingDurationSeconds => {
+                "Duration of workflow processing operations"
+            }
+            Family::PiiProtectionOperationsTotal => {
+                "Total PII protection operations by type and mode"
+            }
+            Family::StrategyRecommendationsTotal => "Total strategy recommendations generated",
+            Family::SystemHealthScore => "Current system health score by component",
+            Family::WebhookProcessingTotal => "Total webhook processing operations",
+            Family::CacheHitRatio => "Cache hit ratio by cache type",
+            Family::ComplianceViolationsTotal => "Total compliance violations detected",
+            Family::ApiRequestsTotal => "Total API requests processed",
+        }
+    }
+
+    pub const fn kind(self) -> Kind {
+        match self {
+            Family::AgentExecutionDurationSeconds | Family::WorkflowProcessingDurationSeconds => {
+                Kind::Histogram
+            }
+            Family::SystemHealthScore | Family::CacheHitRatio => Kind::Gauge,
+            _ => Kind::Counter,
+        }
+    }
+
+    pub const fn labels(self) -> &'static [&'static str] {
+        match self {
+            Family::AgentExecutionTotal => &["agent_id", "status", "workflow_type"],
+            Family::AgentExecutionDurationSeconds => &["agent_id", "workflow_type"],
+            Family::WorkflowProcessingDurationSeconds => &["operation_type", "status"],
+            Family::PiiProtectionOperationsTotal => {
+                &["pii_type", "redaction_mode", "confidence_level"]
+            }
+            Family::StrategyRecommendationsTotal => {
+                &["recommendation_type", "confidence_level", "user_segment"]
+            }
+            Family::SystemHealthScore => &["component", "environment"],
+            Family::WebhookProcessingTotal => &[
+                "agent_id",
+                "status",
+                "webhook_type",
+                "processing_time_range",
+            ],
+            Family::CacheHitRatio => &["cache_type"],
+            Family::ComplianceViolationsTotal => &["violation_type", "severity", "framework"],
+            Family::ApiRequestsTotal => &["method", "endpoint", "status_code", "user_agent"],
+        }
+    }
+
+    /// Upper bounds of a histogram's buckets (without `+Inf`); empty otherwise.
+    pub const fn buckets(self) -> &'static [f64] {
+        match self {
+            Family::AgentExecutionDurationSeconds => AGENT_BUCKETS,
+            Family::WorkflowProcessingDurationSeconds => WORKFLOW_BUCKETS,
+            _ => &[],
+        }
+    }
+
+    /// The CloudWatch unit of a value of this family.
+    pub const fn unit(self) -> &'static str {
+        match self.kind() {
+            Kind::Histogram => "Seconds",
+            Kind::Gauge => "None",
+            Kind::Counter => "Count",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricsError {
+    #[error("{family} takes {expected} label values, not {got}")]
+    LabelCount {
+        family: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    #[error("a label value of {0} is empty or longer than {MAX_LABEL_LEN} characters")]
+    LabelValue(&'static str),
+    #[error("stored series {0:?} is not readable")]
+    Stored(String),
+}
+
+/// One series: a family and its label values, in the family's label order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Series {
+    family: Family,
+    values: Vec<String>,
+}
+
+impl Series {
+    pub fn new(family: Family, values: &[&str]) -> Result<Series, MetricsError> {
+        let expected = family.labels().len();
+        if values.len() != expected {
+            return Err(MetricsError::LabelCount {
+                family: family.name(),
+                expected,
+                got: values.len(),
+            });
+        }
+        if values
+            .iter()
+            .any(|v| v.is_empty() || v.chars().count() > MAX_LABEL_LEN)
+        {
+            return Err(MetricsError::LabelValue(family.name()));
+        }
+        Ok(Series {
+            family,
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        })
+    }
+
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+
+    /// The label values as a JSON array: the stored form (with the family name).
+    pub fn labels_json(&self) -> String {
+        serde_json::to_string(&self.values).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// The stored form back.
+    pub fn from_stored(family: &str, labels_json: &str) -> Result<Series, MetricsError> {
+        let stored = || MetricsError::Stored(format!("{family} {labels_json}"));
+        let family = Family::from_name(family).ok_or_else(stored)?;
+        let values: Vec<String> = serde_json::from_str(labels_json).map_err(|_| stored())?;
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        Series::new(family, &refs).map_err(|_| stored())
+    }
+
+    /// One string naming the series: `<family>|<labels json>`.
+    pub fn key(&self) -> String {
+        format!("{}|{}", self.family.name(), self.labels_json())
+    }
+
+    pub fn labels(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        self.family
+            .labels()
+            .iter()
+            .copied()
+            .zip(self.values.iter().map(String::as_str))
+    }
+}
+
+/// A cell of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    /// A counter's or a gauge's value.
+    Value,
+    /// A histogram's sum of observations.
+    Sum,
+    /// A histogram bucket (not cumulative); index `buckets().len()` is the overflow.
+    Bucket(usize),
+}
+
+impl Field {
+    pub fn name(self) -> String {
+        match self {
+            Field::Value => "v".into(),
+            Field::Sum => "sum".into(),
+            Field::Bucket(i) => format!("b{i}"),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Field> {
+        match name {
+            "v" => Some(Field::Value),
+            "sum" => Some(Field::Sum),
+            _ => name.strip_prefix('b')?.parse().ok().map(Field::Bucket),
+        }
+    }
+}
+
+/// A stored number: integer counts stay exact integers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+impl Number {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(i) => i as f64,
+            Number::Float(f) => f,
+        }
+    }
+
+    pub fn plus(self, other: Number) -> Number {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => Number::Int(a.saturating_add(b)),
+            (a, b) => Number::Float(a.as_f64() + b.as_f64()),
+        }
+    }
+
+    /// Parses a decimal as DynamoDB returns it.
+    pub fn parse(text: &str) -> Option<Number> {
+        text.parse::<i64>()
+            .map(Number::Int)
+            .ok()
+            .or_else(|| text.parse::<f64>().ok().map(Number::Float))
+    }
+}
+
+/// What an update does to its cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op {
+    Add(Number),
+    /// Gauges: the last write wins.
+    Set(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellUpdate {
+    pub series: Series,
+    pub field: Field,
+    pub op: Op,
+}
+
+/// One thing that happened, as the application reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// A counter goes up by `by`.
+    Inc { series: Series, by: u64 },
+    /// A histogram observes `value` (seconds).
+    Observe { series: Series, value: f64 },
+    /// A gauge is now `value`.
+    Set { series: Series, value: f64 },
+}
+
+impl Observation {
+    pub fn inc(family: Family, labels: &[&str]) -> Result<Observation, MetricsError> {
+        Ok(Observation::Inc {
+            series: Series::new(family, labels)?,
+            by: 1,
+        })
+    }
+
+    pub fn observe(
+        family: Family,
+        labels: &[&str],
+        value: f64,
+    ) -> Result<Observation, MetricsError> {
+        Ok(Observation::Observe {
+            series: Series::new(family, labels)?,
+            value,
+        })
+    }
+
+    pub fn set(family: Family, labels: &[&str], value: f64) -> Result<Observation, MetricsError> {
+        Ok(Observation::Set {
+            series: Series::new(family, labels)?,
+            value,
+        })
+    }
+
+    pub fn series(&self) -> &Series {
+        match self {
+            Observation::Inc { series, .. }
+            | Observation::Observe { series, .. }
+            | Observation::Set { series, .. } => series,
+        }
+    }
+
+    /// The additive cell updates this observation makes.
+    pub fn updates(&self) -> Vec<CellUpdate> {
+        let cell = |series: &Series, field, op| CellUpdate {
+            series: series.clone(),
+            field,
+            op,
+        };
+        match self {
+            Observation::Inc { series, by } => vec![cell(
+                series,
+                Field::Value,
+                Op::Add(Number::Int(i64::try_from(*by).unwrap_or(i64::MAX))),
+            )],
+            Observation::Set { series, value } => vec![cell(series, Field::Value, Op::Set(*value))],
+            Observation::Observe { series, value } => {
+                let value = if value.is_finite() {
+                    value.max(0.0)
+                } else {
+                    0.0
+                };
+                vec![
+                    cell(
+                        series,
+                        Field::Bucket(bucket_index(series.family.buckets(), value)),
+                        Op::Add(Number::Int(1)),
+                    ),
+                    cell(series, Field::Sum, Op::Add(Number::Float(value))),
+                ]
+            }
+        }
+    }
+}
+
+/// The first bucket whose bound holds `value`; `bounds.len()` above the last.
+pub fn bucket_index(bounds: &[f64], value: f64) -> usize {
+    bounds
+        .iter()
+        .position(|le| value <= *le)
+        .unwrap_or(bounds.len())
+}
+
+/// One stored cell, as a store reads it back (shards already summed or not: the
+/// snapshot sums whatever it is given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCell {
+    pub series: Series,
+    pub field: Field,
+    pub value: Number,
+}
+
+/// Every series' cells, summed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    cells: BTreeMap<Series, BTreeMap<Field, Number>>,
+}
+
+impl Snapshot {
+    pub fn from_cells(cells: impl IntoIterator<Item = StoredCell>) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        for cell in cells {
+            let slot = snapshot
+                .cells
+                .entry(cell.series)
+                .or_default()
+                .entry(cell.field)
+                .or_insert(Number::Int(0));
+            *slot = slot.plus(cell.value);
+        }
+        snapshot
+    }
+
+    /// A counter's or a gauge's value.
+    pub fn value(&self, series: &Series) -> Option<Number> {
+        self.cells.get(series)?.get(&Field::Value).copied()
+    }
+
+    /// A histogram's observation count.
+    pub fn count(&self, series: &Series) -> u64 {
+        self.cells.get(series).map_or(0, |cells| {
+            cells
+                .iter()
+                .filter(|(f, _)| matches!(f, Field::Bucket(_)))
+                .map(|(_, n)| n.as_f64().max(0.0) as u64)
+                .sum()
+        })
+    }
+
+    /// Sum of every series of `family` whose labels match `filter` (name, value).
+    pub fn total(&self, family: Family, filter: &[(&str, &str)]) -> f64 {
+        self.cells
+            .iter()
+            .filter(|(s, _)| s.family == family)
+            .filter(|(s, _)| {
+                filter
+                    .iter()
+                    .all(|(name, value)| s.labels().any(|(n, v)| n == *name && v == *value))
+            })
+            .map(|(s, cells)| match family.kind() {
+                Kind::Histogram => self.count(s) as f64,
+                _ => cells.get(&Field::Value).map_or(0.0, |n| n.as_f64()),
+            })
+            .sum()
+    }
+
+    /// A histogram family's bucket counts (not cumulative, the overflow last),
+    /// summed over every series whose labels match `filter`.
+    pub fn bucket_counts(&self, family: Family, filter: &[(&str, &str)]) -> Vec<u64> {
+        let mut counts = vec![0u64; family.buckets().len() + 1];
+        for (series, cells) in self.cells.iter().filter(|(s, _)| s.family == family) {
+            if !filter
+                .iter()
+                .all(|(name, value)| series.labels().any(|(n, v)| n == *name && v == *value))
+            {
+                continue;
+            }
+            for (i, slot) in counts.iter_mut().enumerate() {
+                *slot = slot.saturating_add(bucket(cells, i).max(0) as u64);
+            }
+        }
+        counts
+    }
+
+    /// A histogram family's sum of observations over the matching series.
+    pub fn sum(&self, family: Family, filter: &[(&str, &str)]) -> f64 {
+        self.cells
+            .iter()
+            .filter(|(s, _)| s.family == family)
+            .filter(|(s, _)| {
+                filter
+                    .iter()
+                    .all(|(name, value)| s.labels().any(|(n, v)| n == *name && v == *value))
+            })
+            .filter_map(|(_, cells)| cells.get(&Field::Sum).map(|n| n.as_f64()))
+            .sum()
+    }
+
+    pub fn series(&self) -> impl Iterator<Item = &Series> {
+        self.cells.keys()
+    }
+
+    /// The text exposition format (0.0.4) of every family, those without series
+    /// included (HELP and TYPE only).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for family in Family::ALL {
+            let name = family.name();
+            let _ = writeln!(out, "# HELP {name} {}", escape_help(family.help()));
+            let _ = writeln!(out, "# TYPE {name} {}", family.kind().as_str());
+            let series_of_family = self
+                .cells
+                .range(family_start(family))
+                .take_while(|(s, _)| s.family == family);
+            for (series, cells) in series_of_family {
+                let labels = render_labels(series, None);
+                match family.kind() {
+                    Kind::Counter | Kind::Gauge => {
+                        let v = cells.get(&Field::Value).copied().unwrap_or(Number::Int(0));
+                        let _ = writeln!(out, "{name}{labels} {}", format_number(v));
+                    }
+                    Kind::Histogram => {
+                        let bounds = family.buckets();
+                        let mut cumulative: i64 = 0;
+                        for (i, le) in bounds.iter().enumerate() {
+                            cumulative = cumulative.saturating_add(bucket(cells, i));
+                            let labels = render_labels(series, Some(&format_float(*le)));
+                            let _ = writeln!(out, "{name}_bucket{labels} {cumulative}");
+                        }
+                        cumulative = cumulative.saturating_add(bucket(cells, bounds.len()));
+                        let inf = render_labels(series, Some("+Inf"));
+                        let _ = writeln!(out, "{name}_bucket{inf} {cumulative}");
+                        let sum = cells.get(&Field::Sum).copied().unwrap_or(Number::Int(0));
+                        let _ = writeln!(out, "{name}_sum{labels} {}", format_number(sum));
+                        let _ = writeln!(out, "{name}_count{labels} {cumulative}");
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn bucket(cells: &BTreeMap<Field, Number>, i: usize) -> i64 {
+    match cells.get(&Field::Bucket(i)) {
+        Some(Number::Int(n)) => *n,
+        Some(Number::Float(f)) => *f as i64,
+        None => 0,
+    }
+}
+
+/// Where `family`'s series start in the map (series sort by family first).
+fn family_start(family: Family) -> std::ops::RangeFrom<Series> {
+    Series {
+        family,
+        values: Vec::new(),
+    }..
+}
+
+fn render_labels(series: &Series, le: Option<&str>) -> String {
+    let mut parts: Vec<String> = series
+        .labels()
+        .map(|(n, v)| format!("{n}=\"{}\"", escape_label(v)))
+        .collect();
+    if let Some(le) = le {
+        parts.push(format!("le=\"{le}\""));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+/// Label values: backslash, double quote and line feed are escaped.
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// HELP text: backslash and line feed are escaped.
+pub fn escape_help(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+pub fn format_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+fn format_number(n: Number) -> String {
+    match n {
+        Number::Int(i) => i.to_string(),
+        Number::Float(f) => format_float(f),
+    }
+}
+
+// ---- CloudWatch Embedded Metric Format ---------------------------------------
+
+/// One EMF log line for an observation: CloudWatch turns it into a metric named
+/// after the family, with the labels as dimensions. Counters report their
+/// increment (Count), histograms the observed value (Seconds), gauges the value.
+pub fn emf_line(namespace: &str, observation: &Observation, at_ms: i64) -> String {
+    let series = observation.series();
+    let family = series.family();
+    let value = match observation {
+        Observation::Inc { by, .. } => serde_json::json!(by),
+        Observation::Observe { value, .. } | Observation::Set { value, .. } => {
+            if value.is_finite() {
+                serde_json::json!(value)
+            } else {
+                serde_json::json!(0)
+            }
+        }
+    };
+    let dimensions: Vec<&str> = family.labels().to_vec();
+    let mut line = serde_json::Map::new();
+    line.insert(
+        "_aws".into(),
+        serde_json::json!({
+            "Timestamp": at_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [dimensions],
+                "Metrics": [{"Name": family.name(), "Unit": family.unit()}],
+            }],
+        }),
+    );
+    for (name, v) in series.labels() {
+        line.insert(name.into(), serde_json::Value::String(v.to_owned()));
+    }
+    line.insert(family.name().into(), value);
+    serde_json::Value::Object(line).to_string()
+}
+
+// ---- bounded label values ----------------------------------------------------
+
+/// The webhook family's `processing_time_range`: a handful of ranges, not a number.
+pub fn processing_time_range(ms: u128) -> &'static str {
+    match ms {
+        0..100 => "lt_100ms",
+        100..500 => "100ms_500ms",
+        500..1000 => "500ms_1s",
+        1000..5000 => "1s_5s",
+        _ => "gte_5s",
+    }
+}
+
+/// A user agent reduced to a family, never the raw header.
+pub fn user_agent_family(header: Option<&str>) -> &'static str {
+    let Some(ua) = header.map(str::to_ascii_lowercase) else {
+        return "none";
+    };
+    if ua.contains("bot") || ua.contains("spider") || ua.contains("crawl") {
+        "bot"
+    } else if ua.starts_with("curl/") || ua.starts_with("wget/") || ua.starts_with("httpie/") {
+        "cli"
+    } else if ua.contains("mozilla/") {
+        "browser"
+    } else if ua.contains("prometheus") || ua.contains("grafana") {
+        "monitoring"
+    } else if ua.contains("aws-sdk") || ua.contains("python") || ua.contains("reqwest") {
+        "sdk"
+    } else {
+        "other"
+    }
+}
+
+/// A confidence in 0..=1 as `low`, `medium` or `high`.
+pub fn confidence_level(confidence: Option<f64>) -> &'static str {
+    match confidence {
+        Some(c) if c >= 0.8 => "high",
+        Some(c) if c >= 0.5 => "medium",
+        Some(_) => "low",
+        None => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(family: Family, values: &[&str]) -> Series {
+        Series::new(family, values).expect("valid series")
+    }
+
+    fn cells_of(observations: &[Observation]) -> Vec<StoredCell> {
+        observations
+            .iter()
+            .flat_map(Observation::updates)
+            .map(|u| StoredCell {
+                series: u.series,
+                field: u.field,
+                value: match u.op {
+                    Op::Add(n) => n,
+                    Op::Set(f) => Number::Float(f),
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_family_has_the_spec_shape() {
+        for family in Family::ALL {
+            assert!(family.name().starts_with("osal_"));
+            assert_eq!(Family::from_name(family.name()), Some(family));
+            assert_eq!(
+                family.kind() == Kind::Histogram,
+                !family.buckets().is_empty(),
+                "{}",
+                family.name()
+            );
+            assert!(family.buckets().windows(2).all(|w| w[0] < w[1]));
+        }
+        assert_eq!(
+            Family::AgentExecutionDurationSeconds.buckets(),
+            &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0]
+        );
+        assert_eq!(
+            Family::WorkflowProcessingDurationSeconds.buckets(),
+            &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
+        );
+    }
+
+    #[test]
+    fn series_refuse_unbounded_labels() {
+        assert!(matches!(
+            Series::new(Family::AgentExecutionTotal, &["a", "b"]),
+            Err(MetricsError::LabelCount { expected: 3, .. })
+        ));
+        let long = "x".repeat(MAX_LABEL_LEN + 1);
+        assert!(Series::new(Family::CacheHitRatio, &[&long]).is_err());
+        assert!(Series::new(Family::CacheHitRatio, &[""]).is_err());
+        let s = series(Family::CacheHitRatio, &["q\"uote"]);
+        assert_eq!(
+            Series::from_stored(s.family().name(), &s.labels_json()).ok(),
+            Some(s)
+        );
+        assert!(Series::from_stored("osal_nope", "[]").is_err());
+        assert!(Series::from_stored("osal_cache_hit_ratio", "[1]").is_err());
+    }
+
+    #[test]
+    fn buckets_take_the_first_bound_that_holds_the_value() {
+        let b = Family::WorkflowProcessingDurationSeconds.buckets();
+        assert_eq!(bucket_index(b, 0.0), 0);
+        assert_eq!(bucket_index(b, 0.1), 0);
+        assert_eq!(bucket_index(b, 0.100001), 1);
+        assert_eq!(bucket_index(b, 30.0), 6);
+        assert_eq!(bucket_index(b, 30.5), 7);
+        for f in [
+            Field::Value,
+            Field::Sum,
+            Field::Bucket(0),
+            Field::Bucket(10),
+        ] {
+            assert_eq!(Field::parse(&f.name()), Some(f));
+        }
+        assert_eq!(Field::parse("bx"), None);
+    }
+
+    #[test]
+    fn the_exposition_is_cumulative_and_escaped() {
+        let h = Family::WorkflowProcessingDurationSeconds;
+        let obs = vec![
+            Observation::observe(h, &["workflow", "completed"], 0.05).expect("obs"),
+            Observation::observe(h, &["workflow", "completed"], 3.0).expect("obs"),
+            Observation::observe(h, &["workflow", "completed"], 99.0).expect("obs"),
+            Observation::inc(
+                Family::AgentExecutionTotal,
+                &["content_review", "completed", "strategy"],
+            )
+            .expect("obs"),
+            Observation::inc(
+                Family::AgentExecutionTotal,
+                &["content_review", "completed", "strategy"],
+            )
+            .expect("obs"),
+            Observation::set(Family::CacheHitRatio, &["a\\b\"c\nd"], 0.5).expect("obs"),
+        ];
+        let snapshot = Snapshot::from_cells(cells_of(&obs));
+        let text = snapshot.render();
+        assert!(text.contains("# TYPE osal_workflow_processing_duration_seconds histogram\n"));
+        assert!(text.contains(
+            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"0.1\"} 1\n"
+        ));
+        assert!(text.contains(
+            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"5\"} 2\n"
+        ));
+        assert!(text.contains(
+            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"30\"} 2\n"
+        ));
+        assert!(text.contains(
+            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"+Inf\"} 3\n"
+        ));
+        assert!(text.contains(
+            "osal_workflow_processing_duration_seconds_sum{operation_type=\"workflow\",status=\"completed\"} 102.05\n"
+        ));
+        assert!(text.contains(
+            "osal_workflow_processing_duration_seconds_count{operation_type=\"workflow\",status=\"completed\"} 3\n"
+        ));
+        assert!(text.contains(
+            "osal_agent_execution_total{agent_id=\"content_review\",status=\"completed\",workflow_type=\"strategy\"} 2\n"
+        ));
+        assert!(text.contains("osal_cache_hit_ratio{cache_type=\"a\\\\b\\\"c\\nd\"} 0.5\n"));
+        // Every family is announced once, and each series appears once, under
+        // its own family.
+        assert_eq!(text.matches("# HELP ").count(), Family::ALL.len());
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples.len(),
+            8 + 2 + 1 + 1,
+            "7 buckets and +Inf, sum, count; a counter; a gauge"
+        );
+        assert_eq!(text.matches("osal_cache_hit_ratio{").count(), 1);
+        assert_eq!(text.matches("osal_agent_execution_total{").count(), 1);
+        assert_eq!(
+            snapshot.total(Family::AgentExecutionTotal, &[("status", "completed")]),
+            2.0
+        );
+        assert_eq!(snapshot.total(h, &[]), 3.0);
+    }
+
+    #[test]
+    fn shards_sum_exactly() {
+        let s = series(Family::ApiRequestsTotal, &["GET", "/x", "200", "cli"]);
+        let cells = (0..1000).map(|i| StoredCell {
+            series: s.clone(),
+            field: Field::Value,
+            value: Number::Int(i % 3),
+        });
+        let snapshot = Snapshot::from_cells(cells);
+        assert_eq!(snapshot.value(&s), Some(Number::Int(999)));
+    }
+
+    #[test]
+    fn emf_lines_name_the_metric_and_its_dimensions() {
+        let obs = Observation::observe(
+            Family::AgentExecutionDurationSeconds,
+            &["audience_suggester", "strategy"],
+            4.2,
+        )
+        .expect("obs");
+        let line: serde_json::Value =
+            serde_json::from_str(&emf_line(EMF_NAMESPACE, &obs, 1_700_000_000_000)).expect("json");
+        let meta = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+        assert_eq!(meta["Namespace"], "OSA");
+        assert_eq!(
+            meta["Dimensions"][0],
+            serde_json::json!(["agent_id", "workflow_type"])
+        );
+        assert_eq!(
+            meta["Metrics"][0]["Name"],
+            "osal_agent_execution_duration_seconds"
+        );
+        assert_eq!(meta["Metrics"][0]["Unit"], "Seconds");
+        assert_eq!(line["agent_id"], "audience_suggester");
+        assert_eq!(line["osal_agent_execution_duration_seconds"], 4.2);
+        let inc = Observation::inc(
+            Family::PiiProtectionOperationsTotal,
+            &["email", "mask", "high"],
+        )
+        .expect("obs");
+        let line: serde_json::Value =
+            serde_json::from_str(&emf_line("OSA", &inc, 0)).expect("json");
+        assert_eq!(line["osal_pii_protection_operations_total"], 1);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
+            "Count"
+        );
+    }
+
+    #[test]
+    fn bounded_label_helpers() {
+        assert_eq!(user_agent_family(None), "none");
+        assert_eq!(user_agent_family(Some("curl/8.5.0")), "cli");
+        assert_eq!(user_agent_family(Some("Mozilla/5.0 (X11)")), "browser");
+        assert_eq!(user_agent_family(Some("Googlebot/2.1")), "bot");
+        assert_eq!(user_agent_family(Some("Prometheus/2.45")), "monitoring");
+        assert_eq!(user_agent_family(Some("whatever")), "other");
+        assert_eq!(processing_time_range(99), "lt_100ms");
+        assert_eq!(processing_time_range(100), "100ms_500ms");
+        assert_eq!(processing_time_range(60_000), "gte_5s");
+        assert_eq!(confidence_level(Some(0.9)), "high");
+        assert_eq!(confidence_level(Some(0.5)), "medium");
+        assert_eq!(confidence_level(Some(0.1)), "low");
+    }
+}

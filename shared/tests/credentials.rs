@@ -1,0 +1,286 @@
+//! Scenario C through the application services: Optimizely refuses the intake's
+//! credentials, the workflow pauses (no trigger, no deadlines), refreshed ones
+//! resume it from its checkpoint. Time moves only when a test moves it.
+
+use std::time::Duration;
+
+use osa_shared::adapters::optimizely::OptimizelyService;
+use osa_shared::app::credentials::{CredentialsError, resume};
+use osa_shared::app::intake::submit;
+use osa_shared::app::status::workflow;
+use osa_shared::app::webhook::{WebhookRequest, ingest};
+use osa_shared::contract::sample_agent_data;
+use osa_shared::domain::AgentId;
+use osa_shared::domain::workflow::{AgentStatus, RefusedService, WorkflowStatus};
+use osa_shared::ports::{Job, OutboundError};
+use osa_shared::testkit::TestApp;
+use serde_json::{Value, json};
+
+const ODP_KEY: &str = "odp-key-that-expired-4711";
+const CMP_KEY: &str = "cmp-key-still-fine-0815";
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn intake() -> Value {
+    json!({
+        "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
+                             "target_audience": "Outdoor enthusiasts in North America"},
+        "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                              "api_credentials": {"odp_key": ODP_KEY, "cmp_key": CMP_KEY}},
+        "analysis_preferences": {"analysis_depth": "standard", "focus_areas": ["content"], "timeline": "90d"}
+    })
+}
+
+async fn submit_intake(app: &TestApp) -> osa_shared::domain::workflow::Workflow {
+    submit(&app.services, intake().to_string().as_bytes(), "corr-cred")
+        .await
+        .expect("intake accepted")
+        .workflow
+}
+
+fn refreshed() -> Vec<u8> {
+    json!({"api_credentials": {"odp_key": "odp-key-refreshed-2025"}})
+        .to_string()
+        .into_bytes()
+}
+
+async fn view(app: &TestApp, id: &str) -> osa_shared::app::status::WorkflowView {
+    workflow(&app.services, id)
+        .await
+        .expect("store")
+        .expect("workflow")
+}
+
+async fn complete(app: &TestApp, id: &str, agent: AgentId) {
+    let body = json!({"workflow_id": id, "agent_id": agent.as_str(), "execution_status": "completed",
+                      "execution_id": format!("exec-{}", agent.as_str()), "agent_data": sample_agent_data(),
+                      "metadata": {"confidence_score": 0.8}});
+    let bytes = serde_json::to_vec(&body).expect("json");
+    let signature = app.sign(&bytes);
+    ingest(
+        &app.services,
+        WebhookRequest {
+            signature: Some(&signature),
+            correlation_id: None,
+            body: &bytes,
+        },
+    )
+    .await
+    .expect("event accepted");
+}
+
+/// Requests to the OPAL trigger (the recording client sees nothing else here).
+fn opal_triggers(app: &TestApp) -> usize {
+    app.http
+        .sent()
+        .iter()
+        .filter(|r| r.url == "http://opal.test/trigger")
+        .count()
+}
+
+#[tokio::test]
+async fn a_refused_key_pauses_the_workflow_without_trigger_or_deadlines() {
+    let app = TestApp::new();
+    app.optimizely.answer(OptimizelyService::Odp, Ok(401));
+    let w = submit_intake(&app).await;
+    assert_eq!(w.status, WorkflowStatus::CredentialsInvalid);
+    let pause = w.credentials_pause.clone().expect("pause recorded");
+    assert_eq!(
+        pause.refused,
+        vec![RefusedService {
+            service: "odp".into(),
+            status: 401
+        }]
+    );
+    // Both given keys were checked once each: a 401 is never retried.
+    let calls = app.optimizely.requests();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls.iter().any(|u| u.contains("/odp/")));
+    assert!(calls.iter().any(|u| u.contains("/cmp/")));
+
+    app.run_due_jobs().await;
+    assert_eq!(opal_triggers(&app), 0, "no OPAL trigger while paused");
+
+    // Even a deadline check that does run (say, a stale queue message) finds
+    // nothing due. Far past every deadline and the 30-minute limit: nothing
+    // times out.
+    app.services
+        .queue
+        .enqueue(
+            &Job::CheckDeadlines {
+                workflow_id: w.id.clone(),
+            },
+            Duration::ZERO,
+        )
+        .await
+        .expect("enqueue");
+    app.advance_running_jobs(Duration::from_secs(2 * 3600), MINUTE)
+        .await;
+    let v = view(&app, &w.id).await;
+    assert_eq!(v.status, WorkflowStatus::CredentialsInvalid);
+    assert!(v.agents.iter().all(|a| a.status == AgentStatus::Pending));
+    assert_eq!(opal_triggers(&app), 0);
+
+    // No key anywhere in what is stored or shown.
+    let shown = serde_json::to_string(&v).expect("json");
+    assert!(!shown.contains(ODP_KEY) && !shown.contains(CMP_KEY));
+}
+
+#[tokio::test]
+async fn refreshed_keys_resume_from_the_checkpoint_and_keep_results() {
+    let app = TestApp::new();
+    app.optimizely.answer(OptimizelyService::Odp, Ok(403));
+    let w = submit_intake(&app).await;
+    assert_eq!(w.status, WorkflowStatus::CredentialsInvalid);
+
+    // A stray result while paused is kept, and does not unpause the workflow.
+    complete(&app, &w.id, AgentId::ContentReview).await;
+    assert_eq!(
+        view(&app, &w.id).await.status,
+        WorkflowStatus::CredentialsInvalid
+    );
+    app.advance_running_jobs(Duration::from_secs(3600), MINUTE)
+        .await;
+
+    app.optimizely.answer(OptimizelyService::Odp, Ok(200));
+    let resumed = resume(&app.services, &w.id, &refreshed())
+        .await
+        .expect("resumed");
+    assert!(resumed.triggered);
+    assert_eq!(resumed.workflow.status, WorkflowStatus::Running);
+    let pause = resumed.workflow.credentials_pause.clone().expect("pause");
+    assert!(pause.resumed_at.is_some() && pause.refused.is_empty());
+
+    app.run_due_jobs().await;
+    assert_eq!(opal_triggers(&app), 1, "the trigger went out once");
+
+    // Deadlines count from the resume, not from the creation an hour ago.
+    app.advance_running_jobs(Duration::from_secs(50), Duration::from_secs(10))
+        .await;
+    let v = view(&app, &w.id).await;
+    assert!(
+        v.agents.iter().all(|a| a.status != AgentStatus::TimedOut),
+        "nothing timed out right after the resume"
+    );
+    assert_eq!(v.results.len(), 1, "the result from before is kept");
+
+    for agent in AgentId::ALL
+        .into_iter()
+        .filter(|a| *a != AgentId::ContentReview)
+    {
+        complete(&app, &w.id, agent).await;
+    }
+    let v = view(&app, &w.id).await;
+    assert_eq!(v.status, WorkflowStatus::Completed);
+    assert_eq!(v.results.len(), AgentId::ALL.len());
+
+    // And once resumed, it is no longer paused.
+    assert!(matches!(
+        resume(&app.services, &w.id, &refreshed()).await,
+        Err(CredentialsError::NotPaused(WorkflowStatus::Completed))
+    ));
+}
+
+#[tokio::test]
+async fn after_a_resume_the_deadlines_run_again() {
+    let app = TestApp::new();
+    app.optimizely.answer(OptimizelyService::Cmp, Ok(401));
+    let w = submit_intake(&app).await;
+    app.advance_running_jobs(Duration::from_secs(3600), MINUTE)
+        .await;
+    app.optimizely.answer(OptimizelyService::Cmp, Ok(200));
+    resume(&app.services, &w.id, &refreshed())
+        .await
+        .expect("resumed");
+    app.run_due_jobs().await;
+    // Every agent's maximum is at most 360 s: silent agents time out.
+    app.advance_running_jobs(Duration::from_secs(400), Duration::from_secs(10))
+        .await;
+    let v = view(&app, &w.id).await;
+    assert!(
+        v.agents.iter().all(|a| a.status == AgentStatus::TimedOut),
+        "{:?}",
+        v.agents.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    assert_eq!(v.status, WorkflowStatus::Failed);
+}
+
+#[tokio::test]
+async fn keys_still_refused_leave_it_paused() {
+    let app = TestApp::new();
+    app.optimizely.answer(OptimizelyService::Odp, Ok(401));
+    let w = submit_intake(&app).await;
+    let before = app.optimizely.requests().len();
+    match resume(&app.services, &w.id, &refreshed()).await {
+        Err(CredentialsError::StillInvalid(refused)) => assert_eq!(
+            refused,
+            vec![RefusedService {
+                service: "odp".into(),
+                status: 401
+            }]
+        ),
+        other => panic!("expected StillInvalid, got {other:?}"),
+    }
+    assert_eq!(app.optimizely.requests().len(), before + 1);
+    app.run_due_jobs().await;
+    let v = view(&app, &w.id).await;
+    assert_eq!(v.status, WorkflowStatus::CredentialsInvalid);
+    assert!(
+        v.credentials_pause
+            .as_ref()
+            .is_some_and(|p| p.last_checked_at.is_some())
+    );
+    assert_eq!(opal_triggers(&app), 0);
+}
+
+#[tokio::test]
+async fn transient_failures_do_not_pause() {
+    for outcome in [Ok(503), Err(OutboundError::Timeout)] {
+        let app = TestApp::new();
+        app.optimizely.answer(OptimizelyService::Odp, outcome);
+        let w = submit_intake(&app).await;
+        assert_eq!(w.status, WorkflowStatus::Pending);
+        assert!(w.credentials_pause.is_none());
+        // Retried (3 attempts for odp), then carried on.
+        let odp = app
+            .optimizely
+            .requests()
+            .iter()
+            .filter(|u| u.contains("/odp/"))
+            .count();
+        assert_eq!(odp, 3);
+        app.run_due_jobs().await;
+        assert_eq!(opal_triggers(&app), 1);
+        assert_eq!(view(&app, &w.id).await.status, WorkflowStatus::Running);
+    }
+}
+
+#[tokio::test]
+async fn resume_refuses_bad_input_unknown_and_unpaused_workflows() {
+    let app = TestApp::new();
+    let w = submit_intake(&app).await; // keys accepted: not paused
+    assert_eq!(w.status, WorkflowStatus::Pending);
+    assert!(matches!(
+        resume(&app.services, &w.id, &refreshed()).await,
+        Err(CredentialsError::NotPaused(WorkflowStatus::Pending))
+    ));
+    assert!(matches!(
+        resume(&app.services, "no-such-workflow", &refreshed()).await,
+        Err(CredentialsError::NotFound)
+    ));
+    for bad in [
+        r#"{"api_credentials": {}}"#,
+        r#"{"api_credentials": {"odp_key": " "}}"#,
+        r#"{"api_credentials": {"ftp_key": "x"}}"#,
+        r#"{"keys": {}}"#,
+        "[]",
+        "not json",
+    ] {
+        assert!(
+            matches!(
+                resume(&app.services, &w.id, bad.as_bytes()).await,
+                Err(CredentialsError::Invalid(_))
+            ),
+            "{bad}"
+        );
+    }
+}
