@@ -123,6 +123,15 @@ async fn a_refused_key_pauses_the_workflow_without_trigger_or_deadlines() {
     // No key anywhere in what is stored or shown.
     let shown = serde_json::to_string(&v).expect("json");
     assert!(!shown.contains(ODP_KEY) && !shown.contains(CMP_KEY));
+
+    // Force Sync would run OPAL with the refused keys: refused until they are fresh.
+    let sync = serde_json::json!({"client_context": {"workflow_id": w.id}}).to_string();
+    assert!(matches!(
+        osa_shared::app::sync::force_sync(&app.services, sync.as_bytes()).await,
+        Err(osa_shared::app::sync::SyncError::CredentialsInvalid(_))
+    ));
+    app.run_due_jobs().await;
+    assert_eq!(opal_triggers(&app), 0);
 }
 
 #[tokio::test]

@@ -187,6 +187,9 @@ async fn sync(
     let accepted = force_sync(&services, &body).await.map_err(|e| match e {
         SyncError::Invalid(e) => ApiError::from(e),
         SyncError::NoWorkflow => ApiError::not_found("no workflow to sync"),
+        e @ SyncError::CredentialsInvalid(_) => {
+            ApiError::new(StatusCode::CONFLICT, "credentials_invalid", e.to_string())
+        }
         SyncError::Store(e) => ApiError::from(e),
         SyncError::Queue(e) => ApiError::from(e),
     })?;

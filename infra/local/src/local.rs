@@ -316,7 +316,9 @@ async fn run(args: ServeArgs) -> Result<(), String> {
 /// Polls the embedded queue and runs jobs concurrently; a failed job becomes
 /// visible again after its visibility timeout and is retried.
 async fn worker_loop(services: Services, mut stop: watch::Receiver<bool>) {
-    const VISIBILITY: Duration = Duration::from_secs(10);
+    // Longer than the slowest job (an OPAL trigger may wait 45 s), so a job in
+    // flight is never handed out twice.
+    const VISIBILITY: Duration = Duration::from_secs(60);
     const IDLE: Duration = Duration::from_millis(100);
     loop {
         if *stop.borrow() {

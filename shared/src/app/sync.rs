@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::validation::{InvalidBody, Violations, parse_json};
-use crate::domain::workflow::{ForceSync, SyncState, Workflow};
+use crate::domain::workflow::{ForceSync, SyncState, Workflow, WorkflowStatus};
 use crate::ports::{Job, QueueError, StoreError};
 
 use super::Services;
@@ -42,6 +42,10 @@ pub enum SyncError {
     Invalid(#[from] InvalidBody),
     #[error("no workflow to sync")]
     NoWorkflow,
+    /// Paused for refused Optimizely credentials: a sync would run OPAL with
+    /// them; post refreshed credentials first.
+    #[error("workflow {0} is paused until its credentials are refreshed")]
+    CredentialsInvalid(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -91,7 +95,12 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
     };
     let now = services.clock.now();
     let sync_id = uuid::Uuid::new_v4().to_string();
+    let paused = std::sync::atomic::AtomicBool::new(false);
     let start = |w: &mut Workflow| {
+        if w.status == WorkflowStatus::CredentialsInvalid {
+            paused.store(true, std::sync::atomic::Ordering::Relaxed);
+            return false;
+        }
         if w.force_sync.as_ref().is_some_and(|s| s.in_flight(now)) {
             return false; // one in flight per workflow: keep it
         }
@@ -113,6 +122,9 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
         .update_workflow(&workflow_id, &start)
         .await?
         .ok_or(SyncError::NoWorkflow)?;
+    if paused.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(SyncError::CredentialsInvalid(workflow_id));
+    }
     let sync = stored.force_sync.ok_or(SyncError::NoWorkflow)?;
     let already_in_flight = sync.sync_id != sync_id;
     if !already_in_flight {
