@@ -23,6 +23,12 @@ if ! command -v cargo-lambda >/dev/null 2>&1; then
 fi
 echo "lambda-loop: $(cargo-lambda lambda --version)"
 
+# Build the function binaries first, as `cargo lambda watch` will (a plain
+# workspace build: no dev-dependency features), so its first invocations do not
+# spend the test's warm-up deadline compiling on a fresh machine.
+echo "lambda-loop: building the function binaries"
+cargo build --locked --workspace --bins
+
 # `cargo lambda invoke` defaults to [::1]; the test always passes 127.0.0.1.
 export OSA_REQUIRE_LAMBDA_LOOP=1
 cargo test -p osa-local --test lambda_loop --locked -- --nocapture "$@"

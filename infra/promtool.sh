@@ -15,7 +15,9 @@ BIN="$DIR/usr/bin/promtool"
 if [[ ! -x "$BIN" ]]; then
     echo "promtool: installing Debian's prometheus package into $DIR" >&2
     rm -rf "$DIR" && mkdir -p "$DIR/deb"
-    (cd "$DIR/deb" && apt-get download prometheus >/dev/null)
+    # A machine whose package lists were never fetched needs them first.
+    (cd "$DIR/deb" && { apt-get download prometheus >/dev/null 2>&1 ||
+        { apt-get update -qq >/dev/null && apt-get download prometheus >/dev/null; }; })
     dpkg-deb -x "$DIR"/deb/prometheus_*.deb "$DIR"
     rm -rf "$DIR/deb"
 fi

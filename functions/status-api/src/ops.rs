@@ -10,11 +10,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use osa_shared::app::{Services, alerts, health};
+use osa_shared::app::{Services, admin, alerts, health, monitoring};
 use osa_shared::auth::scopes;
 use osa_shared::domain::alerts::Maintenance;
 use osa_shared::domain::metrics::CONTENT_TYPE;
-use osa_shared::http::{ApiError, authorize};
+use osa_shared::http::{ApiError, CorrelationId, authorize};
 use serde_json::json;
 
 pub const PROMETHEUS_PATH: &str = "/api/admin/prometheus";
@@ -22,6 +22,8 @@ pub const HEALTH_PATH: &str = "/api/health/{service}";
 pub const GUARDRAILS_HEALTH_PATH: &str = "/api/admin/guardrails-health";
 pub const ALERTS_PATH: &str = "/api/admin/alerts";
 pub const MAINTENANCE_PATH: &str = "/api/admin/alerts/maintenance";
+pub const CONFIDENCE_METRICS_PATH: &str = "/api/admin/monitoring/confidence-metrics";
+pub const FALLBACK_STATS_PATH: &str = "/api/admin/monitoring/fallback-stats";
 
 pub fn routes() -> Router<Services> {
     Router::new()
@@ -30,6 +32,8 @@ pub fn routes() -> Router<Services> {
         .route(GUARDRAILS_HEALTH_PATH, get(guardrails_health))
         .route(ALERTS_PATH, get(alert_list))
         .route(MAINTENANCE_PATH, get(get_maintenance).put(put_maintenance))
+        .route(CONFIDENCE_METRICS_PATH, get(confidence_metrics))
+        .route(FALLBACK_STATS_PATH, get(fallback_stats))
 }
 
 /// The `osal_*` metrics in the Prometheus text format, totals across every
@@ -112,14 +116,80 @@ async fn get_maintenance(
 }
 
 /// The maintenance switch: `{"scheduled": bool, "manual_until": rfc3339|null}`.
+/// Recorded in the admin audit trail (target: whether maintenance is now on).
 async fn put_maintenance(
     State(services): State<Services>,
+    correlation: CorrelationId,
     headers: HeaderMap,
     body: Result<Json<Maintenance>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&services, &headers, scopes::ADMIN)?;
+    let caller = authorize(&services, &headers, scopes::ADMIN)?;
     let Json(settings) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
-    alerts::set_maintenance(&services, &settings).await?;
+    let saved = alerts::set_maintenance(&services, &settings).await;
     let active = settings.active(services.clock.now());
+    let outcome = if saved.is_ok() { "succeeded" } else { "failed" };
+    admin::record(
+        &services,
+        &caller,
+        "maintenance_switched",
+        if active { "on" } else { "off" },
+        outcome,
+        Some(&correlation.0),
+    )
+    .await?;
+    saved?;
     Ok(Json(json!({"success": true, "active": active, "settings": settings})).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct WindowQuery {
+    limit: Option<usize>,
+}
+
+/// The window of recent workflows: `?limit=` 1..=200, 50 by default.
+fn window(
+    query: Result<Query<WindowQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<usize, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let limit = query.limit.unwrap_or(monitoring::DEFAULT_WINDOW);
+    if !(1..=monitoring::MAX_WINDOW).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 1 to {}", monitoring::MAX_WINDOW),
+        ));
+    }
+    Ok(limit)
+}
+
+fn with_success(value: impl serde::Serialize) -> Result<Response, ApiError> {
+    let mut body = serde_json::to_value(value).map_err(|_| ApiError::internal())?;
+    if let Some(map) = body.as_object_mut() {
+        map.insert("success".into(), json!(true));
+    }
+    Ok(Json(body).into_response())
+}
+
+/// Confidence of the agents' results over the recent workflows: per agent and
+/// overall, mean/min/max and the low/medium/high distribution.
+async fn confidence_metrics(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    query: Result<Query<WindowQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    let limit = window(query)?;
+    with_success(monitoring::confidence(&services, limit).await?)
+}
+
+/// How often OSA fell back over the recent workflows: agents timed out or
+/// failed, late results kept, re-triggered agents, workflows that did not
+/// complete, OPAL triggers retried or dead-lettered.
+async fn fallback_stats(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    query: Result<Query<WindowQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&services, &headers, scopes::ADMIN)?;
+    let limit = window(query)?;
+    with_success(monitoring::fallbacks(&services, limit).await?)
 }

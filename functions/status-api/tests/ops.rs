@@ -18,7 +18,7 @@ use osa_shared::domain::AgentId;
 use osa_shared::domain::alerts::NoticeKind;
 use osa_shared::domain::delivery::DeliveryKind;
 use osa_shared::domain::health::OverallStatus;
-use osa_shared::ports::OutboundError;
+use osa_shared::ports::{Clock, OutboundError};
 use osa_shared::testkit::TestApp;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -29,12 +29,29 @@ async fn call(
     path: &str,
     token: Option<&str>,
 ) -> (StatusCode, String, String) {
+    call_with(app, method, path, token, None).await
+}
+
+async fn call_with(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    json_body: Option<&Value>,
+) -> (StatusCode, String, String) {
     let mut req = Request::builder().method(method).uri(path);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
+    let body = match json_body {
+        Some(v) => {
+            req = req.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
     let response = status_api::app(app.services.clone())
-        .oneshot(req.body(Body::empty()).expect("request"))
+        .oneshot(req.body(body).expect("request"))
         .await
         .expect("infallible");
     let status = response.status();
@@ -354,4 +371,185 @@ async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
             .is_some_and(|u| u.ends_with("/runbooks/opal-agent-failure-rate"))
     );
     assert_eq!(overview["rules"].as_array().map(Vec::len), Some(7));
+}
+
+#[tokio::test]
+async fn the_maintenance_switch_is_audited() {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    let path = "/api/admin/alerts/maintenance";
+    let reader = app.token(&[scopes::READ]);
+    let (status, _, _) = call_with(
+        &app,
+        "PUT",
+        path,
+        Some(&reader),
+        Some(&json!({"scheduled": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        app.services
+            .store
+            .admin_audit(10)
+            .await
+            .expect("audit")
+            .is_empty(),
+        "a refused caller switches nothing"
+    );
+
+    // A manual window an hour long: maintenance is on.
+    let until = app.clock.now() + time::Duration::hours(1);
+    let on = json!({"scheduled": false, "manual_until": until.format(&time::format_description::well_known::Rfc3339).expect("rfc3339")});
+    let (status, _, body) = call_with(&app, "PUT", path, Some(&admin), Some(&on)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, got) = get_json(&app, path, Some(&admin)).await;
+    assert_eq!(got["active"], true);
+    // Switched off again.
+    let off = json!({"scheduled": false, "manual_until": null});
+    let (status, _, body) = call_with(&app, "PUT", path, Some(&admin), Some(&off)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // An unreadable body changes nothing and is not recorded as a switch.
+    let (status, _, _) = call_with(
+        &app,
+        "PUT",
+        path,
+        Some(&admin),
+        Some(&json!({"scheduled": "yes"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let trail = app.services.store.admin_audit(10).await.expect("audit");
+    let switches: Vec<_> = trail
+        .iter()
+        .filter(|e| e.action == "maintenance_switched")
+        .collect();
+    assert_eq!(switches.len(), 2, "{trail:?}");
+    // Newest first.
+    assert_eq!(switches[0].target, "off");
+    assert_eq!(switches[1].target, "on");
+    for e in &switches {
+        assert_eq!(e.outcome, "succeeded");
+        assert!(!e.actor.is_empty());
+        assert!(e.correlation_id.is_some());
+    }
+}
+
+async fn complete(app: &TestApp, workflow_id: &str, agent: AgentId, confidence: f64) {
+    let mut data = osa_shared::contract::sample_agent_data();
+    data["opportunities"] = json!([{
+        "label": format!("Opportunity from {}", agent.as_str()),
+        "impactLevel": "High", "effortLevel": "Low", "confidence": 70
+    }]);
+    let body = json!({"workflow_id": workflow_id, "agent_id": agent.as_str(),
+                      "execution_id": format!("exec-{agent}"), "execution_status": "completed",
+                      "agent_data": data, "metadata": {"confidence_score": confidence}});
+    let body = serde_json::to_vec(&body).expect("json");
+    let signature = app.sign(&body);
+    ingest(
+        &app.services,
+        WebhookRequest {
+            signature: Some(&signature),
+            correlation_id: None,
+            body: &body,
+        },
+    )
+    .await
+    .expect("accepted");
+}
+
+#[tokio::test]
+async fn monitoring_shows_confidence_and_fallbacks_of_recent_workflows() {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    for path in [
+        "/api/admin/monitoring/confidence-metrics",
+        "/api/admin/monitoring/fallback-stats",
+    ] {
+        assert_eq!(get_json(&app, path, None).await.0, StatusCode::UNAUTHORIZED);
+        let reader = app.token(&[scopes::READ]);
+        assert_eq!(
+            get_json(&app, path, Some(&reader)).await.0,
+            StatusCode::FORBIDDEN
+        );
+        for bad in ["?limit=0", "?limit=201", "?limit=many"] {
+            let (status, body) = get_json(&app, &format!("{path}{bad}"), Some(&admin)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}{bad}: {body}");
+        }
+        let (status, empty) = get_json(&app, path, Some(&admin)).await;
+        assert_eq!(status, StatusCode::OK, "{empty}");
+        assert_eq!(empty["success"], true);
+        assert_eq!(empty["window"]["workflows"], 0);
+        assert_eq!(empty["window"]["limit"], 50);
+    }
+
+    let id = new_workflow(&app).await;
+    let [a, b, c, d, ..] = AgentId::ALL;
+    complete(&app, &id, a, 0.9).await;
+    complete(&app, &id, b, 0.6).await;
+    complete(&app, &id, c, 0.3).await;
+    send(&app, &id, d, "failed").await;
+
+    let (status, m) = get_json(
+        &app,
+        "/api/admin/monitoring/confidence-metrics?limit=10",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["window"]["workflows"], 1);
+    assert_eq!(m["window"]["limit"], 10);
+    assert_eq!(m["overall"]["results"], 3);
+    assert_eq!(m["overall"]["mean"], 0.6);
+    assert_eq!(m["overall"]["min"], 0.3);
+    assert_eq!(m["overall"]["max"], 0.9);
+    assert_eq!(
+        m["overall"]["levels"],
+        json!({"low": 1, "medium": 1, "high": 1, "unknown": 0})
+    );
+    assert_eq!(m["agents"].as_array().map(Vec::len), Some(9));
+    assert_eq!(m["agents"][0]["agent_id"], a.as_str());
+    assert_eq!(m["agents"][0]["mean"], 0.9);
+    assert_eq!(m["agents"][3]["results"], 0, "a failed agent has no result");
+
+    let recommendations = "osal_strategy_recommendations_total{";
+    let (_, _, text) = call(&app, "GET", "/api/admin/prometheus", Some(&admin)).await;
+    assert!(
+        !text.contains(recommendations),
+        "counted only when the workflow finishes"
+    );
+
+    // The silent agents run out of time; the workflow ends without completing.
+    app.advance_running_jobs(Duration::from_secs(31 * 60), Duration::from_secs(30))
+        .await;
+    let (status, f) = get_json(&app, "/api/admin/monitoring/fallback-stats", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{f}");
+    assert_eq!(f["window"]["workflows"], 1);
+    assert_eq!(f["workflows"]["total"], 1);
+    assert_eq!(f["workflows"]["partial"], 1, "{f}");
+    assert_eq!(f["workflows"]["degraded_rate"], 1.0);
+    assert_eq!(f["agents"]["executions"], 9);
+    assert_eq!(f["agents"]["failed"], 1);
+    assert_eq!(f["agents"]["timed_out"], 5, "{f}");
+    assert_eq!(f["agents"]["late_results_kept"], 0);
+    assert_eq!(f["by_agent"][3]["failed"], 1);
+    assert_eq!(f["by_agent"][0]["fallback_rate"], 0.0);
+    assert_eq!(f["opal_triggers"]["dead_lettered"], 0);
+    assert_eq!(f["opal_triggers"]["retried"], 0);
+
+    // Its strategy was counted once, when it finished: three low-effort
+    // opportunities (quick wins) at 70 % confidence, for a media business.
+    let (_, _, text) = call(&app, "GET", "/api/admin/prometheus", Some(&admin)).await;
+    let counted: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(recommendations))
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            "osal_strategy_recommendations_total{recommendation_type=\"quick_wins\",confidence_level=\"medium\",user_segment=\"media\"} 3"
+        ],
+        "{text}"
+    );
 }

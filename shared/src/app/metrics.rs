@@ -5,7 +5,9 @@
 
 use crate::domain::AgentId;
 use crate::domain::event::{AgentEvent, EventKind};
-use crate::domain::metrics::{Family, Observation, confidence_level, processing_time_range};
+use crate::domain::metrics::{
+    Family, Observation, confidence_level, processing_time_range, strategy_recommendations,
+};
 use crate::domain::pii::{Findings, RedactionMode};
 use crate::ports::DomainEvent;
 
@@ -93,8 +95,9 @@ pub async fn webhook_processed(
     record(services, collect(built)).await;
 }
 
-/// Agent executions and finished workflows, from the domain events published
-/// once their state is durable (webhooks and deadline checks alike).
+/// Agent executions and finished workflows (their duration, and the strategy
+/// recommendations they produced), from the domain events published once their
+/// state is durable (webhooks and deadline checks alike).
 pub async fn on_published(services: &Services, events: &[DomainEvent]) {
     let mut built = Vec::new();
     for event in events {
@@ -111,11 +114,22 @@ pub async fn on_published(services: &Services, events: &[DomainEvent]) {
                 status,
                 at,
             } => {
-                let started = match services.store.get_workflow(workflow_id).await {
-                    Ok(Some(w)) => w.created_at,
+                // The finished workflow's strategy, synthesised once here.
+                let started = match super::status::workflow_and_report(services, workflow_id).await
+                {
+                    Ok(Some((w, report))) => {
+                        match strategy_recommendations(
+                            &report.strategy.recommendations,
+                            w.business_context.industry.as_str(),
+                        ) {
+                            Ok(observations) => built.extend(observations.into_iter().map(Ok)),
+                            Err(e) => built.push(Err(e)),
+                        }
+                        w.created_at
+                    }
                     Ok(None) => *at,
                     Err(e) => {
-                        tracing::warn!(error = %e, workflow_id, "workflow duration unknown");
+                        tracing::warn!(error = %e, workflow_id, "workflow duration and strategy unknown");
                         *at
                     }
                 };

@@ -9,6 +9,7 @@ pub mod health;
 pub mod intake;
 pub mod lifecycle;
 pub mod metrics;
+pub mod monitoring;
 pub mod status;
 pub mod sync;
 pub mod webhook;

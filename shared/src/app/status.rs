@@ -86,6 +86,14 @@ pub async fn workflow(services: &Services, id: &str) -> Result<Option<WorkflowVi
 /// The strategy synthesised from a workflow's results so far (final once the
 /// workflow has finished).
 pub async fn report(services: &Services, id: &str) -> Result<Option<Report>, StoreError> {
+    Ok(workflow_and_report(services, id).await?.map(|(_, r)| r))
+}
+
+/// The workflow and its report, from one concurrent set of reads.
+pub async fn workflow_and_report(
+    services: &Services,
+    id: &str,
+) -> Result<Option<(Workflow, Report)>, StoreError> {
     let (workflow, agents, results) = tokio::try_join!(
         services.store.get_workflow(id),
         services.store.get_agents(id),
@@ -96,12 +104,8 @@ pub async fn report(services: &Services, id: &str) -> Result<Option<Report>, Sto
     };
     let data: Vec<(AgentId, &serde_json::Value)> =
         results.iter().map(|r| (r.agent, &r.agent_data)).collect();
-    Ok(Some(build_report(
-        &workflow,
-        &agents,
-        &data,
-        services.clock.now(),
-    )))
+    let report = build_report(&workflow, &agents, &data, services.clock.now());
+    Ok(Some((workflow, report)))
 }
 
 #[derive(Debug, Serialize, PartialEq)]

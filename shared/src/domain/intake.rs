@@ -32,6 +32,57 @@ pub enum Industry {
     Other,
 }
 
+impl Industry {
+    pub const ALL: [Industry; 20] = [
+        Industry::Automotive,
+        Industry::B2bServices,
+        Industry::Consumer,
+        Industry::Ecommerce,
+        Industry::Education,
+        Industry::Energy,
+        Industry::FinancialServices,
+        Industry::Government,
+        Industry::Healthcare,
+        Industry::Hospitality,
+        Industry::Insurance,
+        Industry::Manufacturing,
+        Industry::Media,
+        Industry::Nonprofit,
+        Industry::RealEstate,
+        Industry::Retail,
+        Industry::Technology,
+        Industry::Telecommunications,
+        Industry::Travel,
+        Industry::Other,
+    ];
+
+    /// The wire name (as in the intake).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Industry::Automotive => "automotive",
+            Industry::B2bServices => "b2b_services",
+            Industry::Consumer => "consumer",
+            Industry::Ecommerce => "ecommerce",
+            Industry::Education => "education",
+            Industry::Energy => "energy",
+            Industry::FinancialServices => "financial_services",
+            Industry::Government => "government",
+            Industry::Healthcare => "healthcare",
+            Industry::Hospitality => "hospitality",
+            Industry::Insurance => "insurance",
+            Industry::Manufacturing => "manufacturing",
+            Industry::Media => "media",
+            Industry::Nonprofit => "nonprofit",
+            Industry::RealEstate => "real_estate",
+            Industry::Retail => "retail",
+            Industry::Technology => "technology",
+            Industry::Telecommunications => "telecommunications",
+            Industry::Travel => "travel",
+            Industry::Other => "other",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnalysisDepth {
@@ -505,5 +556,15 @@ mod tests {
     fn non_objects_are_rejected() {
         assert!(matches!(parse_intake(b"[]"), Err(InvalidBody::Schema(_))));
         assert!(matches!(parse_intake(b"nope"), Err(InvalidBody::Syntax(_))));
+    }
+
+    #[test]
+    fn industry_names_are_the_wire_names() {
+        for industry in Industry::ALL {
+            assert_eq!(
+                serde_json::to_value(industry).expect("json"),
+                serde_json::Value::String(industry.as_str().to_owned())
+            );
+        }
     }
 }

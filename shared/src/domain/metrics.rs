@@ -701,9 +701,107 @@ pub fn confidence_level(confidence: Option<f64>) -> &'static str {
     }
 }
 
+/// `recommendation_type` of a ranked recommendation: its roadmap phase, which
+/// its effort decides (`quick_wins` low, `build_momentum` medium,
+/// `strategic_bets` high), or `backlog` when its phase was full.
+pub const fn recommendation_type(phase: Option<u8>) -> &'static str {
+    match phase {
+        Some(1) => "quick_wins",
+        Some(2) => "build_momentum",
+        Some(3) => "strategic_bets",
+        _ => "backlog",
+    }
+}
+
+/// `osal_strategy_recommendations_total` for one finished workflow's strategy:
+/// one count per recommendation, by type, confidence level and the intake's
+/// industry (`user_segment`), grouped into one increment per series.
+pub fn strategy_recommendations(
+    recommendations: &[crate::domain::synthesis::Recommendation],
+    user_segment: &str,
+) -> Result<Vec<Observation>, MetricsError> {
+    let mut counts: BTreeMap<Series, u64> = BTreeMap::new();
+    for r in recommendations {
+        let series = Series::new(
+            Family::StrategyRecommendationsTotal,
+            &[
+                recommendation_type(r.phase),
+                confidence_level(Some(r.confidence)),
+                user_segment,
+            ],
+        )?;
+        *counts.entry(series).or_default() += 1;
+    }
+    Ok(counts
+        .into_iter()
+        .map(|(series, by)| Observation::Inc { series, by })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn recommendation(
+        rank: u32,
+        phase: Option<u8>,
+        confidence: f64,
+    ) -> crate::domain::synthesis::Recommendation {
+        use crate::domain::agent_output::Level;
+        crate::domain::synthesis::Recommendation {
+            rank,
+            label: format!("r{rank}"),
+            key: format!("r{rank}"),
+            impact: Level::High,
+            effort: Level::Low,
+            confidence,
+            score: 50.0,
+            supporting_agents: vec![],
+            also_reported_as: vec![],
+            disagreement: false,
+            phase,
+        }
+    }
+
+    #[test]
+    fn strategy_recommendations_are_counted_by_phase_confidence_and_segment() {
+        let recs = [
+            recommendation(1, Some(1), 0.9),
+            recommendation(2, Some(1), 0.85),
+            recommendation(3, Some(1), 0.6),
+            recommendation(4, Some(3), 0.2),
+            recommendation(5, None, 0.9),
+        ];
+        let observations = strategy_recommendations(&recs, "media").expect("bounded labels");
+        let got: Vec<(Vec<String>, u64)> = observations
+            .iter()
+            .map(|o| match o {
+                Observation::Inc { series, by } => (series.values().to_vec(), *by),
+                other => panic!("not a counter: {other:?}"),
+            })
+            .collect();
+        let want =
+            |t: &str, c: &str, n: u64| (vec![t.to_owned(), c.to_owned(), "media".to_owned()], n);
+        assert_eq!(got.len(), 4, "{got:?}");
+        for w in [
+            want("quick_wins", "high", 2),
+            want("quick_wins", "medium", 1),
+            want("strategic_bets", "low", 1),
+            want("backlog", "high", 1),
+        ] {
+            assert!(got.contains(&w), "{w:?} in {got:?}");
+        }
+        assert!(
+            strategy_recommendations(&[], "media")
+                .expect("none")
+                .is_empty()
+        );
+        assert!(
+            strategy_recommendations(&recs, "").is_err(),
+            "labels are checked"
+        );
+        assert_eq!(recommendation_type(Some(2)), "build_momentum");
+    }
 
     fn series(family: Family, values: &[&str]) -> Series {
         Series::new(family, values).expect("valid series")

@@ -9,6 +9,7 @@ pub mod event;
 pub mod health;
 pub mod intake;
 pub mod metrics;
+pub mod monitoring;
 pub mod pii;
 pub mod report;
 pub mod resilience;
