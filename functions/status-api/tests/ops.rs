@@ -553,3 +553,43 @@ async fn monitoring_shows_confidence_and_fallbacks_of_recent_workflows() {
         "{text}"
     );
 }
+
+/// Intake free text is redacted too, and counted in the same family.
+#[tokio::test]
+async fn intake_redactions_are_counted() {
+    let app = TestApp::new();
+    let intake = json!({
+        "business_context": {"company_name": "Acme", "industry": "media", "goals": ["Grow"],
+                             "target_audience": "Readers; ask kim@example.com or 415-555-0188",
+                             "current_challenges": ["Churn reported by jo@example.org"]},
+        "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
+        "analysis_preferences": {"analysis_depth": "basic", "focus_areas": ["content"], "timeline": "30d"}
+    });
+    submit(&app.services, intake.to_string().as_bytes(), "corr-pii")
+        .await
+        .expect("intake");
+    let (status, _, text) = call(
+        &app,
+        "GET",
+        "/api/admin/prometheus",
+        Some(&app.admin_token()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert_eq!(
+        value("osal_pii_protection_operations_total{pii_type=\"email\""),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        value("osal_pii_protection_operations_total{pii_type=\"phone\""),
+        1.0,
+        "{text}"
+    );
+}

@@ -2,7 +2,7 @@
 
 use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Intake, parse_intake};
-use crate::domain::pii::{PiiPolicy, redact_text};
+use crate::domain::pii::{Findings, PiiPolicy, redact_text};
 use crate::domain::validation::InvalidBody;
 use crate::domain::workflow::{AgentState, Workflow, WorkflowStatus};
 use crate::ports::{CreateOutcome, DomainEvent, QueueError, StoreError};
@@ -48,7 +48,10 @@ pub async fn submit(
     correlation_id: &str,
 ) -> Result<Submitted, IntakeError> {
     let mut intake = parse_intake(body)?;
-    redact_intake(&mut intake, &services.config.pii);
+    let findings = redact_intake(&mut intake, &services.config.pii);
+    if findings.total() > 0 {
+        super::metrics::intake_pii_redacted(services, &findings, services.config.pii.mode).await;
+    }
     let id = intake
         .workflow_id
         .clone()
@@ -143,28 +146,29 @@ pub async fn submit(
 
 /// Free-text fields may carry personal data; it is redacted before storage.
 /// The fingerprint was taken first, so a retried submission still matches.
-fn redact_intake(intake: &mut Intake, policy: &PiiPolicy) {
+fn redact_intake(intake: &mut Intake, policy: &PiiPolicy) -> Findings {
     let bc = &mut intake.business_context;
     let fields = bc
         .goals
         .iter_mut()
         .chain(std::iter::once(&mut bc.target_audience))
         .chain(bc.current_challenges.iter_mut().flatten());
-    let mut total = 0;
+    let mut findings = Findings::default();
     for field in fields {
         let (redacted, found) = redact_text(field, policy);
         if found.total() > 0 {
-            total += found.total();
+            findings.merge(found);
             *field = redacted;
         }
     }
-    if total > 0 {
+    if findings.total() > 0 {
         tracing::info!(
-            findings = total,
+            findings = findings.total(),
             mode = policy.mode.as_str(),
             "PII redacted from intake"
         );
     }
+    findings
 }
 
 /// Starts the workflow's chain of deadline checks.

@@ -76,23 +76,38 @@ pub async fn webhook_processed(
     }
     if let Some((findings, mode)) = findings {
         let level = confidence_level(event.and_then(|e| e.confidence));
-        for (kind, n) in findings.iter() {
-            built.push(
-                Observation::inc(
-                    Family::PiiProtectionOperationsTotal,
-                    &[kind.as_str(), mode.as_str(), level],
-                )
-                .map(|o| match o {
-                    Observation::Inc { series, .. } => Observation::Inc {
-                        series,
-                        by: u64::from(n),
-                    },
-                    other => other,
-                }),
-            );
-        }
+        built.extend(pii_observations(findings, mode, level));
     }
     record(services, collect(built)).await;
+}
+
+/// PII redacted from an intake's free text (no agent confidence applies).
+pub async fn intake_pii_redacted(services: &Services, findings: &Findings, mode: RedactionMode) {
+    let built = pii_observations(findings, mode, confidence_level(None));
+    record(services, collect(built)).await;
+}
+
+fn pii_observations(
+    findings: &Findings,
+    mode: RedactionMode,
+    level: &str,
+) -> Vec<Result<Observation, crate::domain::metrics::MetricsError>> {
+    findings
+        .iter()
+        .map(|(kind, n)| {
+            Observation::inc(
+                Family::PiiProtectionOperationsTotal,
+                &[kind.as_str(), mode.as_str(), level],
+            )
+            .map(|o| match o {
+                Observation::Inc { series, .. } => Observation::Inc {
+                    series,
+                    by: u64::from(n),
+                },
+                other => other,
+            })
+        })
+        .collect()
 }
 
 /// Agent executions and finished workflows (their duration, and the strategy
