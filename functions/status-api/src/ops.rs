@@ -124,7 +124,17 @@ async fn put_maintenance(
     body: Result<Json<Maintenance>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let caller = authorize(&services, &headers, scopes::ADMIN)?;
-    let Json(settings) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let Json(settings) = body.map_err(|e| match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::too_large(services.config.max_body_bytes)
+        }
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            e.body_text(),
+        ),
+        _ => ApiError::bad_request("invalid_body", e.body_text()),
+    })?;
     let saved = alerts::set_maintenance(&services, &settings).await;
     let active = settings.active(services.clock.now());
     let outcome = if saved.is_ok() { "succeeded" } else { "failed" };

@@ -593,3 +593,33 @@ async fn intake_redactions_are_counted() {
         "{text}"
     );
 }
+
+/// The maintenance switch reads a buffered JSON body: the same 1 MiB limit and
+/// content-type rule as every other body, each a JSON error.
+#[tokio::test]
+async fn the_maintenance_body_is_limited_and_must_be_json() {
+    let app = TestApp::new();
+    let huge = Value::String("x".repeat(1024 * 1024 + 10));
+    let (status, _, body) = call_with(
+        &app,
+        "PUT",
+        "/api/admin/alerts/maintenance",
+        Some(&app.admin_token()),
+        Some(&json!({"scheduled": true, "manual_until": null, "pad": huge})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let error: Value = serde_json::from_str(&body).expect("JSON error");
+    assert_eq!(error["success"], false);
+
+    let req = Request::put("/api/admin/alerts/maintenance")
+        .header("authorization", format!("Bearer {}", app.admin_token()))
+        .header("content-type", "text/plain")
+        .body(Body::from(r#"{"scheduled": true}"#))
+        .expect("request");
+    let response = status_api::app(app.services.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

@@ -220,6 +220,11 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Extractors that buffer a body (JSON bodies of admin routes) stop at the
+        // same limit as the streamed intake and webhook bodies.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            services.config.max_body_bytes,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state, identify_and_limit));
     let router = if edge.cors_allowed_origins.is_empty() {
