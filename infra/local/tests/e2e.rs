@@ -672,3 +672,40 @@ async fn refused_credentials_pause_and_refreshed_ones_resume_to_completion() {
         "{done}"
     );
 }
+
+/// `osa serve` tells clients without a token apart by their address: one that
+/// exceeds its allowance gets 429 with `Retry-After`, another is still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokenless_clients_are_limited_by_address() {
+    let osa = Osa::start_with_env(
+        "ratelimit",
+        &["--no-simulator", "--opal-url", "http://127.0.0.1:9/"],
+        &[
+            // One a minute after a burst of two: no scheduling hiccup refills it.
+            ("OSA_RATE_LIMIT_PER_MINUTE", "1"),
+            ("OSA_RATE_LIMIT_BURST", "2"),
+        ],
+    );
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .expect("client")
+    };
+    let (a, b) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    let url = osa.url("/api/strategy/workflows/some-id");
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(a.get(&url).send().await.expect("request").status().as_u16());
+    }
+    assert_eq!(statuses, vec![401, 401, 429], "the third is over the burst");
+    let limited = a.get(&url).send().await.expect("request");
+    assert!(limited.headers().contains_key("retry-after"));
+    let body: Value = limited.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(
+        b.get(&url).send().await.expect("request").status().as_u16(),
+        401,
+        "another address has its own allowance"
+    );
+}
