@@ -210,12 +210,16 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
         .rate_limit
         .map(|config| RateLimiter::new(config, services.clock.clone()));
     let shared_per_minute = edge.rate_limit.map(|c| c.per_minute);
+    let webhook_limiter = edge
+        .rate_limit
+        .map(|config| RateLimiter::new(config.for_webhooks(), services.clock.clone()));
     let state = Arc::new(Edge {
         auth: services.auth.clone(),
         limiter,
         store: services.store.clone(),
         clock: services.clock.clone(),
         shared_per_minute,
+        webhook_limiter,
     });
     let router = router
         .fallback(not_found)
@@ -273,6 +277,10 @@ mod tests {
                 get(|| async { ([(header::CACHE_CONTROL, "max-age=60")], "cached") }),
             )
             .route("/api/secure", get(secure))
+            .route(
+                super::super::rate_limit::WEBHOOK_PATH,
+                axum::routing::post(|| async { Json(json!({ "ok": true })) }),
+            )
             .with_state(services.clone())
     }
 
@@ -495,6 +503,41 @@ mod tests {
         let get_a = || request(Method::GET, "/api/secure", &[("authorization", &auth_a)]);
         assert_eq!(send(&app, get_a()).await.0, StatusCode::OK);
         assert_eq!(send(&app, get_a()).await.0, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[tokio::test]
+    async fn the_webhook_sender_gets_a_larger_allowance_of_its_own() {
+        let t = TestApp::new();
+        let app = app(&t.services, limited(60, 2));
+        let from = |method: Method, path: &'static str| {
+            request(method, path, &[("x-forwarded-for", "198.51.100.9")])
+        };
+        let webhook = super::super::rate_limit::WEBHOOK_PATH;
+        // Two ordinary requests, then the address is limited there...
+        assert_eq!(
+            send(&app, from(Method::GET, "/api/ping")).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(&app, from(Method::GET, "/api/ping")).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(&app, from(Method::GET, "/api/ping")).await.0,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        // ...while as a webhook sender it has ten times the burst, counted apart.
+        for i in 0..20 {
+            assert_eq!(
+                send(&app, from(Method::POST, webhook)).await.0,
+                StatusCode::OK,
+                "webhook {i}"
+            );
+        }
+        assert_eq!(
+            send(&app, from(Method::POST, webhook)).await.0,
+            StatusCode::TOO_MANY_REQUESTS
+        );
     }
 
     #[tokio::test]

@@ -147,15 +147,41 @@ pub(super) struct Edge {
     pub clock: Arc<dyn Clock>,
     /// Requests a client may make per minute across all instances.
     pub shared_per_minute: Option<u32>,
+    /// The webhook route's own limiter: OPAL sends every agent's events from a
+    /// few addresses, so one sender gets [`WEBHOOK_ALLOWANCE`] times the normal
+    /// allowance; unsigned floods still stop (each would cost an audit write).
+    pub webhook_limiter: Option<RateLimiter>,
+}
+
+/// The webhook path, limited on its own, more generously.
+pub const WEBHOOK_PATH: &str = "/api/webhooks/opal-workflow";
+
+/// How many times a client's normal allowance a webhook sender gets.
+pub const WEBHOOK_ALLOWANCE: u32 = 10;
+
+impl RateLimitConfig {
+    /// The webhook route's allowance.
+    pub fn for_webhooks(self) -> RateLimitConfig {
+        RateLimitConfig {
+            per_minute: self.per_minute.saturating_mul(WEBHOOK_ALLOWANCE),
+            burst: self.burst.saturating_mul(WEBHOOK_ALLOWANCE),
+            ..self
+        }
+    }
 }
 
 impl Edge {
     /// The cross-instance check: a fixed one-minute window per client. A store
     /// failure lets the request through (and is logged): the limiter must not
     /// take the API down with it.
-    async fn shared_allows(&self, client: &str) -> Result<(), Duration> {
+    async fn shared_allows(&self, client: &str, webhook: bool) -> Result<(), Duration> {
         let Some(per_minute) = self.shared_per_minute else {
             return Ok(());
+        };
+        let per_minute = if webhook {
+            per_minute.saturating_mul(WEBHOOK_ALLOWANCE)
+        } else {
+            per_minute
         };
         let now = self.clock.now().unix_timestamp();
         let window = now - now.rem_euclid(60);
@@ -190,7 +216,13 @@ pub(super) async fn identify_and_limit(
         Some(value) => edge.auth.verify_header_fresh(Some(value)).await.ok(),
         None => None,
     };
-    if let Some(limiter) = &edge.limiter {
+    let webhook = request.uri().path() == WEBHOOK_PATH;
+    let limiter = if webhook {
+        &edge.webhook_limiter
+    } else {
+        &edge.limiter
+    };
+    if let Some(limiter) = limiter {
         let (client, subject) = match subject {
             Some(caller) => (format!("sub:{}", caller.subject), Some(caller.subject)),
             None => (
@@ -198,8 +230,13 @@ pub(super) async fn identify_and_limit(
                 None,
             ),
         };
+        let client = if webhook {
+            format!("hook:{client}")
+        } else {
+            client
+        };
         let verdict = match limiter.check(&client) {
-            Ok(()) => edge.shared_allows(&client).await,
+            Ok(()) => edge.shared_allows(&client, webhook).await,
             refused => refused,
         };
         if let Err(wait) = verdict {
