@@ -174,6 +174,50 @@ impl Sleeper for NoSleep {
     async fn sleep(&self, _duration: Duration) {}
 }
 
+/// What a router answered: status, headers and the whole body.
+pub struct Reply {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    /// The body as JSON, or `Null` when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn content_type(&self) -> String {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+/// Sends one request through a router, as the Lambda adapter or `osa serve` would.
+pub async fn call(router: axum::Router, request: http::Request<axum::body::Body>) -> Reply {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = router.oneshot(request).await.unwrap_or_else(|e| match e {});
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("reading the body: {e}"))
+        .to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
 /// A whole application over a temporary store. The directory goes on drop.
 pub struct TestApp {
     pub services: Services,

@@ -2,15 +2,13 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use osa_shared::app::worker;
 use osa_shared::auth::scopes;
 use osa_shared::ports::{Job, OutboundError};
-use osa_shared::testkit::TestApp;
+use osa_shared::testkit::{TestApp, call};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tower::ServiceExt;
 
 fn body(id: &str) -> Value {
     json!({
@@ -38,21 +36,12 @@ async fn send(
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let response = intake::app(app.services.clone())
-        .oneshot(req.body(Body::from(bytes)).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    let reply = call(
+        intake::app(app.services.clone()),
+        req.body(Body::from(bytes)).expect("request"),
     )
+    .await;
+    (reply.status, reply.json())
 }
 
 async fn post(app: &TestApp, value: &Value) -> (StatusCode, Value) {
@@ -290,21 +279,8 @@ async fn sync(app: &TestApp, token: &str, body: &str) -> (StatusCode, Value) {
         .header("authorization", format!("Bearer {token}"))
         .body(Body::from(body.to_owned()))
         .expect("request");
-    let response = intake::app(app.services.clone())
-        .oneshot(req)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let reply = call(intake::app(app.services.clone()), req).await;
+    (reply.status, reply.json())
 }
 
 #[tokio::test]
@@ -347,18 +323,9 @@ async fn every_route_refuses_a_token_without_its_scope() {
                 .header("authorization", format!("Bearer {}", app.token(granted)))
                 .body(Body::from("{}"))
                 .expect("request");
-            let response = intake::app(app.services.clone())
-                .oneshot(request)
-                .await
-                .expect("infallible");
-            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
-            let err: Value = serde_json::from_slice(&bytes).expect("a JSON error");
+            let reply = call(intake::app(app.services.clone()), request).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+            let err: Value = serde_json::from_slice(&reply.body).expect("a JSON error");
             assert_eq!(err["success"], false);
             assert_eq!(err["error"]["code"], "insufficient_scope", "{path}");
             assert!(
@@ -399,21 +366,12 @@ async fn post_credentials(
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let response = intake::app(app.services.clone())
-        .oneshot(req.body(Body::from(bytes.to_owned())).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    let reply = call(
+        intake::app(app.services.clone()),
+        req.body(Body::from(bytes.to_owned())).expect("request"),
     )
+    .await;
+    (reply.status, reply.json())
 }
 
 #[tokio::test]

@@ -2,14 +2,12 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use osa_shared::app::intake::submit;
 use osa_shared::ports::AuditOutcome;
-use osa_shared::testkit::TestApp;
+use osa_shared::testkit::{TestApp, call};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tower::ServiceExt;
 
 fn agent_data() -> Value {
     json!({
@@ -43,21 +41,12 @@ async fn send(app: &TestApp, signature: Option<String>, bytes: Vec<u8>) -> (Stat
     if let Some(sig) = signature {
         req = req.header("x-osa-signature", sig);
     }
-    let response = opal_webhook::app(app.services.clone())
-        .oneshot(req.body(Body::from(bytes)).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    let reply = call(
+        opal_webhook::app(app.services.clone()),
+        req.body(Body::from(bytes)).expect("request"),
     )
+    .await;
+    (reply.status, reply.json())
 }
 
 async fn signed(app: &TestApp, value: &Value) -> (StatusCode, Value) {
@@ -255,19 +244,10 @@ async fn a_bearer_token_is_no_substitute_for_the_signature() {
         .header("authorization", format!("Bearer {}", app.admin_token()))
         .body(Body::from(bytes))
         .expect("request");
-    let response = opal_webhook::app(app.services.clone())
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let err: Value = serde_json::from_slice(&bytes).expect("a JSON error");
+    let reply = call(opal_webhook::app(app.services.clone()), request).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.headers["x-content-type-options"], "nosniff");
+    let err: Value = serde_json::from_slice(&reply.body).expect("a JSON error");
     assert_eq!(err["success"], false);
     assert_eq!(err["error"]["code"], "signature_missing");
 }

@@ -4,13 +4,11 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use osa_shared::app::intake::submit;
 use osa_shared::auth::scopes;
 use osa_shared::ports::OutboundError;
 use osa_shared::testkit::TestApp;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 async fn call(
     app: &TestApp,
@@ -22,21 +20,12 @@ async fn call(
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let response = status_api::app(app.services.clone())
-        .oneshot(req.body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    let reply = osa_shared::testkit::call(
+        status_api::app(app.services.clone()),
+        req.body(Body::empty()).expect("request"),
     )
+    .await;
+    (reply.status, reply.json())
 }
 
 /// A workflow whose OPAL trigger was dead-lettered; its workflow id.

@@ -2,35 +2,24 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use osa_shared::app::intake::submit;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
 use osa_shared::auth::scopes;
-use osa_shared::testkit::TestApp;
+use osa_shared::testkit::{TestApp, call};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tower::ServiceExt;
 
 async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Value) {
     let mut req = Request::get(path);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let response = status_api::app(app.services.clone())
-        .oneshot(req.body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    let reply = call(
+        status_api::app(app.services.clone()),
+        req.body(Body::empty()).expect("request"),
     )
+    .await;
+    (reply.status, reply.json())
 }
 
 async fn new_workflow(app: &TestApp) -> String {
@@ -220,28 +209,8 @@ async fn get_text(app: &TestApp, path: &str) -> (StatusCode, String, String) {
         )
         .body(Body::empty())
         .expect("request");
-    let response = status_api::app(app.services.clone())
-        .oneshot(req)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    let reply = call(status_api::app(app.services.clone()), req).await;
+    (reply.status, reply.content_type(), reply.text())
 }
 
 #[tokio::test]
@@ -364,21 +333,8 @@ async fn delete(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
         .header("authorization", format!("Bearer {token}"))
         .body(Body::empty())
         .expect("request");
-    let response = status_api::app(app.services.clone())
-        .oneshot(req)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let reply = call(status_api::app(app.services.clone()), req).await;
+    (reply.status, reply.json())
 }
 
 #[tokio::test]

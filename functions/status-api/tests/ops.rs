@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use osa_shared::app::alerts::{AlertChannels, evaluate_with};
 use osa_shared::app::health::run_checks;
 use osa_shared::app::intake::submit;
@@ -21,7 +20,6 @@ use osa_shared::domain::health::OverallStatus;
 use osa_shared::ports::{Clock, OutboundError};
 use osa_shared::testkit::TestApp;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 async fn call(
     app: &TestApp,
@@ -50,28 +48,12 @@ async fn call_with(
         }
         None => Body::empty(),
     };
-    let response = status_api::app(app.services.clone())
-        .oneshot(req.body(body).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8_lossy(&bytes).into_owned(),
+    let reply = osa_shared::testkit::call(
+        status_api::app(app.services.clone()),
+        req.body(body).expect("request"),
     )
+    .await;
+    (reply.status, reply.content_type(), reply.text())
 }
 
 async fn get_json(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Value) {
@@ -617,9 +599,6 @@ async fn the_maintenance_body_is_limited_and_must_be_json() {
         .header("content-type", "text/plain")
         .body(Body::from(r#"{"scheduled": true}"#))
         .expect("request");
-    let response = status_api::app(app.services.clone())
-        .oneshot(req)
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let reply = osa_shared::testkit::call(status_api::app(app.services.clone()), req).await;
+    assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }

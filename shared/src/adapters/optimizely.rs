@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::outbound;
 use crate::domain::Secret;
 use crate::domain::intake::Credentials;
 use crate::domain::resilience::{BreakerSettings, BreakerState, CircuitBreaker, TokenBucket};
@@ -356,13 +357,9 @@ pub struct ReqwestTransport {
 
 impl ReqwestTransport {
     pub fn new() -> Result<Self, OutboundError> {
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| OutboundError::Other(e.to_string()))?;
-        Ok(ReqwestTransport { client })
+        Ok(ReqwestTransport {
+            client: outbound::build_client(USER_AGENT, Duration::from_secs(5))?,
+        })
     }
 }
 
@@ -380,35 +377,8 @@ impl OptimizelyTransport for ReqwestTransport {
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
-        let response = builder.send().await.map_err(|e| {
-            if e.is_timeout() {
-                OutboundError::Timeout
-            } else if e.is_connect() {
-                OutboundError::Connect(without_url(&e))
-            } else {
-                OutboundError::Other(without_url(&e))
-            }
-        })?;
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        Ok(OutboundResponse {
-            status: response.status().as_u16(),
-            retry_after,
-        })
+        outbound::send(builder).await
     }
-}
-
-/// reqwest puts the URL in its messages; URLs can carry query tokens, so drop it.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    if let Some(url) = e.url() {
-        msg = msg.replace(url.as_str(), "<url>");
-    }
-    msg
 }
 
 // ---- the client ----------------------------------------------------------------------

@@ -16,14 +16,50 @@ pub struct ReqwestClient {
 
 impl ReqwestClient {
     pub fn new() -> Result<Self, OutboundError> {
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| OutboundError::Other(e.to_string()))?;
-        Ok(ReqwestClient { client })
+        Ok(ReqwestClient {
+            client: build_client(USER_AGENT, Duration::from_secs(10))?,
+        })
     }
+}
+
+/// A pooled client that never follows redirects (a redirect could carry a
+/// bearer token to another host).
+pub(crate) fn build_client(
+    user_agent: &str,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, OutboundError> {
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| OutboundError::Other(e.to_string()))
+}
+
+/// Sends a prepared request: transport failures as `OutboundError` (without the
+/// URL), the answer as its status and `Retry-After` (seconds form).
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+) -> Result<OutboundResponse, OutboundError> {
+    let response = request.send().await.map_err(|e| {
+        if e.is_timeout() {
+            OutboundError::Timeout
+        } else if e.is_connect() {
+            OutboundError::Connect(without_url(&e))
+        } else {
+            OutboundError::Other(without_url(&e))
+        }
+    })?;
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    Ok(OutboundResponse {
+        status: response.status().as_u16(),
+        retry_after,
+    })
 }
 
 #[async_trait]
@@ -37,47 +73,11 @@ impl HttpClient for ReqwestClient {
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        let response = builder.send().await.map_err(|e| {
-            if e.is_timeout() {
-                OutboundError::Timeout
-            } else if e.is_connect() {
-                OutboundError::Connect(without_url(&e))
-            } else {
-                OutboundError::Other(without_url(&e))
-            }
-        })?;
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        Ok(OutboundResponse {
-            status: response.status().as_u16(),
-            retry_after,
-        })
+        send(builder).await
     }
 
     async fn get(&self, url: &str, timeout: Duration) -> Result<OutboundResponse, OutboundError> {
-        let response = self
-            .client
-            .get(url)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    OutboundError::Timeout
-                } else if e.is_connect() {
-                    OutboundError::Connect(without_url(&e))
-                } else {
-                    OutboundError::Other(without_url(&e))
-                }
-            })?;
-        Ok(OutboundResponse {
-            status: response.status().as_u16(),
-            retry_after: None,
-        })
+        send(self.client.get(url).timeout(timeout)).await
     }
 }
 

@@ -95,11 +95,9 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
     };
     let now = services.clock.now();
     let sync_id = uuid::Uuid::new_v4().to_string();
-    let paused = std::sync::atomic::AtomicBool::new(false);
     let start = |w: &mut Workflow| {
         if w.status == WorkflowStatus::CredentialsInvalid {
-            paused.store(true, std::sync::atomic::Ordering::Relaxed);
-            return false;
+            return false; // refused below, from the stored status
         }
         if w.force_sync.as_ref().is_some_and(|s| s.in_flight(now)) {
             return false; // one in flight per workflow: keep it
@@ -122,7 +120,7 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
         .update_workflow(&workflow_id, &start)
         .await?
         .ok_or(SyncError::NoWorkflow)?;
-    if paused.load(std::sync::atomic::Ordering::Relaxed) {
+    if stored.status == WorkflowStatus::CredentialsInvalid {
         return Err(SyncError::CredentialsInvalid(workflow_id));
     }
     let sync = stored.force_sync.ok_or(SyncError::NoWorkflow)?;
