@@ -555,7 +555,7 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::ports::ManualClock;
+    use crate::ports::clock::manual::ManualClock;
     use jsonwebtoken::jwk::Jwk;
     use std::sync::OnceLock;
     use std::sync::atomic::AtomicUsize;

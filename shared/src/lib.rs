@@ -9,8 +9,3 @@ pub mod domain;
 pub mod http;
 pub mod ports;
 pub mod runtime;
-
-#[cfg(any(test, feature = "contract-tests"))]
-pub mod contract;
-#[cfg(any(test, feature = "contract-tests"))]
-pub mod testkit;

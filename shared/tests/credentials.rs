@@ -9,11 +9,11 @@ use osa_shared::app::credentials::{CredentialsError, resume};
 use osa_shared::app::intake::submit;
 use osa_shared::app::status::workflow;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
-use osa_shared::contract::sample_agent_data;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::workflow::{AgentStatus, RefusedService, WorkflowStatus};
 use osa_shared::ports::{Job, OutboundError};
-use osa_shared::testkit::TestApp;
+use osa_testkit::TestApp;
+use osa_testkit::contract::sample_agent_data;
 use serde_json::{Value, json};
 
 const ODP_KEY: &str = "odp-key-that-expired-4711";

@@ -11,12 +11,12 @@ use osa_shared::app::lifecycle::delay_until;
 use osa_shared::app::status::workflow;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
 use osa_shared::app::worker;
-use osa_shared::contract::sample_agent_data;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus, MAX_ATTEMPTS};
 use osa_shared::domain::workflow::{AgentStatus, WorkflowStatus};
 use osa_shared::ports::{Clock, OutboundError};
-use osa_shared::testkit::TestApp;
+use osa_testkit::TestApp;
+use osa_testkit::contract::sample_agent_data;
 use serde_json::json;
 use uuid::Uuid;
 

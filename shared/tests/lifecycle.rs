@@ -10,12 +10,12 @@ use osa_shared::app::sync::force_sync;
 use osa_shared::app::webhook::{Ingested, WebhookRequest, ingest};
 use osa_shared::app::{Services, intake::submit};
 use osa_shared::config::Config;
-use osa_shared::contract::sample_agent_data;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::report::to_markdown;
 use osa_shared::domain::workflow::{AgentStatus, SyncState, WorkflowStatus};
 use osa_shared::ports::{Clock, DomainEvent};
-use osa_shared::testkit::TestApp;
+use osa_testkit::TestApp;
+use osa_testkit::contract::sample_agent_data;
 use serde_json::{Value, json};
 
 const SECOND: Duration = Duration::from_secs(1);

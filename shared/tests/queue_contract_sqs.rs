@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use osa_shared::adapters::aws::{MAX_RECEIVE_COUNT, Queues, ensure_queues};
 use osa_shared::adapters::sqs::SqsQueue;
-use osa_shared::contract::{self, TimeTravel};
 use osa_shared::ports::{Job, JobQueue};
+use osa_testkit::contract::{self, TimeTravel};
 use support::{endpoint, sdk_config, unique_name};
 
 /// A queue pair of its own, and a short-polling queue adapter on it.

@@ -14,14 +14,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use osa_shared::adapters::aws::ensure_table;
 use osa_shared::adapters::dynamo::{DynamoSettings, DynamoStore, EXPIRES_AT};
-use osa_shared::contract::{self, new_workflow, sample_agent_data};
 use osa_shared::domain::AgentId;
 use osa_shared::domain::event::{AgentEvent, parse_agent_event};
 use osa_shared::domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 use osa_shared::ports::{
-    AdminAuditEntry, AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome,
-    ManualClock, Marker, StoreError, WorkflowStore,
+    AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Marker,
+    StoreError, WorkflowStore,
 };
+use osa_testkit::ManualClock;
+use osa_testkit::contract::{self, new_workflow, sample_agent_data};
 use serde_json::json;
 use support::{CallCounter, endpoint, sdk_config, unique_name};
 use time::OffsetDateTime;
@@ -53,19 +54,8 @@ async fn store(
     )
 }
 
-fn audit(at: OffsetDateTime) -> AuditEntry {
-    AuditEntry {
-        received_at: at,
-        workflow_id: None,
-        agent_id: None,
-        event_id: None,
-        outcome: AuditOutcome::Rejected,
-        reason: "placeholder".into(),
-        http_status: 0,
-        correlation_id: None,
-        body_sha256: "0".repeat(64),
-        body_bytes: 0,
-    }
+fn attempt(at: OffsetDateTime) -> Attempt {
+    Attempt::of_body(at, None, b"{}")
 }
 
 fn event(workflow_id: &str, agent: AgentId, status: &str) -> AgentEvent {
@@ -169,9 +159,9 @@ impl WorkflowStore for Fleet {
     async fn record_event(
         &self,
         event: &AgentEvent,
-        audit: AuditEntry,
+        attempt: &Attempt,
     ) -> Result<EventOutcome, StoreError> {
-        self.pick().record_event(event, audit).await
+        self.pick().record_event(event, attempt).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -246,7 +236,7 @@ async fn one_workflow_costs_a_known_number_of_calls() {
     for agent in AgentId::ALL {
         clock.advance(std::time::Duration::from_secs(1));
         let outcome = store
-            .record_event(&event(&id, agent, "started"), audit(clock.now()))
+            .record_event(&event(&id, agent, "started"), &attempt(clock.now()))
             .await
             .expect("record");
         assert!(matches!(outcome, EventOutcome::Accepted { .. }));
@@ -257,7 +247,7 @@ async fn one_workflow_costs_a_known_number_of_calls() {
     for agent in AgentId::ALL {
         clock.advance(std::time::Duration::from_secs(1));
         store
-            .record_event(&event(&id, agent, "completed"), audit(clock.now()))
+            .record_event(&event(&id, agent, "completed"), &attempt(clock.now()))
             .await
             .expect("record");
     }
@@ -304,7 +294,7 @@ async fn a_large_result_is_split_into_parts_and_read_back_whole() {
     let mut ev = event(&id, AgentId::GeoAudit, "completed");
     ev.agent_data = Some(data.clone());
     let outcome = store
-        .record_event(&ev, audit(clock.now()))
+        .record_event(&ev, &attempt(clock.now()))
         .await
         .expect("record");
     assert!(matches!(outcome, EventOutcome::Accepted { .. }));
@@ -354,7 +344,7 @@ async fn running_index_is_sparse_and_every_item_expires() {
     );
     for agent in AgentId::ALL {
         store
-            .record_event(&event(&done.id, agent, "completed"), audit(clock.now()))
+            .record_event(&event(&done.id, agent, "completed"), &attempt(clock.now()))
             .await
             .expect("record");
     }

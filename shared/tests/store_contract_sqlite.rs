@@ -5,13 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use osa_shared::adapters::sqlite::SqliteStore;
-use osa_shared::contract::{self, new_workflow, sample_agent_data};
 use osa_shared::domain::AgentId;
 use osa_shared::domain::event::parse_agent_event;
-use osa_shared::ports::{
-    AuditEntry, AuditOutcome, Clock, EventOutcome, Job, JobQueue, ManualClock, Marker,
-    WorkflowStore,
-};
+use osa_shared::ports::{Attempt, Clock, EventOutcome, Job, JobQueue, Marker, WorkflowStore};
+use osa_testkit::ManualClock;
+use osa_testkit::contract::{self, new_workflow, sample_agent_data};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -45,19 +43,8 @@ fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)))
 }
 
-fn audit(at: OffsetDateTime) -> AuditEntry {
-    AuditEntry {
-        received_at: at,
-        workflow_id: None,
-        agent_id: None,
-        event_id: None,
-        outcome: AuditOutcome::Rejected,
-        reason: "placeholder".into(),
-        http_status: 0,
-        correlation_id: None,
-        body_sha256: "0".repeat(64),
-        body_bytes: 0,
-    }
+fn attempt(at: OffsetDateTime) -> Attempt {
+    Attempt::of_body(at, None, b"{}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -105,7 +92,7 @@ async fn data_survives_a_restart() {
             .await
             .expect("create");
         let outcome = store
-            .record_event(&event, audit(clock.now()))
+            .record_event(&event, &attempt(clock.now()))
             .await
             .expect("record");
         assert!(matches!(outcome, EventOutcome::Accepted { .. }));
@@ -147,7 +134,7 @@ async fn data_survives_a_restart() {
     );
     // The event is still known: a replay after the restart is a duplicate.
     let again = store
-        .record_event(&event, audit(clock.now()))
+        .record_event(&event, &attempt(clock.now()))
         .await
         .expect("record");
     assert!(matches!(again, EventOutcome::Duplicate { .. }));
@@ -196,7 +183,7 @@ async fn record_event_throughput() {
             let events = Arc::clone(&events);
             tokio::spawn(async move {
                 for ev in events.iter().skip(t).step_by(TASKS) {
-                    let outcome = store.record_event(ev, audit(now)).await.expect("record");
+                    let outcome = store.record_event(ev, &attempt(now)).await.expect("record");
                     assert!(matches!(outcome, EventOutcome::Accepted { .. }));
                 }
             })

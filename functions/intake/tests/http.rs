@@ -5,7 +5,7 @@ use axum::http::{Request, StatusCode};
 use osa_shared::app::worker;
 use osa_shared::auth::scopes;
 use osa_shared::ports::{Job, OutboundError};
-use osa_shared::testkit::{TestApp, call};
+use osa_testkit::{TestApp, call};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::time::Duration;

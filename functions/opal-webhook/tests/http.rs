@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use osa_shared::app::intake::submit;
 use osa_shared::ports::AuditOutcome;
-use osa_shared::testkit::{TestApp, call};
+use osa_testkit::{TestApp, call};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -7,7 +7,7 @@ use axum::http::{Method, Request, StatusCode};
 use osa_shared::app::intake::submit;
 use osa_shared::auth::scopes;
 use osa_shared::ports::OutboundError;
-use osa_shared::testkit::TestApp;
+use osa_testkit::TestApp;
 use serde_json::{Value, json};
 
 async fn call(
@@ -20,7 +20,7 @@ async fn call(
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let reply = osa_shared::testkit::call(
+    let reply = osa_testkit::call(
         status_api::app(app.services.clone()),
         req.body(Body::empty()).expect("request"),
     )

@@ -5,7 +5,7 @@ use axum::http::{Request, StatusCode};
 use osa_shared::app::intake::submit;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
 use osa_shared::auth::scopes;
-use osa_shared::testkit::{TestApp, call};
+use osa_testkit::{TestApp, call};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -219,7 +219,7 @@ async fn the_report_comes_as_json_and_markdown() {
     let id = new_workflow(&app).await;
     let body = serde_json::to_vec(&json!({
         "workflow_id": id, "agent_id": "content_review", "execution_status": "completed",
-        "execution_id": "exec-cr", "agent_data": osa_shared::contract::sample_agent_data()
+        "execution_id": "exec-cr", "agent_data": osa_testkit::contract::sample_agent_data()
     }))
     .unwrap();
     let sig = app.sign(&body);

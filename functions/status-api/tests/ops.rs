@@ -18,7 +18,7 @@ use osa_shared::domain::alerts::NoticeKind;
 use osa_shared::domain::delivery::DeliveryKind;
 use osa_shared::domain::health::OverallStatus;
 use osa_shared::ports::{Clock, OutboundError};
-use osa_shared::testkit::TestApp;
+use osa_testkit::TestApp;
 use serde_json::{Value, json};
 
 async fn call(
@@ -48,7 +48,7 @@ async fn call_with(
         }
         None => Body::empty(),
     };
-    let reply = osa_shared::testkit::call(
+    let reply = osa_testkit::call(
         status_api::app(app.services.clone()),
         req.body(body).expect("request"),
     )
@@ -419,7 +419,7 @@ async fn the_maintenance_switch_is_audited() {
 }
 
 async fn complete(app: &TestApp, workflow_id: &str, agent: AgentId, confidence: f64) {
-    let mut data = osa_shared::contract::sample_agent_data();
+    let mut data = osa_testkit::contract::sample_agent_data();
     data["opportunities"] = json!([{
         "label": format!("Opportunity from {}", agent.as_str()),
         "impactLevel": "High", "effortLevel": "Low", "confidence": 70
@@ -599,6 +599,6 @@ async fn the_maintenance_body_is_limited_and_must_be_json() {
         .header("content-type", "text/plain")
         .body(Body::from(r#"{"scheduled": true}"#))
         .expect("request");
-    let reply = osa_shared::testkit::call(status_api::app(app.services.clone()), req).await;
+    let reply = osa_testkit::call(status_api::app(app.services.clone()), req).await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }

@@ -3,7 +3,7 @@
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use osa_shared::app::intake::submit;
 use osa_shared::ports::OutboundError;
-use osa_shared::testkit::TestApp;
+use osa_testkit::TestApp;
 use serde_json::json;
 
 fn message(id: &str, body: &str) -> SqsMessage {

@@ -40,10 +40,11 @@ use time::OffsetDateTime;
 use crate::adapters::aws::describe;
 use crate::domain::AgentId;
 use crate::domain::event::AgentEvent;
+use crate::domain::record;
 use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
-    AdminAuditEntry, AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome,
-    Marker, StoreError, WorkflowStore,
+    AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Marker,
+    StoreError, WorkflowStore,
 };
 
 /// The index of all workflows by creation day, newest first.
@@ -506,10 +507,10 @@ impl DynamoStore {
     async fn try_record(
         &self,
         event: &AgentEvent,
-        audit: &AuditEntry,
+        attempt: &Attempt,
         shard: u16,
     ) -> Result<Option<EventOutcome>, StoreError> {
-        let now = audit.received_at;
+        let now = attempt.received_at;
         let now_ms = to_ms(now);
         let pk = wf_pk(&event.workflow_id);
         let event_key = key(pk.clone(), event_sk(&event.event_id));
@@ -532,15 +533,14 @@ impl DynamoStore {
         };
 
         let Some(meta) = items.get(&(pk.clone(), META.to_owned())) else {
-            let mut audit = audit.clone();
-            audit.outcome = AuditOutcome::Rejected;
-            audit.reason = "unknown_workflow".into();
-            audit.http_status = 404;
+            let (outcome, audit) = record::unknown_workflow(event, attempt);
             self.put_audit(&audit).await?;
-            return Ok(Some(EventOutcome::UnknownWorkflow));
+            return Ok(Some(outcome));
         };
         if get(&event_key).is_some() {
-            return self.duplicate(event, audit).await.map(Some);
+            let (outcome, audit) = record::duplicate(event, attempt);
+            self.put_audit(&audit).await?;
+            return Ok(Some(outcome));
         }
 
         let mut workflow: Workflow = doc(meta, "workflow")?;
@@ -555,36 +555,20 @@ impl DynamoStore {
                 agents.push(doc::<AgentState>(item, "agent")?);
             }
         }
-        let (Some(agent_version), Some(index)) = (
-            agent_version,
-            agents.iter().position(|a| a.agent == event.agent),
-        ) else {
-            return Err(StoreError::Corrupt(format!(
-                "workflow {} has no {} agent",
-                event.workflow_id, event.agent
-            )));
+        let recording = record::apply(event, attempt, &mut workflow, &mut agents)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let agent_version = agent_version.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "agent {} of {} has no version",
+                event.agent, event.workflow_id
+            ))
+        })?;
+        let result = if recording.keep_result {
+            AgentResult::of(event, now)
+        } else {
+            None
         };
-        let applied = agents[index].apply(event, now);
-        let state_changed = applied.state_changed;
-        let agent_status = agents[index].status;
-        let result = match &event.agent_data {
-            Some(data) if applied.keep_result => Some(AgentResult {
-                workflow_id: event.workflow_id.clone(),
-                agent: event.agent,
-                event_id: event.event_id.clone(),
-                received_at: now,
-                confidence: event.confidence,
-                agent_data: data.clone(),
-            }),
-            _ => None,
-        };
-        workflow.refresh(&agents, now);
         workflow.version = workflow.version.saturating_add(1);
-
-        let mut accepted = audit.clone();
-        accepted.outcome = AuditOutcome::Accepted;
-        accepted.reason = event.accepted_reason().into();
-        accepted.http_status = 202;
 
         // The de-duplication item comes first: its cancellation reason is index 0.
         let mut seen = event_key;
@@ -597,14 +581,14 @@ impl DynamoStore {
         let mut writes = vec![
             self.put(seen, Condition::New)?,
             self.put(
-                self.agent_item(&workflow, &agents[index])?,
+                self.agent_item(&workflow, &agents[recording.agent])?,
                 Condition::Version(agent_version),
             )?,
             self.put(
                 self.workflow_item(&workflow)?,
                 Condition::Version(workflow_version),
             )?,
-            self.put(self.audit_item(&accepted)?, Condition::Always)?,
+            self.put(self.audit_item(&recording.audit)?, Condition::Always)?,
         ];
         if let Some(result) = &result {
             for part in self.result_items(&workflow, result)? {
@@ -615,11 +599,7 @@ impl DynamoStore {
             .into_iter()
             .map(|p| TransactWriteItem::builder().put(p).build())
             .collect();
-        let mut markers = vec![Marker::LastWebhook];
-        if result.is_some() {
-            markers.push(Marker::LastAgentData);
-        }
-        for marker in markers {
+        for &marker in &recording.markers {
             let stored = get(&self.marker_key(marker, shard))
                 .map(|item| attr_n::<i64>(item, "at"))
                 .transpose()?;
@@ -640,36 +620,18 @@ impl DynamoStore {
             .send()
             .await;
         match sent {
-            Ok(_) => Ok(Some(EventOutcome::Accepted {
-                event_id: event.event_id.clone(),
-                agent_status,
-                state_changed,
-                workflow_status: workflow.status,
-            })),
+            Ok(_) => Ok(Some(recording.outcome)),
             Err(e) => match cancellation_codes(&e) {
                 Some(codes) if codes.first().map(String::as_str) == Some(CONDITION_FAILED) => {
-                    self.duplicate(event, audit).await.map(Some)
+                    let (outcome, audit) = record::duplicate(event, attempt);
+                    self.put_audit(&audit).await?;
+                    Ok(Some(outcome))
                 }
                 // A version or marker condition, or a conflicting transaction.
                 Some(codes) => retry_or_fail(&codes).map(|()| None),
                 None => Err(unavailable("TransactWriteItems", &e)),
             },
         }
-    }
-
-    async fn duplicate(
-        &self,
-        event: &AgentEvent,
-        audit: &AuditEntry,
-    ) -> Result<EventOutcome, StoreError> {
-        let mut audit = audit.clone();
-        audit.outcome = AuditOutcome::Duplicate;
-        audit.reason = "duplicate".into();
-        audit.http_status = 200;
-        self.put_audit(&audit).await?;
-        Ok(EventOutcome::Duplicate {
-            event_id: event.event_id.clone(),
-        })
     }
 }
 
@@ -815,18 +777,15 @@ impl WorkflowStore for DynamoStore {
     async fn record_event(
         &self,
         event: &AgentEvent,
-        mut audit: AuditEntry,
+        attempt: &Attempt,
     ) -> Result<EventOutcome, StoreError> {
-        audit.workflow_id = Some(event.workflow_id.clone());
-        audit.agent_id = Some(event.agent.as_str().to_owned());
-        audit.event_id = Some(event.event_id.clone());
         let shard = self.marker_shard(&event.event_id);
         let _local = self.local_lock(&event.workflow_id).await;
-        for attempt in 0..self.settings.max_attempts {
-            if attempt > 0 {
-                backoff(attempt).await;
+        for round in 0..self.settings.max_attempts {
+            if round > 0 {
+                backoff(round).await;
             }
-            if let Some(outcome) = self.try_record(event, &audit, shard).await? {
+            if let Some(outcome) = self.try_record(event, attempt, shard).await? {
                 return Ok(outcome);
             }
         }

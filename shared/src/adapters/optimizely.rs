@@ -664,7 +664,7 @@ mod tests {
     use time::OffsetDateTime;
 
     use super::*;
-    use crate::ports::ManualClock;
+    use crate::ports::clock::manual::ManualClock;
 
     const KEY: &str = "sk_optly_live_123";
 

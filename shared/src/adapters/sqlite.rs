@@ -28,11 +28,12 @@ use time::OffsetDateTime;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::domain::AgentId;
-use crate::domain::event::{AgentEvent, EventKind};
+use crate::domain::event::AgentEvent;
+use crate::domain::record;
 use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
-    AdminAuditEntry, AgentResult, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome,
-    Job, JobQueue, Marker, QueueError, ReceivedJob, StoreError, WorkflowStore,
+    AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Job,
+    JobQueue, Marker, QueueError, ReceivedJob, StoreError, WorkflowStore,
 };
 
 /// The schema this build writes, kept in `PRAGMA user_version`.
@@ -571,24 +572,18 @@ fn raise_marker(conn: &Connection, marker: Marker, at_ms: i64) -> Result<(), Sto
     Ok(())
 }
 
-/// The body of `record_event`, run on the writer inside its savepoint.
+/// The body of `record_event`, run on the writer inside its savepoint: loads what
+/// `domain::record` needs and writes what it decides.
 fn record_event_tx(
     conn: &Connection,
     event: &AgentEvent,
     result_doc: Option<&str>,
-    mut audit: AuditEntry,
+    attempt: &Attempt,
 ) -> Result<EventOutcome, StoreError> {
-    audit.workflow_id = Some(event.workflow_id.clone());
-    audit.agent_id = Some(event.agent.as_str().to_owned());
-    audit.event_id = Some(event.event_id.clone());
-    let now = audit.received_at;
-
     let Some(mut workflow) = load_workflow(conn, &event.workflow_id)? else {
-        audit.outcome = AuditOutcome::Rejected;
-        audit.reason = "unknown_workflow".into();
-        audit.http_status = 404;
+        let (outcome, audit) = record::unknown_workflow(event, attempt);
         insert_audit(conn, &audit)?;
-        return Ok(EventOutcome::UnknownWorkflow);
+        return Ok(outcome);
     };
 
     let fresh = conn
@@ -599,62 +594,31 @@ fn record_event_tx(
         .execute(params![event.workflow_id, event.event_id])
         .db()?;
     if fresh == 0 {
-        audit.outcome = AuditOutcome::Duplicate;
-        audit.reason = "duplicate".into();
-        audit.http_status = 200;
+        let (outcome, audit) = record::duplicate(event, attempt);
         insert_audit(conn, &audit)?;
-        return Ok(EventOutcome::Duplicate {
-            event_id: event.event_id.clone(),
-        });
+        return Ok(outcome);
     }
 
     let mut agents = load_agents(conn, &event.workflow_id)?;
-    let Some(agent) = agents.iter_mut().find(|a| a.agent == event.agent) else {
-        return Err(StoreError::Corrupt(format!(
-            "workflow {} has no {} agent",
-            event.workflow_id, event.agent
-        )));
-    };
-    let applied = agent.apply(event, now);
-    let state_changed = applied.state_changed;
-    let agent_status = agent.status;
-    save_agent(conn, &event.workflow_id, agent)?;
-
-    let result_written = match result_doc {
-        Some(doc) if applied.keep_result => {
-            conn.prepare_cached(
-                "INSERT INTO agent_results (workflow_id, agent_id, doc) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-            )
-            .db()?
-            .execute(params![event.workflow_id, event.agent.as_str(), doc])
-            .db()?;
-            true
-        }
-        _ => false,
-    };
-
-    workflow.refresh(&agents, now);
+    let recording = record::apply(event, attempt, &mut workflow, &mut agents)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    save_agent(conn, &event.workflow_id, &agents[recording.agent])?;
+    if let (true, Some(doc)) = (recording.keep_result, result_doc) {
+        conn.prepare_cached(
+            "INSERT INTO agent_results (workflow_id, agent_id, doc) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+        )
+        .db()?
+        .execute(params![event.workflow_id, event.agent.as_str(), doc])
+        .db()?;
+    }
     workflow.version = workflow.version.saturating_add(1);
     save_workflow(conn, &event.workflow_id, &workflow)?;
-
-    let at_ms = to_ms(now);
-    raise_marker(conn, Marker::LastWebhook, at_ms)?;
-    if result_written {
-        raise_marker(conn, Marker::LastAgentData, at_ms)?;
+    for marker in &recording.markers {
+        raise_marker(conn, *marker, to_ms(attempt.received_at))?;
     }
-
-    audit.outcome = AuditOutcome::Accepted;
-    audit.reason = event.accepted_reason().into();
-    audit.http_status = 202;
-    insert_audit(conn, &audit)?;
-
-    Ok(EventOutcome::Accepted {
-        event_id: event.event_id.clone(),
-        agent_status,
-        state_changed,
-        workflow_status: workflow.status,
-    })
+    insert_audit(conn, &recording.audit)?;
+    Ok(recording.outcome)
 }
 
 /// What `update_workflow`'s compare-and-set found.
@@ -727,23 +691,16 @@ impl WorkflowStore for SqliteStore {
     async fn record_event(
         &self,
         event: &AgentEvent,
-        audit: AuditEntry,
+        attempt: &Attempt,
     ) -> Result<EventOutcome, StoreError> {
         // Encode the (possibly large) result off the writer thread; the writer
         // stores it only if this event is what completes the agent.
-        let result_doc = match (&event.kind, &event.agent_data) {
-            (EventKind::Completed, Some(data)) => Some(encode(&AgentResult {
-                workflow_id: event.workflow_id.clone(),
-                agent: event.agent,
-                event_id: event.event_id.clone(),
-                received_at: audit.received_at,
-                confidence: event.confidence,
-                agent_data: data.clone(),
-            })?),
-            _ => None,
-        };
+        let result_doc = AgentResult::of(event, attempt.received_at)
+            .map(|r| encode(&r))
+            .transpose()?;
         let event = event.clone();
-        self.write(move |conn| record_event_tx(conn, &event, result_doc.as_deref(), audit))
+        let attempt = attempt.clone();
+        self.write(move |conn| record_event_tx(conn, &event, result_doc.as_deref(), &attempt))
             .await
     }
 
@@ -978,7 +935,7 @@ impl JobQueue for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::ManualClock;
+    use crate::ports::clock::manual::ManualClock;
 
     struct TempDir(PathBuf);
 

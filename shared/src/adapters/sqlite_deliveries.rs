@@ -211,7 +211,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::ports::{Clock, ManualClock};
+    use crate::ports::Clock;
+    use crate::ports::clock::manual::ManualClock;
 
     /// Every statement is a key lookup or an index range: no scan, no sort.
     #[tokio::test]

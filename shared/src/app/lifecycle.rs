@@ -10,9 +10,10 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::domain::AgentId;
+use crate::domain::audit::Attempt;
 use crate::domain::event::AgentEvent;
 use crate::domain::workflow::{Workflow, WorkflowStatus};
-use crate::ports::{AuditEntry, AuditOutcome, DomainEvent, EventOutcome, Job, QueueError};
+use crate::ports::{DomainEvent, EventOutcome, Job, QueueError};
 
 use super::Services;
 use super::worker::JobError;
@@ -119,20 +120,8 @@ async fn time_out_agent(
     // Recorded like any event, so de-duplication, the agent's state machine and
     // the workflow's aggregate status all apply; the audit trail shows it as
     // `deadline_expired`.
-    let audit = AuditEntry {
-        received_at: now,
-        workflow_id: Some(workflow.id.clone()),
-        agent_id: Some(agent.as_str().to_owned()),
-        event_id: None,
-        // Filled in by the store, like a webhook's.
-        outcome: AuditOutcome::Rejected,
-        reason: String::new(),
-        http_status: 0,
-        correlation_id: Some(workflow.correlation_id.clone()),
-        body_sha256: String::new(),
-        body_bytes: 0,
-    };
-    let outcome = services.store.record_event(&event, audit).await?;
+    let attempt = Attempt::internal(now, Some(&workflow.correlation_id));
+    let outcome = services.store.record_event(&event, &attempt).await?;
     let EventOutcome::Accepted {
         event_id,
         agent_status,

@@ -1,13 +1,12 @@
 //! Ingesting an agent webhook: verify the raw bytes, parse, record once, audit always.
 
-use sha2::{Digest, Sha256};
-
+use crate::domain::audit::Attempt;
 use crate::domain::event::{parse_agent_event, sniff_workflow_id};
 use crate::domain::pii::{Findings, redact_json, redact_text};
 use crate::domain::signature::{SignatureError, verify};
 use crate::domain::validation::InvalidBody;
 use crate::domain::workflow::{AgentStatus, WorkflowStatus};
-use crate::ports::{AuditEntry, AuditOutcome, DomainEvent, EventOutcome, StoreError};
+use crate::ports::{DomainEvent, EventOutcome, StoreError};
 
 use super::{Services, metrics};
 
@@ -60,18 +59,7 @@ pub async fn ingest(
     request: WebhookRequest<'_>,
 ) -> Result<Ingested, WebhookError> {
     let started = std::time::Instant::now();
-    let audit = AuditEntry {
-        received_at: services.clock.now(),
-        workflow_id: None,
-        agent_id: None,
-        event_id: None,
-        outcome: AuditOutcome::Rejected,
-        reason: String::new(),
-        http_status: 0,
-        correlation_id: request.correlation_id.map(str::to_owned),
-        body_sha256: hex::encode(Sha256::digest(request.body)),
-        body_bytes: request.body.len() as u64,
-    };
+    let attempt = Attempt::of_body(services.clock.now(), request.correlation_id, request.body);
     let verified = verify(
         request.signature,
         request.body,
@@ -83,7 +71,7 @@ pub async fn ingest(
         match verified.and_then(|()| parse_agent_event(request.body).map_err(WebhookError::from)) {
             Ok(event) => event,
             Err(err) => {
-                reject(services, audit, Some(request.body), &err).await?;
+                reject(services, &attempt, request.body, &err).await?;
                 let reason = err.reason_and_status().0;
                 metrics::webhook_processed(services, None, reason, started.elapsed(), None).await;
                 return Err(err);
@@ -107,13 +95,7 @@ pub async fn ingest(
             "PII redacted from agent output"
         );
     }
-    let mut audit = audit;
-    audit.workflow_id = Some(event.workflow_id.clone());
-    audit.agent_id = Some(event.agent.as_str().to_owned());
-    if audit.correlation_id.is_none() {
-        audit.correlation_id.clone_from(&event.correlation_id);
-    }
-    match services.store.record_event(&event, audit).await? {
+    match services.store.record_event(&event, &attempt).await? {
         EventOutcome::Accepted {
             event_id,
             agent_status,
@@ -181,24 +163,22 @@ pub async fn ingest(
     }
 }
 
-/// Records a rejected attempt. `body` is `None` when it was never read (too large).
+/// Records a rejected attempt under the workflow its body claims, if any.
 async fn reject(
     services: &Services,
-    mut audit: AuditEntry,
-    body: Option<&[u8]>,
+    attempt: &Attempt,
+    body: &[u8],
     err: &WebhookError,
 ) -> Result<(), StoreError> {
     let (reason, status) = err.reason_and_status();
-    audit.reason = reason.to_owned();
-    audit.http_status = status;
-    audit.workflow_id = body.and_then(sniff_workflow_id);
+    let entry = attempt.rejected(sniff_workflow_id(body), reason, status);
     tracing::warn!(
         reason,
         status,
-        workflow_id = audit.workflow_id.as_deref(),
+        workflow_id = entry.workflow_id.as_deref(),
         "webhook rejected"
     );
-    services.store.append_audit(&audit).await
+    services.store.append_audit(&entry).await
 }
 
 /// Audits a body refused before it was read (over the size limit).
@@ -207,18 +187,10 @@ pub async fn reject_oversized(
     correlation_id: Option<&str>,
     declared_bytes: u64,
 ) -> Result<(), StoreError> {
-    let audit = AuditEntry {
-        received_at: services.clock.now(),
-        workflow_id: None,
-        agent_id: None,
-        event_id: None,
-        outcome: AuditOutcome::Rejected,
-        reason: "body_too_large".into(),
-        http_status: 413,
-        correlation_id: correlation_id.map(str::to_owned),
-        body_sha256: String::new(),
-        body_bytes: declared_bytes,
-    };
+    let attempt = Attempt::unread(services.clock.now(), correlation_id, declared_bytes);
     tracing::warn!(declared_bytes, "webhook rejected: body too large");
-    services.store.append_audit(&audit).await
+    services
+        .store
+        .append_audit(&attempt.rejected(None, "body_too_large", 413))
+        .await
 }

@@ -3,6 +3,7 @@
 pub mod agent_output;
 pub mod agents;
 pub mod alerts;
+pub mod audit;
 pub mod canonical;
 pub mod delivery;
 pub mod event;
@@ -11,6 +12,7 @@ pub mod intake;
 pub mod metrics;
 pub mod monitoring;
 pub mod pii;
+pub mod record;
 pub mod report;
 pub mod resilience;
 pub mod secret;

@@ -9,8 +9,8 @@ pub mod rate_limit;
 
 pub use error::ApiError;
 pub use layers::{
-    CORRELATION_HEADER, CorrelationId, EdgeConfig, allowed_origins, with_common_layers,
-    with_edge_layers,
+    CORRELATION_HEADER, CorrelationId, EdgeConfig, SECURITY_HEADERS, allowed_origins,
+    with_common_layers, with_edge_layers,
 };
 
 use axum::body::{Body, Bytes};

@@ -290,7 +290,7 @@ fn too_many_requests(wait: Duration) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::ManualClock;
+    use crate::ports::clock::manual::ManualClock;
 
     fn limiter(per_minute: u32, burst: u32) -> (RateLimiter, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH));

@@ -1,0 +1,56 @@
+//! Outbound deliveries, their dead-letter queue and failure counters.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// Outbound deliveries (`domain::delivery`), their dead-letter queue and the
+/// per-kind consecutive-failure counter that alerting reads.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Saves a new delivery. Returns false, saving nothing, if its id exists.
+    async fn create_delivery(
+        &self,
+        delivery: &crate::domain::delivery::Delivery,
+    ) -> Result<bool, StoreError>;
+
+    async fn get_delivery(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<crate::domain::delivery::Delivery>, StoreError>;
+
+    /// Read-modify-write of one delivery on an optimistic version, like
+    /// `WorkflowStore::update_workflow`: `change` may run more than once and returns
+    /// false to leave the delivery as is. Returns the delivery as stored afterwards,
+    /// or `None` if it does not exist.
+    async fn update_delivery(
+        &self,
+        id: uuid::Uuid,
+        change: &(dyn for<'d> Fn(&'d mut crate::domain::delivery::Delivery) -> bool + Send + Sync),
+    ) -> Result<Option<crate::domain::delivery::Delivery>, StoreError>;
+
+    /// Dead-lettered deliveries, the most recently dead-lettered first, from an
+    /// index (never a scan). A redriven delivery leaves the list.
+    async fn dead_lettered(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::delivery::Delivery>, StoreError>;
+
+    /// Deliveries of `kind` dead-lettered since the last one of that kind was delivered.
+    async fn consecutive_failures(
+        &self,
+        kind: crate::domain::delivery::DeliveryKind,
+    ) -> Result<u32, StoreError>;
+
+    /// Adds one (a delivery of `kind` was dead-lettered); returns the new count.
+    async fn raise_failures(
+        &self,
+        kind: crate::domain::delivery::DeliveryKind,
+    ) -> Result<u32, StoreError>;
+
+    /// Back to zero (a delivery of `kind` was delivered).
+    async fn reset_failures(
+        &self,
+        kind: crate::domain::delivery::DeliveryKind,
+    ) -> Result<(), StoreError>;
+}

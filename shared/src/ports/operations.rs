@@ -1,0 +1,46 @@
+//! Operations state: metrics aggregated across instances, and named state
+//! documents (health report, alert state, the maintenance switch).
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// Metrics that are right across every instance: each observation becomes
+/// additive cell updates (`domain::metrics`) applied atomically in the store, so
+/// any number of Lambda instances can count at once without losing an increment.
+/// Adapters may spread one series over several shards (hot partitions); a read
+/// sums them.
+#[async_trait]
+pub trait MetricsStore: Send + Sync {
+    /// Applies every observation. Durable when it returns.
+    async fn record(
+        &self,
+        observations: &[crate::domain::metrics::Observation],
+    ) -> Result<(), StoreError>;
+
+    /// Every series, shards summed.
+    async fn snapshot(&self) -> Result<crate::domain::metrics::Snapshot, StoreError>;
+}
+
+/// A named JSON document of operational state (health report, alert state, the
+/// maintenance switch) with a version for compare-and-set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateDoc {
+    pub version: i64,
+    pub doc: serde_json::Value,
+}
+
+#[async_trait]
+pub trait OpsStore: Send + Sync {
+    async fn load_state(&self, name: &str) -> Result<Option<StateDoc>, StoreError>;
+
+    /// Saves `doc` as version `expected + 1` (1 when `expected` is `None`, which
+    /// requires that none exists). Returns false, saving nothing, when the stored
+    /// version is not `expected`: someone else saved first.
+    async fn save_state(
+        &self,
+        name: &str,
+        doc: &serde_json::Value,
+        expected: Option<i64>,
+    ) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,57 @@
+//! The job queue: delayed messages for the background worker.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::QueueError;
+
+/// Work for the background worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Job {
+    /// Send the OPAL trigger for a workflow.
+    TriggerOpal { workflow_id: String },
+    /// Time out the agents (and the workflow) whose deadlines have passed, then
+    /// schedule the next check. Delayed messages, so no scan is ever needed.
+    CheckDeadlines { workflow_id: String },
+    /// Trigger one timed-out agent again, with a reduced scope (scenario A).
+    RetriggerAgent {
+        workflow_id: String,
+        agent: crate::domain::AgentId,
+    },
+    /// Re-trigger the OPAL workflow on demand (Force Sync).
+    ForceSync {
+        workflow_id: String,
+        sync_id: String,
+    },
+    /// Send attempt `attempt` of run `run` of an outbound delivery
+    /// (`app::delivery`); stale or repeated messages are acked without sending.
+    Deliver {
+        delivery_id: uuid::Uuid,
+        run: u32,
+        attempt: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedJob {
+    /// Identifies this receipt; pass it to `ack`.
+    pub receipt: String,
+    pub job: Job,
+    /// How many times the message has been received, this time included.
+    pub receive_count: u32,
+}
+
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn enqueue(&self, job: &Job, delay: Duration) -> Result<(), QueueError>;
+    /// Up to `max` visible jobs, hidden from other receivers for `visibility`.
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<ReceivedJob>, QueueError>;
+    async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+}

@@ -1,0 +1,97 @@
+//! The workflow store: workflows, their agents and results, de-duplication,
+//! the webhook audit trail and the status markers.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::StoreError;
+use crate::domain::audit::{AdminAuditEntry, Attempt, AuditEntry};
+use crate::domain::event::AgentEvent;
+use crate::domain::record::{AgentResult, EventOutcome, Marker};
+use crate::domain::workflow::{AgentState, Workflow};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    Created,
+    /// A workflow with that id already exists; here it is.
+    Existing(Box<Workflow>),
+}
+
+#[async_trait]
+pub trait WorkflowStore: Send + Sync {
+    /// Creates the workflow and its agents once; an existing id is returned instead.
+    async fn create_workflow(
+        &self,
+        workflow: &Workflow,
+        agents: &[AgentState],
+    ) -> Result<CreateOutcome, StoreError>;
+
+    async fn get_workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError>;
+
+    /// The agents of a workflow in catalogue order.
+    async fn get_agents(&self, workflow_id: &str) -> Result<Vec<AgentState>, StoreError>;
+
+    async fn get_results(&self, workflow_id: &str) -> Result<Vec<AgentResult>, StoreError>;
+
+    /// Records a verified event exactly once, atomically, as `domain::record`
+    /// decides: de-duplicates it, applies it to its agent, stores a completed
+    /// agent's result, refreshes the workflow's status, raises the markers and
+    /// appends the attempt's audit entry. Durable when it returns.
+    async fn record_event(
+        &self,
+        event: &AgentEvent,
+        attempt: &Attempt,
+    ) -> Result<EventOutcome, StoreError>;
+
+    /// Appends an audit entry for an attempt that never reached `record_event`.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Audit entries for a workflow, oldest first.
+    async fn audit_for_workflow(
+        &self,
+        workflow_id: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Read-modify-write of one workflow. `change` returns false to leave it as is.
+    /// Returns the workflow as stored afterwards, or `None` if it does not exist.
+    async fn update_workflow(
+        &self,
+        id: &str,
+        // Spelled higher-ranked: async_trait would otherwise name the elided lifetime.
+        change: &(dyn for<'w> Fn(&'w mut Workflow) -> bool + Send + Sync),
+    ) -> Result<Option<Workflow>, StoreError>;
+
+    /// Newest first, from an index (never a scan).
+    async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
+
+    async fn marker(&self, marker: Marker) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    async fn set_marker(&self, marker: Marker, at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Deletes every item of a workflow: the workflow, its agents, their results
+    /// and its de-duplication records. The webhook audit trail stays (it holds
+    /// outcomes and body hashes, no content). Returns how many items went, or
+    /// `None` when there was no such workflow.
+    async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Appends to the admin audit trail (append-only).
+    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError>;
+
+    /// The admin audit trail, newest first.
+    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError>;
+
+    /// Counts one request of `client` in the minute starting at `window_start`
+    /// (unix seconds) against `limit`, across every instance that shares this
+    /// store: `false` when the client already used its `limit`. A store that only
+    /// one process uses (the embedded one) needs no shared count: the in-process
+    /// limiter is exact there, so by default everything is allowed.
+    async fn take_shared_rate_token(
+        &self,
+        _client: &str,
+        _window_start: i64,
+        _limit: u32,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}

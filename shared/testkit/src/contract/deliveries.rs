@@ -1,0 +1,261 @@
+//! The `DeliveryStore` cases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::clock::ManualClock;
+use osa_shared::ports::Clock;
+
+use super::fixtures::*;
+
+// ---- deliveries ------------------------------------------------------------------
+
+/// Every `DeliveryStore` case, one after another.
+pub async fn delivery_suite(
+    store: Arc<dyn osa_shared::ports::DeliveryStore>,
+    clock: Arc<ManualClock>,
+) {
+    macro_rules! case {
+        ($name:ident) => {
+            eprintln!("delivery contract: {}", stringify!($name));
+            $name(&store, &clock).await;
+        };
+    }
+    case!(a_delivery_is_created_once_and_read_back_exactly);
+    case!(an_unknown_delivery_finds_nothing);
+    case!(update_delivery_reads_modifies_writes);
+    case!(concurrent_delivery_updates_lose_nothing);
+    case!(dead_letters_are_listed_newest_first_until_redriven);
+    case!(failure_counters_count_per_kind_and_reset);
+}
+
+type Deliveries = Arc<dyn osa_shared::ports::DeliveryStore>;
+
+fn new_delivery(at: OffsetDateTime) -> osa_shared::domain::delivery::Delivery {
+    use osa_shared::domain::delivery::{Delivery, DeliveryAuth};
+    Delivery::opal_trigger(
+        "https://opal.test/trigger",
+        unique_id(),
+        json!({"workflow_name": "strategy_workflow", "n": 0}),
+        Some(DeliveryAuth::Bearer {
+            secret: "opal_api_key".into(),
+        }),
+        at,
+    )
+    .expect("a valid delivery")
+    .with_header("X-Correlation-ID", "corr-1")
+    .expect("an allowed header")
+}
+
+/// Records `n` failed attempts (the fifth dead-letters it), a second apart from `at`.
+fn fail_attempts(d: &mut osa_shared::domain::delivery::Delivery, n: u32, at: OffsetDateTime) {
+    use osa_shared::domain::delivery::{AttemptOutcome, AttemptReport};
+    for i in 0..n {
+        let (run, number) = d.next_attempt().expect("an attempt is due");
+        d.record(
+            AttemptReport {
+                run,
+                number,
+                at: at + Duration::from_secs(u64::from(i) * 20),
+                response_ms: 12,
+                outcome: AttemptOutcome::Response {
+                    status: 503,
+                    retry_after: None,
+                },
+            },
+            Duration::from_millis(250),
+        )
+        .expect("recorded");
+    }
+}
+
+pub async fn a_delivery_is_created_once_and_read_back_exactly(
+    store: &Deliveries,
+    clock: &ManualClock,
+) {
+    let mut d = new_delivery(clock.now());
+    fail_attempts(&mut d, 2, clock.now());
+    assert!(store.create_delivery(&d).await.unwrap(), "created");
+    let mut other = d.clone();
+    other.payload = json!({"other": true});
+    assert!(
+        !store.create_delivery(&other).await.unwrap(),
+        "an existing id is left as is"
+    );
+    assert_eq!(store.get_delivery(d.id).await.unwrap(), Some(d));
+}
+
+pub async fn an_unknown_delivery_finds_nothing(store: &Deliveries, _clock: &ManualClock) {
+    let id = uuid::Uuid::new_v4();
+    assert_eq!(store.get_delivery(id).await.unwrap(), None);
+    let touched = store.update_delivery(id, &|_| true).await.unwrap();
+    assert_eq!(touched, None);
+}
+
+pub async fn update_delivery_reads_modifies_writes(store: &Deliveries, clock: &ManualClock) {
+    let d = new_delivery(clock.now());
+    store.create_delivery(&d).await.unwrap();
+    let now = clock.now();
+    let saved = store
+        .update_delivery(d.id, &|x| {
+            fail_attempts(x, 1, now);
+            true
+        })
+        .await
+        .unwrap()
+        .expect("exists");
+    assert_eq!(saved.attempts.len(), 1);
+    assert_eq!(store.get_delivery(d.id).await.unwrap(), Some(saved.clone()));
+    // `false` leaves it as is and answers the stored delivery.
+    let unchanged = store
+        .update_delivery(d.id, &|x| {
+            x.payload = json!("not saved");
+            false
+        })
+        .await
+        .unwrap();
+    assert_eq!(unchanged, Some(saved.clone()));
+    assert_eq!(store.get_delivery(d.id).await.unwrap(), Some(saved));
+}
+
+pub async fn concurrent_delivery_updates_lose_nothing(store: &Deliveries, clock: &ManualClock) {
+    const WRITERS: u64 = 8;
+    let d = new_delivery(clock.now());
+    store.create_delivery(&d).await.unwrap();
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move {
+                store
+                    .update_delivery(d.id, &|x| {
+                        let n = x.payload["n"].as_u64().unwrap_or(0);
+                        x.payload["n"] = json!(n + 1);
+                        true
+                    })
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let stored = store.get_delivery(d.id).await.unwrap().expect("exists");
+    assert_eq!(stored.payload["n"], WRITERS, "every increment kept");
+}
+
+pub async fn dead_letters_are_listed_newest_first_until_redriven(
+    store: &Deliveries,
+    clock: &ManualClock,
+) {
+    use osa_shared::domain::delivery::DeliveryStatus;
+    // Later than anything earlier cases dead-lettered.
+    clock.advance(Duration::from_secs(3600));
+    let pending = new_delivery(clock.now());
+    store.create_delivery(&pending).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(60));
+        let d = new_delivery(clock.now());
+        store.create_delivery(&d).await.unwrap();
+        let now = clock.now();
+        let saved = store
+            .update_delivery(d.id, &|x| {
+                fail_attempts(x, 5, now);
+                true
+            })
+            .await
+            .unwrap()
+            .expect("exists");
+        assert!(matches!(saved.status, DeliveryStatus::DeadLettered { .. }));
+        ids.push(d.id);
+    }
+    // One delivered: never listed.
+    let delivered = new_delivery(clock.now());
+    store.create_delivery(&delivered).await.unwrap();
+    store
+        .update_delivery(delivered.id, &|x| {
+            use osa_shared::domain::delivery::{AttemptOutcome, AttemptReport};
+            x.record(
+                AttemptReport {
+                    run: 0,
+                    number: 1,
+                    at: x.created_at,
+                    response_ms: 3,
+                    outcome: AttemptOutcome::Response {
+                        status: 202,
+                        retry_after: None,
+                    },
+                },
+                Duration::ZERO,
+            )
+            .is_ok()
+        })
+        .await
+        .unwrap();
+
+    let newest_first: Vec<uuid::Uuid> = ids.iter().rev().copied().collect();
+    let listed: Vec<uuid::Uuid> = store
+        .dead_lettered(2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(listed, newest_first[..2], "the two newest, newest first");
+    let all = store.dead_lettered(1000).await.unwrap();
+    let mine: Vec<uuid::Uuid> = all
+        .iter()
+        .map(|d| d.id)
+        .filter(|id| ids.contains(id))
+        .collect();
+    assert_eq!(mine, newest_first);
+    assert!(
+        all.iter()
+            .all(|d| d.id != pending.id && d.id != delivered.id),
+        "only dead letters are listed"
+    );
+    let shown = all.iter().find(|d| d.id == ids[0]).expect("listed");
+    assert_eq!(shown.attempts.len(), 5, "with every attempt");
+
+    // A redrive takes it off the list; the history stays.
+    let now = clock.now();
+    let redriven = store
+        .update_delivery(ids[2], &|x| x.redrive(now).is_ok())
+        .await
+        .unwrap()
+        .expect("exists");
+    assert_eq!(redriven.status, DeliveryStatus::Pending);
+    assert_eq!(redriven.previous_attempts.len(), 5);
+    let after: Vec<uuid::Uuid> = store
+        .dead_lettered(1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .filter(|id| ids.contains(id))
+        .collect();
+    assert_eq!(after, vec![ids[1], ids[0]]);
+}
+
+pub async fn failure_counters_count_per_kind_and_reset(store: &Deliveries, _clock: &ManualClock) {
+    use osa_shared::domain::delivery::DeliveryKind::{AlertNotification, OpalTrigger};
+    store.reset_failures(OpalTrigger).await.unwrap();
+    store.reset_failures(AlertNotification).await.unwrap();
+    assert_eq!(store.consecutive_failures(OpalTrigger).await.unwrap(), 0);
+    assert_eq!(store.raise_failures(OpalTrigger).await.unwrap(), 1);
+    assert_eq!(store.raise_failures(OpalTrigger).await.unwrap(), 2);
+    assert_eq!(store.consecutive_failures(OpalTrigger).await.unwrap(), 2);
+    assert_eq!(
+        store.consecutive_failures(AlertNotification).await.unwrap(),
+        0,
+        "kinds count apart"
+    );
+    store.reset_failures(OpalTrigger).await.unwrap();
+    store.reset_failures(OpalTrigger).await.unwrap();
+    assert_eq!(store.consecutive_failures(OpalTrigger).await.unwrap(), 0);
+    assert_eq!(store.raise_failures(OpalTrigger).await.unwrap(), 1);
+}

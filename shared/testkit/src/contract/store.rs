@@ -1,0 +1,669 @@
+//! The `WorkflowStore` cases.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::Store;
+use crate::clock::ManualClock;
+use osa_shared::domain::AgentId;
+use osa_shared::domain::event::AgentEvent;
+use osa_shared::domain::workflow::{AgentStatus, Workflow, WorkflowStatus};
+use osa_shared::ports::{
+    AdminAuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker,
+};
+
+use super::fixtures::*;
+
+// ---- store cases -----------------------------------------------------------------
+
+pub async fn create_once_then_existing(store: &Store, clock: &ManualClock) {
+    let (workflow, agents) = new_workflow(&unique_id(), clock.now());
+    let outcome = store.create_workflow(&workflow, &agents).await.unwrap();
+    assert_eq!(outcome, CreateOutcome::Created);
+    assert_eq!(workflow_of(store, &workflow.id).await, workflow);
+    assert_eq!(store.get_agents(&workflow.id).await.unwrap(), agents);
+
+    // A second create under the same id returns what is stored and changes nothing.
+    let mut other = workflow.clone();
+    other.correlation_id = "someone-else".into();
+    other.status = WorkflowStatus::Running;
+    let mut other_agents = agents.clone();
+    other_agents[0].status = AgentStatus::Completed;
+    let outcome = store.create_workflow(&other, &other_agents).await.unwrap();
+    assert_eq!(outcome, CreateOutcome::Existing(Box::new(workflow.clone())));
+    assert_eq!(workflow_of(store, &workflow.id).await, workflow);
+    assert_eq!(store.get_agents(&workflow.id).await.unwrap(), agents);
+}
+
+pub async fn unknown_ids_find_nothing(store: &Store, _clock: &ManualClock) {
+    let id = unique_id();
+    assert_eq!(store.get_workflow(&id).await.unwrap(), None);
+    assert!(store.get_agents(&id).await.unwrap().is_empty());
+    assert!(store.get_results(&id).await.unwrap().is_empty());
+    assert!(store.audit_for_workflow(&id, 10).await.unwrap().is_empty());
+}
+
+pub async fn agents_come_in_catalogue_order(store: &Store, clock: &ManualClock) {
+    let (workflow, mut agents) = new_workflow(&unique_id(), clock.now());
+    agents.reverse();
+    store.create_workflow(&workflow, &agents).await.unwrap();
+    let order: Vec<AgentId> = store
+        .get_agents(&workflow.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.agent)
+        .collect();
+    assert_eq!(order, AgentId::ALL.to_vec());
+}
+
+pub async fn accepted_events_move_agent_and_workflow(store: &Store, clock: &ManualClock) {
+    use AgentStatus::*;
+    let wf = created(store, clock).await;
+    let agent = AgentId::ContentReview;
+
+    clock.advance(SECOND);
+    let t1 = clock.now();
+    let ev = started(&wf.id, agent);
+    assert_eq!(
+        record(store, clock, &ev).await,
+        accepted(&ev, Running, true, WorkflowStatus::Running)
+    );
+    let stored = workflow_of(store, &wf.id).await;
+    assert_eq!(stored.status, WorkflowStatus::Running);
+    assert_eq!(
+        stored.progress_percent, 5,
+        "one of nine running counts half"
+    );
+    assert_eq!(stored.version, wf.version + 1);
+    assert_eq!(stored.finished_at, None);
+    let a = agent_of(store, &wf.id, agent).await;
+    assert_eq!(a.status, Running);
+    assert_eq!(a.events, 1);
+    assert_eq!(a.started_at, Some(t1));
+    assert_eq!(a.last_event_at, Some(t1));
+    assert_eq!(a.execution_id.as_deref(), Some("exec-content_review"));
+    for other in store.get_agents(&wf.id).await.unwrap() {
+        if other.agent != agent {
+            assert_eq!(other.status, Pending, "{}", other.agent);
+        }
+    }
+    assert!(store.get_results(&wf.id).await.unwrap().is_empty());
+    assert!(store.marker(Marker::LastWebhook).await.unwrap() >= Some(whole_ms(t1)));
+
+    // A progress event is accepted and counted but changes no state.
+    clock.advance(SECOND);
+    let ev2 = progress(&wf.id, agent, 1);
+    assert_eq!(
+        record(store, clock, &ev2).await,
+        accepted(&ev2, Running, false, WorkflowStatus::Running)
+    );
+    assert_eq!(agent_of(store, &wf.id, agent).await.events, 2);
+    assert_eq!(workflow_of(store, &wf.id).await.version, wf.version + 2);
+
+    // Completion stores the result as its own item.
+    clock.advance(SECOND);
+    let t3 = clock.now();
+    let ev3 = completed(&wf.id, agent);
+    assert_eq!(
+        record(store, clock, &ev3).await,
+        accepted(&ev3, Completed, true, WorkflowStatus::Running)
+    );
+    let stored = workflow_of(store, &wf.id).await;
+    assert_eq!(stored.progress_percent, 11, "one of nine done");
+    assert_eq!(stored.status, WorkflowStatus::Running);
+    let a = agent_of(store, &wf.id, agent).await;
+    assert_eq!(a.status, Completed);
+    assert_eq!(a.finished_at, Some(t3));
+    assert_eq!(a.duration_ms, Some(4200));
+    assert_eq!(a.confidence, Some(0.87));
+    let results = store.get_results(&wf.id).await.unwrap();
+    assert_eq!(results.len(), 1);
+    let r = &results[0];
+    assert_eq!(r.workflow_id, wf.id);
+    assert_eq!(r.agent, agent);
+    assert_eq!(r.event_id, ev3.event_id);
+    assert_eq!(r.received_at, t3);
+    assert_eq!(r.confidence, Some(0.87));
+    assert_eq!(r.agent_data, sample_agent_data());
+    assert!(store.marker(Marker::LastWebhook).await.unwrap() >= Some(whole_ms(t3)));
+    assert!(store.marker(Marker::LastAgentData).await.unwrap() >= Some(whole_ms(t3)));
+
+    // Each attempt is audited with its outcome and identity filled in.
+    let audit = store.audit_for_workflow(&wf.id, 100).await.unwrap();
+    let ids: Vec<Option<&str>> = audit.iter().map(|e| e.event_id.as_deref()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            Some(ev.event_id.as_str()),
+            Some(ev2.event_id.as_str()),
+            Some(ev3.event_id.as_str())
+        ]
+    );
+    for e in &audit {
+        assert_eq!(e.outcome, AuditOutcome::Accepted);
+        assert_eq!(e.reason, "accepted");
+        assert_eq!(e.http_status, 202);
+        assert_eq!(e.workflow_id.as_deref(), Some(wf.id.as_str()));
+        assert_eq!(e.agent_id.as_deref(), Some("content_review"));
+        assert_eq!(e.correlation_id.as_deref(), Some("corr-contract"));
+        assert_eq!(e.body_bytes, 321);
+    }
+    assert_eq!(audit[2].received_at, t3);
+}
+
+pub async fn a_duplicate_changes_nothing_and_is_audited(store: &Store, clock: &ManualClock) {
+    let wf = created(store, clock).await;
+    let ev = completed(&wf.id, AgentId::GeoAudit);
+    assert!(matches!(
+        record(store, clock, &ev).await,
+        EventOutcome::Accepted { .. }
+    ));
+    let before = (
+        workflow_of(store, &wf.id).await,
+        store.get_agents(&wf.id).await.unwrap(),
+        store.get_results(&wf.id).await.unwrap(),
+    );
+    let marker_before = store.marker(Marker::LastAgentData).await.unwrap();
+
+    clock.advance(SECOND);
+    let again = completed(&wf.id, AgentId::GeoAudit);
+    assert_eq!(again.event_id, ev.event_id);
+    assert_eq!(
+        record(store, clock, &again).await,
+        EventOutcome::Duplicate {
+            event_id: ev.event_id.clone()
+        }
+    );
+    let after = (
+        workflow_of(store, &wf.id).await,
+        store.get_agents(&wf.id).await.unwrap(),
+        store.get_results(&wf.id).await.unwrap(),
+    );
+    assert_eq!(before, after, "a duplicate leaves every item as it was");
+    assert_eq!(
+        store.marker(Marker::LastAgentData).await.unwrap(),
+        marker_before
+    );
+
+    let audit = store.audit_for_workflow(&wf.id, 100).await.unwrap();
+    assert_eq!(audit.len(), 2);
+    let dup = &audit[1];
+    assert_eq!(dup.outcome, AuditOutcome::Duplicate);
+    assert_eq!(dup.reason, "duplicate");
+    assert_eq!(dup.http_status, 200);
+    assert_eq!(dup.event_id.as_deref(), Some(ev.event_id.as_str()));
+    assert_eq!(dup.agent_id.as_deref(), Some("geo_audit"));
+    assert_eq!(dup.received_at, clock.now());
+}
+
+pub async fn an_unknown_workflow_is_audited(store: &Store, clock: &ManualClock) {
+    let id = unique_id();
+    let ev = started(&id, AgentId::CmpOrganizer);
+    for _ in 0..2 {
+        assert_eq!(
+            record(store, clock, &ev).await,
+            EventOutcome::UnknownWorkflow
+        );
+    }
+    assert_eq!(store.get_workflow(&id).await.unwrap(), None);
+    assert!(store.get_agents(&id).await.unwrap().is_empty());
+    let audit = store.audit_for_workflow(&id, 100).await.unwrap();
+    assert_eq!(audit.len(), 2, "an unknown workflow is never de-duplicated");
+    for e in audit {
+        assert_eq!(e.outcome, AuditOutcome::Rejected);
+        assert_eq!(e.reason, "unknown_workflow");
+        assert_eq!(e.http_status, 404);
+        assert_eq!(e.workflow_id.as_deref(), Some(id.as_str()));
+        assert_eq!(e.agent_id.as_deref(), Some("cmp_organizer"));
+        assert_eq!(e.event_id.as_deref(), Some(ev.event_id.as_str()));
+    }
+}
+
+pub async fn terminal_agents_stay_terminal(store: &Store, clock: &ManualClock) {
+    use AgentStatus::*;
+    let wf = created(store, clock).await;
+    let geo = AgentId::GeoAudit;
+    let ev = failed(&wf.id, geo);
+    assert_eq!(
+        record(store, clock, &ev).await,
+        accepted(&ev, Failed, true, WorkflowStatus::Running)
+    );
+    clock.advance(SECOND);
+    for late in [completed(&wf.id, geo), started(&wf.id, geo)] {
+        assert_eq!(
+            record(store, clock, &late).await,
+            accepted(&late, Failed, false, WorkflowStatus::Running)
+        );
+    }
+    let a = agent_of(store, &wf.id, geo).await;
+    assert_eq!(a.status, Failed);
+    assert_eq!(a.events, 3);
+    assert_eq!(a.error.as_deref(), Some("boom"));
+
+    let health = AgentId::IntegrationHealth;
+    let ev = timed_out(&wf.id, health);
+    assert_eq!(
+        record(store, clock, &ev).await,
+        accepted(&ev, TimedOut, true, WorkflowStatus::Running)
+    );
+    assert!(
+        store.get_results(&wf.id).await.unwrap().is_empty(),
+        "a failed or timed-out agent has no result"
+    );
+
+    // Scenario A: a result after the timeout is kept, marked late; the agent
+    // stays timed out. A second late result is counted, not stored.
+    clock.advance(SECOND);
+    let late = completed(&wf.id, health);
+    assert_eq!(
+        record(store, clock, &late).await,
+        accepted(&late, TimedOut, false, WorkflowStatus::Running)
+    );
+    let a = agent_of(store, &wf.id, health).await;
+    assert_eq!(a.status, TimedOut);
+    assert_eq!(a.late_result_at, Some(clock.now()));
+    let results = store.get_results(&wf.id).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].agent, health);
+    assert_eq!(results[0].event_id, late.event_id);
+    let again = completed_by(&wf.id, health, "exec-second-late");
+    record(store, clock, &again).await;
+    let results = store.get_results(&wf.id).await.unwrap();
+    assert_eq!(results.len(), 1, "only the first late result is kept");
+    assert_eq!(results[0].event_id, late.event_id);
+    assert_eq!(agent_of(store, &wf.id, health).await.events, 3);
+}
+
+pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualClock) {
+    let wf = created(store, clock).await;
+    let mut last = None;
+    for agent in AgentId::ALL {
+        clock.advance(SECOND);
+        last = Some(record(store, clock, &completed(&wf.id, agent)).await);
+    }
+    assert!(matches!(
+        last,
+        Some(EventOutcome::Accepted {
+            workflow_status: WorkflowStatus::Completed,
+            ..
+        })
+    ));
+    let stored = workflow_of(store, &wf.id).await;
+    assert_eq!(stored.status, WorkflowStatus::Completed);
+    assert_eq!(stored.progress_percent, 100);
+    assert!(stored.finished_at.is_some());
+    assert_eq!(stored.version, wf.version + 9);
+
+    let results = store.get_results(&wf.id).await.unwrap();
+    let agents: Vec<AgentId> = results.iter().map(|r| r.agent).collect();
+    assert_eq!(
+        agents,
+        AgentId::ALL.to_vec(),
+        "one result per agent, in catalogue order"
+    );
+
+    // A second completion from another execution is accepted but stores nothing new.
+    let second = completed_by(&wf.id, AgentId::RoadmapGenerator, "exec-second");
+    assert_eq!(
+        record(store, clock, &second).await,
+        accepted(
+            &second,
+            AgentStatus::Completed,
+            false,
+            WorkflowStatus::Completed
+        )
+    );
+    assert_eq!(store.get_results(&wf.id).await.unwrap(), results);
+}
+
+pub async fn some_completed_is_partial(store: &Store, clock: &ManualClock) {
+    let wf = created(store, clock).await;
+    let (failing, rest) = AgentId::ALL.split_at(1);
+    record(store, clock, &failed(&wf.id, failing[0])).await;
+    for agent in rest {
+        record(store, clock, &completed(&wf.id, *agent)).await;
+    }
+    let stored = workflow_of(store, &wf.id).await;
+    assert_eq!(stored.status, WorkflowStatus::Partial);
+    assert_eq!(stored.progress_percent, 100);
+    assert!(stored.finished_at.is_some());
+    let results: Vec<AgentId> = store
+        .get_results(&wf.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.agent)
+        .collect();
+    assert_eq!(results, rest.to_vec(), "results only for completed agents");
+}
+
+pub async fn none_completed_is_failed(store: &Store, clock: &ManualClock) {
+    let wf = created(store, clock).await;
+    let mut last = None;
+    for (i, agent) in AgentId::ALL.into_iter().enumerate() {
+        let ev = if i % 2 == 0 {
+            failed(&wf.id, agent)
+        } else {
+            timed_out(&wf.id, agent)
+        };
+        last = Some(record(store, clock, &ev).await);
+    }
+    assert!(matches!(
+        last,
+        Some(EventOutcome::Accepted {
+            workflow_status: WorkflowStatus::Failed,
+            ..
+        })
+    ));
+    let stored = workflow_of(store, &wf.id).await;
+    assert_eq!(stored.status, WorkflowStatus::Failed);
+    assert_eq!(stored.progress_percent, 100);
+    assert!(store.get_results(&wf.id).await.unwrap().is_empty());
+}
+
+pub async fn audit_keeps_every_attempt_in_order(store: &Store, clock: &ManualClock) {
+    let wf = created(store, clock).await;
+    let mut rejected = attempt(clock);
+    rejected.correlation_id = None;
+    let rejected = rejected.rejected(Some(wf.id.clone()), "signature_mismatch", 401);
+    store.append_audit(&rejected).await.unwrap();
+
+    clock.advance(SECOND);
+    let ev = started(&wf.id, AgentId::AudienceSuggester);
+    record(store, clock, &ev).await;
+    clock.advance(SECOND);
+    record(store, clock, &ev).await;
+
+    clock.advance(SECOND);
+    let mut invalid = attempt(clock).rejected(Some(wf.id.clone()), "validation_failed", 400);
+    invalid.agent_id = Some("audience_suggester".into());
+    store.append_audit(&invalid).await.unwrap();
+    // An attempt that names no workflow is kept, but under no workflow.
+    let anonymous = attempt(clock).rejected(None, "syntax", 400);
+    store.append_audit(&anonymous).await.unwrap();
+
+    let audit = store.audit_for_workflow(&wf.id, 100).await.unwrap();
+    let outcomes: Vec<(AuditOutcome, &str, u16)> = audit
+        .iter()
+        .map(|e| (e.outcome, e.reason.as_str(), e.http_status))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (AuditOutcome::Rejected, "signature_mismatch", 401),
+            (AuditOutcome::Accepted, "accepted", 202),
+            (AuditOutcome::Duplicate, "duplicate", 200),
+            (AuditOutcome::Rejected, "validation_failed", 400),
+        ]
+    );
+    assert_eq!(audit[0], rejected, "append_audit stores the entry as is");
+    assert_eq!(audit[3], invalid);
+    assert_eq!(
+        store.audit_for_workflow(&wf.id, 2).await.unwrap(),
+        audit[..2].to_vec(),
+        "the limit keeps the oldest"
+    );
+}
+
+pub async fn update_workflow_reads_modifies_writes(store: &Store, clock: &ManualClock) {
+    let wf = created(store, clock).await;
+    let updated = store
+        .update_workflow(&wf.id, &|w: &mut Workflow| {
+            w.trigger.attempts += 1;
+            w.trigger.last_error = Some("503".into());
+            w.status = WorkflowStatus::Running;
+            true
+        })
+        .await
+        .unwrap()
+        .expect("exists");
+    assert_eq!(updated.version, wf.version + 1);
+    assert_eq!(updated.trigger.attempts, 1);
+    assert_eq!(updated.status, WorkflowStatus::Running);
+    assert_eq!(workflow_of(store, &wf.id).await, updated);
+
+    let unchanged = store
+        .update_workflow(&wf.id, &|w: &mut Workflow| {
+            w.trigger.attempts += 100;
+            false
+        })
+        .await
+        .unwrap();
+    assert_eq!(unchanged.as_ref(), Some(&updated), "false leaves it as is");
+    assert_eq!(workflow_of(store, &wf.id).await, updated);
+
+    // Concurrent read-modify-writes never lose an update.
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = Arc::clone(store);
+            let id = wf.id.clone();
+            tokio::spawn(async move {
+                store
+                    .update_workflow(&id, &|w: &mut Workflow| {
+                        w.trigger.attempts += 1;
+                        true
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.expect("task").expect("update").is_some());
+    }
+    let stored = workflow_of(store, &wf.id).await;
+    assert_eq!(stored.trigger.attempts, 17);
+    assert_eq!(stored.version, wf.version + 17);
+
+    // An unknown id is reported, never created.
+    let id = unique_id();
+    let updated = store
+        .update_workflow(&id, &|w: &mut Workflow| {
+            w.trigger.attempts += 1;
+            true
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated, None);
+    assert_eq!(store.get_workflow(&id).await.unwrap(), None);
+}
+
+pub async fn recent_workflows_are_newest_first(store: &Store, clock: &ManualClock) {
+    // Newer than anything already stored, so the case holds on a used store too.
+    let newest = store
+        .recent_workflows(1)
+        .await
+        .unwrap()
+        .first()
+        .map_or(clock.now(), |w| w.created_at.max(clock.now()));
+    let base = whole_ms(newest) + Duration::from_secs(3600);
+    let prefix = unique_id();
+    let make = |suffix: &str, at: OffsetDateTime| new_workflow(&format!("{prefix}-{suffix}"), at);
+    let older = make("a", base + SECOND);
+    let tie_low = make("b", base + 2 * SECOND);
+    let tie_high = make("c", base + 2 * SECOND);
+    for (w, agents) in [&tie_low, &older, &tie_high] {
+        store.create_workflow(w, agents).await.unwrap();
+    }
+    let ids = |ws: Vec<Workflow>| ws.into_iter().map(|w| w.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.recent_workflows(2).await.unwrap()),
+        vec![tie_high.0.id.clone(), tie_low.0.id.clone()],
+        "newest first, ties by id descending"
+    );
+    let three = store.recent_workflows(3).await.unwrap();
+    assert_eq!(three[2], older.0);
+    assert!(store.recent_workflows(0).await.unwrap().is_empty());
+}
+
+pub async fn markers_only_move_forward(store: &Store, clock: &ManualClock) {
+    let marker = Marker::LastForceSync;
+    let current = store.marker(marker).await.unwrap();
+    let base =
+        whole_ms(current.unwrap_or(clock.now()).max(clock.now())) + Duration::from_secs(3600);
+    store.set_marker(marker, base).await.unwrap();
+    assert_eq!(store.marker(marker).await.unwrap(), Some(base));
+    store
+        .set_marker(marker, base - Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.marker(marker).await.unwrap(),
+        Some(base),
+        "never backwards"
+    );
+    store.set_marker(marker, base + SECOND).await.unwrap();
+    assert_eq!(store.marker(marker).await.unwrap(), Some(base + SECOND));
+}
+
+/// 64 tasks at once, over four workflows; every distinct event is sent three times,
+/// each copy from a different task.
+pub async fn concurrent_writers_record_each_event_once(store: &Store, clock: &ManualClock) {
+    const TASKS: usize = 64;
+    const COPIES: usize = 3;
+    let mut workflows = Vec::new();
+    for _ in 0..4 {
+        workflows.push(created(store, clock).await);
+    }
+    let distinct: Vec<AgentEvent> = workflows
+        .iter()
+        .flat_map(|wf| {
+            AgentId::ALL
+                .into_iter()
+                .flat_map(|a| [started(&wf.id, a), completed(&wf.id, a)])
+        })
+        .collect();
+    let attempts: Vec<AgentEvent> = (0..COPIES).flat_map(|_| distinct.clone()).collect();
+    let attempts = Arc::new(attempts);
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let template = attempt(clock);
+
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let store = Arc::clone(store);
+            let attempts = Arc::clone(&attempts);
+            let barrier = Arc::clone(&barrier);
+            let template = template.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let mut outcomes = Vec::new();
+                for ev in attempts.iter().skip(task).step_by(TASKS) {
+                    let outcome = store
+                        .record_event(ev, &template)
+                        .await
+                        .expect("record_event");
+                    outcomes.push((ev.event_id.clone(), outcome));
+                }
+                outcomes
+            })
+        })
+        .collect();
+
+    let mut tally: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for t in tasks {
+        for (event_id, outcome) in t.await.expect("task") {
+            let slot = tally.entry(event_id.clone()).or_default();
+            match outcome {
+                EventOutcome::Accepted { event_id: e, .. } => {
+                    assert_eq!(e, event_id);
+                    slot.0 += 1;
+                }
+                EventOutcome::Duplicate { event_id: e } => {
+                    assert_eq!(e, event_id);
+                    slot.1 += 1;
+                }
+                EventOutcome::UnknownWorkflow => panic!("the workflow exists"),
+            }
+        }
+    }
+    assert_eq!(tally.len(), distinct.len());
+    for (event_id, counts) in &tally {
+        assert_eq!(
+            *counts,
+            (1, COPIES - 1),
+            "{event_id}: (accepted, duplicates)"
+        );
+    }
+
+    for wf in &workflows {
+        let stored = workflow_of(store, &wf.id).await;
+        assert_eq!(stored.status, WorkflowStatus::Completed);
+        assert_eq!(stored.progress_percent, 100);
+        assert_eq!(
+            stored.version,
+            wf.version + 18,
+            "one bump per accepted event"
+        );
+        for a in store.get_agents(&wf.id).await.unwrap() {
+            assert_eq!(a.status, AgentStatus::Completed, "{}", a.agent);
+            assert_eq!(a.events, 2, "{}", a.agent);
+        }
+        let results = store.get_results(&wf.id).await.unwrap();
+        assert_eq!(results.len(), 9);
+        let audit = store.audit_for_workflow(&wf.id, 10_000).await.unwrap();
+        assert_eq!(audit.len(), 18 * COPIES, "every attempt is audited");
+        let count = |o| audit.iter().filter(|e| e.outcome == o).count();
+        assert_eq!(count(AuditOutcome::Accepted), 18);
+        assert_eq!(count(AuditOutcome::Duplicate), 18 * (COPIES - 1));
+    }
+}
+
+pub async fn erasure_leaves_nothing_behind(store: &Store, clock: &ManualClock) {
+    let kept = created(store, clock).await;
+    let wf = created(store, clock).await;
+    for agent in [AgentId::GeoAudit, AgentId::ContentReview] {
+        clock.advance(SECOND);
+        record(store, clock, &completed(&wf.id, agent)).await;
+    }
+    record(store, clock, &completed(&kept.id, AgentId::GeoAudit)).await;
+
+    let erased = store.erase_workflow(&wf.id).await.unwrap();
+    // The workflow, nine agents, two results and two seen events at least.
+    assert!(erased.is_some_and(|n| n >= 14), "{erased:?}");
+    assert_eq!(store.get_workflow(&wf.id).await.unwrap(), None);
+    assert!(store.get_agents(&wf.id).await.unwrap().is_empty());
+    assert!(store.get_results(&wf.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.erase_workflow(&wf.id).await.unwrap(),
+        None,
+        "already gone"
+    );
+    // An event for it now finds no workflow (its de-duplication record went too).
+    assert_eq!(
+        record(store, clock, &completed(&wf.id, AgentId::GeoAudit)).await,
+        EventOutcome::UnknownWorkflow
+    );
+    // Other workflows are untouched.
+    assert!(store.get_workflow(&kept.id).await.unwrap().is_some());
+    assert_eq!(store.get_results(&kept.id).await.unwrap().len(), 1);
+}
+
+pub async fn the_admin_audit_trail_keeps_every_action(store: &Store, clock: &ManualClock) {
+    let marker = unique_id();
+    for (i, outcome) in ["succeeded", "not_found"].into_iter().enumerate() {
+        clock.advance(SECOND);
+        store
+            .append_admin_audit(&AdminAuditEntry {
+                at: clock.now(),
+                actor: "admin-1".into(),
+                action: "workflow_erased".into(),
+                target: format!("{marker}-{i}"),
+                outcome: outcome.into(),
+                correlation_id: None,
+            })
+            .await
+            .unwrap();
+    }
+    let trail = store.admin_audit(1000).await.unwrap();
+    let mine: Vec<&AdminAuditEntry> = trail
+        .iter()
+        .filter(|e| e.target.starts_with(&marker))
+        .collect();
+    assert_eq!(mine.len(), 2);
+    assert_eq!(mine[0].target, format!("{marker}-1"), "newest first");
+    assert_eq!(mine[0].outcome, "not_found");
+    assert_eq!(mine[1].actor, "admin-1");
+}

@@ -1,0 +1,18 @@
+//! Test support for every crate of the workspace (a dev-dependency only): the
+//! adapter contract suites, a whole application over a throw-away store, fakes
+//! for the outside world, a manual clock, and the samples every test and
+//! `events/` share.
+
+// The parent `clock` expects (see clock.rs).
+use osa_shared::ports::Clock;
+
+pub mod app;
+pub mod clock;
+pub mod contract;
+pub mod fakes;
+pub mod keys;
+pub mod samples;
+
+pub use app::{AUDIENCE, ISSUER, Reply, TestApp, WEBHOOK_SECRET, call, dev_keys};
+pub use clock::ManualClock;
+pub use fakes::{FakeOptimizely, NoSleep, RecordingHttp};
