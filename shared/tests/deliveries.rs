@@ -5,15 +5,15 @@
 
 use std::time::Duration;
 
-use osa_shared::app::delivery::{dead_letters, redrive, redrive_all, show};
+use osa_shared::app::delivery::dead_letter::{dead_letters, redrive, redrive_all, show};
 use osa_shared::app::intake::submit;
-use osa_shared::app::lifecycle::delay_until;
+use osa_shared::app::jobs;
 use osa_shared::app::status::workflow;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
-use osa_shared::app::worker;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus, MAX_ATTEMPTS};
 use osa_shared::domain::workflow::{AgentStatus, WorkflowStatus};
+use osa_shared::ports::delay_until;
 use osa_shared::ports::{Clock, OutboundError};
 use osa_testkit::TestApp;
 use osa_testkit::contract::sample_agent_data;
@@ -328,11 +328,11 @@ async fn a_redelivered_queue_message_records_nothing_twice() {
         .collect();
     assert_eq!(deliver.len(), 1, "{jobs:?}");
     let job = &deliver[0].job;
-    worker::run(&app.services, job, 1).await.expect("ran");
+    jobs::run(&app.services, job, 1).await.expect("ran");
     // The same message again (its ack was lost, say), now and later.
-    worker::run(&app.services, job, 2).await.expect("acked");
+    jobs::run(&app.services, job, 2).await.expect("acked");
     app.clock.advance(Duration::from_millis(500));
-    worker::run(&app.services, job, 3).await.expect("acked");
+    jobs::run(&app.services, job, 3).await.expect("acked");
     assert_eq!(app.http.sent().len(), 1, "sent once");
     let d = trigger_of(&app, &id).await;
     assert_eq!(d.attempts.len(), 1, "recorded once");
@@ -350,7 +350,7 @@ async fn a_redelivered_queue_message_records_nothing_twice() {
     assert_eq!(d.attempts.len(), 5);
     assert_eq!(app.http.sent().len(), 5);
     // A message of the finished run changes nothing either.
-    worker::run(&app.services, job, 4).await.expect("acked");
+    jobs::run(&app.services, job, 4).await.expect("acked");
     assert_eq!(app.http.sent().len(), 5);
     assert_eq!(trigger_of(&app, &id).await, d);
     assert_eq!(
@@ -399,13 +399,13 @@ async fn a_legacy_trigger_job_becomes_a_delivery() {
     let legacy = osa_shared::ports::Job::TriggerOpal {
         workflow_id: id.clone(),
     };
-    worker::run(&app.services, &legacy, 1).await.expect("ran");
+    jobs::run(&app.services, &legacy, 1).await.expect("ran");
     assert_eq!(app.http.sent().len(), 1);
     let d = trigger_of(&app, &id).await;
     assert!(matches!(d.status, DeliveryStatus::Delivered { .. }));
     let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert_eq!(wf.status, WorkflowStatus::Running);
     // Again: nothing more.
-    worker::run(&app.services, &legacy, 2).await.expect("ran");
+    jobs::run(&app.services, &legacy, 2).await.expect("ran");
     assert_eq!(app.http.sent().len(), 1);
 }

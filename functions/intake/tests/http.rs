@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::app::worker;
+use osa_shared::app::jobs;
 use osa_shared::auth::scopes;
 use osa_shared::ports::{Job, OutboundError};
 use osa_testkit::{TestApp, call};
@@ -110,7 +110,7 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
             attempt: 1,
         }
     );
-    worker::run(&app.services, &jobs[0].job, 1).await.unwrap();
+    jobs::run(&app.services, &jobs[0].job, 1).await.unwrap();
     let sent = app.http.sent();
     assert_eq!(sent.len(), 1);
     assert!(
@@ -137,7 +137,7 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
     assert_eq!(running.status.as_str(), "running");
     assert!(running.trigger.accepted_at.is_some());
     // Running the same job again sends nothing more.
-    worker::run(&app.services, &jobs[0].job, 2).await.unwrap();
+    jobs::run(&app.services, &jobs[0].job, 2).await.unwrap();
     assert_eq!(app.http.sent().len(), 1);
 }
 

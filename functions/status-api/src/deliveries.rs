@@ -8,7 +8,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use osa_shared::app::Services;
 use osa_shared::app::admin;
-use osa_shared::app::delivery::{self, DeliveryOpError};
+use osa_shared::app::delivery::DeliveryOpError;
+use osa_shared::app::delivery::dead_letter;
 use osa_shared::auth::scopes;
 use osa_shared::http::{ApiError, authorize};
 use serde_json::json;
@@ -58,7 +59,7 @@ async fn list(
     authorize(&services, &headers, scopes::ADMIN)?;
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let dead = delivery::dead_letters(&services, limit).await?;
+    let dead = dead_letter::dead_letters(&services, limit).await?;
     Ok(Json(json!({ "success": true, "count": dead.len(), "deliveries": dead })).into_response())
 }
 
@@ -70,7 +71,7 @@ async fn show(
 ) -> Result<Response, ApiError> {
     authorize(&services, &headers, scopes::ADMIN)?;
     let id = delivery_id(&id)?;
-    let view = delivery::show(&services, id)
+    let view = dead_letter::show(&services, id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such delivery"))?;
     Ok(Json(json!({ "success": true, "delivery": view })).into_response())
@@ -84,7 +85,7 @@ async fn redrive(
 ) -> Result<Response, ApiError> {
     let caller = authorize(&services, &headers, scopes::ADMIN)?;
     let id = delivery_id(&id)?;
-    let result = delivery::redrive(&services, id).await;
+    let result = dead_letter::redrive(&services, id).await;
     let outcome = if result.is_ok() {
         "succeeded"
     } else {
@@ -118,7 +119,7 @@ async fn redrive_all(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = authorize(&services, &headers, scopes::ADMIN)?;
-    let result = delivery::redrive_all(&services).await;
+    let result = dead_letter::redrive_all(&services).await;
     let outcome = match &result {
         Ok(done) => format!("succeeded: {} redriven", done.redriven.len()),
         Err(_) => "failed".to_owned(),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use osa_shared::app::{Services, worker};
+use osa_shared::app::{Services, jobs};
 use osa_shared::ports::Job;
 use tokio::task::JoinSet;
 
@@ -58,9 +58,7 @@ async fn run_record(services: &Services, record: SqsMessage) -> Result<(), ()> {
             return Err(());
         }
     };
-    worker::run(services, &job, receive_count)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, receive_count, "job failed; SQS will redeliver it");
-        })
+    jobs::run(services, &job, receive_count).await.map_err(|e| {
+        tracing::warn!(error = %e, receive_count, "job failed; SQS will redeliver it");
+    })
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use osa_shared::app::delivery;
+use osa_shared::app::delivery::dead_letter;
 use uuid::Uuid;
 
 use crate::local::{LocalFiles, Tuning, embedded_services};
@@ -44,23 +44,23 @@ pub fn run(command: DlqCommand, data_dir: &Path) -> Result<(), String> {
         )?;
         let output = match command {
             DlqCommand::List { limit } => {
-                let dead = delivery::dead_letters(&services, limit.clamp(1, 1000))
+                let dead = dead_letter::dead_letters(&services, limit.clamp(1, 1000))
                     .await
                     .map_err(|e| e.to_string())?;
                 serde_json::json!({ "count": dead.len(), "deliveries": dead })
             }
-            DlqCommand::Show { id } => delivery::show(&services, id)
+            DlqCommand::Show { id } => dead_letter::show(&services, id)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no delivery {id}"))?,
             DlqCommand::Redrive { id: Some(id), .. } => {
-                let d = delivery::redrive(&services, id)
+                let d = dead_letter::redrive(&services, id)
                     .await
                     .map_err(|e| e.to_string())?;
                 serde_json::json!({ "redriven": d.id, "run": d.redrives })
             }
             DlqCommand::Redrive { id: None, .. } => {
-                let done = delivery::redrive_all(&services)
+                let done = dead_letter::redrive_all(&services)
                     .await
                     .map_err(|e| e.to_string())?;
                 serde_json::json!({

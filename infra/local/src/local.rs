@@ -14,7 +14,7 @@ use osa_shared::adapters::optimizely::{
 };
 use osa_shared::adapters::outbound::ReqwestClient;
 use osa_shared::adapters::sqlite::SqliteStore;
-use osa_shared::app::{Services, alerts, health, worker};
+use osa_shared::app::{Services, alerts, health, jobs};
 use osa_shared::auth::{DevKeys, JwtVerifier, scopes};
 use osa_shared::config::{Config, MAX_BODY_BYTES, OpalConfig, secrets_from};
 use osa_shared::domain::Secret;
@@ -317,31 +317,19 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     served.map_err(|e| format!("server error: {e}"))
 }
 
-/// Polls the embedded queue and runs jobs concurrently; a failed job becomes
-/// visible again after its visibility timeout and is retried.
+/// Polls the queue and runs jobs concurrently; a failed job becomes visible
+/// again after its visibility timeout and is retried.
 async fn worker_loop(services: Services, mut stop: watch::Receiver<bool>) {
-    // Longer than the slowest job (an OPAL trigger may wait 45 s), so a job in
-    // flight is never handed out twice.
-    const VISIBILITY: Duration = Duration::from_secs(60);
     const IDLE: Duration = Duration::from_millis(100);
     loop {
         if *stop.borrow() {
             return;
         }
-        let pause = match services.queue.receive(16, VISIBILITY).await {
-            Ok(jobs) if !jobs.is_empty() => {
-                for received in jobs {
+        let pause = match services.queue.receive(16, jobs::VISIBILITY).await {
+            Ok(received) if !received.is_empty() => {
+                for job in received {
                     let services = services.clone();
-                    tokio::spawn(async move {
-                        match worker::run(&services, &received.job, received.receive_count).await {
-                            Ok(()) => {
-                                if let Err(e) = services.queue.ack(&received.receipt).await {
-                                    tracing::error!(error = %e, "could not ack a finished job");
-                                }
-                            }
-                            Err(e) => tracing::warn!(error = %e, "job failed; it will be retried"),
-                        }
-                    });
+                    tokio::spawn(async move { jobs::process(&services, &job).await });
                 }
                 Duration::ZERO
             }

@@ -14,10 +14,6 @@
 //!
 //! Keys are never stored, logged or echoed: they live for the request only.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use uuid::Uuid;
-
 use crate::adapters::optimizely::{OptimizelyError, OptimizelyService};
 use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Credentials, parse_credentials_update};
@@ -25,9 +21,9 @@ use crate::domain::validation::InvalidBody;
 use crate::domain::workflow::{CredentialsPause, RefusedService, Workflow, WorkflowStatus};
 use crate::ports::{QueueError, StoreError};
 
-use super::Services;
-use super::delivery::{DeliveryOpError, enqueue_delivery, opal_trigger};
-use super::lifecycle::schedule_check;
+use super::delivery::opal::{claim_trigger_id, opal_trigger};
+use super::delivery::{DeliveryOpError, enqueue_delivery};
+use super::{Services, deadlines};
 
 /// What verifying a set of keys found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -146,7 +142,7 @@ pub async fn resume(
         let refused = verification.refused.clone();
         let note = |w: &mut Workflow| {
             if w.status != WorkflowStatus::CredentialsInvalid {
-                return false;
+                return None;
             }
             let pause = w
                 .credentials_pause
@@ -154,9 +150,9 @@ pub async fn resume(
             pause.refused.clone_from(&refused);
             pause.last_checked_at = Some(now);
             w.updated_at = now;
-            true
+            Some(())
         };
-        services.store.update_workflow(workflow_id, &note).await?;
+        services.store.update(workflow_id, note).await?;
         tracing::warn!(
             workflow_id,
             refused = %names(&verification.refused),
@@ -170,17 +166,17 @@ pub async fn resume(
     // (its id is stable, so OPAL gets it once).
     let mut triggered = false;
     if workflow.trigger.accepted_at.is_none() {
-        let id = trigger_id(services, &workflow).await?;
+        let (workflow, id) = claim_trigger_id(services, &workflow)
+            .await?
+            .ok_or(CredentialsError::NotFound)?;
         enqueue_delivery(services, opal_trigger(services, &workflow, Some(id))?).await?;
         triggered = true;
     }
 
     let agents = services.store.get_agents(workflow_id).await?;
-    let resumed_here = AtomicBool::new(false);
     let resume = |w: &mut Workflow| {
         if w.status != WorkflowStatus::CredentialsInvalid {
-            resumed_here.store(false, Ordering::SeqCst);
-            return false;
+            return None;
         }
         w.status = if w.trigger.accepted_at.is_some() {
             WorkflowStatus::Running
@@ -196,25 +192,22 @@ pub async fn resume(
         pause.refused.clear();
         pause.last_checked_at = Some(now);
         pause.resumed_at = Some(now);
-        resumed_here.store(true, Ordering::SeqCst);
-        true
+        Some(())
     };
-    let stored = services
+    let updated = services
         .store
-        .update_workflow(workflow_id, &resume)
+        .update(workflow_id, resume)
         .await?
         .ok_or(CredentialsError::NotFound)?;
-    if !resumed_here.load(Ordering::SeqCst) {
+    let stored = updated.stored;
+    if updated.change.is_none() {
         // A concurrent request resumed it first.
         return Ok(Resumed {
             workflow: stored,
             triggered: false,
         });
     }
-    let check = stored.check_deadlines(&agents, now, services.config.deadline_scale);
-    if let Some(at) = check.next_check_at {
-        schedule_check(services, workflow_id, at).await?;
-    }
+    deadlines::start_chain(services, &stored, &agents).await?;
     tracing::info!(
         workflow_id,
         status = stored.status.as_str(),
@@ -225,41 +218,6 @@ pub async fn resume(
         workflow: stored,
         triggered,
     })
-}
-
-/// The id of the workflow's trigger delivery, claiming a fresh one if it has none.
-async fn trigger_id(services: &Services, workflow: &Workflow) -> Result<Uuid, CredentialsError> {
-    if let Some(id) = workflow
-        .trigger
-        .delivery_id
-        .as_deref()
-        .and_then(|id| Uuid::parse_str(id).ok())
-    {
-        return Ok(id);
-    }
-    let fresh = Uuid::new_v4().to_string();
-    let claim = |w: &mut Workflow| {
-        if w.trigger.delivery_id.is_some() {
-            return false;
-        }
-        w.trigger.delivery_id = Some(fresh.clone());
-        true
-    };
-    let stored = services
-        .store
-        .update_workflow(&workflow.id, &claim)
-        .await?
-        .ok_or(CredentialsError::NotFound)?;
-    stored
-        .trigger
-        .delivery_id
-        .as_deref()
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .ok_or_else(|| {
-            CredentialsError::Store(StoreError::Unavailable(
-                "the workflow's trigger delivery id is not a UUID".into(),
-            ))
-        })
 }
 
 /// `odp, cmp`: for logs and messages.

@@ -4,11 +4,12 @@ use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Intake, parse_intake};
 use crate::domain::pii::{Findings, PiiPolicy, redact_text};
 use crate::domain::validation::InvalidBody;
-use crate::domain::workflow::{AgentState, Workflow, WorkflowStatus};
+use crate::domain::workflow::{Workflow, WorkflowStatus};
 use crate::ports::{CreateOutcome, DomainEvent, QueueError, StoreError};
 
-use super::Services;
-use super::delivery::{DeliveryOpError, enqueue_delivery, opal_trigger};
+use super::delivery::opal::opal_trigger;
+use super::delivery::{DeliveryOpError, enqueue_delivery};
+use super::{Services, deadlines};
 
 #[derive(Debug)]
 pub struct Submitted {
@@ -89,7 +90,7 @@ pub async fn submit(
                 );
             } else {
                 enqueue_delivery(services, trigger).await?;
-                schedule_deadlines(services, &workflow, &agents).await?;
+                deadlines::start_chain(services, &workflow, &agents).await?;
             }
             tracing::info!(workflow_id = %workflow.id, status = workflow.status.as_str(), "workflow created");
             services
@@ -133,7 +134,7 @@ pub async fn submit(
                     }
                 }
                 let agents = services.store.get_agents(&existing.id).await?;
-                schedule_deadlines(services, &existing, &agents).await?;
+                deadlines::start_chain(services, &existing, &agents).await?;
             }
             Ok(Submitted {
                 workflow: *existing,
@@ -169,18 +170,4 @@ fn redact_intake(intake: &mut Intake, policy: &PiiPolicy) -> Findings {
         );
     }
     findings
-}
-
-/// Starts the workflow's chain of deadline checks.
-async fn schedule_deadlines(
-    services: &Services,
-    workflow: &Workflow,
-    agents: &[AgentState],
-) -> Result<(), QueueError> {
-    let check =
-        workflow.check_deadlines(agents, services.clock.now(), services.config.deadline_scale);
-    match check.next_check_at {
-        Some(at) => super::lifecycle::schedule_check(services, &workflow.id, at).await,
-        None => Ok(()),
-    }
 }

@@ -4,16 +4,16 @@
 pub mod admin;
 pub mod alerts;
 pub mod credentials;
+pub mod deadlines;
 pub mod delivery;
 pub mod health;
 pub mod intake;
-pub mod lifecycle;
+pub mod jobs;
 pub mod metrics;
 pub mod monitoring;
 pub mod status;
 pub mod sync;
 pub mod webhook;
-pub mod worker;
 
 use std::sync::Arc;
 
@@ -22,8 +22,20 @@ use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::ports::{
     Clock, DeliveryStore, DomainEvent, EventBus, HttpClient, JobQueue, MetricsStore, OpsStore,
-    WorkflowStore,
+    QueueError, StoreError, WorkflowStore,
 };
+
+/// Why a queued job did not finish. Every variant means the same to the queue:
+/// leave the message, so it comes back after its visibility timeout.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("retryable: {0}")]
+    Retry(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
 
 /// Everything a use case may touch. Cheap to clone; built once per process
 /// (per Lambda instance), never per request.
@@ -36,11 +48,11 @@ pub struct Services {
     pub http: Arc<dyn HttpClient>,
     pub auth: Arc<JwtVerifier>,
     pub config: Arc<Config>,
-    /// Metrics aggregated in the store, right across every instance (issue 6).
+    /// Metrics aggregated in the store, right across every instance.
     pub metrics: Arc<dyn MetricsStore>,
     /// Operational state: health reports, alert state, the maintenance switch.
     pub ops: Arc<dyn OpsStore>,
-    /// Outbound deliveries and their dead-letter queue (issue 4).
+    /// Outbound deliveries and their dead-letter queue.
     pub deliveries: Arc<dyn DeliveryStore>,
     /// Verifies the Optimizely keys an intake gives (scenario C). `None`: keys
     /// are not checked (a runtime without one configured).

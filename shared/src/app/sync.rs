@@ -1,15 +1,18 @@
 //! Force Sync: re-triggers a workflow's OPAL run on demand, at most one in
-//! flight per workflow.
+//! flight per workflow. The request ([`force_sync`]) records the sync on the
+//! workflow and queues the job ([`run_job`]) that posts the trigger.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::domain::validation::{InvalidBody, Violations, parse_json};
 use crate::domain::workflow::{ForceSync, SyncState, Workflow, WorkflowStatus};
-use crate::ports::{Job, QueueError, StoreError};
+use crate::ports::{Job, Marker, QueueError, StoreError};
 
-use super::Services;
+use super::delivery::opal;
+use super::{JobError, Services};
 
 /// `POST /api/opal/sync`.
 #[derive(Debug, Deserialize)]
@@ -97,10 +100,10 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
     let sync_id = uuid::Uuid::new_v4().to_string();
     let start = |w: &mut Workflow| {
         if w.status == WorkflowStatus::CredentialsInvalid {
-            return false; // refused below, from the stored status
+            return None; // refused below, from the stored status
         }
         if w.force_sync.as_ref().is_some_and(|s| s.in_flight(now)) {
-            return false; // one in flight per workflow: keep it
+            return None; // one in flight per workflow: keep it
         }
         w.force_sync = Some(ForceSync {
             sync_id: sync_id.clone(),
@@ -113,13 +116,14 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
             error: None,
         });
         w.updated_at = now;
-        true
+        Some(())
     };
     let stored = services
         .store
-        .update_workflow(&workflow_id, &start)
+        .update(&workflow_id, start)
         .await?
-        .ok_or(SyncError::NoWorkflow)?;
+        .ok_or(SyncError::NoWorkflow)?
+        .stored;
     if stored.status == WorkflowStatus::CredentialsInvalid {
         return Err(SyncError::CredentialsInvalid(workflow_id));
     }
@@ -144,4 +148,63 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
         already_in_flight,
         state: sync.state,
     })
+}
+
+/// The job a Force Sync queues: re-sends the OPAL trigger for the workflow, once.
+pub async fn run_job(
+    services: &Services,
+    workflow_id: &str,
+    sync_id: &str,
+    receive_count: u32,
+) -> Result<(), JobError> {
+    let Some(workflow) = services.store.get_workflow(workflow_id).await? else {
+        return Ok(());
+    };
+    let Some(sync) = workflow
+        .force_sync
+        .as_ref()
+        .filter(|s| s.sync_id == sync_id && s.state == SyncState::InFlight)
+    else {
+        return Ok(()); // finished already, or superseded
+    };
+    let mut payload = opal::trigger_payload(services, &workflow);
+    payload["metadata"]["force_sync"] = json!({
+        "sync_id": sync.sync_id,
+        "sync_scope": sync.sync_scope,
+        "include_rag_update": sync.include_rag_update,
+        "triggered_by": sync.triggered_by,
+    });
+    let error = opal::post_to_opal(services, &workflow, &payload).await?;
+    let give_up = error.is_some() && receive_count >= opal::MAX_TRIGGER_ATTEMPTS;
+    if error.is_some() && !give_up {
+        return Err(JobError::Retry(error.unwrap_or_default()));
+    }
+    let now = services.clock.now();
+    let finish = |w: &mut Workflow| match w.force_sync.as_mut() {
+        Some(s) if s.sync_id == sync_id && s.state == SyncState::InFlight => {
+            s.state = if error.is_none() {
+                SyncState::Completed
+            } else {
+                SyncState::Failed
+            };
+            s.finished_at = Some(now);
+            s.error.clone_from(&error);
+            Some(())
+        }
+        _ => None,
+    };
+    services.store.update(workflow_id, finish).await?;
+    if error.is_none() {
+        services
+            .store
+            .set_marker(Marker::LastForceSync, now)
+            .await?;
+    }
+    tracing::info!(
+        workflow_id,
+        sync_id,
+        ok = error.is_none(),
+        "force sync finished"
+    );
+    Ok(())
 }

@@ -95,72 +95,46 @@ pub async fn ingest(
             "PII redacted from agent output"
         );
     }
-    match services.store.record_event(&event, &attempt).await? {
+    let outcome = services.store.record_event(&event, &attempt).await?;
+    let (label, result) = match &outcome {
         EventOutcome::Accepted {
             event_id,
             agent_status,
             state_changed,
             workflow_status,
+            ..
         } => {
             tracing::info!(
                 workflow_id = %event.workflow_id, agent = %event.agent, kind = event.kind.as_str(),
                 %event_id, state_changed, workflow_status = workflow_status.as_str(), "agent event accepted"
             );
-            if state_changed {
-                let at = services.clock.now();
-                let mut events = vec![DomainEvent::AgentResultAccepted {
-                    workflow_id: event.workflow_id.clone(),
-                    agent: event.agent,
-                    event_id: event_id.clone(),
-                    agent_status,
-                    at,
-                }];
-                // An agent can only change while the workflow runs, so a terminal
-                // workflow here means this event finished it.
-                if workflow_status.is_terminal() {
-                    events.push(DomainEvent::WorkflowFinished {
-                        workflow_id: event.workflow_id.clone(),
-                        status: workflow_status,
-                        at,
-                    });
-                }
-                services.publish(&events).await;
-            }
-            let found = Some((&findings, policy.mode));
-            metrics::webhook_processed(
-                services,
-                Some(&event),
-                "accepted",
-                started.elapsed(),
-                found,
-            )
-            .await;
-            Ok(Ingested::Accepted {
-                event_id,
-                agent_status,
-                state_changed,
-                workflow_status,
-            })
+            let accepted = Ingested::Accepted {
+                event_id: event_id.clone(),
+                agent_status: *agent_status,
+                state_changed: *state_changed,
+                workflow_status: *workflow_status,
+            };
+            ("accepted", Ok(accepted))
         }
         EventOutcome::Duplicate { event_id } => {
             tracing::info!(workflow_id = %event.workflow_id, agent = %event.agent, %event_id, "duplicate agent event");
-            metrics::webhook_processed(
-                services,
-                Some(&event),
-                "duplicate",
-                started.elapsed(),
-                None,
-            )
-            .await;
-            Ok(Ingested::Duplicate { event_id })
+            let duplicate = Ingested::Duplicate {
+                event_id: event_id.clone(),
+            };
+            ("duplicate", Ok(duplicate))
         }
-        EventOutcome::UnknownWorkflow => {
-            let reason = "unknown_workflow";
-            metrics::webhook_processed(services, Some(&event), reason, started.elapsed(), None)
-                .await;
-            Err(WebhookError::UnknownWorkflow)
-        }
-    }
+        EventOutcome::UnknownWorkflow => ("unknown_workflow", Err(WebhookError::UnknownWorkflow)),
+    };
+    services
+        .publish(&DomainEvent::of_recorded(
+            &event,
+            &outcome,
+            services.clock.now(),
+        ))
+        .await;
+    let found = (label == "accepted").then_some((&findings, policy.mode));
+    metrics::webhook_processed(services, Some(&event), label, started.elapsed(), found).await;
+    result
 }
 
 /// Records a rejected attempt under the workflow its body claims, if any.

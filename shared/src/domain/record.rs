@@ -31,6 +31,8 @@ pub enum EventOutcome {
         agent_status: AgentStatus,
         state_changed: bool,
         workflow_status: WorkflowStatus,
+        /// This event ended the workflow: it was running and is now terminal.
+        workflow_finished: bool,
     },
     Duplicate {
         event_id: String,
@@ -115,6 +117,7 @@ pub fn apply(
     };
     let applied = agents[index].apply(event, now);
     let agent_status = agents[index].status;
+    let was_terminal = workflow.status.is_terminal();
     workflow.refresh(agents, now);
     let keep_result = applied.keep_result && AgentResult::of(event, now).is_some();
     let mut markers = vec![Marker::LastWebhook];
@@ -131,6 +134,7 @@ pub fn apply(
             agent_status,
             state_changed: applied.state_changed,
             workflow_status: workflow.status,
+            workflow_finished: !was_terminal && workflow.status.is_terminal(),
         },
     })
 }

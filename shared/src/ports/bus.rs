@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::BusError;
+use crate::domain::event::AgentEvent;
+use crate::domain::record::EventOutcome;
 use crate::domain::workflow::{AgentStatus, WorkflowStatus};
 
 /// What happened, for other systems to subscribe to (EventBridge on AWS).
@@ -34,6 +36,40 @@ pub enum DomainEvent {
 }
 
 impl DomainEvent {
+    /// What recording `event` tells other systems: its agent's change, if it
+    /// changed, and the workflow's end, if it ended it.
+    pub fn of_recorded(
+        event: &AgentEvent,
+        outcome: &EventOutcome,
+        at: OffsetDateTime,
+    ) -> Vec<DomainEvent> {
+        let EventOutcome::Accepted {
+            event_id,
+            agent_status,
+            state_changed: true,
+            workflow_status,
+            workflow_finished,
+        } = outcome
+        else {
+            return Vec::new();
+        };
+        let mut events = vec![DomainEvent::AgentResultAccepted {
+            workflow_id: event.workflow_id.clone(),
+            agent: event.agent,
+            event_id: event_id.clone(),
+            agent_status: *agent_status,
+            at,
+        }];
+        if *workflow_finished {
+            events.push(DomainEvent::WorkflowFinished {
+                workflow_id: event.workflow_id.clone(),
+                status: *workflow_status,
+                at,
+            });
+        }
+        events
+    }
+
     /// EventBridge `DetailType`.
     pub const fn detail_type(&self) -> &'static str {
         match self {

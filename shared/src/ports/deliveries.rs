@@ -2,22 +2,17 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{LastRun, StoreError, Updated};
+use crate::domain::delivery::{Delivery, DeliveryKind};
 
 /// Outbound deliveries (`domain::delivery`), their dead-letter queue and the
 /// per-kind consecutive-failure counter that alerting reads.
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
     /// Saves a new delivery. Returns false, saving nothing, if its id exists.
-    async fn create_delivery(
-        &self,
-        delivery: &crate::domain::delivery::Delivery,
-    ) -> Result<bool, StoreError>;
+    async fn create_delivery(&self, delivery: &Delivery) -> Result<bool, StoreError>;
 
-    async fn get_delivery(
-        &self,
-        id: uuid::Uuid,
-    ) -> Result<Option<crate::domain::delivery::Delivery>, StoreError>;
+    async fn get_delivery(&self, id: uuid::Uuid) -> Result<Option<Delivery>, StoreError>;
 
     /// Read-modify-write of one delivery on an optimistic version, like
     /// `WorkflowStore::update_workflow`: `change` may run more than once and returns
@@ -26,31 +21,36 @@ pub trait DeliveryStore: Send + Sync {
     async fn update_delivery(
         &self,
         id: uuid::Uuid,
-        change: &(dyn for<'d> Fn(&'d mut crate::domain::delivery::Delivery) -> bool + Send + Sync),
-    ) -> Result<Option<crate::domain::delivery::Delivery>, StoreError>;
+        change: &(dyn for<'d> Fn(&'d mut Delivery) -> bool + Send + Sync),
+    ) -> Result<Option<Delivery>, StoreError>;
 
     /// Dead-lettered deliveries, the most recently dead-lettered first, from an
     /// index (never a scan). A redriven delivery leaves the list.
-    async fn dead_lettered(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<crate::domain::delivery::Delivery>, StoreError>;
+    async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
     /// Deliveries of `kind` dead-lettered since the last one of that kind was delivered.
-    async fn consecutive_failures(
-        &self,
-        kind: crate::domain::delivery::DeliveryKind,
-    ) -> Result<u32, StoreError>;
+    async fn consecutive_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError>;
 
     /// Adds one (a delivery of `kind` was dead-lettered); returns the new count.
-    async fn raise_failures(
-        &self,
-        kind: crate::domain::delivery::DeliveryKind,
-    ) -> Result<u32, StoreError>;
+    async fn raise_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError>;
 
     /// Back to zero (a delivery of `kind` was delivered).
-    async fn reset_failures(
+    async fn reset_failures(&self, kind: DeliveryKind) -> Result<(), StoreError>;
+}
+
+impl dyn DeliveryStore {
+    /// `update_delivery` for a change that says what it did, like
+    /// `WorkflowStore::update`.
+    pub async fn update<T: Send>(
         &self,
-        kind: crate::domain::delivery::DeliveryKind,
-    ) -> Result<(), StoreError>;
+        id: uuid::Uuid,
+        change: impl Fn(&mut Delivery) -> Option<T> + Send + Sync,
+    ) -> Result<Option<Updated<Delivery, T>>, StoreError> {
+        let last = LastRun::new();
+        let stored = self.update_delivery(id, &|d| last.keep(change(d))).await?;
+        Ok(stored.map(|stored| Updated {
+            stored,
+            change: last.into_answer(),
+        }))
+    }
 }

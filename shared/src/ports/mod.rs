@@ -42,3 +42,32 @@ pub enum QueueError {
     #[error("queued message could not be read: {0}")]
     Corrupt(String),
 }
+
+/// What an optimistic read-modify-write did: the item as stored afterwards, and
+/// what the change said when it was kept (`None`: it left the item as it was).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated<W, T> {
+    pub stored: W,
+    pub change: Option<T>,
+}
+
+/// Carries a change's answer out of a closure an optimistic store may run more
+/// than once: each run overwrites it, so the run the store kept has the last word.
+struct LastRun<T>(std::sync::Mutex<Option<T>>);
+
+impl<T> LastRun<T> {
+    fn new() -> Self {
+        LastRun(std::sync::Mutex::new(None))
+    }
+
+    /// Keeps `answer`; true when it asks for the item to be saved.
+    fn keep(&self, answer: Option<T>) -> bool {
+        let save = answer.is_some();
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = answer;
+        save
+    }
+
+    fn into_answer(self) -> Option<T> {
+        self.0.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}

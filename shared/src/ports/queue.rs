@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use super::QueueError;
 
@@ -54,4 +55,37 @@ pub trait JobQueue: Send + Sync {
         visibility: Duration,
     ) -> Result<Vec<ReceivedJob>, QueueError>;
     async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+}
+
+/// The longest delay SQS allows on a message; longer waits are chained.
+pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
+
+/// The queue delay that makes a message visible at `at`: whole seconds, rounded
+/// up so it never comes early, at most [`MAX_QUEUE_DELAY`].
+pub fn delay_until(now: OffsetDateTime, at: OffsetDateTime) -> Duration {
+    let ms = u64::try_from((at - now).whole_milliseconds().max(0)).unwrap_or(u64::MAX);
+    let secs = ms.div_ceil(1000);
+    Duration::from_secs(secs).min(MAX_QUEUE_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_round_up_and_stop_at_the_queue_limit() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        assert_eq!(
+            delay_until(t0, t0 - time::Duration::seconds(5)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            delay_until(t0, t0 + time::Duration::milliseconds(1500)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            delay_until(t0, t0 + time::Duration::hours(2)),
+            MAX_QUEUE_DELAY
+        );
+    }
 }

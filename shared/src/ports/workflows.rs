@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::StoreError;
+use super::{LastRun, StoreError, Updated};
 use crate::domain::audit::{AdminAuditEntry, Attempt, AuditEntry};
 use crate::domain::event::AgentEvent;
 use crate::domain::record::{AgentResult, EventOutcome, Marker};
@@ -93,5 +93,23 @@ pub trait WorkflowStore: Send + Sync {
         _limit: u32,
     ) -> Result<bool, StoreError> {
         Ok(true)
+    }
+}
+
+impl dyn WorkflowStore {
+    /// `update_workflow` for a change that says what it did: `Some(answer)` to
+    /// save the workflow, `None` to leave it. The change may run more than once
+    /// (optimistic concurrency); the answer returned is the one of the run kept.
+    pub async fn update<T: Send>(
+        &self,
+        id: &str,
+        change: impl Fn(&mut Workflow) -> Option<T> + Send + Sync,
+    ) -> Result<Option<Updated<Workflow, T>>, StoreError> {
+        let last = LastRun::new();
+        let stored = self.update_workflow(id, &|w| last.keep(change(w))).await?;
+        Ok(stored.map(|stored| Updated {
+            stored,
+            change: last.into_answer(),
+        }))
     }
 }

@@ -170,16 +170,7 @@ impl TestApp {
             }
             for job in jobs {
                 ran += 1;
-                if osa_shared::app::worker::run(&self.services, &job.job, job.receive_count)
-                    .await
-                    .is_ok()
-                {
-                    self.services
-                        .queue
-                        .ack(&job.receipt)
-                        .await
-                        .unwrap_or_else(|e| panic!("ack: {e}"));
-                }
+                osa_shared::app::jobs::process(&self.services, &job).await;
             }
         }
     }

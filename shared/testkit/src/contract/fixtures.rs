@@ -116,6 +116,8 @@ pub fn accepted(
         agent_status: agent,
         state_changed: changed,
         workflow_status: wf,
+        // No case that uses this expects the event to end the workflow.
+        workflow_finished: false,
     }
 }
 

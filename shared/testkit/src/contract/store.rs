@@ -289,6 +289,7 @@ pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualC
         last,
         Some(EventOutcome::Accepted {
             workflow_status: WorkflowStatus::Completed,
+            workflow_finished: true,
             ..
         })
     ));

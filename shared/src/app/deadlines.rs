@@ -1,9 +1,12 @@
 //! Deadlines: agents that do not answer in time are timed out, and so is a
-//! workflow that runs past its overall limit (the spec's scenario A).
+//! workflow that runs past its overall limit. A timed-out agent may be
+//! triggered once more with a reduced scope (`delivery::opal::retrigger_agent`).
 //!
 //! Checks ride on delayed queue messages, one chain per workflow: each check
 //! times out what is due and schedules the next at the earliest remaining
-//! deadline. No table is ever scanned for running workflows.
+//! deadline. No table is ever scanned for running workflows. The chain starts
+//! when a workflow starts ([`start_chain`]) and again whenever it starts over
+//! (resumed after a credentials pause, back on track after a redrive).
 
 use std::time::Duration;
 
@@ -12,25 +15,28 @@ use time::OffsetDateTime;
 use crate::domain::AgentId;
 use crate::domain::audit::Attempt;
 use crate::domain::event::AgentEvent;
-use crate::domain::workflow::{Workflow, WorkflowStatus};
-use crate::ports::{DomainEvent, EventOutcome, Job, QueueError};
+use crate::domain::workflow::{AgentState, Workflow, WorkflowStatus};
+use crate::ports::{DomainEvent, Job, QueueError, delay_until};
 
-use super::Services;
-use super::worker::JobError;
+use super::{JobError, Services};
 
-/// The longest delay SQS allows on a message; longer waits are chained.
-pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
-
-/// The queue delay that makes a message visible at `at`: whole seconds, rounded
-/// up so a check never comes early, at most [`MAX_QUEUE_DELAY`].
-pub fn delay_until(now: OffsetDateTime, at: OffsetDateTime) -> Duration {
-    let ms = u64::try_from((at - now).whole_milliseconds().max(0)).unwrap_or(u64::MAX);
-    let secs = ms.div_ceil(1000);
-    Duration::from_secs(secs).min(MAX_QUEUE_DELAY)
+/// Starts (or starts again) the workflow's chain of checks at its earliest
+/// pending deadline, counted from now. Nothing to do when none is pending.
+pub async fn start_chain(
+    services: &Services,
+    workflow: &Workflow,
+    agents: &[AgentState],
+) -> Result<(), QueueError> {
+    let now = services.clock.now();
+    let check = workflow.check_deadlines(agents, now, services.config.deadline_scale);
+    match check.next_check_at {
+        Some(at) => schedule_check(services, &workflow.id, at).await,
+        None => Ok(()),
+    }
 }
 
 /// Schedules the deadline check of `workflow` at `at`.
-pub async fn schedule_check(
+async fn schedule_check(
     services: &Services,
     workflow_id: &str,
     at: OffsetDateTime,
@@ -64,18 +70,16 @@ pub async fn check_deadlines(services: &Services, workflow_id: &str) -> Result<(
         let limit = workflow.timeout_at(scale) - workflow.created_at;
         let expire = |w: &mut Workflow| {
             if w.status.is_terminal() {
-                return false;
+                return None;
             }
             w.status = WorkflowStatus::TimedOut;
             w.finished_at = Some(now);
             w.progress_percent = 100;
             w.updated_at = now;
-            true
+            Some(())
         };
-        let stored = services.store.update_workflow(workflow_id, &expire).await?;
-        if stored
-            .is_some_and(|w| w.status == WorkflowStatus::TimedOut && w.finished_at == Some(now))
-        {
+        let expired = services.store.update(workflow_id, expire).await?;
+        if expired.is_some_and(|u| u.change.is_some()) {
             // The alert evaluator reads this signal (workflow longer than 30 minutes).
             tracing::warn!(
                 workflow_id,
@@ -98,9 +102,7 @@ pub async fn check_deadlines(services: &Services, workflow_id: &str) -> Result<(
     }
 
     if let Some(at) = check.next_check_at {
-        schedule_check(services, workflow_id, at)
-            .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+        schedule_check(services, workflow_id, at).await?;
     }
     Ok(())
 }
@@ -108,7 +110,7 @@ pub async fn check_deadlines(services: &Services, workflow_id: &str) -> Result<(
 async fn time_out_agent(
     services: &Services,
     workflow: &Workflow,
-    agents: &[crate::domain::workflow::AgentState],
+    agents: &[AgentState],
     agent: AgentId,
     now: OffsetDateTime,
 ) -> Result<(), JobError> {
@@ -122,35 +124,16 @@ async fn time_out_agent(
     // `deadline_expired`.
     let attempt = Attempt::internal(now, Some(&workflow.correlation_id));
     let outcome = services.store.record_event(&event, &attempt).await?;
-    let EventOutcome::Accepted {
-        event_id,
-        agent_status,
-        state_changed: true,
-        workflow_status,
-    } = outcome
-    else {
+    let events = DomainEvent::of_recorded(&event, &outcome, now);
+    if events.is_empty() {
         return Ok(()); // already timed out by an earlier check, or finished meanwhile
-    };
+    }
     tracing::warn!(
         workflow_id = %workflow.id,
         agent = %agent,
         allowed_ms,
         "agent timed out"
     );
-    let mut events = vec![DomainEvent::AgentResultAccepted {
-        workflow_id: workflow.id.clone(),
-        agent,
-        event_id,
-        agent_status,
-        at: now,
-    }];
-    if workflow_status.is_terminal() && workflow_status != WorkflowStatus::TimedOut {
-        events.push(DomainEvent::WorkflowFinished {
-            workflow_id: workflow.id.clone(),
-            status: workflow_status,
-            at: now,
-        });
-    }
     services.publish(&events).await;
 
     if services.config.retrigger_timed_out_agents && !workflow.status.is_terminal() {
@@ -163,30 +146,7 @@ async fn time_out_agent(
                 },
                 Duration::ZERO,
             )
-            .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+            .await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delays_round_up_and_stop_at_the_queue_limit() {
-        let t0 = OffsetDateTime::UNIX_EPOCH;
-        assert_eq!(
-            delay_until(t0, t0 - time::Duration::seconds(5)),
-            Duration::ZERO
-        );
-        assert_eq!(
-            delay_until(t0, t0 + time::Duration::milliseconds(1500)),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            delay_until(t0, t0 + time::Duration::hours(2)),
-            MAX_QUEUE_DELAY
-        );
-    }
 }
