@@ -16,16 +16,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::adapters::aws::AwsClients;
-use crate::adapters::dynamo::DynamoStore;
-use crate::adapters::dynamo_metrics::DynamoMetrics;
-use crate::adapters::eventbridge::EventBridgeBus;
-use crate::adapters::log_bus::LogBus;
-use crate::adapters::optimizely::{
+use crate::adapters::aws::dynamo::DynamoMetrics;
+use crate::adapters::aws::dynamo::DynamoStore;
+use crate::adapters::aws::eventbridge::EventBridgeBus;
+use crate::adapters::aws::sqs::SqsQueue;
+use crate::adapters::http::client::ReqwestClient;
+use crate::adapters::http::optimizely::{
     OptimizelyClient, OptimizelyService, ReqwestTransport, TokioSleeper,
 };
-use crate::adapters::outbound::ReqwestClient;
+use crate::adapters::log_bus::LogBus;
 use crate::adapters::sqlite::SqliteStore;
-use crate::adapters::sqs::SqsQueue;
 use crate::app::Services;
 use crate::config::{Config, ConfigError, secrets_from, var, verifier_from_env};
 use crate::domain::Secret;
@@ -143,7 +143,7 @@ impl Adapters {
 /// `OSA_RETENTION_DAYS` (workflow data, default 90) and
 /// `OSA_AUDIT_RETENTION_DAYS` (both audit trails, default 400): the TTL DynamoDB
 /// expires items by.
-fn retention_from_env() -> Result<crate::adapters::dynamo::DynamoSettings, ConfigError> {
+fn retention_from_env() -> Result<crate::adapters::aws::dynamo::DynamoSettings, ConfigError> {
     let days = |name: &'static str, default: u64| -> Result<std::time::Duration, ConfigError> {
         let days = match var(name) {
             None => default,
@@ -156,7 +156,7 @@ fn retention_from_env() -> Result<crate::adapters::dynamo::DynamoSettings, Confi
         };
         Ok(std::time::Duration::from_secs(days * 24 * 3600))
     };
-    Ok(crate::adapters::dynamo::DynamoSettings {
+    Ok(crate::adapters::aws::dynamo::DynamoSettings {
         workflow_retention: days("OSA_RETENTION_DAYS", 90)?,
         audit_retention: days("OSA_AUDIT_RETENTION_DAYS", 400)?,
         ..Default::default()

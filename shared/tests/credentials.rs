@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use osa_shared::adapters::optimizely::OptimizelyService;
+use osa_shared::adapters::http::optimizely::OptimizelyService;
 use osa_shared::app::credentials::{CredentialsError, resume};
 use osa_shared::app::intake::submit;
 use osa_shared::app::status::workflow;

@@ -6,8 +6,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::types::Target;
-use osa_shared::adapters::aws::{AwsClients, ensure_queues};
-use osa_shared::adapters::eventbridge::{EventBridgeBus, SOURCE};
+use osa_shared::adapters::aws::AwsClients;
+use osa_shared::adapters::aws::eventbridge::{EventBridgeBus, SOURCE};
+use osa_shared::adapters::aws::provision::ensure_queues;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::workflow::{AgentStatus, WorkflowStatus};
 use osa_shared::ports::{DomainEvent, EventBus};

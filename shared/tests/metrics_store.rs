@@ -9,8 +9,8 @@ mod support;
 
 use std::sync::Arc;
 
-use osa_shared::adapters::aws::ensure_table;
-use osa_shared::adapters::dynamo_metrics::DynamoMetrics;
+use osa_shared::adapters::aws::dynamo::DynamoMetrics;
+use osa_shared::adapters::aws::provision::ensure_table;
 use osa_shared::adapters::sqlite::SqliteStore;
 use osa_shared::domain::metrics::{Family, Number, Observation, Series};
 use osa_shared::ports::{Clock, MetricsStore, OpsStore};

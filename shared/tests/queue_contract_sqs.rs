@@ -6,8 +6,8 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use osa_shared::adapters::aws::{MAX_RECEIVE_COUNT, Queues, ensure_queues};
-use osa_shared::adapters::sqs::SqsQueue;
+use osa_shared::adapters::aws::provision::{MAX_RECEIVE_COUNT, Queues, ensure_queues};
+use osa_shared::adapters::aws::sqs::SqsQueue;
 use osa_shared::ports::{Job, JobQueue};
 use osa_testkit::contract::{self, TimeTravel};
 use support::{endpoint, sdk_config, unique_name};

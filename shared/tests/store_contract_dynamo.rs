@@ -12,8 +12,9 @@ use async_trait::async_trait;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
-use osa_shared::adapters::aws::ensure_table;
-use osa_shared::adapters::dynamo::{DynamoSettings, DynamoStore, EXPIRES_AT};
+use osa_shared::adapters::aws::dynamo::{DynamoSettings, DynamoStore};
+use osa_shared::adapters::aws::provision::ensure_table;
+use osa_shared::adapters::aws::schema::EXPIRES_AT;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::event::{AgentEvent, parse_agent_event};
 use osa_shared::domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};

@@ -376,7 +376,7 @@ async fn post_credentials(
 
 #[tokio::test]
 async fn refused_credentials_pause_and_posting_new_ones_resumes() {
-    use osa_shared::adapters::optimizely::OptimizelyService;
+    use osa_shared::adapters::http::optimizely::OptimizelyService;
     let app = TestApp::new();
     app.optimizely
         .answer(OptimizelyService::Experimentation, Ok(401));

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use axum::Router;
 use osa_shared::adapters::aws::{self, AwsClients};
-use osa_shared::adapters::log_bus::LogBus;
-use osa_shared::adapters::optimizely::{
+use osa_shared::adapters::http::client::ReqwestClient;
+use osa_shared::adapters::http::optimizely::{
     OptimizelyClient, OptimizelyService, ReqwestTransport, TokioSleeper,
 };
-use osa_shared::adapters::outbound::ReqwestClient;
+use osa_shared::adapters::log_bus::LogBus;
 use osa_shared::adapters::sqlite::SqliteStore;
 use osa_shared::app::{Services, alerts, health, jobs};
 use osa_shared::auth::{DevKeys, JwtVerifier, scopes};
@@ -144,10 +144,10 @@ impl Default for Tuning {
 /// table and the queue pair first if they are missing.
 async fn aws_adapters(args: &ServeArgs, clock: Arc<dyn Clock>) -> Result<Adapters, String> {
     let clients = AwsClients::shared().await;
-    aws::ensure_table(&clients.dynamodb, &args.table)
+    aws::provision::ensure_table(&clients.dynamodb, &args.table)
         .await
         .map_err(|e| format!("DynamoDB table {}: {e}", args.table))?;
-    let queues = aws::ensure_queues(&clients.sqs, &args.queue)
+    let queues = aws::provision::ensure_queues(&clients.sqs, &args.queue)
         .await
         .map_err(|e| format!("SQS queue {}: {e}", args.queue))?;
     let backend = Backend::Aws {

@@ -314,10 +314,10 @@ fn aws_backend() -> Vec<(&'static str, String)> {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let queue_url = runtime.block_on(async {
         let clients = aws::AwsClients::new(&aws::load_config(Some(&endpoint)).await);
-        aws::ensure_table(&clients.dynamodb, &table)
+        aws::provision::ensure_table(&clients.dynamodb, &table)
             .await
             .expect("table on the local endpoint");
-        aws::ensure_queues(&clients.sqs, &queue)
+        aws::provision::ensure_queues(&clients.sqs, &queue)
             .await
             .expect("queues on the local endpoint")
             .url

@@ -1,14 +1,9 @@
-//! Adapters: the ports implemented over real infrastructure.
+//! Adapters: the ports implemented over real infrastructure. A backend is a
+//! folder: `sqlite` (embedded), `aws` (DynamoDB, SQS, EventBridge, Secrets
+//! Manager), `http` (outbound HTTP). `codec` is how both stores write things down.
 
 pub mod aws;
-pub mod dynamo;
-pub mod dynamo_deliveries;
-pub mod dynamo_metrics;
-pub mod eventbridge;
+pub mod codec;
+pub mod http;
 pub mod log_bus;
-pub mod optimizely;
-pub mod outbound;
 pub mod sqlite;
-pub mod sqlite_deliveries;
-pub mod sqlite_metrics;
-pub mod sqs;

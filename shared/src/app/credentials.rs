@@ -14,7 +14,7 @@
 //!
 //! Keys are never stored, logged or echoed: they live for the request only.
 
-use crate::adapters::optimizely::{OptimizelyError, OptimizelyService};
+use crate::adapters::http::optimizely::{OptimizelyError, OptimizelyService};
 use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Credentials, parse_credentials_update};
 use crate::domain::validation::InvalidBody;

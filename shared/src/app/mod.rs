@@ -17,7 +17,7 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use crate::adapters::optimizely::OptimizelyClient;
+use crate::adapters::http::optimizely::OptimizelyClient;
 use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::ports::{

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use osa_shared::adapters::optimizely::{
+use osa_shared::adapters::http::optimizely::{
     OptimizelyClient, OptimizelyService, OptimizelyTransport, ServiceRequest, Sleeper,
 };
 use osa_shared::ports::{Clock, HttpClient, OutboundError, OutboundRequest, OutboundResponse};

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use crate::adapters::aws::describe;
+use super::describe;
 use crate::ports::{BusError, DomainEvent, EventBus};
 
 /// The `source` of every event OSA publishes.

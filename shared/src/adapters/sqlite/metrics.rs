@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::sqlite::{Db, SqliteStore};
+use super::{Db, SqliteStore};
 use crate::domain::metrics::{Field, Number, Observation, Op, Series, Snapshot, StoredCell};
 use crate::ports::{MetricsStore, OpsStore, StateDoc, StoreError};
 

@@ -1,25 +1,18 @@
-//! AWS wiring: the SDK clients, built once from the environment, and the set-up of
-//! the table and queues the AWS adapters use (idempotent, for tests and for the local
-//! runtime pointed at an AWS-compatible endpoint; production creates them from
-//! `template.yaml`).
-//!
-//! `aws_config::defaults` reads the usual environment: `AWS_REGION`, credentials, and
-//! `AWS_ENDPOINT_URL` (or a per-service `AWS_ENDPOINT_URL_DYNAMODB`...) to talk to a
-//! local endpoint such as moto.
+//! The table and queues the AWS adapters use, created if missing (idempotent):
+//! for tests and for the local runtime pointed at an AWS-compatible endpoint.
+//! Production creates them from `template.yaml`, which must declare the same.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use tokio::sync::OnceCell;
 
-use crate::adapters::dynamo::{
+use super::describe;
+use super::schema::{
     EXPIRES_AT, RECENT_INDEX, RECENT_PK, RECENT_SK, RUNNING_INDEX, RUNNING_PK, RUNNING_SK,
 };
 use crate::ports::{QueueError, StoreError};
@@ -32,57 +25,6 @@ const DLQ_RETENTION_SECS: u32 = 14 * 24 * 3600;
 
 /// How long `ensure_table` waits for a new table to become active.
 const TABLE_READY_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The three SDK clients, sharing one configuration (and one HTTP connection pool
-/// each). Cheap to clone: every client is a handle on shared state.
-#[derive(Clone, Debug)]
-pub struct AwsClients {
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub eventbridge: aws_sdk_eventbridge::Client,
-}
-
-impl AwsClients {
-    pub fn new(config: &SdkConfig) -> AwsClients {
-        AwsClients {
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            sqs: aws_sdk_sqs::Client::new(config),
-            eventbridge: aws_sdk_eventbridge::Client::new(config),
-        }
-    }
-
-    /// The clients of this process, built on first use from the environment and
-    /// shared afterwards (a Lambda instance builds them once, not per request).
-    pub async fn shared() -> &'static AwsClients {
-        static CLIENTS: OnceCell<AwsClients> = OnceCell::const_new();
-        CLIENTS
-            .get_or_init(|| async { AwsClients::new(&load_config(None).await) })
-            .await
-    }
-}
-
-/// The SDK configuration from the environment; `endpoint` overrides
-/// `AWS_ENDPOINT_URL` (tests pass the moto endpoint here).
-pub async fn load_config(endpoint: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(url) = endpoint {
-        loader = loader.endpoint_url(url);
-    }
-    loader.load().await
-}
-
-/// A short description of an SDK failure: the service's error code and message, or
-/// the transport failure. Never the request itself, so never a credential.
-pub(crate) fn describe<E, R>(operation: &str, error: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match error.code() {
-        Some(code) => format!("{operation}: {code}: {}", error.message().unwrap_or("")),
-        None => format!("{operation}: {}", DisplayErrorContext(error)),
-    }
-}
 
 // ---- DynamoDB ------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::sqlite::{Db, SqliteStore};
+use super::{Db, SqliteStore};
 use crate::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus};
 use crate::ports::{DeliveryStore, StoreError};
 
@@ -63,10 +63,12 @@ fn load(conn: &Connection, id: &str) -> Result<Option<(Delivery, i64)>, StoreErr
         .transpose()
 }
 
-enum Cas {
+/// What a write of a delivery conditioned on its version found.
+enum DeliveryWrite {
     Missing,
     Saved,
-    Conflict(Box<Delivery>, i64),
+    /// Someone else saved first: what they saved, and its version.
+    Stale(Box<Delivery>, i64),
 }
 
 #[async_trait]
@@ -126,18 +128,18 @@ impl DeliveryStore for SqliteStore {
                         .execute(params![key, expected, expected + 1, dead, doc])
                         .db()?;
                     if updated == 1 {
-                        return Ok(Cas::Saved);
+                        return Ok(DeliveryWrite::Saved);
                     }
                     Ok(match load(conn, &key)? {
-                        None => Cas::Missing,
-                        Some((stored, v)) => Cas::Conflict(Box::new(stored), v),
+                        None => DeliveryWrite::Missing,
+                        Some((stored, v)) => DeliveryWrite::Stale(Box::new(stored), v),
                     })
                 })
                 .await?;
             match outcome {
-                Cas::Saved => return Ok(Some(next)),
-                Cas::Missing => return Ok(None),
-                Cas::Conflict(stored, v) => {
+                DeliveryWrite::Saved => return Ok(Some(next)),
+                DeliveryWrite::Missing => return Ok(None),
+                DeliveryWrite::Stale(stored, v) => {
                     current = *stored;
                     version = v;
                 }

@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::adapters::aws::attr::{Item, string};
 use crate::adapters::aws::describe;
 use crate::domain::metrics::{
     EMF_NAMESPACE, Field, Number, Observation, Op, Series, Snapshot, StoredCell, emf_line,
@@ -33,8 +34,6 @@ use crate::ports::{Clock, MetricsStore, OpsStore, StateDoc, StoreError};
 pub const DEFAULT_SHARDS: u16 = 16;
 
 const GAUGE_PK: &str = "METRICS#G";
-
-type Item = HashMap<String, AttributeValue>;
 
 #[derive(Clone)]
 pub struct DynamoMetrics {
@@ -93,8 +92,8 @@ impl DynamoMetrics {
             ("#lab".to_owned(), "labels".to_owned()),
         ]);
         let mut values = HashMap::from([
-            (":fam".to_owned(), s(series.family().name())),
-            (":lab".to_owned(), s(series.labels_json())),
+            (":fam".to_owned(), string(series.family().name())),
+            (":lab".to_owned(), string(series.labels_json())),
         ]);
         let mut sets = vec!["#fam = :fam".to_owned(), "#lab = :lab".to_owned()];
         let mut adds = Vec::new();
@@ -102,11 +101,11 @@ impl DynamoMetrics {
             names.insert(format!("#c{i}"), field.name());
             match op {
                 Op::Add(n) => {
-                    values.insert(format!(":c{i}"), number(*n));
+                    values.insert(format!(":c{i}"), metric_number(*n));
                     adds.push(format!("#c{i} :c{i}"));
                 }
                 Op::Set(f) => {
-                    values.insert(format!(":c{i}"), number(Number::Float(*f)));
+                    values.insert(format!(":c{i}"), metric_number(Number::Float(*f)));
                     sets.push(format!("#c{i} = :c{i}"));
                 }
             }
@@ -116,7 +115,10 @@ impl DynamoMetrics {
             expression.push_str(&format!(" ADD {}", adds.join(", ")));
         }
         UpdateRequest {
-            key: HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(series.key()))]),
+            key: HashMap::from([
+                ("pk".to_owned(), string(pk)),
+                ("sk".to_owned(), string(series.key())),
+            ]),
             expression,
             names,
             values,
@@ -132,7 +134,7 @@ impl DynamoMetrics {
                 .query()
                 .table_name(self.table.as_ref())
                 .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":pk", string(pk.clone()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -260,13 +262,9 @@ fn decode_item(item: &Item) -> Result<Vec<StoredCell>, StoreError> {
     Ok(cells)
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
 /// A DynamoDB number: integers as they are, reals to microseconds (well inside
 /// DynamoDB's 38 significant digits, and never in exponent form).
-fn number(n: Number) -> AttributeValue {
+fn metric_number(n: Number) -> AttributeValue {
     match n {
         Number::Int(i) => AttributeValue::N(i.to_string()),
         Number::Float(f) if f.is_finite() => {
@@ -289,8 +287,8 @@ impl OpsStore for DynamoMetrics {
             .client
             .get_item()
             .table_name(self.table.as_ref())
-            .key("pk", s(format!("OPS#{name}")))
-            .key("sk", s("STATE"))
+            .key("pk", string(format!("OPS#{name}")))
+            .key("sk", string("STATE"))
             .consistent_read(true)
             .send()
             .await
@@ -325,10 +323,10 @@ impl OpsStore for DynamoMetrics {
             .client
             .put_item()
             .table_name(self.table.as_ref())
-            .item("pk", s(format!("OPS#{name}")))
-            .item("sk", s("STATE"))
+            .item("pk", string(format!("OPS#{name}")))
+            .item("sk", string("STATE"))
             .item("version", AttributeValue::N(next.to_string()))
-            .item("doc", s(doc.to_string()));
+            .item("doc", string(doc.to_string()));
         let put = match expected {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(v) => put
@@ -358,7 +356,7 @@ mod tests {
 
     #[test]
     fn numbers_are_plain_decimals() {
-        let n = |x| match number(x) {
+        let n = |x| match metric_number(x) {
             AttributeValue::N(v) => v,
             _ => String::new(),
         };

@@ -1,4 +1,7 @@
-//! The embedded adapter: one SQLite file holds the workflow store and the job queue.
+//! The embedded adapter: one SQLite file holds the workflow store, the job
+//! queue, the deliveries and the operations state. This module owns the file:
+//! its schema, the writer thread and the readers; each port's implementation is
+//! a child module (`workflows`, `queue`, `deliveries`, `metrics`).
 //!
 //! Layout mirrors the DynamoDB items the AWS adapter uses: one row per item, the item
 //! as a JSON `doc`, its key attributes in columns beside it, and an index for every
@@ -22,14 +25,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::domain::AgentId;
 use crate::domain::event::AgentEvent;
-use crate::domain::record;
 use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
     AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Job,
@@ -107,6 +107,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_visibility ON jobs (visible_at_ms);
 ";
 
+mod deliveries;
+mod metrics;
+mod queue;
+mod workflows;
+
 // ---- the store ---------------------------------------------------------------
 
 /// Workflow store and job queue over one SQLite file. Cheap to clone; every clone
@@ -154,53 +159,6 @@ impl SqliteStore {
             }),
         })
     }
-
-    /// `WorkflowStore::update_workflow`: optimistic read-modify-write. `change` runs
-    /// on the caller's task (never on the writer thread, where it would stall the
-    /// batch), and the writer saves the result only if the stored version is still the
-    /// one read; otherwise `change` is applied again to the newer version. So `change`
-    /// may run more than once, as with a conditional put in DynamoDB.
-    pub async fn update_workflow_cas(
-        &self,
-        id: &str,
-        change: &(dyn Fn(&mut Workflow) -> bool + Send + Sync),
-    ) -> Result<Option<Workflow>, StoreError> {
-        let Some(mut current) = self.get_workflow(id).await? else {
-            return Ok(None);
-        };
-        for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let mut next = current.clone();
-            if !change(&mut next) {
-                return Ok(Some(current));
-            }
-            let expected = current.version;
-            next.version = expected.saturating_add(1);
-            let status = next.status.as_str();
-            let doc = encode(&next)?;
-            let key = id.to_owned();
-            let outcome = self
-                .write(move |conn| match load_workflow(conn, &key)? {
-                    None => Ok(Cas::Missing),
-                    Some(stored) if stored.version != expected => {
-                        Ok(Cas::Conflict(Box::new(stored)))
-                    }
-                    Some(_) => {
-                        save_workflow_doc(conn, &key, status, &doc)?;
-                        Ok(Cas::Saved(Box::new(next)))
-                    }
-                })
-                .await?;
-            match outcome {
-                Cas::Missing => return Ok(None),
-                Cas::Saved(saved) => return Ok(Some(*saved)),
-                Cas::Conflict(stored) => current = *stored,
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "workflow {id} kept changing; gave up after {MAX_UPDATE_ATTEMPTS} attempts"
-        )))
-    }
-
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
@@ -302,8 +260,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     }
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE;\n{SCHEMA}\n{}\n{}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;",
-        super::sqlite_metrics::SCHEMA,
-        super::sqlite_deliveries::SCHEMA
+        metrics::SCHEMA,
+        deliveries::SCHEMA
     ))
     .map_err(|e| {
         rollback(conn);
@@ -426,6 +384,8 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
+use crate::adapters::codec::{catalogue_position, decode, encode, from_ms, marker_name, to_ms};
+
 // ---- encoding ----------------------------------------------------------------
 
 /// `rusqlite` failures become `StoreError::Unavailable`.
@@ -439,23 +399,6 @@ impl<T> Db<T> for rusqlite::Result<T> {
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("encoding: {e}")))
-}
-
-fn decode<T: DeserializeOwned>(what: &str, doc: &str) -> Result<T, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
-fn to_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn from_ms(ms: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
-}
-
 fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -464,471 +407,10 @@ fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-fn marker_name(marker: Marker) -> &'static str {
-    match marker {
-        Marker::LastWebhook => "last_webhook",
-        Marker::LastAgentData => "last_agent_data",
-        Marker::LastForceSync => "last_force_sync",
-    }
-}
-
-fn catalogue_position(agent: AgentId) -> usize {
-    AgentId::ALL
-        .iter()
-        .position(|a| *a == agent)
-        .unwrap_or(usize::MAX)
-}
-
 fn queue_error(e: StoreError) -> QueueError {
     match e {
         StoreError::Unavailable(m) => QueueError::Unavailable(m),
         StoreError::Corrupt(m) => QueueError::Corrupt(m),
-    }
-}
-
-// ---- statements (usable from the writer and from readers) --------------------
-
-fn load_workflow(conn: &Connection, id: &str) -> Result<Option<Workflow>, StoreError> {
-    let doc: Option<String> = conn
-        .prepare_cached("SELECT doc FROM workflows WHERE id = ?1")
-        .db()?
-        .query_row([id], |r| r.get(0))
-        .optional()
-        .db()?;
-    doc.map(|d| decode("workflow", &d)).transpose()
-}
-
-fn save_workflow(conn: &Connection, id: &str, wf: &Workflow) -> Result<(), StoreError> {
-    save_workflow_doc(conn, id, wf.status.as_str(), &encode(wf)?)
-}
-
-fn save_workflow_doc(
-    conn: &Connection,
-    id: &str,
-    status: &str,
-    doc: &str,
-) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE workflows SET status = ?2, doc = ?3 WHERE id = ?1")
-        .db()?
-        .execute(params![id, status, doc])
-        .db()?;
-    Ok(())
-}
-
-fn load_agents(conn: &Connection, workflow_id: &str) -> Result<Vec<AgentState>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT doc FROM agents WHERE workflow_id = ?1")
-        .db()?;
-    let docs = stmt
-        .query_map([workflow_id], |r| r.get::<_, String>(0))
-        .db()?;
-    let mut agents = Vec::with_capacity(AgentId::ALL.len());
-    for doc in docs {
-        agents.push(decode::<AgentState>("agent", &doc.db()?)?);
-    }
-    agents.sort_by_key(|a| catalogue_position(a.agent));
-    Ok(agents)
-}
-
-fn save_agent(conn: &Connection, workflow_id: &str, agent: &AgentState) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE agents SET doc = ?3 WHERE workflow_id = ?1 AND agent_id = ?2")
-        .db()?
-        .execute(params![workflow_id, agent.agent.as_str(), encode(agent)?])
-        .db()?;
-    Ok(())
-}
-
-fn load_results(conn: &Connection, workflow_id: &str) -> Result<Vec<AgentResult>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT doc FROM agent_results WHERE workflow_id = ?1")
-        .db()?;
-    let docs = stmt
-        .query_map([workflow_id], |r| r.get::<_, String>(0))
-        .db()?;
-    let mut results = Vec::new();
-    for doc in docs {
-        results.push(decode::<AgentResult>("agent result", &doc.db()?)?);
-    }
-    results.sort_by_key(|r| catalogue_position(r.agent));
-    Ok(results)
-}
-
-fn insert_audit(conn: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO audit (workflow_id, doc) VALUES (?1, ?2)")
-        .db()?
-        .execute(params![entry.workflow_id, encode(entry)?])
-        .db()?;
-    Ok(())
-}
-
-fn raise_marker(conn: &Connection, marker: Marker, at_ms: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO markers (name, at_ms) VALUES (?1, ?2)
-         ON CONFLICT (name) DO UPDATE SET at_ms = max(at_ms, excluded.at_ms)",
-    )
-    .db()?
-    .execute(params![marker_name(marker), at_ms])
-    .db()?;
-    Ok(())
-}
-
-/// The body of `record_event`, run on the writer inside its savepoint: loads what
-/// `domain::record` needs and writes what it decides.
-fn record_event_tx(
-    conn: &Connection,
-    event: &AgentEvent,
-    result_doc: Option<&str>,
-    attempt: &Attempt,
-) -> Result<EventOutcome, StoreError> {
-    let Some(mut workflow) = load_workflow(conn, &event.workflow_id)? else {
-        let (outcome, audit) = record::unknown_workflow(event, attempt);
-        insert_audit(conn, &audit)?;
-        return Ok(outcome);
-    };
-
-    let fresh = conn
-        .prepare_cached(
-            "INSERT INTO events (workflow_id, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )
-        .db()?
-        .execute(params![event.workflow_id, event.event_id])
-        .db()?;
-    if fresh == 0 {
-        let (outcome, audit) = record::duplicate(event, attempt);
-        insert_audit(conn, &audit)?;
-        return Ok(outcome);
-    }
-
-    let mut agents = load_agents(conn, &event.workflow_id)?;
-    let recording = record::apply(event, attempt, &mut workflow, &mut agents)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    save_agent(conn, &event.workflow_id, &agents[recording.agent])?;
-    if let (true, Some(doc)) = (recording.keep_result, result_doc) {
-        conn.prepare_cached(
-            "INSERT INTO agent_results (workflow_id, agent_id, doc) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO NOTHING",
-        )
-        .db()?
-        .execute(params![event.workflow_id, event.agent.as_str(), doc])
-        .db()?;
-    }
-    workflow.version = workflow.version.saturating_add(1);
-    save_workflow(conn, &event.workflow_id, &workflow)?;
-    for marker in &recording.markers {
-        raise_marker(conn, *marker, to_ms(attempt.received_at))?;
-    }
-    insert_audit(conn, &recording.audit)?;
-    Ok(recording.outcome)
-}
-
-/// What `update_workflow`'s compare-and-set found.
-enum Cas {
-    Missing,
-    Conflict(Box<Workflow>),
-    Saved(Box<Workflow>),
-}
-
-// ---- WorkflowStore -------------------------------------------------------------
-
-#[async_trait]
-impl WorkflowStore for SqliteStore {
-    async fn create_workflow(
-        &self,
-        workflow: &Workflow,
-        agents: &[AgentState],
-    ) -> Result<CreateOutcome, StoreError> {
-        let id = workflow.id.clone();
-        let created_at_ms = to_ms(workflow.created_at);
-        let status = workflow.status.as_str();
-        let doc = encode(workflow)?;
-        let agent_docs = agents
-            .iter()
-            .map(|a| Ok((a.agent.as_str(), encode(a)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.write(move |conn| {
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT INTO workflows (id, created_at_ms, status, doc) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .db()?
-                .execute(params![id, created_at_ms, status, doc])
-                .db()?;
-            if inserted == 0 {
-                return match load_workflow(conn, &id)? {
-                    Some(existing) => Ok(CreateOutcome::Existing(Box::new(existing))),
-                    None => Err(StoreError::Corrupt(format!("workflow {id} vanished"))),
-                };
-            }
-            let mut stmt = conn
-                .prepare_cached(
-                    "INSERT INTO agents (workflow_id, agent_id, doc) VALUES (?1, ?2, ?3)",
-                )
-                .db()?;
-            for (agent_id, agent_doc) in &agent_docs {
-                stmt.execute(params![id, agent_id, agent_doc]).db()?;
-            }
-            Ok(CreateOutcome::Created)
-        })
-        .await
-    }
-
-    async fn get_workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError> {
-        let id = id.to_owned();
-        self.read(move |conn| load_workflow(conn, &id)).await
-    }
-
-    async fn get_agents(&self, workflow_id: &str) -> Result<Vec<AgentState>, StoreError> {
-        let id = workflow_id.to_owned();
-        self.read(move |conn| load_agents(conn, &id)).await
-    }
-
-    async fn get_results(&self, workflow_id: &str) -> Result<Vec<AgentResult>, StoreError> {
-        let id = workflow_id.to_owned();
-        self.read(move |conn| load_results(conn, &id)).await
-    }
-
-    async fn record_event(
-        &self,
-        event: &AgentEvent,
-        attempt: &Attempt,
-    ) -> Result<EventOutcome, StoreError> {
-        // Encode the (possibly large) result off the writer thread; the writer
-        // stores it only if this event is what completes the agent.
-        let result_doc = AgentResult::of(event, attempt.received_at)
-            .map(|r| encode(&r))
-            .transpose()?;
-        let event = event.clone();
-        let attempt = attempt.clone();
-        self.write(move |conn| record_event_tx(conn, &event, result_doc.as_deref(), &attempt))
-            .await
-    }
-
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let entry = entry.clone();
-        self.write(move |conn| insert_audit(conn, &entry)).await
-    }
-
-    async fn audit_for_workflow(
-        &self,
-        workflow_id: &str,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let id = workflow_id.to_owned();
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT doc FROM audit WHERE workflow_id = ?1 ORDER BY seq LIMIT ?2",
-                )
-                .db()?;
-            let docs = stmt
-                .query_map(params![id, sql_limit(limit)], |r| r.get::<_, String>(0))
-                .db()?;
-            let mut entries = Vec::new();
-            for doc in docs {
-                entries.push(decode("audit entry", &doc.db()?)?);
-            }
-            Ok(entries)
-        })
-        .await
-    }
-
-    async fn update_workflow(
-        &self,
-        id: &str,
-        change: &(dyn for<'w> Fn(&'w mut Workflow) -> bool + Send + Sync),
-    ) -> Result<Option<Workflow>, StoreError> {
-        self.update_workflow_cas(id, change).await
-    }
-
-    async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT doc FROM workflows ORDER BY created_at_ms DESC, id DESC LIMIT ?1",
-                )
-                .db()?;
-            let docs = stmt
-                .query_map([sql_limit(limit)], |r| r.get::<_, String>(0))
-                .db()?;
-            let mut workflows = Vec::new();
-            for doc in docs {
-                workflows.push(decode("workflow", &doc.db()?)?);
-            }
-            Ok(workflows)
-        })
-        .await
-    }
-
-    async fn marker(&self, marker: Marker) -> Result<Option<OffsetDateTime>, StoreError> {
-        self.read(move |conn| {
-            let at: Option<i64> = conn
-                .prepare_cached("SELECT at_ms FROM markers WHERE name = ?1")
-                .db()?
-                .query_row([marker_name(marker)], |r| r.get(0))
-                .optional()
-                .db()?;
-            at.map(from_ms).transpose()
-        })
-        .await
-    }
-
-    async fn set_marker(&self, marker: Marker, at: OffsetDateTime) -> Result<(), StoreError> {
-        let at_ms = to_ms(at);
-        self.write(move |conn| raise_marker(conn, marker, at_ms))
-            .await
-    }
-
-    async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError> {
-        let id = id.to_owned();
-        self.write(move |conn| {
-            let mut erased = 0u64;
-            for table in ["workflows", "agents", "agent_results", "events"] {
-                let column = if table == "workflows" {
-                    "id"
-                } else {
-                    "workflow_id"
-                };
-                let sql = format!("DELETE FROM {table} WHERE {column} = ?1");
-                erased += conn.prepare_cached(&sql).db()?.execute(params![id]).db()? as u64;
-            }
-            Ok((erased > 0).then_some(erased))
-        })
-        .await
-    }
-
-    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
-        let doc = encode(entry)?;
-        self.write(move |conn| {
-            conn.prepare_cached("INSERT INTO admin_audit (doc) VALUES (?1)")
-                .db()?
-                .execute(params![doc])
-                .db()?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT doc FROM admin_audit ORDER BY seq DESC LIMIT ?1")
-                .db()?;
-            let docs = stmt
-                .query_map(params![limit], |row| row.get::<_, String>(0))
-                .db()?
-                .collect::<Result<Vec<_>, _>>()
-                .db()?;
-            docs.iter()
-                .map(|d| decode("admin audit entry", d))
-                .collect()
-        })
-        .await
-    }
-}
-
-// ---- JobQueue ------------------------------------------------------------------
-
-#[async_trait]
-impl JobQueue for SqliteStore {
-    async fn enqueue(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
-        let body = serde_json::to_string(job)
-            .map_err(|e| QueueError::Corrupt(format!("encoding a job: {e}")))?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let visible_at = self.inner.clock.now_ms().saturating_add(duration_ms(delay));
-        self.write(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO jobs (id, visible_at_ms, receive_count, receipt, body)
-                 VALUES (?1, ?2, 0, NULL, ?3)",
-            )
-            .db()?
-            .execute(params![id, visible_at, body])
-            .db()?;
-            Ok(())
-        })
-        .await
-        .map_err(queue_error)
-    }
-
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-    ) -> Result<Vec<ReceivedJob>, QueueError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let clock = Arc::clone(&self.inner.clock);
-        let hide_for = duration_ms(visibility);
-        self.write(move |conn| {
-            let now = clock.now_ms();
-            let due: Vec<(String, i64, String)> = {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT id, receive_count, body FROM jobs WHERE visible_at_ms <= ?1
-                         ORDER BY visible_at_ms, rowid LIMIT ?2",
-                    )
-                    .db()?;
-                let rows = stmt
-                    .query_map(params![now, sql_limit(max)], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })
-                    .db()?;
-                rows.collect::<rusqlite::Result<_>>().db()?
-            };
-            let mut update = conn
-                .prepare_cached(
-                    "UPDATE jobs SET receipt = ?2, receive_count = ?3, visible_at_ms = ?4
-                     WHERE id = ?1",
-                )
-                .db()?;
-            let mut received = Vec::with_capacity(due.len());
-            for (id, count, body) in due {
-                let receipt = format!("{id}.{}", uuid::Uuid::new_v4().simple());
-                let receive_count = count.saturating_add(1);
-                update
-                    .execute(params![
-                        id,
-                        receipt,
-                        receive_count,
-                        now.saturating_add(hide_for)
-                    ])
-                    .db()?;
-                match serde_json::from_str::<Job>(&body) {
-                    Ok(job) => received.push(ReceivedJob {
-                        receipt,
-                        job,
-                        receive_count: u32::try_from(receive_count).unwrap_or(u32::MAX),
-                    }),
-                    // An unreadable message must not wedge the queue: it stays hidden
-                    // for the visibility timeout like any other, and is reported.
-                    Err(e) => tracing::error!(job = %id, error = %e, "unreadable queued job"),
-                }
-            }
-            Ok(received)
-        })
-        .await
-        .map_err(queue_error)
-    }
-
-    async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
-        // A receipt is `<job id>.<token>`: the delete is a key lookup, and a stale
-        // receipt (the job was received again since) matches nothing.
-        let Some((id, _)) = receipt.split_once('.') else {
-            return Ok(());
-        };
-        let id = id.to_owned();
-        let receipt = receipt.to_owned();
-        self.write(move |conn| {
-            conn.prepare_cached("DELETE FROM jobs WHERE id = ?1 AND receipt = ?2")
-                .db()?
-                .execute(params![id, receipt])
-                .db()?;
-            Ok(())
-        })
-        .await
-        .map_err(queue_error)
     }
 }
 

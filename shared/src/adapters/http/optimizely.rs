@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::outbound;
+use super::client;
 use crate::domain::Secret;
 use crate::domain::intake::Credentials;
 use crate::domain::resilience::{BreakerSettings, BreakerState, CircuitBreaker, TokenBucket};
@@ -358,7 +358,7 @@ pub struct ReqwestTransport {
 impl ReqwestTransport {
     pub fn new() -> Result<Self, OutboundError> {
         Ok(ReqwestTransport {
-            client: outbound::build_client(USER_AGENT, Duration::from_secs(5))?,
+            client: client::build_client(USER_AGENT, Duration::from_secs(5))?,
         })
     }
 }
@@ -377,7 +377,7 @@ impl OptimizelyTransport for ReqwestTransport {
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
-        outbound::send(builder).await
+        client::send(builder).await
     }
 }
 

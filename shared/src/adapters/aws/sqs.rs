@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 
-use crate::adapters::aws::describe;
+use super::describe;
 use crate::ports::{Job, JobQueue, QueueError, ReceivedJob};
 
 /// The longest delay SQS accepts.

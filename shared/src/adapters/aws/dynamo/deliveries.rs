@@ -14,33 +14,22 @@
 //! scan; the put that redrives it drops them (a sparse index entry).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::dynamo::{DynamoStore, EXPIRES_AT, RECENT_INDEX, RECENT_PK, RECENT_SK};
-use crate::adapters::aws::describe;
+use super::DynamoStore;
+use crate::adapters::aws::attr::{Item, backoff, number, read_number, string, unavailable};
+use crate::adapters::aws::schema::{
+    DEAD_LETTER_PK, EXPIRES_AT, RECENT_INDEX, RECENT_PK, RECENT_SK,
+};
 use crate::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus};
 use crate::ports::{DeliveryStore, StoreError};
 
-type Item = HashMap<String, AttributeValue>;
-
-/// The `recent` index partition of dead-lettered deliveries.
-pub const DEAD_LETTER_PK: &str = "DEAD-LETTER";
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
 fn delivery_key(id: uuid::Uuid) -> Item {
     HashMap::from([
-        ("pk".to_owned(), s(format!("DELIVERY#{id}"))),
-        ("sk".to_owned(), s("META")),
+        ("pk".to_owned(), string(format!("DELIVERY#{id}"))),
+        ("sk".to_owned(), string("META")),
     ])
 }
 
@@ -48,27 +37,10 @@ fn counter_key(kind: DeliveryKind) -> Item {
     HashMap::from([
         (
             "pk".to_owned(),
-            s(format!("DELIVERY-FAILURES#{}", kind.as_str())),
+            string(format!("DELIVERY-FAILURES#{}", kind.as_str())),
         ),
-        ("sk".to_owned(), s("COUNTER")),
+        ("sk".to_owned(), string("COUNTER")),
     ])
-}
-
-fn unavailable<E, R>(operation: &str, e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError::Unavailable(format!("dynamodb {}", describe(operation, e)))
-}
-
-fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("{name} is not a number: {v}"))),
-        _ => Err(StoreError::Corrupt(format!("item without number {name}"))),
-    }
 }
 
 fn decode(item: &Item) -> Result<Delivery, StoreError> {
@@ -80,35 +52,29 @@ fn decode(item: &Item) -> Result<Delivery, StoreError> {
     }
 }
 
-/// Sleeps a random while, growing with `attempt` (full jitter, 10 ms doubling).
-async fn backoff(attempt: u32) {
-    let cap_ms = 10u64 << attempt.min(6);
-    tokio::time::sleep(Duration::from_millis(rand::random_range(1..=cap_ms))).await;
-}
-
 impl DynamoStore {
     fn delivery_item(&self, d: &Delivery, version: i64) -> Result<Item, StoreError> {
         let mut item = delivery_key(d.id);
         let doc =
             serde_json::to_string(d).map_err(|e| StoreError::Corrupt(format!("encoding: {e}")))?;
-        item.insert("doc".into(), s(doc));
-        item.insert("version".into(), n(version));
-        item.insert("kind".into(), s(d.kind.as_str()));
+        item.insert("doc".into(), string(doc));
+        item.insert("version".into(), number(version));
+        item.insert("kind".into(), string(d.kind.as_str()));
         let state = match &d.status {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Delivered { .. } => "delivered",
             DeliveryStatus::DeadLettered { at, .. } => {
                 let ms = (at.unix_timestamp_nanos() / 1_000_000).max(0);
-                item.insert(RECENT_PK.into(), s(DEAD_LETTER_PK));
-                item.insert(RECENT_SK.into(), s(format!("{ms:015}#{}", d.id)));
+                item.insert(RECENT_PK.into(), string(DEAD_LETTER_PK));
+                item.insert(RECENT_SK.into(), string(format!("{ms:015}#{}", d.id)));
                 "dead_lettered"
             }
         };
-        item.insert("status".into(), s(state));
+        item.insert("status".into(), string(state));
         let keep = i64::try_from(self.settings.workflow_retention.as_secs()).unwrap_or(i64::MAX);
         item.insert(
             EXPIRES_AT.into(),
-            n(d.created_at.unix_timestamp().saturating_add(keep)),
+            number(d.created_at.unix_timestamp().saturating_add(keep)),
         );
         Ok(item)
     }
@@ -124,7 +90,7 @@ impl DynamoStore {
             .await
             .map_err(|e| unavailable("GetItem", &e))?;
         out.item
-            .map(|item| Ok((decode(&item)?, number(&item, "version")?)))
+            .map(|item| Ok((decode(&item)?, read_number(&item, "version")?)))
             .transpose()
     }
 }
@@ -179,7 +145,7 @@ impl DeliveryStore for DynamoStore {
                 .set_item(Some(self.delivery_item(&next, version.saturating_add(1))?))
                 .condition_expression("#v = :v")
                 .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", n(version))
+                .expression_attribute_values(":v", number(version))
                 .send()
                 .await;
             match sent {
@@ -237,7 +203,7 @@ impl DeliveryStore for DynamoStore {
             .await
             .map_err(|e| unavailable("GetItem", &e))?;
         match out.item {
-            Some(item) => number(&item, "consecutive"),
+            Some(item) => read_number(&item, "consecutive"),
             None => Ok(0),
         }
     }
@@ -250,13 +216,13 @@ impl DeliveryStore for DynamoStore {
             .set_key(Some(counter_key(kind)))
             .update_expression("ADD #c :one")
             .expression_attribute_names("#c", "consecutive")
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":one", number(1))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
             .map_err(|e| unavailable("UpdateItem", &e))?;
         match out.attributes {
-            Some(item) => number(&item, "consecutive"),
+            Some(item) => read_number(&item, "consecutive"),
             None => Err(StoreError::Corrupt(
                 "counter update returned nothing".into(),
             )),
@@ -273,7 +239,7 @@ impl DeliveryStore for DynamoStore {
             .update_expression("SET #c = :zero")
             .condition_expression("#c > :zero")
             .expression_attribute_names("#c", "consecutive")
-            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":zero", number(0))
             .send()
             .await;
         match sent {

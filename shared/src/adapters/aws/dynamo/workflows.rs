@@ -1,0 +1,566 @@
+//! The workflow store over DynamoDB.
+
+use super::*;
+
+impl DynamoStore {
+    /// One attempt of `record_event`: `None` when it lost a race and must be retried.
+    async fn try_record(
+        &self,
+        event: &AgentEvent,
+        attempt: &Attempt,
+        shard: u16,
+    ) -> Result<Option<EventOutcome>, StoreError> {
+        let now = attempt.received_at;
+        let now_ms = to_ms(now);
+        let pk = wf_pk(&event.workflow_id);
+        let event_key = key(pk.clone(), event_sk(&event.event_id));
+        let mut keys = vec![
+            key(pk.clone(), META.into()),
+            event_key.clone(),
+            self.marker_key(Marker::LastWebhook, shard),
+            self.marker_key(Marker::LastAgentData, shard),
+        ];
+        keys.extend(AgentId::ALL.iter().map(|a| key(pk.clone(), agent_sk(*a))));
+        let mut items: HashMap<(String, String), Item> = HashMap::new();
+        for item in self.batch_get(keys).await? {
+            let k = (
+                read_string(&item, PK)?.to_owned(),
+                read_string(&item, SK)?.to_owned(),
+            );
+            items.insert(k, item);
+        }
+        let get = |k: &Item| -> Option<&Item> {
+            let pk = read_string(k, PK).ok()?;
+            let sk = read_string(k, SK).ok()?;
+            items.get(&(pk.to_owned(), sk.to_owned()))
+        };
+
+        let Some(meta) = items.get(&(pk.clone(), META.to_owned())) else {
+            let (outcome, audit) = record::unknown_workflow(event, attempt);
+            self.put_audit(&audit).await?;
+            return Ok(Some(outcome));
+        };
+        if get(&event_key).is_some() {
+            let (outcome, audit) = record::duplicate(event, attempt);
+            self.put_audit(&audit).await?;
+            return Ok(Some(outcome));
+        }
+
+        let mut workflow: Workflow = doc(meta, "workflow")?;
+        let workflow_version: i64 = read_number(meta, VERSION)?;
+        let mut agents = Vec::with_capacity(AgentId::ALL.len());
+        let mut agent_version = None;
+        for agent in AgentId::ALL {
+            if let Some(item) = items.get(&(pk.clone(), agent_sk(agent))) {
+                if agent == event.agent {
+                    agent_version = Some(read_number::<i64>(item, VERSION)?);
+                }
+                agents.push(doc::<AgentState>(item, "agent")?);
+            }
+        }
+        let recording = record::apply(event, attempt, &mut workflow, &mut agents)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let agent_version = agent_version.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "agent {} of {} has no version",
+                event.agent, event.workflow_id
+            ))
+        })?;
+        let result = if recording.keep_result {
+            AgentResult::of(event, now)
+        } else {
+            None
+        };
+        workflow.version = workflow.version.saturating_add(1);
+
+        // The de-duplication item comes first: its cancellation reason is index 0.
+        let mut seen = event_key;
+        seen.insert("agent".into(), string(event.agent.as_str()));
+        seen.insert("received_ms".into(), number(now_ms));
+        seen.insert(
+            EXPIRES_AT.into(),
+            self.expiry(workflow.created_at, self.settings.workflow_retention),
+        );
+        let mut writes = vec![
+            self.put(seen, Condition::New)?,
+            self.put(
+                self.agent_item(&workflow, &agents[recording.agent])?,
+                Condition::Version(agent_version),
+            )?,
+            self.put(
+                self.workflow_item(&workflow)?,
+                Condition::Version(workflow_version),
+            )?,
+            self.put(self.audit_item(&recording.audit)?, Condition::Always)?,
+        ];
+        if let Some(result) = &result {
+            for part in self.result_items(&workflow, result)? {
+                writes.push(self.put(part, Condition::Always)?);
+            }
+        }
+        let mut transact: Vec<TransactWriteItem> = writes
+            .into_iter()
+            .map(|p| TransactWriteItem::builder().put(p).build())
+            .collect();
+        for &marker in &recording.markers {
+            let stored = get(&self.marker_key(marker, shard))
+                .map(|item| read_number::<i64>(item, "at"))
+                .transpose()?;
+            if stored.is_none_or(|at| at < now_ms) {
+                let update = self.raise_marker(marker, shard, now_ms)?;
+                transact.push(TransactWriteItem::builder().update(update).build());
+            }
+        }
+
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(transact))
+            // Makes the SDK's own retry of this very request (say, after a timeout
+            // that hid a commit) idempotent: it succeeds instead of failing on its
+            // own de-duplication item.
+            .client_request_token(uuid::Uuid::new_v4().to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Some(recording.outcome)),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) if codes.first().map(String::as_str) == Some(CONDITION_FAILED) => {
+                    let (outcome, audit) = record::duplicate(event, attempt);
+                    self.put_audit(&audit).await?;
+                    Ok(Some(outcome))
+                }
+                // A version or marker condition, or a conflicting transaction.
+                Some(codes) => retry_or_fail(&codes).map(|()| None),
+                None => Err(unavailable("TransactWriteItems", &e)),
+            },
+        }
+    }
+}
+
+// ---- WorkflowStore ---------------------------------------------------------------
+
+#[async_trait]
+impl WorkflowStore for DynamoStore {
+    async fn create_workflow(
+        &self,
+        workflow: &Workflow,
+        agents: &[AgentState],
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut transact = vec![
+            TransactWriteItem::builder()
+                .put(self.put(self.workflow_item(workflow)?, Condition::New)?)
+                .build(),
+        ];
+        for agent in agents {
+            transact.push(
+                TransactWriteItem::builder()
+                    .put(self.put(self.agent_item(workflow, agent)?, Condition::Always)?)
+                    .build(),
+            );
+        }
+        for attempt in 0..self.settings.max_attempts {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(transact.clone()))
+                .client_request_token(uuid::Uuid::new_v4().to_string())
+                .send()
+                .await;
+            let codes = match sent {
+                Ok(_) => return Ok(CreateOutcome::Created),
+                Err(e) => {
+                    cancellation_codes(&e).ok_or_else(|| unavailable("TransactWriteItems", &e))?
+                }
+            };
+            if codes.first().map(String::as_str) == Some(CONDITION_FAILED) {
+                if let Some(existing) = self.get_workflow(&workflow.id).await? {
+                    return Ok(CreateOutcome::Existing(Box::new(existing)));
+                }
+            } else {
+                retry_or_fail(&codes)?;
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "creating workflow {} kept conflicting; gave up after {} attempts",
+            workflow.id, self.settings.max_attempts
+        )))
+    }
+
+    async fn get_workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError> {
+        self.get_item(wf_pk(id), META.into())
+            .await?
+            .map(|item| doc(&item, "workflow"))
+            .transpose()
+    }
+
+    async fn get_agents(&self, workflow_id: &str) -> Result<Vec<AgentState>, StoreError> {
+        let items = self
+            .query(&wf_pk(workflow_id), "AGENT#", true, usize::MAX)
+            .await?;
+        let mut agents = items
+            .iter()
+            .map(|item| doc::<AgentState>(item, "agent"))
+            .collect::<Result<Vec<_>, _>>()?;
+        agents.sort_by_key(|a| catalogue_position(a.agent));
+        Ok(agents)
+    }
+
+    async fn get_results(&self, workflow_id: &str) -> Result<Vec<AgentResult>, StoreError> {
+        let items = self
+            .query(&wf_pk(workflow_id), "RESULT#", true, usize::MAX)
+            .await?;
+        // Parts sort after one another (`RESULT#<agent>#<part>`): gather per agent,
+        // checking that each result has every part, in order.
+        struct Parts {
+            agent: String,
+            expected: usize,
+            seen: usize,
+            deflated: Vec<u8>,
+        }
+        let mut parts: Vec<Parts> = Vec::new();
+        for item in &items {
+            let sk = read_string(item, SK)?;
+            let agent = sk.rsplit_once('#').map_or(sk, |(a, _)| a);
+            let part: usize = read_number(item, "part")?;
+            let expected: usize = read_number(item, "parts")?;
+            let Some(AttributeValue::B(data)) = item.get("data") else {
+                return Err(StoreError::Corrupt(format!("{sk}: no data")));
+            };
+            let current = match parts.last_mut() {
+                Some(p) if p.agent == agent => p,
+                _ => {
+                    parts.push(Parts {
+                        agent: agent.to_owned(),
+                        expected,
+                        seen: 0,
+                        deflated: Vec::new(),
+                    });
+                    parts
+                        .last_mut()
+                        .ok_or_else(|| StoreError::Corrupt(sk.to_owned()))?
+                }
+            };
+            if part != current.seen || expected != current.expected {
+                return Err(StoreError::Corrupt(format!(
+                    "{sk}: part {part} of {expected}, expected part {} of {}",
+                    current.seen, current.expected
+                )));
+            }
+            current.deflated.extend_from_slice(data.as_ref());
+            current.seen += 1;
+        }
+        if let Some(p) = parts.iter().find(|p| p.seen != p.expected) {
+            return Err(StoreError::Corrupt(format!(
+                "{}: {} of {} parts",
+                p.agent, p.seen, p.expected
+            )));
+        }
+        let mut results = Vec::with_capacity(parts.len());
+        for Parts {
+            agent, deflated, ..
+        } in parts
+        {
+            let json = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(
+                &deflated,
+                MAX_RESULT_INFLATED,
+            )
+            .map_err(|e| StoreError::Corrupt(format!("{agent}: inflating: {e:?}")))?;
+            let result: AgentResult = serde_json::from_slice(&json)
+                .map_err(|e| StoreError::Corrupt(format!("{agent}: {e}")))?;
+            results.push(result);
+        }
+        results.sort_by_key(|r| catalogue_position(r.agent));
+        Ok(results)
+    }
+
+    async fn record_event(
+        &self,
+        event: &AgentEvent,
+        attempt: &Attempt,
+    ) -> Result<EventOutcome, StoreError> {
+        let shard = self.marker_shard(&event.event_id);
+        let _local = self.local_lock(&event.workflow_id).await;
+        for round in 0..self.settings.max_attempts {
+            if round > 0 {
+                backoff(round).await;
+            }
+            if let Some(outcome) = self.try_record(event, attempt, shard).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "workflow {} kept changing; gave up recording event {} after {} attempts",
+            event.workflow_id, event.event_id, self.settings.max_attempts
+        )))
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.put_audit(entry).await
+    }
+
+    async fn audit_for_workflow(
+        &self,
+        workflow_id: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let items = self
+            .query(&format!("AUDIT#{workflow_id}"), "", true, limit)
+            .await?;
+        items.iter().map(|item| doc(item, "audit entry")).collect()
+    }
+
+    async fn update_workflow(
+        &self,
+        id: &str,
+        change: &(dyn for<'w> Fn(&'w mut Workflow) -> bool + Send + Sync),
+    ) -> Result<Option<Workflow>, StoreError> {
+        let _local = self.local_lock(id).await;
+        for attempt in 0..self.settings.max_attempts {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let Some(item) = self.get_item(wf_pk(id), META.into()).await? else {
+                return Ok(None);
+            };
+            let current: Workflow = doc(&item, "workflow")?;
+            let stored_version: i64 = read_number(&item, VERSION)?;
+            let mut next = current.clone();
+            if !change(&mut next) {
+                return Ok(Some(current));
+            }
+            next.version = current.version.saturating_add(1);
+            let sent = self
+                .client
+                .put_item()
+                .table_name(self.table.as_ref())
+                .set_item(Some(self.workflow_item(&next)?))
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", VERSION)
+                .expression_attribute_values(":v", number(stored_version))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(Some(next)),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(unavailable("PutItem", &e)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "workflow {id} kept changing; gave up updating it after {} attempts",
+            self.settings.max_attempts
+        )))
+    }
+
+    async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Tomorrow first: a creation clock a little ahead of this one is no surprise.
+        let mut date = (self.clock.now() + time::Duration::days(1))
+            .to_offset(time::UtcOffset::UTC)
+            .date();
+        let mut keys = Vec::new();
+        for _ in 0..self.settings.recent_days {
+            let partition = format!("RECENT#{}", format_date(date));
+            let found = self
+                .query_index(
+                    RECENT_INDEX,
+                    RECENT_PK,
+                    &partition,
+                    false,
+                    limit - keys.len(),
+                )
+                .await?;
+            keys.extend(found);
+            if keys.len() >= limit {
+                break;
+            }
+            let Some(previous) = date.previous_day() else {
+                break;
+            };
+            date = previous;
+        }
+        self.workflows_by_key(keys).await
+    }
+
+    async fn marker(&self, marker: Marker) -> Result<Option<OffsetDateTime>, StoreError> {
+        let keys = (0..self.settings.marker_shards)
+            .map(|shard| self.marker_key(marker, shard))
+            .collect();
+        let mut newest: Option<i64> = None;
+        for item in self.batch_get(keys).await? {
+            let at: i64 = read_number(&item, "at")?;
+            newest = Some(newest.map_or(at, |n| n.max(at)));
+        }
+        newest.map(from_ms).transpose()
+    }
+
+    async fn set_marker(&self, marker: Marker, at: OffsetDateTime) -> Result<(), StoreError> {
+        let shard = rand::random_range(0..self.settings.marker_shards);
+        let update = self.raise_marker(marker, shard, to_ms(at))?;
+        let sent = self
+            .client
+            .update_item()
+            .table_name(self.table.as_ref())
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            // Already at or past `at`: markers only move forward.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable("UpdateItem", &e)),
+        }
+    }
+
+    async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let _local = self.local_lock(id).await;
+        // Every item of a workflow shares its partition: one Query finds them all.
+        let items = self.query(&wf_pk(id), "", true, usize::MAX).await?;
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let keys: Vec<Item> = items
+            .iter()
+            .map(|item| {
+                Ok(key(
+                    read_string(item, PK)?.to_owned(),
+                    read_string(item, SK)?.to_owned(),
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        for chunk in keys.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    DeleteRequest::builder()
+                        .set_key(Some(k.clone()))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| StoreError::Unavailable(format!("a delete request: {e}")))
+                })
+                .collect::<Result<_, _>>()?;
+            for attempt in 0..self.settings.max_attempts {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    backoff(attempt).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table.as_ref(), pending.clone())
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchWriteItem", &e))?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(self.table.as_ref()))
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(format!(
+                    "erasing workflow {id}: {} deletes left unprocessed",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(Some(keys.len() as u64))
+    }
+
+    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
+        let sk = format!(
+            "{:020}#{}",
+            entry.at.unix_timestamp_nanos().max(0),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut item = key(ADMIN_AUDIT.into(), sk);
+        item.insert(DOC.into(), string(encode(entry)?));
+        item.insert(
+            EXPIRES_AT.into(),
+            self.expiry(entry.at, self.settings.audit_retention),
+        );
+        self.client
+            .put_item()
+            .table_name(self.table.as_ref())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", &e))?;
+        Ok(())
+    }
+
+    async fn take_shared_rate_token(
+        &self,
+        client: &str,
+        window_start: i64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        self.take_rate_token(client, window_start, limit).await
+    }
+
+    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
+        let items = self.query(ADMIN_AUDIT, "", false, limit).await?;
+        items
+            .iter()
+            .map(|item| doc(item, "admin audit entry"))
+            .collect()
+    }
+}
+
+impl DynamoStore {
+    /// The shared rate limit: one counter item per client and minute (`ADD`, so
+    /// one write a request and no read), refused by its condition at the limit.
+    /// Each client has its own partition, so no key runs hot; the item expires
+    /// by TTL after its minute.
+    pub(crate) async fn take_rate_token(
+        &self,
+        client: &str,
+        window_start: i64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(self.table.as_ref())
+            .key(PK, string(format!("RATE#{client}")))
+            .key(SK, string(window_start.to_string()))
+            .update_expression("ADD #hits :one SET #exp = :exp")
+            .condition_expression("attribute_not_exists(#hits) OR #hits < :limit")
+            .expression_attribute_names("#hits", "hits")
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":limit", number(limit))
+            .expression_attribute_values(":exp", number(window_start.saturating_add(180)))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("UpdateItem", &e)),
+        }
+    }
+}
