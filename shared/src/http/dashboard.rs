@@ -129,7 +129,7 @@ mod tests {
         .await
     }
 
-    fn header<'a>(reply: &'a crate::testkit::Reply, name: header::HeaderName) -> &'a str {
+    fn header(reply: &crate::testkit::Reply, name: header::HeaderName) -> &str {
         reply
             .headers
             .get(&name)
