@@ -155,9 +155,8 @@ def run(args):
 def scenario(page, steps, serve, out):
     # ---- run 1: the OPAL trigger goes to a dead port and is dead-lettered ----
     dead = serve("dead-opal", "--no-simulator", "--opal-url", "http://127.0.0.1:9/")
-    page.goto(dead.dashboard)
-    expect(page.locator("#new-title")).to_be_visible()
-    assert "token" not in page.url, f"the token stayed in the address: {page.url}"
+    sign_in(page, steps, dead)
+    expect(page.locator("#new-title")).to_be_focused()
     page.click("#intake-sample")
     page.fill("#company_name", "Dead Letter Outfitters")
     page.click("#intake-submit")
@@ -170,7 +169,7 @@ def scenario(page, steps, serve, out):
     dead.stop()
 
     # ---- run 2: the simulator; the main flow ----
-    live = serve("simulator", "--sim-spread-ms", "6000")
+    live = serve("simulator", "--sim-spread-ms", "6000", "--sim-reject-credentials=odp")
     page.goto(live.dashboard)
     expect(page.locator("#new-title")).to_be_focused()
     assert "token" not in page.url, f"the token stayed in the address: {page.url}"
@@ -261,6 +260,15 @@ def scenario(page, steps, serve, out):
     expect(page.locator("#delivery-summary")).to_contain_text("dead lettered")
     steps.shot("delivery-history")
 
+    # The maintenance switch: on for an hour, then off again.
+    page.select_option("#maintenance-hours", "1")
+    page.click("#maintenance-form button[type=submit]")
+    expect(page.locator("#notice")).to_have_text("Maintenance saved: it is now on.")
+    expect(page.locator("#maintenance-state")).to_contain_text("Manual maintenance until")
+    page.select_option("#maintenance-hours", "0")
+    page.click("#maintenance-form button[type=submit]")
+    expect(page.locator("#notice")).to_have_text("Maintenance saved: it is now off.")
+
     letter.get_by_role("button", name=re.compile("^Redrive")).click()
     expect(page.locator("#delivery-summary")).to_contain_text("delivered")
     expect(page.locator("#dlq-empty")).to_be_visible()
@@ -272,8 +280,62 @@ def scenario(page, steps, serve, out):
     expect(page.locator("#wf-status")).to_have_text("completed")
     expect(page.locator('#agents tbody tr[data-status="completed"]')).to_have_count(AGENTS)
     steps.shot("redriven-workflow-completed")
+
+    refreshed_keys(page, steps)
+
+    page.click("#force-sync")
+    expect(page.locator("#notice")).to_contain_text("Force Sync")
     expect(page.locator("#alert")).to_be_hidden()
     live.stop()
+
+
+def sign_in(page, steps, server):
+    """Without a token the page asks for one; a refused one is told in words;
+    the banner's link signs in and leaves no token in the address."""
+    page.goto(f"{server.base}/#/ops")
+    expect(page.locator("#signin-title")).to_be_focused()
+    page.fill("#signin-token", "not-a-token")
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator("#alert")).to_contain_text("Your token was refused: the bearer token is not valid")
+    expect(page.locator("#signin-title")).to_be_visible()
+    steps.shot("sign-in-refused")
+    token = parse_qs(urlsplit(server.dashboard).fragment)["token"][0]
+    page.fill("#signin-token", token)
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator("#ops-title")).to_be_visible()
+    expect(page.locator("#who")).to_contain_text("local-developer")
+    page.click("#sign-out")
+    expect(page.locator("#signin-title")).to_be_visible()
+    page.goto(server.dashboard)
+    expect(page.locator("#new-title")).to_be_visible()
+    assert "token" not in page.url, f"the token stayed in the address: {page.url}"
+
+
+def refreshed_keys(page, steps):
+    """An intake whose ODP key the simulated Optimizely refuses pauses as
+    credentials_invalid; the refused key again is refused next to its field;
+    a new key resumes the workflow, which completes."""
+    page.click('[data-nav="new"]')
+    page.click("#intake-sample")
+    page.fill("#company_name", "Expired Key Supply")
+    page.click("#intake-form details summary")
+    page.fill("#optimizely_config-api_credentials-odp_key", "odp-old-key")
+    page.click("#intake-submit")
+    expect(page.locator("#wf-status")).to_have_text("credentials invalid")
+    expect(page.locator("#credentials")).to_be_visible()
+    expect(page.locator("#credentials-refused")).to_contain_text("ODP (HTTP 401)")
+    page.fill("#api_credentials-odp_key", "odp-old-key")
+    page.click("#credentials-form button[type=submit]")
+    expect(page.locator('#credentials-form [data-path="api_credentials.odp_key"] .field-error')).to_have_text(
+        "refused by odp (HTTP 401)"
+    )
+    steps.shot("credentials-refused")
+    page.fill("#api_credentials-odp_key", "odp-new-key")
+    page.click("#credentials-form button[type=submit]")
+    expect(page.locator("#notice")).to_have_text("The keys were accepted and the workflow resumed.")
+    expect(page.locator("#credentials")).to_be_hidden()
+    expect(page.locator("#wf-status")).to_have_text("completed")
+    expect(page.locator("#report")).to_be_visible()
 
 
 def sse(event_id, event, data, newline="\n"):

@@ -101,8 +101,12 @@
     alert.hidden = true;
   }
 
-  function notify(text) {
+  let noticeCarries = false;
+
+  /** A polite message; `carry` keeps it across the navigation that follows. */
+  function notify(text, { carry = false } = {}) {
     $('#notice').textContent = text;
+    noticeCarries = carry;
   }
 
   function showIn(selector, text) {
@@ -225,7 +229,7 @@
   function setupSignIn() {
     $('#sign-out').addEventListener('click', () => {
       signOut(null);
-      notify('Signed out.');
+      notify('Signed out.', { carry: true });
     });
     $('#signin-form').addEventListener('submit', (event) => {
       event.preventDefault();
@@ -246,8 +250,10 @@
       clearAlert();
       loadSession();
       if (session.token) {
-        location.hash = session.returnTo && session.returnTo !== '#/signin' ? session.returnTo : '#/new';
+        const target = session.returnTo && session.returnTo !== '#/signin' ? session.returnTo : '#/new';
         session.returnTo = null;
+        if (location.hash === target) route();
+        else location.hash = target;
       }
     });
   }
@@ -408,7 +414,9 @@
       const reply = await api.post('/api/strategy/intake', intakeBody());
       intake.key = null;
       form.reset();
-      notify(reply.created ? `Workflow ${reply.workflow_id} started.` : `This intake was already submitted: workflow ${reply.workflow_id}.`);
+      if (!reply.created) notify(`This intake was already submitted: workflow ${reply.workflow_id}.`, { carry: true });
+      else if (reply.status === 'credentials_invalid') notify(`Workflow ${reply.workflow_id} is paused: Optimizely refused its keys.`, { carry: true });
+      else notify(`Workflow ${reply.workflow_id} started.`, { carry: true });
       location.hash = `#/workflow/${reply.workflow_id}`;
     } catch (failure) {
       if (failure.status === 422 && failure.details?.length) {
@@ -825,7 +833,7 @@
     const paused = v.status === 'credentials_invalid';
     $('#credentials').hidden = !paused;
     if (paused) {
-      const refused = (v.credentials_pause?.refused || []).map((r) => `${r.service} (HTTP ${r.status})`);
+      const refused = (v.credentials_pause?.refused || []).map((r) => `${humanise(r.service)} (HTTP ${r.status})`);
       $('#credentials-refused').textContent = refused.length
         ? `Optimizely refused the keys for ${refused.join(', ')}. The workflow is paused until refreshed keys are verified.`
         : 'Optimizely refused the keys. The workflow is paused until refreshed keys are verified.';
@@ -1103,7 +1111,7 @@
     $('#dlq tbody').replaceChildren(...body.deliveries.map((d) => {
       const short = d.id.slice(0, 8);
       const tr = row([
-        ['Delivery', el('span', { class: 'mono', title: d.id, text: short })],
+        ['Delivery', el('span', { class: 'mono nowrap', title: d.id, text: short })],
         ['Kind', humanise(d.kind)],
         ['Workflow', d.workflow_id ? el('a', { href: `#/workflow/${encodeURIComponent(d.workflow_id)}`, class: 'mono', text: d.workflow_id.slice(0, 8) }) : '–'],
         ['Reason', d.reason],
@@ -1221,12 +1229,17 @@
     const page = match[1] || 'new';
     const arg = match[2] ? decodeURIComponent(match[2]) : null;
     if (!session.token) {
-      if (page !== 'signin') session.returnTo = location.hash || '#/new';
+      if (page !== 'signin') {
+        session.returnTo = location.hash || '#/new';
+        history.replaceState(null, '', `${location.pathname}${location.search}#/signin`);
+      }
       show('signin');
       return;
     }
     if (page !== 'workflow') stopFollowing();
     if (page !== 'signin') clearAlert();
+    if (!noticeCarries) $('#notice').textContent = '';
+    noticeCarries = false;
     switch (page) {
       case 'workflow':
         show('workflow');
