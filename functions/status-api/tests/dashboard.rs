@@ -20,10 +20,14 @@ async fn the_dashboard_is_served_without_a_token_and_the_api_still_needs_one() {
     let page = get(&app, "/").await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.content_type(), "text/html; charset=utf-8");
+    // The edge layers keep the page's own policy and caching, and add the rest.
     assert_eq!(
         page.headers.get(header::CONTENT_SECURITY_POLICY).unwrap(),
         PAGE_CSP
     );
+    assert_eq!(page.headers.get(header::CACHE_CONTROL).unwrap(), "no-cache");
+    assert_eq!(page.headers.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");
+    assert!(page.headers.contains_key("x-correlation-id"));
     let html = page.text();
     let script = html
         .split('"')
