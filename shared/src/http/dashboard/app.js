@@ -28,6 +28,7 @@
     workspace_id: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
   };
   const RECOMMENDATIONS_SHOWN = 10;
+  const STALL_MS = 45000;
 
   // ---- small helpers ---------------------------------------------------------
 
@@ -528,16 +529,22 @@
     while (!signal.aborted) {
       const headers = { Authorization: `Bearer ${session.token}`, Accept: 'text/event-stream' };
       if (lastEventId !== null) headers['Last-Event-ID'] = lastEventId;
+      // One connection, ended by the page (`signal`) or by the watchdog below.
+      const connection = new AbortController();
+      const cut = () => connection.abort();
+      signal.addEventListener('abort', cut, { once: true });
       let response;
       try {
-        response = await fetch(`${workflowPath(id)}/stream`, { headers, signal, cache: 'no-store' });
+        response = await fetch(`${workflowPath(id)}/stream`, { headers, signal: connection.signal, cache: 'no-store' });
       } catch (e) {
+        signal.removeEventListener('abort', cut);
         if (signal.aborted) return;
         failures += 1;
         setLive(`Connection lost (${e.message}); reconnecting…`);
         await sleep(backoff(failures, retryMs), signal);
         continue;
       }
+      if (!response.ok) signal.removeEventListener('abort', cut);
       if (response.status === 404) {
         // FALLBACK, to be removed once the stream endpoint is on main: the
         // workflow exists (it was just read), so a 404 means this server has no
@@ -564,8 +571,16 @@
       }
       setLive('Live');
       let outcome = null;
+      // Heartbeats come every 15 s: after three missed, the connection is dead
+      // even if nothing said so (a proxy that went quiet); reconnect.
+      let watchdog = null;
+      const alive = () => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(cut, STALL_MS);
+      };
+      alive();
       try {
-        for await (const event of sseEvents(response.body)) {
+        for await (const event of sseEvents(response.body, alive)) {
           if (event.id !== null) lastEventId = event.id;
           if (event.retry !== null) retryMs = event.retry;
           outcome = await handleEvent(event);
@@ -574,7 +589,10 @@
         }
       } catch (e) {
         if (signal.aborted) return;
-        setLive(`Connection lost (${e.message}); reconnecting…`);
+        setLive(`Connection lost (${connection.signal.aborted ? 'no heartbeat' : e.message}); reconnecting…`);
+      } finally {
+        clearTimeout(watchdog);
+        signal.removeEventListener('abort', cut);
       }
       if (signal.aborted) return;
       if (outcome === 'done') return;
@@ -608,7 +626,7 @@
    * `retry:` fields, events ended by a blank line, comments ignored, as the
    * HTML standard's event-stream format says.
    */
-  async function* sseEvents(body) {
+  async function* sseEvents(body, onChunk) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
@@ -622,6 +640,7 @@
       for (;;) {
         const { value, done } = await reader.read();
         if (done) return;
+        onChunk();
         buffer += decoder.decode(value, { stream: true });
         if (first && buffer.length) {
           if (buffer.charCodeAt(0) === 0xfeff) buffer = buffer.slice(1);
