@@ -239,12 +239,7 @@ def scenario(page, steps, serve, out):
 
     stream_client(page, steps, live, page.url.rsplit("/", 1)[1])
 
-    # A narrow screen: nothing wider than the viewport.
-    page.set_viewport_size({"width": 390, "height": 844})
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 1, f"the page is {overflow}px wider than a 390px screen"
-    steps.shot("narrow-workflow", full_page=False)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    narrow(page, steps, "narrow-workflow")
 
     # ---- Operations: the first run's dead letter, its history, a redrive ----
     page.click('[data-nav="ops"]')
@@ -259,6 +254,7 @@ def scenario(page, steps, serve, out):
     expect(page.locator("#delivery-history tbody tr")).to_have_count(5)
     expect(page.locator("#delivery-summary")).to_contain_text("dead lettered")
     steps.shot("delivery-history")
+    narrow(page, steps, "narrow-operations")
 
     # The maintenance switch: on for an hour, then off again.
     page.select_option("#maintenance-hours", "1")
@@ -287,6 +283,15 @@ def scenario(page, steps, serve, out):
     expect(page.locator("#notice")).to_contain_text("Force Sync")
     expect(page.locator("#alert")).to_be_hidden()
     live.stop()
+
+
+def narrow(page, steps, name):
+    """On a phone-sized screen nothing is wider than the screen."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"{name}: the page is {overflow}px wider than a 390px screen"
+    steps.shot(name, full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def sign_in(page, steps, server):
