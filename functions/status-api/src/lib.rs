@@ -1,4 +1,5 @@
-//! `status-api`: one workflow's status, and the dashboard's recent-status summary.
+//! `status-api`: one workflow's status, the dashboard's recent-status summary,
+//! and the operator dashboard itself (its page and assets).
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -31,6 +32,7 @@ pub fn routes(services: Services) -> Router {
         .route(WEBHOOK_EVENTS_PATH, get(webhook_events))
         .merge(ops::routes())
         .merge(deliveries::routes())
+        .merge(osa_shared::http::dashboard::routes())
         .with_state(services)
 }
 

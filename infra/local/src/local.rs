@@ -384,6 +384,14 @@ fn print_banner(base: &str, dir: &Path, simulate: bool, token: &str) {
     let _ = writeln!(out, "OSA listening on {base}");
     let _ = writeln!(out, "  data dir: {}   OPAL: {opal}", dir.display());
     let _ = writeln!(out);
+    // The token rides in the fragment, which a browser never sends to a server;
+    // the page moves it into session storage and clears the address.
+    let _ = writeln!(
+        out,
+        "  Open the dashboard (signs in with the development token):"
+    );
+    let _ = writeln!(out, "    {base}/#token={token}");
+    let _ = writeln!(out);
     let _ = writeln!(out, "  A development token (all scopes, 24 h):");
     let _ = writeln!(out, "    export OSA_TOKEN={token}");
     let _ = writeln!(out);

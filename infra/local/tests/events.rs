@@ -156,8 +156,16 @@ fn check(entry: &Entry, response: &Value) -> Result<(), String> {
                 ));
             }
             // Every answer, success or error, is a JSON object saying which it is;
-            // except an export asked for in another format (the Markdown report).
+            // except an export asked for in another format (the Markdown report)
+            // and the dashboard's page.
             let content_type = response["headers"]["content-type"].as_str().unwrap_or("");
+            if want < 400 && content_type.starts_with("text/html") {
+                return response["body"]
+                    .as_str()
+                    .filter(|b| b.starts_with("<!doctype html>"))
+                    .map(|_| ())
+                    .ok_or_else(|| format!("no HTML page: {}", response["body"]));
+            }
             if want < 400 && content_type.starts_with("text/markdown") {
                 return response["body"]
                     .as_str()

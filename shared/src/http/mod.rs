@@ -3,6 +3,7 @@
 //! router gets.
 
 mod api_metrics;
+pub mod dashboard;
 mod error;
 mod layers;
 pub mod rate_limit;

@@ -1,0 +1,42 @@
+//! The status function serves the operator dashboard: the page and its assets
+//! without a token, the API behind it still with one.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use osa_shared::http::dashboard::PAGE_CSP;
+use osa_testkit::{TestApp, call};
+
+async fn get(app: &TestApp, path: &str) -> osa_testkit::Reply {
+    call(
+        status_api::app(app.services.clone()),
+        Request::get(path).body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_without_a_token_and_the_api_still_needs_one() {
+    let app = TestApp::new();
+    let page = get(&app, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.content_type(), "text/html; charset=utf-8");
+    // The edge layers keep the page's own policy and caching, and add the rest.
+    assert_eq!(
+        page.headers.get(header::CONTENT_SECURITY_POLICY).unwrap(),
+        PAGE_CSP
+    );
+    assert_eq!(page.headers.get(header::CACHE_CONTROL).unwrap(), "no-cache");
+    assert_eq!(page.headers.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");
+    assert!(page.headers.contains_key("x-correlation-id"));
+    let html = page.text();
+    let script = html
+        .split('"')
+        .find(|part| part.starts_with("/dashboard/app.js?v="))
+        .expect("the page loads its script");
+    let script = get(&app, script).await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(script.text().contains("/api/strategy/intake"));
+
+    let api = get(&app, "/api/admin/osa/recent-status").await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+}
