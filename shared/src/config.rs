@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use crate::auth::{AuthError, JwtVerifier, RefreshPolicy};
 use crate::domain::Secret;
 use crate::domain::pii::{PiiPolicy, RedactionMode};
 use crate::domain::signature::SignatureConfig;
@@ -30,9 +29,18 @@ pub struct Config {
     pub deadline_scale: f64,
     /// How PII in agent output and intake free text is rewritten before storage.
     pub pii: PiiPolicy,
-    /// Scenario A: trigger a timed-out agent once more, with a reduced scope.
+    /// Trigger a timed-out agent once more, with a reduced scope.
     pub retrigger_timed_out_agents: bool,
+    /// How long an intake may spend checking Optimizely keys, all services
+    /// together; past it the check is inconclusive and the workflow starts.
+    pub credentials_budget: Duration,
+    /// Behind API Gateway's JWT authorizer, read the claims it verified instead
+    /// of verifying the token a second time.
+    pub trust_gateway_claims: bool,
 }
+
+/// The default budget for checking an intake's Optimizely keys.
+pub const CREDENTIALS_BUDGET: Duration = Duration::from_secs(4);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -40,21 +48,19 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("invalid value for {0}: {1}")]
     Invalid(&'static str, String),
-    #[error(transparent)]
-    Auth(#[from] AuthError),
     #[error("could not read {0}: {1}")]
     Read(String, std::io::Error),
 }
 
-pub(crate) fn var(name: &'static str) -> Option<String> {
+pub fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn required(name: &'static str) -> Result<String, ConfigError> {
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
     var(name).ok_or(ConfigError::Missing(name))
 }
 
-fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+pub fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
         Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid(name, v)),
@@ -71,12 +77,29 @@ pub fn secrets_from(list: &str) -> Vec<Secret> {
 }
 
 impl Config {
+    /// A configuration with every setting at its default but these three.
+    pub fn new(public_base_url: &str, signature: SignatureConfig, opal: OpalConfig) -> Config {
+        Config {
+            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+            signature,
+            opal,
+            max_body_bytes: MAX_BODY_BYTES,
+            deadline_scale: 1.0,
+            pii: PiiPolicy::default(),
+            retrigger_timed_out_agents: false,
+            credentials_budget: CREDENTIALS_BUDGET,
+            trust_gateway_claims: false,
+        }
+    }
+
     /// Reads `OSA_PUBLIC_URL`, `OSA_WEBHOOK_SECRETS`, `OSA_SIGNATURE_TOLERANCE_PAST_SECS`,
     /// `OSA_SIGNATURE_TOLERANCE_FUTURE_SECS`, `OSA_ALLOW_LEGACY_SIGNATURES`,
     /// `OPAL_TRIGGER_URL`, `OPAL_API_KEY`, `OPAL_TIMEOUT_SECS`, `OSA_DEADLINE_SCALE`.
     ///
-    /// The two secrets may instead come from Secrets Manager (see
-    /// [`crate::runtime`]); without any webhook secret every signature is refused.
+    /// Also `OSA_RETRIGGER_TIMED_OUT_AGENTS`, `OSA_CREDENTIALS_BUDGET_MS` and
+    /// `OSA_TRUST_GATEWAY_CLAIMS`. The two secrets may instead come from
+    /// Secrets Manager (`bootstrap`); without any webhook secret every signature
+    /// is refused.
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut signature = SignatureConfig::new(secrets_from(
             &var("OSA_WEBHOOK_SECRETS").unwrap_or_default(),
@@ -85,18 +108,21 @@ impl Config {
         signature.tolerance_future_ms =
             parsed("OSA_SIGNATURE_TOLERANCE_FUTURE_SECS", 60i64)? * 1000;
         signature.allow_legacy_unseparated = parsed("OSA_ALLOW_LEGACY_SIGNATURES", false)?;
+        let opal = OpalConfig {
+            trigger_url: required("OPAL_TRIGGER_URL")?,
+            api_key: var("OPAL_API_KEY").map(Secret::new),
+            timeout: Duration::from_secs(parsed("OPAL_TIMEOUT_SECS", 45u64)?),
+        };
         Ok(Config {
-            public_base_url: required("OSA_PUBLIC_URL")?.trim_end_matches('/').to_owned(),
-            signature,
-            opal: OpalConfig {
-                trigger_url: required("OPAL_TRIGGER_URL")?,
-                api_key: var("OPAL_API_KEY").map(Secret::new),
-                timeout: Duration::from_secs(parsed("OPAL_TIMEOUT_SECS", 45u64)?),
-            },
-            max_body_bytes: MAX_BODY_BYTES,
             deadline_scale: parsed("OSA_DEADLINE_SCALE", 1.0f64)?,
             pii: pii_from_env()?,
             retrigger_timed_out_agents: parsed("OSA_RETRIGGER_TIMED_OUT_AGENTS", false)?,
+            credentials_budget: Duration::from_millis(parsed(
+                "OSA_CREDENTIALS_BUDGET_MS",
+                CREDENTIALS_BUDGET.as_millis() as u64,
+            )?),
+            trust_gateway_claims: parsed("OSA_TRUST_GATEWAY_CLAIMS", false)?,
+            ..Config::new(&required("OSA_PUBLIC_URL")?, signature, opal)
         })
     }
 }
@@ -121,36 +147,4 @@ fn pii_from_env() -> Result<PiiPolicy, ConfigError> {
         return Err(ConfigError::Missing("OSA_PII_HASH_KEY"));
     }
     Ok(policy)
-}
-
-/// Bearer-token settings: `OSA_JWT_ISSUER`, `OSA_JWT_AUDIENCE`, and the keys:
-/// `OSA_JWKS_FILE`, else `OSA_JWKS_URL` (fetched now, so a bad URL fails the
-/// cold start), else `OSA_JWT_PUBLIC_KEY_FILES` (comma-separated PEM paths, never
-/// re-read). A JWKS file or URL is re-read when older than `OSA_JWKS_TTL_SECS`
-/// (600) or when a token names an unknown `kid`, at most once per
-/// `OSA_JWKS_MIN_REFRESH_SECS` (60).
-pub async fn verifier_from_env() -> Result<JwtVerifier, ConfigError> {
-    let issuer = required("OSA_JWT_ISSUER")?;
-    let audience = required("OSA_JWT_AUDIENCE")?;
-    let policy = RefreshPolicy {
-        ttl: Duration::from_secs(parsed("OSA_JWKS_TTL_SECS", 600u64)?),
-        min_interval: Duration::from_secs(parsed("OSA_JWKS_MIN_REFRESH_SECS", 60u64)?),
-        ..RefreshPolicy::default()
-    };
-    if let Some(path) = var("OSA_JWKS_FILE") {
-        return Ok(
-            JwtVerifier::from_jwks_file(path, &issuer, &audience)?.with_refresh_policy(policy)
-        );
-    }
-    if let Some(url) = var("OSA_JWKS_URL") {
-        return Ok(JwtVerifier::from_jwks_url(&url, &issuer, &audience, policy).await?);
-    }
-    let files = required("OSA_JWT_PUBLIC_KEY_FILES")?;
-    let pems = files
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.to_owned(), e)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(JwtVerifier::from_pems(&pems, &issuer, &audience)?)
 }

@@ -3,9 +3,8 @@
 
 pub mod adapters;
 pub mod app;
-pub mod auth;
+pub mod bootstrap;
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod ports;
-pub mod runtime;

@@ -7,45 +7,51 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::{Method, StatusCode, header};
 use axum::routing::get;
 use http_body_util::BodyExt;
+use osa_shared::adapters::jwt::JwtVerifier;
 use osa_shared::app::Services;
-use osa_shared::auth::{JwtVerifier, scopes};
-use osa_shared::http::authorize;
+use osa_shared::domain::access::Caller;
+use osa_shared::domain::access::scopes;
 use osa_shared::http::rate_limit::RateLimitConfig;
+use osa_shared::http::routes;
 use osa_shared::http::{
-    ApiError, CORRELATION_HEADER, EdgeConfig, SECURITY_HEADERS, allowed_origins, with_edge_layers,
+    CORRELATION_HEADER, EdgeConfig, SECURITY_HEADERS, allowed_origins, with_edge_layers,
 };
 use osa_testkit::keys::{JwksFile, jwk, jwks, mint_kid, other_keys};
 use osa_testkit::{AUDIENCE, ISSUER, TestApp, dev_keys};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// An open route, a route that sets its own caching, and one that needs `osa:read`.
+/// Stand-ins on routes of the route table (whose access the layers enforce): an
+/// open route, an open one that sets its own caching, one that needs
+/// `osa:read`, and the webhook.
 fn routes(services: &Services) -> Router {
-    async fn secure(
-        State(services): State<Services>,
-        headers: HeaderMap,
-    ) -> Result<Json<Value>, ApiError> {
-        let caller = authorize(&services, &headers, scopes::READ)?;
-        Ok(Json(json!({ "subject": caller.subject })))
+    async fn secure(caller: Caller) -> Json<Value> {
+        Json(json!({ "subject": caller.subject }))
     }
     Router::new()
-        .route("/api/ping", get(|| async { Json(json!({ "ok": true })) }))
         .route(
-            "/api/cached",
+            routes::HEALTH.path,
+            get(|| async { Json(json!({ "ok": true })) }),
+        )
+        .route(
+            routes::DASHBOARD_FILE.path,
             get(|| async { ([(header::CACHE_CONTROL, "max-age=60")], "cached") }),
         )
-        .route("/api/secure", get(secure))
+        .route(routes::WORKFLOW.path, get(secure))
         .route(
-            osa_shared::http::rate_limit::WEBHOOK_PATH,
+            routes::WEBHOOK.path,
             axum::routing::post(|| async { Json(json!({ "ok": true })) }),
         )
         .with_state(services.clone())
 }
+
+const PING: &str = "/api/health/ping";
+const CACHED: &str = "/dashboard/app.css";
+const SECURE: &str = "/api/strategy/workflows/w1";
 
 fn edge_app(services: &Services, edge: EdgeConfig) -> Router {
     with_edge_layers(routes(services), services, edge)
@@ -103,10 +109,10 @@ async fn every_response_carries_the_security_headers() {
     let t = TestApp::new();
     let app = edge_app(&t.services, EdgeConfig::default());
     for (method, path, status) in [
-        (Method::GET, "/api/ping", StatusCode::OK),
+        (Method::GET, PING, StatusCode::OK),
         (Method::GET, "/api/nowhere", StatusCode::NOT_FOUND),
-        (Method::DELETE, "/api/ping", StatusCode::METHOD_NOT_ALLOWED),
-        (Method::GET, "/api/secure", StatusCode::UNAUTHORIZED),
+        (Method::DELETE, PING, StatusCode::METHOD_NOT_ALLOWED),
+        (Method::GET, SECURE, StatusCode::UNAUTHORIZED),
     ] {
         let (got, headers, _) = send(&app, request(method, path, &[])).await;
         assert_eq!(got, status, "{path}");
@@ -114,7 +120,7 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
     }
     // A handler's own Cache-Control stands.
-    let (_, headers, _) = send(&app, request(Method::GET, "/api/cached", &[])).await;
+    let (_, headers, _) = send(&app, request(Method::GET, CACHED, &[])).await;
     assert_secure(&headers);
     assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "max-age=60");
 }
@@ -141,11 +147,7 @@ async fn cors_answers_only_the_listed_origins() {
 
     let (status, headers, _) = send(
         &app,
-        request(
-            Method::GET,
-            "/api/ping",
-            &[("origin", "https://app.example.com")],
-        ),
+        request(Method::GET, PING, &[("origin", "https://app.example.com")]),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -160,11 +162,7 @@ async fn cors_answers_only_the_listed_origins() {
 
     let (_, headers, _) = send(
         &app,
-        request(
-            Method::GET,
-            "/api/ping",
-            &[("origin", "https://evil.example.com")],
-        ),
+        request(Method::GET, PING, &[("origin", "https://evil.example.com")]),
     )
     .await;
     assert!(headers.get(&allow).is_none());
@@ -174,7 +172,7 @@ async fn cors_answers_only_the_listed_origins() {
         &app,
         request(
             Method::OPTIONS,
-            "/api/secure",
+            SECURE,
             &[
                 ("origin", "https://app.example.com"),
                 ("access-control-request-method", "POST"),
@@ -213,11 +211,7 @@ async fn cors_answers_only_the_listed_origins() {
     let closed = edge_app(&t.services, EdgeConfig::default());
     let (_, headers, _) = send(
         &closed,
-        request(
-            Method::GET,
-            "/api/ping",
-            &[("origin", "https://app.example.com")],
-        ),
+        request(Method::GET, PING, &[("origin", "https://app.example.com")]),
     )
     .await;
     assert!(headers.get(&allow).is_none());
@@ -238,7 +232,7 @@ async fn a_client_over_its_limit_gets_429_while_another_is_served() {
         let app = app.clone();
         let auth = format!("Bearer {token}");
         tasks.spawn(async move {
-            let r = request(Method::GET, "/api/secure", &[("authorization", &auth)]);
+            let r = request(Method::GET, SECURE, &[("authorization", &auth)]);
             (i < 5, send(&app, r).await)
         });
     }
@@ -263,7 +257,7 @@ async fn a_client_over_its_limit_gets_429_while_another_is_served() {
     // A second later, client A may make one more request.
     t.clock.advance(std::time::Duration::from_secs(1));
     let auth_a = format!("Bearer {a}");
-    let get_a = || request(Method::GET, "/api/secure", &[("authorization", &auth_a)]);
+    let get_a = || request(Method::GET, SECURE, &[("authorization", &auth_a)]);
     assert_eq!(send(&app, get_a()).await.0, StatusCode::OK);
     assert_eq!(send(&app, get_a()).await.0, StatusCode::TOO_MANY_REQUESTS);
 }
@@ -277,16 +271,10 @@ async fn the_webhook_sender_gets_a_larger_allowance_of_its_own() {
     };
     let webhook = osa_shared::http::rate_limit::WEBHOOK_PATH;
     // Two ordinary requests, then the address is limited there...
+    assert_eq!(send(&app, from(Method::GET, PING)).await.0, StatusCode::OK);
+    assert_eq!(send(&app, from(Method::GET, PING)).await.0, StatusCode::OK);
     assert_eq!(
-        send(&app, from(Method::GET, "/api/ping")).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        send(&app, from(Method::GET, "/api/ping")).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        send(&app, from(Method::GET, "/api/ping")).await.0,
+        send(&app, from(Method::GET, PING)).await.0,
         StatusCode::TOO_MANY_REQUESTS
     );
     // ...while as a webhook sender it has ten times the burst, counted apart.
@@ -316,7 +304,7 @@ async fn a_token_that_does_not_verify_counts_against_its_address() {
     let from = |ip: &'static str, auth: &str| {
         request(
             Method::GET,
-            "/api/ping",
+            PING,
             &[("x-forwarded-for", ip), ("authorization", auth)],
         )
     };
@@ -339,11 +327,7 @@ async fn a_token_that_does_not_verify_counts_against_its_address() {
         );
     }
     // And so does another address without a token.
-    let anonymous = request(
-        Method::GET,
-        "/api/ping",
-        &[("x-forwarded-for", "198.51.100.1")],
-    );
+    let anonymous = request(Method::GET, PING, &[("x-forwarded-for", "198.51.100.1")]);
     assert_eq!(send(&app, anonymous).await.0, StatusCode::OK);
 }
 
@@ -353,7 +337,7 @@ async fn rate_limiting_can_be_turned_off() {
     let app = edge_app(&t.services, EdgeConfig::default());
     for _ in 0..200 {
         assert_eq!(
-            send(&app, request(Method::GET, "/api/ping", &[])).await.0,
+            send(&app, request(Method::GET, PING, &[])).await.0,
             StatusCode::OK
         );
     }
@@ -364,7 +348,7 @@ async fn a_key_rotated_into_the_jwks_file_reaches_the_handlers_without_a_restart
     let t = TestApp::new();
     let file = JwksFile::new(&jwks(&[jwk(dev_keys(), "k1")]));
     let mut services = t.services.clone();
-    services.auth = Arc::new(
+    services.tokens = Arc::new(
         JwtVerifier::from_jwks_file(&file.0, ISSUER, AUDIENCE)
             .unwrap()
             .with_clock(t.clock.clone()),
@@ -372,7 +356,7 @@ async fn a_key_rotated_into_the_jwks_file_reaches_the_handlers_without_a_restart
     let app = edge_app(&services, EdgeConfig::default());
     let get = |token: &str| {
         let auth = format!("Bearer {token}");
-        request(Method::GET, "/api/secure", &[("authorization", &auth)])
+        request(Method::GET, SECURE, &[("authorization", &auth)])
     };
     let old = mint_kid(dev_keys(), "k1", &[scopes::READ]);
     let new = mint_kid(other_keys(), "k2", &[scopes::READ]);

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use osa_shared::app::jobs;
-use osa_shared::auth::scopes;
+use osa_shared::domain::access::scopes;
 use osa_shared::ports::{Job, OutboundError};
 use osa_testkit::{TestApp, call};
 use proptest::prelude::*;
@@ -32,7 +32,8 @@ async fn send(
     content_type: &str,
     bytes: Vec<u8>,
 ) -> (StatusCode, Value) {
-    let mut req = Request::post(intake::PATH).header("content-type", content_type);
+    let mut req =
+        Request::post(osa_shared::http::routes::INTAKE.path).header("content-type", content_type);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
@@ -274,7 +275,7 @@ proptest! {
 }
 
 async fn sync(app: &TestApp, token: &str, body: &str) -> (StatusCode, Value) {
-    let req = Request::post(intake::SYNC_PATH)
+    let req = Request::post(osa_shared::http::routes::FORCE_SYNC.path)
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {token}"))
         .body(Body::from(body.to_owned()))
@@ -316,7 +317,10 @@ async fn force_sync_runs_once_at_a_time_and_refuses_bad_input() {
 #[tokio::test]
 async fn every_route_refuses_a_token_without_its_scope() {
     let app = TestApp::new();
-    for path in [intake::PATH, intake::SYNC_PATH] {
+    for path in [
+        osa_shared::http::routes::INTAKE.path,
+        osa_shared::http::routes::FORCE_SYNC.path,
+    ] {
         for granted in [&[][..], &[scopes::READ][..]] {
             let request = Request::post(path)
                 .header("content-type", "application/json")

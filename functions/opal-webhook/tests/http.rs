@@ -37,7 +37,8 @@ async fn workflow(app: &TestApp) -> String {
 }
 
 async fn send(app: &TestApp, signature: Option<String>, bytes: Vec<u8>) -> (StatusCode, Value) {
-    let mut req = Request::post(opal_webhook::PATH).header("content-type", "application/json");
+    let mut req = Request::post(osa_shared::http::routes::WEBHOOK.path)
+        .header("content-type", "application/json");
     if let Some(sig) = signature {
         req = req.header("x-osa-signature", sig);
     }
@@ -239,7 +240,7 @@ async fn a_bearer_token_is_no_substitute_for_the_signature() {
         &json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "started"}),
     )
     .unwrap();
-    let request = Request::post(opal_webhook::PATH)
+    let request = Request::post(osa_shared::http::routes::WEBHOOK.path)
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {}", app.admin_token()))
         .body(Body::from(bytes))

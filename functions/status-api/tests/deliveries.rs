@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use osa_shared::app::intake::submit;
-use osa_shared::auth::scopes;
+use osa_shared::domain::access::scopes;
 use osa_shared::ports::OutboundError;
 use osa_testkit::TestApp;
 use serde_json::{Value, json};

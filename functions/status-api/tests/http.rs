@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use osa_shared::app::intake::submit;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
-use osa_shared::auth::scopes;
+use osa_shared::domain::access::scopes;
 use osa_testkit::{TestApp, call};
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -9,8 +9,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use osa_shared::auth::scopes;
 use osa_shared::domain::AgentId;
+use osa_shared::domain::access::scopes;
 use osa_shared::domain::signature::sign;
 use serde_json::{Value, json};
 

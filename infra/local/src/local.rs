@@ -7,21 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use osa_shared::adapters::aws::{self, AwsClients};
+use osa_shared::adapters::aws::{AwsClients, provision};
 use osa_shared::adapters::http::client::ReqwestClient;
 use osa_shared::adapters::http::optimizely::{
     OptimizelyClient, OptimizelyService, ReqwestTransport, TokioSleeper,
 };
+use osa_shared::adapters::jwt::{DevKeys, JwtVerifier};
 use osa_shared::adapters::log_bus::LogBus;
 use osa_shared::adapters::sqlite::SqliteStore;
 use osa_shared::app::{Services, alerts, health, jobs};
-use osa_shared::auth::{DevKeys, JwtVerifier, scopes};
-use osa_shared::config::{Config, MAX_BODY_BYTES, OpalConfig, secrets_from};
+use osa_shared::bootstrap::{Adapters, Backend, Runtime, assemble, optimizely_from_env};
+use osa_shared::config::{Config, OpalConfig, secrets_from};
 use osa_shared::domain::Secret;
+use osa_shared::domain::access::scopes;
 use osa_shared::domain::signature::SignatureConfig;
 use osa_shared::http::with_common_layers;
-use osa_shared::ports::{Clock, SystemClock};
-use osa_shared::runtime::{Adapters, Backend, optimizely_from_env};
+use osa_shared::ports::{Clock, CredentialChecker, SystemClock};
 use tokio::sync::watch;
 
 use crate::simulator::{Knobs, Simulator, optimizely};
@@ -103,6 +104,7 @@ pub fn init_tracing(json: bool) {
 }
 
 /// The full application over the data dir's embedded store.
+/// Optimizely keys are not checked.
 pub fn embedded_services(
     files: &LocalFiles,
     base: &str,
@@ -110,18 +112,17 @@ pub fn embedded_services(
     tuning: Tuning,
 ) -> Result<Services, String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(
-        SqliteStore::open(&files.dir.join("osa.db"), clock.clone()).map_err(|e| e.to_string())?,
-    );
-    let adapters = Adapters {
-        store: store.clone(),
-        queue: store.clone(),
-        events: Arc::new(LogBus::default()),
-        metrics: store.clone(),
-        deliveries: store.clone(),
-        ops: store,
-    };
-    local_services(files, base, trigger_url, adapters, clock, tuning)
+    let adapters = embedded_adapters(files, clock.clone())?;
+    local_services(files, base, trigger_url, adapters, clock, tuning, None)
+}
+
+/// The data dir's embedded store; domain events to the log.
+fn embedded_adapters(files: &LocalFiles, clock: Arc<dyn Clock>) -> Result<Adapters, String> {
+    let store = SqliteStore::open(&files.dir.join("osa.db"), clock).map_err(|e| e.to_string())?;
+    Ok(Adapters::embedded(
+        Arc::new(store),
+        Arc::new(LogBus::default()),
+    ))
 }
 
 /// Lifecycle settings `osa serve` takes as flags.
@@ -144,10 +145,10 @@ impl Default for Tuning {
 /// table and the queue pair first if they are missing.
 async fn aws_adapters(args: &ServeArgs, clock: Arc<dyn Clock>) -> Result<Adapters, String> {
     let clients = AwsClients::shared().await;
-    aws::provision::ensure_table(&clients.dynamodb, &args.table)
+    provision::ensure_table(&clients.dynamodb, &args.table)
         .await
         .map_err(|e| format!("DynamoDB table {}: {e}", args.table))?;
-    let queues = aws::provision::ensure_queues(&clients.sqs, &args.queue)
+    let queues = provision::ensure_queues(&clients.sqs, &args.queue)
         .await
         .map_err(|e| format!("SQS queue {}: {e}", args.queue))?;
     let backend = Backend::Aws {
@@ -170,42 +171,36 @@ fn local_services(
     adapters: Adapters,
     clock: Arc<dyn Clock>,
     tuning: Tuning,
+    optimizely: Option<Arc<dyn CredentialChecker>>,
 ) -> Result<Services, String> {
     let mut secrets = vec![files.webhook_secret.clone()];
     secrets.extend(secrets_from(
         &std::env::var("OSA_WEBHOOK_SECRETS").unwrap_or_default(),
     ));
-    let auth = JwtVerifier::from_pems(
+    let tokens = JwtVerifier::from_pems(
         std::slice::from_ref(&files.keys.public_pem),
         ISSUER,
         AUDIENCE,
     )
     .map_err(|e| e.to_string())?;
-    Ok(Services {
-        store: adapters.store,
-        queue: adapters.queue,
-        events: adapters.events,
-        metrics: adapters.metrics,
-        ops: adapters.ops,
-        deliveries: adapters.deliveries,
+    let opal = OpalConfig {
+        trigger_url,
+        api_key: Some(files.opal_api_key.clone()),
+        timeout: Duration::from_secs(45),
+    };
+    let config = Config {
+        deadline_scale: tuning.deadline_scale,
+        retrigger_timed_out_agents: tuning.retrigger_timed_out_agents,
+        ..Config::new(base, SignatureConfig::new(secrets), opal)
+    };
+    let runtime = Runtime {
+        config,
         clock,
         http: Arc::new(ReqwestClient::new().map_err(|e| e.to_string())?),
-        optimizely: None,
-        auth: Arc::new(auth),
-        config: Arc::new(Config {
-            public_base_url: base.to_owned(),
-            signature: SignatureConfig::new(secrets),
-            opal: OpalConfig {
-                trigger_url,
-                api_key: Some(files.opal_api_key.clone()),
-                timeout: Duration::from_secs(45),
-            },
-            max_body_bytes: MAX_BODY_BYTES,
-            deadline_scale: tuning.deadline_scale,
-            pii: osa_shared::domain::pii::PiiPolicy::default(),
-            retrigger_timed_out_agents: tuning.retrigger_timed_out_agents,
-        }),
-    })
+        tokens: Arc::new(tokens),
+        optimizely,
+    };
+    Ok(assemble(adapters, runtime))
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), String> {
@@ -241,21 +236,13 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         deadline_scale: args.deadline_scale,
         retrigger_timed_out_agents: args.retrigger_timed_out,
     };
-    let mut services = match args.backend {
-        BackendKind::Sqlite => embedded_services(&files, &base, trigger_url, tuning)?,
-        BackendKind::Aws => {
-            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            let adapters = aws_adapters(&args, clock.clone()).await?;
-            local_services(&files, &base, trigger_url, adapters, clock, tuning)?
-        }
-    };
-
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Optimizely: the simulator's services, or the real ones (base URLs from
     // OPTIMIZELY_BASE_URL_<SERVICE> when set).
-    services.optimizely = Some(Arc::new(if simulate {
+    let optimizely = if simulate {
         let mut client = OptimizelyClient::new(
             Arc::new(ReqwestTransport::new().map_err(|e| e.to_string())?),
-            services.clock.clone(),
+            clock.clone(),
             Arc::new(TokioSleeper),
         );
         for service in OptimizelyService::ALL {
@@ -263,8 +250,21 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         }
         client
     } else {
-        optimizely_from_env(services.clock.clone()).map_err(|e| e.to_string())?
-    }));
+        optimizely_from_env(clock.clone()).map_err(|e| e.to_string())?
+    };
+    let adapters = match args.backend {
+        BackendKind::Sqlite => embedded_adapters(&files, clock.clone())?,
+        BackendKind::Aws => aws_adapters(&args, clock.clone()).await?,
+    };
+    let services = local_services(
+        &files,
+        &base,
+        trigger_url,
+        adapters,
+        clock,
+        tuning,
+        Some(Arc::new(optimizely)),
+    )?;
 
     let mut router = Router::new()
         .merge(intake::routes(services.clone()))

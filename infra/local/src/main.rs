@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use osa_shared::auth::scopes;
 use osa_shared::domain::AgentId;
+use osa_shared::domain::access::scopes;
 use osa_shared::domain::signature::sign;
 
 #[derive(Parser)]

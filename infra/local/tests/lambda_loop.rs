@@ -327,6 +327,7 @@ fn aws_backend() -> Vec<(&'static str, String)> {
         ("OSA_BACKEND", "aws".to_owned()),
         ("OSA_TABLE_NAME", table),
         ("OSA_QUEUE_URL", queue_url),
+        ("OSA_EVENT_BUS_NAME", "default".to_owned()),
         ("AWS_ENDPOINT_URL", endpoint),
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use base64::Engine;
-use osa_shared::auth::JwtVerifier;
+use osa_shared::adapters::jwt::JwtVerifier;
 use serde_json::Value;
 
 /// The issuer and audience `osa token` signs for (infra/local/src/local.rs).
@@ -53,7 +53,13 @@ fn mint(dir: &Path, extra: &[&str]) -> (String, String) {
         .to_owned();
     let public = std::fs::read_to_string(dir.join("dev-jwt-public.pem")).expect("dev public key");
     let verifier = JwtVerifier::from_pems(&[public], DEV_ISSUER, DEV_AUDIENCE).expect("verifier");
-    let caller = verifier.verify(&token).expect("the token verifies");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let caller = runtime
+        .block_on(verifier.verify(&token))
+        .expect("the token verifies");
     let payload = token.split('.').nth(1).expect("a JWT payload");
     let claims: Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -1,7 +1,7 @@
 //! Admin actions. Every one is recorded in the admin audit trail (who, what,
 //! when, outcome), whatever its outcome.
 
-use crate::auth::Caller;
+use crate::domain::access::Caller;
 use crate::ports::{AdminAuditEntry, StoreError};
 
 use super::Services;

@@ -26,6 +26,7 @@ use crate::domain::metrics::{Family, Snapshot};
 use crate::ports::StoreError;
 
 use super::Services;
+use crate::domain::access::Caller;
 
 pub const ALERT_STATE: &str = "alerts";
 pub const MAINTENANCE_STATE: &str = "maintenance";
@@ -467,6 +468,30 @@ pub async fn set_maintenance(
     Err(StoreError::Unavailable(
         "the maintenance settings kept changing".into(),
     ))
+}
+
+/// The switch on an admin's request, recorded in the admin audit trail (target:
+/// whether maintenance is now on) whatever came of it. Answers whether it is on.
+pub async fn switch_maintenance(
+    services: &Services,
+    caller: &Caller,
+    settings: &Maintenance,
+    correlation_id: Option<&str>,
+) -> Result<bool, StoreError> {
+    let saved = set_maintenance(services, settings).await;
+    let active = settings.active(services.clock.now());
+    let outcome = if saved.is_ok() { "succeeded" } else { "failed" };
+    let target = if active { "on" } else { "off" };
+    super::admin::record(
+        services,
+        caller,
+        "maintenance_switched",
+        target,
+        outcome,
+        correlation_id,
+    )
+    .await?;
+    saved.map(|()| active)
 }
 
 /// `GET /api/admin/alerts`: firing alerts, recent notices, every rule's last

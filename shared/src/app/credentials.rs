@@ -14,74 +14,47 @@
 //!
 //! Keys are never stored, logged or echoed: they live for the request only.
 
-use crate::adapters::http::optimizely::{OptimizelyError, OptimizelyService};
+use crate::domain::credentials::{CheckOutcome, Verification, names, pause};
 use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Credentials, parse_credentials_update};
 use crate::domain::validation::InvalidBody;
-use crate::domain::workflow::{CredentialsPause, RefusedService, Workflow, WorkflowStatus};
+use crate::domain::workflow::{RefusedService, Workflow, WorkflowStatus};
 use crate::ports::{QueueError, StoreError};
 
 use super::delivery::opal::{claim_trigger_id, opal_trigger};
 use super::delivery::{DeliveryOpError, enqueue_delivery};
 use super::{Services, deadlines};
 
-/// What verifying a set of keys found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Verification {
-    /// Services that answered 401 or 403.
-    pub refused: Vec<RefusedService>,
-    /// Services that could not say (5xx, timeout, circuit open, rate limited,
-    /// another 4xx): logged, never a reason to pause.
-    pub inconclusive: Vec<OptimizelyService>,
-    /// Services whose key was checked (those given a key).
-    pub checked: usize,
-}
-
-impl Verification {
-    pub fn is_refused(&self) -> bool {
-        !self.refused.is_empty()
-    }
-}
-
-/// Verifies every key given, concurrently. Without an Optimizely client (not
-/// configured) nothing is checked.
+/// Checks every key given, all services at once, within one overall budget
+/// (`Config::credentials_budget`): a service that has not answered by then is
+/// inconclusive, so a slow Optimizely never holds up an intake. Without a
+/// checker (not configured) nothing is checked.
 pub async fn verify(services: &Services, credentials: &Credentials) -> Verification {
-    let mut found = Verification::default();
     if credentials.provided() == Default::default() {
-        return found;
+        return Verification::default();
     }
-    let Some(client) = services.optimizely.as_ref() else {
-        tracing::info!("Optimizely credentials not verified: no Optimizely client configured");
-        return found;
+    let Some(checker) = services.optimizely.as_ref() else {
+        tracing::info!("Optimizely credentials not verified: no checker configured");
+        return Verification::default();
     };
-    for (service, outcome) in client.verify_given(credentials).await {
-        found.checked += 1;
-        match outcome {
-            Ok(()) => {}
-            Err(OptimizelyError::CredentialsInvalid { status, .. }) => {
-                found.refused.push(RefusedService {
-                    service: service.as_str().to_owned(),
-                    status,
-                });
-            }
-            Err(e) => {
-                // The error names the service and a status or transport failure, never a key.
-                tracing::warn!(%service, error = %e, "Optimizely credentials could not be verified; carrying on");
-                found.inconclusive.push(service);
-            }
+    let budget = services.config.credentials_budget;
+    let checks = match tokio::time::timeout(budget, checker.check(credentials)).await {
+        Ok(checks) => checks,
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = budget.as_millis() as u64,
+                "Optimizely did not answer within the budget; carrying on unverified"
+            );
+            return Verification::default();
+        }
+    };
+    for (service, outcome) in &checks {
+        if let CheckOutcome::Inconclusive(reason) = outcome {
+            // The reason names a status or a transport failure, never a key.
+            tracing::warn!(%service, reason, "Optimizely credentials could not be verified; carrying on");
         }
     }
-    found
-}
-
-/// The pause recorded on a workflow whose keys were refused at `now`.
-pub fn pause(refused: Vec<RefusedService>, now: time::OffsetDateTime) -> CredentialsPause {
-    CredentialsPause {
-        refused,
-        paused_at: now,
-        last_checked_at: None,
-        resumed_at: None,
-    }
+    Verification::of(checks)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,13 +191,4 @@ pub async fn resume(
         workflow: stored,
         triggered,
     })
-}
-
-/// `odp, cmp`: for logs and messages.
-pub fn names(refused: &[RefusedService]) -> String {
-    refused
-        .iter()
-        .map(|r| r.service.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

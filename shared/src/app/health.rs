@@ -250,6 +250,37 @@ pub fn environment() -> String {
         .unwrap_or_else(|| "local".into())
 }
 
+/// `/api/health/{intake|opal|database}`: that check, run now.
+pub async fn check_route(services: &Services, segment: &str) -> Option<(u16, serde_json::Value)> {
+    let name = match segment {
+        "intake" => health::INTAKE,
+        "opal" => health::OPAL,
+        "database" => health::DATABASE,
+        _ => return None,
+    };
+    check_now(services, name).await
+}
+
+/// The latest stored system report (the scheduled check's); `detailed` adds the
+/// per-service state and the recent reports, newest first.
+pub async fn report_view(
+    services: &Services,
+    detailed: bool,
+) -> Result<serde_json::Value, StoreError> {
+    let state = load(services).await?.unwrap_or_default();
+    let mut view = json!({ "report": state.latest });
+    if state.latest.is_none() {
+        view["message"] = json!("no health check has run yet");
+    }
+    if detailed {
+        view["services"] = json!(state.services);
+        let mut history = state.history;
+        history.reverse();
+        view["history"] = json!(history);
+    }
+    Ok(view)
+}
+
 /// The stored state (latest report and history), if any run has happened.
 pub async fn load(services: &Services) -> Result<Option<HealthState>, StoreError> {
     Ok(services

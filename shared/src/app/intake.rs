@@ -1,5 +1,6 @@
 //! Submitting a strategy intake: validate, create the workflow once, queue the trigger.
 
+use crate::domain::credentials::{names, pause};
 use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Intake, parse_intake};
 use crate::domain::pii::{Findings, PiiPolicy, redact_text};
@@ -74,10 +75,7 @@ pub async fn submit(
     let paused = verification.is_refused();
     if paused {
         workflow.status = WorkflowStatus::CredentialsInvalid;
-        workflow.credentials_pause = Some(super::credentials::pause(
-            verification.refused.clone(),
-            workflow.created_at,
-        ));
+        workflow.credentials_pause = Some(pause(verification.refused.clone(), workflow.created_at));
     }
     match services.store.create_workflow(&workflow, &agents).await? {
         CreateOutcome::Created => {
@@ -85,7 +83,7 @@ pub async fn submit(
                 // No trigger and no deadlines until refreshed keys resume it.
                 tracing::warn!(
                     workflow_id = %workflow.id,
-                    refused = %super::credentials::names(&verification.refused),
+                    refused = %names(&verification.refused),
                     "workflow paused: Optimizely refused the credentials"
                 );
             } else {

@@ -17,12 +17,10 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use crate::adapters::http::optimizely::OptimizelyClient;
-use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::ports::{
-    Clock, DeliveryStore, DomainEvent, EventBus, HttpClient, JobQueue, MetricsStore, OpsStore,
-    QueueError, StoreError, WorkflowStore,
+    Clock, CredentialChecker, DeliveryStore, DomainEvent, EventBus, HttpClient, JobQueue,
+    MetricsStore, OpsStore, QueueError, StoreError, TokenVerifier, WorkflowStore,
 };
 
 /// Why a queued job did not finish. Every variant means the same to the queue:
@@ -38,7 +36,7 @@ pub enum JobError {
 }
 
 /// Everything a use case may touch. Cheap to clone; built once per process
-/// (per Lambda instance), never per request.
+/// (per Lambda instance), never per request, by `bootstrap` alone.
 #[derive(Clone)]
 pub struct Services {
     pub store: Arc<dyn WorkflowStore>,
@@ -46,7 +44,8 @@ pub struct Services {
     pub events: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
     pub http: Arc<dyn HttpClient>,
-    pub auth: Arc<JwtVerifier>,
+    /// Verifies bearer tokens (the HTTP edge uses it; nothing else does).
+    pub tokens: Arc<dyn TokenVerifier>,
     pub config: Arc<Config>,
     /// Metrics aggregated in the store, right across every instance.
     pub metrics: Arc<dyn MetricsStore>,
@@ -54,9 +53,9 @@ pub struct Services {
     pub ops: Arc<dyn OpsStore>,
     /// Outbound deliveries and their dead-letter queue.
     pub deliveries: Arc<dyn DeliveryStore>,
-    /// Verifies the Optimizely keys an intake gives (scenario C). `None`: keys
-    /// are not checked (a runtime without one configured).
-    pub optimizely: Option<Arc<OptimizelyClient>>,
+    /// Checks the Optimizely keys an intake gives. `None`: keys are not
+    /// checked (a runtime without one configured).
+    pub optimizely: Option<Arc<dyn CredentialChecker>>,
 }
 
 impl Services {

@@ -1,5 +1,7 @@
 //! Ingesting an agent webhook: verify the raw bytes, parse, record once, audit always.
 
+use bytes::Bytes;
+
 use crate::domain::audit::Attempt;
 use crate::domain::event::{parse_agent_event, sniff_workflow_id};
 use crate::domain::pii::{Findings, redact_json, redact_text};
@@ -14,6 +16,13 @@ pub struct WebhookRequest<'a> {
     pub signature: Option<&'a str>,
     pub correlation_id: Option<&'a str>,
     pub body: &'a [u8],
+}
+
+/// A webhook body as it came: read whole, or refused unread for its declared
+/// size (over `Config::max_body_bytes`).
+pub enum WebhookBody {
+    Read(Bytes),
+    TooLarge { declared_bytes: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +46,8 @@ pub enum WebhookError {
     Invalid(#[from] InvalidBody),
     #[error("unknown workflow")]
     UnknownWorkflow,
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -49,11 +60,39 @@ impl WebhookError {
             WebhookError::Invalid(InvalidBody::Syntax(_)) => ("invalid_json", 400),
             WebhookError::Invalid(InvalidBody::Schema(_)) => ("validation_failed", 422),
             WebhookError::UnknownWorkflow => ("unknown_workflow", 404),
+            WebhookError::TooLarge { .. } => ("body_too_large", 413),
             WebhookError::Store(_) => ("store_unavailable", 503),
         }
     }
 }
 
+/// Receives one webhook request: a body over the limit is audited unread and
+/// refused; any other is ingested.
+pub async fn receive(
+    services: &Services,
+    signature: Option<&str>,
+    correlation_id: Option<&str>,
+    body: WebhookBody,
+) -> Result<Ingested, WebhookError> {
+    match body {
+        WebhookBody::Read(bytes) => {
+            let request = WebhookRequest {
+                signature,
+                correlation_id,
+                body: &bytes,
+            };
+            ingest(services, request).await
+        }
+        WebhookBody::TooLarge { declared_bytes } => {
+            reject_oversized(services, correlation_id, declared_bytes).await?;
+            Err(WebhookError::TooLarge {
+                limit: services.config.max_body_bytes,
+            })
+        }
+    }
+}
+
+/// Verifies, parses, redacts and records one webhook body.
 pub async fn ingest(
     services: &Services,
     request: WebhookRequest<'_>,
@@ -156,7 +195,7 @@ async fn reject(
 }
 
 /// Audits a body refused before it was read (over the size limit).
-pub async fn reject_oversized(
+async fn reject_oversized(
     services: &Services,
     correlation_id: Option<&str>,
     declared_bytes: u64,

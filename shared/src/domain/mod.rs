@@ -1,10 +1,12 @@
 //! The domain: pure rules, no I/O, no async.
 
+pub mod access;
 pub mod agent_output;
 pub mod agents;
 pub mod alerts;
 pub mod audit;
 pub mod canonical;
+pub mod credentials;
 pub mod delivery;
 pub mod event;
 pub mod health;

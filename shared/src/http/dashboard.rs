@@ -16,9 +16,6 @@ use sha2::{Digest, Sha256};
 
 use super::ApiError;
 
-pub const PAGE_PATH: &str = "/";
-pub const ASSET_PATH: &str = "/dashboard/{file}";
-
 /// The page may load its own script, style and icon and call its own origin;
 /// nothing inline, nothing from another host, no plugins, no framing, and no
 /// form submitted natively (every form is sent by the script as JSON).
@@ -73,8 +70,8 @@ static PAGE: LazyLock<String> =
 /// `/` and `/dashboard/{file}`, for any router state.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route(PAGE_PATH, get(page))
-        .route(ASSET_PATH, get(asset))
+        .route(super::routes::DASHBOARD.path, get(page))
+        .route(super::routes::DASHBOARD_FILE.path, get(asset))
 }
 
 async fn page() -> Response {

@@ -6,7 +6,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::app::credentials::CredentialsError;
+use crate::app::delivery::DeliveryOpError;
+use crate::app::intake::IntakeError;
+use crate::app::sync::SyncError;
+use crate::app::webhook::WebhookError;
+use crate::domain::access::AccessError;
 use crate::domain::validation::{FieldError, InvalidBody};
+use crate::domain::workflow::RefusedService;
 use crate::ports::{QueueError, StoreError};
 
 #[derive(Debug, Clone)]
@@ -58,6 +65,145 @@ impl ApiError {
             "service_unavailable",
             "storage is temporarily unavailable; retry later",
         )
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Missing => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a bearer token is required",
+            ),
+            AccessError::Invalid(_) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the bearer token is not valid",
+            ),
+            AccessError::InsufficientScope(scope) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("the token lacks the {scope} scope"),
+            ),
+            AccessError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "identity_provider_unavailable",
+                "bearer tokens cannot be verified right now; retry later",
+            ),
+            AccessError::Config(reason) => {
+                tracing::error!(reason, "token verification is misconfigured");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// The OPAL trigger could not be built: the configuration is wrong, not the request.
+fn trigger_unbuildable(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "the OPAL trigger cannot be built");
+    ApiError::internal()
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Invalid(e) => e.into(),
+            IntakeError::Conflict(id) => ApiError::conflict(
+                "workflow_conflict",
+                format!("workflow {id} already exists with a different intake"),
+            ),
+            IntakeError::Store(e) => e.into(),
+            IntakeError::Queue(e) => e.into(),
+            IntakeError::Trigger(e) => trigger_unbuildable(e),
+        }
+    }
+}
+
+impl From<CredentialsError> for ApiError {
+    fn from(e: CredentialsError) -> Self {
+        match e {
+            CredentialsError::Invalid(e) => e.into(),
+            CredentialsError::NotFound => ApiError::not_found("no such workflow"),
+            CredentialsError::NotPaused(status) => ApiError::conflict(
+                "workflow_not_paused",
+                format!(
+                    "the workflow is {}, not paused for credentials",
+                    status.as_str()
+                ),
+            ),
+            CredentialsError::StillInvalid(refused) => still_refused(&refused),
+            CredentialsError::Store(e) => e.into(),
+            CredentialsError::Queue(e) => e.into(),
+            CredentialsError::Trigger(e) => trigger_unbuildable(e),
+        }
+    }
+}
+
+/// `422 credentials_invalid`, one detail per refusing service (never a key).
+fn still_refused(refused: &[RefusedService]) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "credentials_invalid",
+        "Optimizely still refuses these credentials; the workflow stays paused",
+    );
+    error.details = refused
+        .iter()
+        .map(|r| {
+            FieldError::new(
+                format!("api_credentials.{}_key", r.service),
+                format!("refused by {} (HTTP {})", r.service, r.status),
+            )
+        })
+        .collect();
+    error
+}
+
+impl From<SyncError> for ApiError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Invalid(e) => e.into(),
+            SyncError::NoWorkflow => ApiError::not_found("no workflow to sync"),
+            e @ SyncError::CredentialsInvalid(_) => {
+                ApiError::conflict("credentials_invalid", e.to_string())
+            }
+            SyncError::Store(e) => e.into(),
+            SyncError::Queue(e) => e.into(),
+        }
+    }
+}
+
+impl From<DeliveryOpError> for ApiError {
+    fn from(e: DeliveryOpError) -> Self {
+        match e {
+            DeliveryOpError::NotFound => ApiError::not_found("no such delivery"),
+            DeliveryOpError::NotDeadLettered(id) => ApiError::conflict(
+                "not_dead_lettered",
+                format!("delivery {id} is not dead-lettered; only a dead letter can be redriven"),
+            ),
+            DeliveryOpError::Store(e) => e.into(),
+            DeliveryOpError::Queue(e) => e.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::Signature(s) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, s.code(), s.to_string())
+            }
+            WebhookError::Invalid(e) => e.into(),
+            WebhookError::UnknownWorkflow => {
+                ApiError::not_found("no workflow with that workflow_id")
+            }
+            WebhookError::TooLarge { limit } => ApiError::too_large(limit),
+            WebhookError::Store(e) => e.into(),
+        }
     }
 }
 

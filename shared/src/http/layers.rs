@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -183,7 +183,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
 fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_methods(super::routes::methods())
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -204,7 +204,7 @@ pub fn with_common_layers(router: Router, services: &Services) -> Router {
 
 /// [`with_common_layers`] with explicit edge settings. Outermost first: the
 /// correlation id, security headers, CORS, the client's identity and rate limit,
-/// the panic guard, then the routes.
+/// the panic guard, then, once the route is known, its access check.
 pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -> Router {
     let limiter = edge
         .rate_limit
@@ -214,7 +214,7 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
         .rate_limit
         .map(|config| RateLimiter::new(config.for_webhooks(), services.clock.clone()));
     let state = Arc::new(Edge {
-        auth: services.auth.clone(),
+        services: services.clone(),
         limiter,
         store: services.store.clone(),
         clock: services.clock.clone(),
@@ -222,6 +222,10 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
         webhook_limiter,
     });
     let router = router
+        .route_layer(middleware::from_fn_with_state(
+            services.clone(),
+            super::access::enforce,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Extractors that buffer a body (JSON bodies of admin routes) stop at the

@@ -21,7 +21,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use crate::auth::JwtVerifier;
+use super::access::caller_of;
+use crate::app::Services;
 use crate::config::{ConfigError, var};
 use crate::ports::Clock;
 
@@ -136,10 +137,10 @@ fn micros(clock: &dyn Clock) -> i64 {
     (clock.now().unix_timestamp_nanos() / 1_000) as i64
 }
 
-/// What the edge middleware needs: the verifier (to name the client, and to
-/// re-read a rotated JWKS before the handler verifies) and the limiter.
+/// What the edge middleware needs: the services (to name the client by its
+/// verified token) and the limiters.
 pub(super) struct Edge {
-    pub auth: Arc<JwtVerifier>,
+    pub services: Services,
     pub limiter: Option<RateLimiter>,
     /// Where instances share their counts (DynamoDB in AWS; the embedded store
     /// allows everything, its one process being exact already).
@@ -154,7 +155,7 @@ pub(super) struct Edge {
 }
 
 /// The webhook path, limited on its own, more generously.
-pub const WEBHOOK_PATH: &str = "/api/webhooks/opal-workflow";
+pub const WEBHOOK_PATH: &str = super::routes::WEBHOOK_PATH;
 
 /// How many times a client's normal allowance a webhook sender gets.
 pub const WEBHOOK_ALLOWANCE: u32 = 10;
@@ -203,19 +204,20 @@ impl Edge {
 /// Names the client, then lets the request through or answers 429.
 pub(super) async fn identify_and_limit(
     State(edge): State<Arc<Edge>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    // Also refreshes the verifier's keys when the token names a new `kid`, so
-    // the handler's own check sees them.
-    let subject = match bearer {
-        Some(value) => edge.auth.verify_header_fresh(Some(value)).await.ok(),
-        None => None,
+    // A verified token names the client; the access layer reuses the caller.
+    let subject = if request.headers().contains_key(header::AUTHORIZATION) {
+        caller_of(&edge.services, request.headers(), request.extensions())
+            .await
+            .ok()
+    } else {
+        None
     };
+    if let Some(caller) = &subject {
+        request.extensions_mut().insert(caller.clone());
+    }
     let webhook = request.uri().path() == WEBHOOK_PATH;
     let limiter = if webhook {
         &edge.webhook_limiter

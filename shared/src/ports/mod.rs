@@ -4,10 +4,12 @@
 
 mod bus;
 pub mod clock;
+mod credentials;
 mod deliveries;
 mod http;
 mod operations;
 mod queue;
+mod tokens;
 mod workflows;
 
 // The records the ports carry are domain types; callers may name them here.
@@ -15,10 +17,12 @@ pub use crate::domain::audit::{AdminAuditEntry, Attempt, AuditEntry, AuditOutcom
 pub use crate::domain::record::{AgentResult, EventOutcome, Marker};
 pub use bus::*;
 pub use clock::{Clock, SystemClock};
+pub use credentials::*;
 pub use deliveries::*;
 pub use http::*;
 pub use operations::*;
 pub use queue::*;
+pub use tokens::*;
 pub use workflows::*;
 
 #[derive(Debug, thiserror::Error)]

@@ -9,13 +9,14 @@ use time::OffsetDateTime;
 
 use crate::clock::ManualClock;
 use crate::fakes::{FakeOptimizely, RecordingHttp};
+use osa_shared::adapters::jwt::{DevKeys, JwtVerifier};
 use osa_shared::adapters::log_bus::LogBus;
 use osa_shared::adapters::sqlite::SqliteStore;
 use osa_shared::app::Services;
-use osa_shared::auth::{DevKeys, JwtVerifier, scopes};
-use osa_shared::config::{Config, MAX_BODY_BYTES, OpalConfig};
+use osa_shared::bootstrap::{Adapters, Runtime, assemble};
+use osa_shared::config::{Config, OpalConfig};
 use osa_shared::domain::Secret;
-use osa_shared::domain::pii::PiiPolicy;
+use osa_shared::domain::access::scopes;
 use osa_shared::domain::signature::{SignatureConfig, sign};
 use osa_shared::ports::Clock;
 
@@ -102,34 +103,23 @@ impl TestApp {
         );
         let http = Arc::new(RecordingHttp::default());
         let bus = Arc::new(LogBus::default());
-        let auth = JwtVerifier::from_pems(&[dev_keys().public_pem.clone()], ISSUER, AUDIENCE)
+        let tokens = JwtVerifier::from_pems(&[dev_keys().public_pem.clone()], ISSUER, AUDIENCE)
             .unwrap_or_else(|e| panic!("verifier: {e}"));
         let optimizely = Arc::new(FakeOptimizely::default());
-        let services = Services {
+        let opal = OpalConfig {
+            trigger_url: "http://opal.test/trigger".into(),
+            api_key: Some(Secret::new("opal-test-key")),
+            timeout: Duration::from_secs(45),
+        };
+        let signature = SignatureConfig::new(vec![Secret::new(WEBHOOK_SECRET)]);
+        let runtime = Runtime {
+            config: Config::new("http://osa.test", signature, opal),
             optimizely: Some(Arc::new(optimizely.client(clock.clone()))),
-            store: store.clone(),
-            queue: store.clone(),
-            events: bus.clone(),
-            metrics: store.clone(),
-            ops: store.clone(),
-            deliveries: store.clone(),
             clock: clock.clone(),
             http: http.clone(),
-            auth: Arc::new(auth),
-            config: Arc::new(Config {
-                public_base_url: "http://osa.test".into(),
-                signature: SignatureConfig::new(vec![Secret::new(WEBHOOK_SECRET)]),
-                opal: OpalConfig {
-                    trigger_url: "http://opal.test/trigger".into(),
-                    api_key: Some(Secret::new("opal-test-key")),
-                    timeout: Duration::from_secs(45),
-                },
-                max_body_bytes: MAX_BODY_BYTES,
-                deadline_scale: 1.0,
-                pii: PiiPolicy::default(),
-                retrigger_timed_out_agents: false,
-            }),
+            tokens: Arc::new(tokens),
         };
+        let services = assemble(Adapters::embedded(store.clone(), bus.clone()), runtime);
         TestApp {
             services,
             clock,

@@ -17,84 +17,30 @@
 //! because verifying a key is a GET on these APIs and the port only POSTs.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 use super::client;
 use crate::domain::Secret;
+use crate::domain::credentials::CheckOutcome;
 use crate::domain::intake::Credentials;
 use crate::domain::resilience::{BreakerSettings, BreakerState, CircuitBreaker, TokenBucket};
-use crate::ports::{Clock, OutboundError, OutboundResponse};
+use crate::ports::{Clock, CredentialChecker, OutboundError, OutboundResponse};
 
 /// `User-Agent` of every Optimizely call.
 pub const USER_AGENT: &str = concat!("osa/", env!("CARGO_PKG_VERSION"));
 
 // ---- services and their settings --------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OptimizelyService {
-    Odp,
-    Experimentation,
-    ContentRecs,
-    Cmp,
-}
+pub use crate::domain::credentials::{OptimizelyService, UnknownService};
 
 impl OptimizelyService {
-    pub const ALL: [OptimizelyService; 4] = [
-        OptimizelyService::Odp,
-        OptimizelyService::Experimentation,
-        OptimizelyService::ContentRecs,
-        OptimizelyService::Cmp,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            OptimizelyService::Odp => "odp",
-            OptimizelyService::Experimentation => "experimentation",
-            OptimizelyService::ContentRecs => "content_recs",
-            OptimizelyService::Cmp => "cmp",
-        }
-    }
-
     /// The built-in settings (see [`SERVICE_SETTINGS`]).
     pub const fn settings(self) -> ServiceSettings {
         SERVICE_SETTINGS[self.index()]
-    }
-
-    const fn index(self) -> usize {
-        match self {
-            OptimizelyService::Odp => 0,
-            OptimizelyService::Experimentation => 1,
-            OptimizelyService::ContentRecs => 2,
-            OptimizelyService::Cmp => 3,
-        }
-    }
-}
-
-impl fmt::Display for OptimizelyService {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown Optimizely service {0:?}")]
-pub struct UnknownService(pub String);
-
-impl FromStr for OptimizelyService {
-    type Err = UnknownService;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        OptimizelyService::ALL
-            .into_iter()
-            .find(|svc| svc.as_str() == s)
-            .ok_or_else(|| UnknownService(s.to_owned()))
     }
 }
 
@@ -288,6 +234,35 @@ impl OptimizelyError {
     /// Whether the keys are at fault (pause and ask for new ones) rather than the service.
     pub fn is_credentials_invalid(&self) -> bool {
         matches!(self, OptimizelyError::CredentialsInvalid { .. })
+    }
+}
+
+impl OptimizelyError {
+    /// What the error says about the key.
+    pub fn outcome(&self) -> CheckOutcome {
+        match self {
+            OptimizelyError::CredentialsInvalid { status, .. } => {
+                CheckOutcome::Refused { status: *status }
+            }
+            other => CheckOutcome::Inconclusive(other.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl CredentialChecker for OptimizelyClient {
+    async fn check(&self, credentials: &Credentials) -> Vec<(OptimizelyService, CheckOutcome)> {
+        self.verify_given(credentials)
+            .await
+            .into_iter()
+            .map(|(service, result)| {
+                let outcome = match result {
+                    Ok(()) => CheckOutcome::Accepted,
+                    Err(e) => e.outcome(),
+                };
+                (service, outcome)
+            })
+            .collect()
     }
 }
 
@@ -510,7 +485,7 @@ impl OptimizelyClient {
     }
 
     /// Verifies every key an intake gave, all at once; services without a key
-    /// are left out.
+    /// are left out. (The `CredentialChecker` port's answer, before mapping.)
     pub async fn verify_given(
         &self,
         credentials: &Credentials,

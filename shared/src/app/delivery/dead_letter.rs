@@ -11,8 +11,9 @@ use uuid::Uuid;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryKind, DeliveryStatus};
 use crate::ports::StoreError;
 
-use super::super::Services;
+use super::super::{Services, admin};
 use super::{DeliveryOpError, queue_attempt};
+use crate::domain::access::Caller;
 
 /// Most deliveries one "redrive all" moves back into the queue.
 pub const MAX_REDRIVE_ALL: usize = 1000;
@@ -124,4 +125,51 @@ pub async fn redrive_all(services: &Services) -> Result<RedriveAll, DeliveryOpEr
         }
     }
     Ok(out)
+}
+
+/// [`redrive`] on an admin's request, recorded in the admin audit trail
+/// whatever came of it.
+pub async fn redrive_audited(
+    services: &Services,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Delivery, DeliveryOpError> {
+    let result = redrive(services, id).await;
+    let outcome = if result.is_ok() {
+        "succeeded"
+    } else {
+        "refused"
+    };
+    admin::record(
+        services,
+        caller,
+        "delivery_redriven",
+        &id.to_string(),
+        outcome,
+        None,
+    )
+    .await?;
+    result
+}
+
+/// [`redrive_all`] on an admin's request, recorded in the admin audit trail.
+pub async fn redrive_all_audited(
+    services: &Services,
+    caller: &Caller,
+) -> Result<RedriveAll, DeliveryOpError> {
+    let result = redrive_all(services).await;
+    let outcome = match &result {
+        Ok(done) => format!("succeeded: {} redriven", done.redriven.len()),
+        Err(_) => "failed".to_owned(),
+    };
+    admin::record(
+        services,
+        caller,
+        "dead_letters_redriven",
+        "all",
+        &outcome,
+        None,
+    )
+    .await?;
+    result
 }
