@@ -1,5 +1,5 @@
 //! `alert-evaluator`: on each EventBridge schedule event, evaluates the alert
-//! rules (spec 6.2, table 8.4), records the notices and queues their
+//! rules, records the notices and queues their
 //! notifications as deliveries (`GET /api/admin/alerts` lists them).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;

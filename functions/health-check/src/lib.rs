@@ -1,5 +1,5 @@
 //! `health-check`: on each EventBridge schedule event, runs the health check
-//! matrix (spec 6.1), folds the results into the stored per-service state and
+//! matrix, folds the results into the stored per-service state and
 //! stores the system report (`GET /api/admin/guardrails-health` reads it).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;

@@ -1,4 +1,4 @@
-//! Operations, as a new user would try them (issue 6): the metrics endpoint shows
+//! Operations, as a new user would try them: the metrics endpoint shows
 //! the counts that happened; with OPAL down the health report turns degraded
 //! within two schedule periods; with failing agents and a dead notification
 //! target the failure-rate alert fires once, and its notifications are retried

@@ -155,7 +155,7 @@ pub struct ServeArgs {
     /// 0.05 makes a 150 s agent deadline 7.5 s, for trying timeouts locally.
     #[arg(long, env = "OSA_DEADLINE_SCALE", default_value_t = 1.0)]
     deadline_scale: f64,
-    /// Trigger a timed-out agent once more with a reduced scope (scenario A).
+    /// Trigger a timed-out agent once more with a reduced scope.
     #[arg(long, env = "OSA_RETRIGGER_TIMED_OUT_AGENTS")]
     retrigger_timed_out: bool,
     /// Simulator: all agents finish within this many milliseconds.
@@ -163,7 +163,7 @@ pub struct ServeArgs {
     sim_spread_ms: u64,
     /// Simulator: Optimizely refuses (401) the first key each of these services
     /// sees, as an expired key; any other key is accepted, as refreshed ones are
-    /// (scenario C). Comma-separated odp, experimentation, content_recs, cmp;
+    ///. Comma-separated odp, experimentation, content_recs, cmp;
     /// without a value, all four.
     #[arg(long, num_args = 0..=1, default_missing_value = "all", value_parser = simulator::optimizely::parse_service_list)]
     sim_reject_credentials: Option<simulator::optimizely::ServiceList>,

@@ -1,4 +1,4 @@
-//! Evaluating the alert rules (spec 6.2, table 8.4) on a schedule: samples each
+//! Evaluating the alert rules on a schedule: samples each
 //! rule's metric (deltas of the store-aggregated metrics since the previous run,
 //! the oldest running workflow, the delivery failure streaks, the health state),
 //! steps the pure rule engine (`domain::alerts`), records every notice, and sends

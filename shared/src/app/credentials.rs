@@ -1,4 +1,4 @@
-//! Optimizely credentials (the spec's scenario C).
+//! Optimizely credentials.
 //!
 //! Intake verifies the keys it is given, all four services at once, before the
 //! OPAL trigger goes out ([`verify`]). A service that answers 401 or 403 pauses

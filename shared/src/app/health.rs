@@ -1,4 +1,4 @@
-//! Running the health checks (spec 6.1): the probes behind `/api/health/*`, and
+//! Running the health checks: the probes behind `/api/health/*`, and
 //! the scheduled run that folds them into per-service state and stores the
 //! system report (state doc [`HEALTH_STATE`]) with a short history, and sets the
 //! `osal_system_health_score` gauges.

@@ -34,7 +34,7 @@ pub struct WorkflowView {
     pub force_sync: Option<crate::domain::workflow::ForceSync>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retriggered_agents: Vec<crate::domain::AgentId>,
-    /// The credentials pause (scenario C), while paused and after a resume.
+    /// The credentials pause, while paused and after a resume.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credentials_pause: Option<crate::domain::workflow::CredentialsPause>,
     pub business_context: crate::domain::intake::BusinessContext,

@@ -1,4 +1,4 @@
-//! Alert rules (spec 6.2 and the alert table of 8.4): evaluation over a window of
+//! Alert rules: evaluation over a window of
 //! samples (with `insufficient_data`), suppression (the planned maintenance window,
 //! Sunday 02:00-04:00 UTC, and a manual switch), fire once while a condition lasts,
 //! re-notify at an interval, a resolved notice; and the notification payloads

@@ -1,5 +1,5 @@
 //! Outbound deliveries: the job the worker POSTs, its attempt history and the
-//! retry policy (spec 7.2, issue 4).
+//! retry policy.
 //!
 //! Pure: no I/O, no clock reads. The worker sends the request, then hands the
 //! outcome to [`Delivery::record`], which answers whether the delivery is done,
@@ -32,9 +32,9 @@ pub const MAX_DELAY: Duration = Duration::from_secs(300);
 /// Random extra delay is drawn from `0..=MAX_JITTER`, so retries of many
 /// deliveries that failed together do not all arrive together.
 pub const MAX_JITTER: Duration = Duration::from_secs(1);
-/// Per-request timeout unless the delivery says otherwise (spec: 30 s).
+/// Per-request timeout unless the delivery says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The only statuses that count as delivered (spec `success_codes`).
+/// The only statuses that count as delivered.
 pub const SUCCESS_CODES: [u16; 3] = [200, 201, 202];
 /// `User-Agent` of every delivery.
 pub const USER_AGENT: &str = concat!("osa/", env!("CARGO_PKG_VERSION"));
@@ -94,7 +94,7 @@ pub enum DeliveryStatus {
     },
 }
 
-/// One POST, whatever became of it (spec `WebhookAttempt`).
+/// One POST, whatever became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// 1-based within its run; sent as `X-Delivery-Attempt`.

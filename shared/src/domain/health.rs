@@ -1,4 +1,4 @@
-//! Health checks (spec 6.1): the check matrix with its timeouts, success criteria
+//! Health checks: the check matrix with its timeouts, success criteria
 //! and failure thresholds; judging one probe; per-service state over consecutive
 //! runs (consecutive failures, failure rate, escalation); the system report.
 //! Pure: the probes themselves are run by `app::health`.

@@ -1,4 +1,4 @@
-//! The strategy intake: its request schema (spec 8.3) and complete validation.
+//! The strategy intake: its request schema and complete validation.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Metrics (spec 6.3): the `osal_*` families, their labels and histogram buckets,
+//! Metrics: the `osal_*` families, their labels and histogram buckets,
 //! how an observation becomes additive cell updates, the Prometheus text exposition
 //! (format 0.0.4) and CloudWatch Embedded Metric Format lines. Pure: no I/O.
 //!
@@ -47,7 +47,7 @@ impl Kind {
 const AGENT_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 const WORKFLOW_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
 
-/// The metric families of spec 6.3.
+/// The metric families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
     AgentExecutionTotal,

@@ -1,4 +1,4 @@
-//! Monitoring read models over a window of recent workflows (spec 6.3):
+//! Monitoring read models over a window of recent workflows:
 //! confidence statistics (`/api/admin/monitoring/confidence-metrics`) and how
 //! often OSA fell back (`/api/admin/monitoring/fallback-stats`). Pure: the
 //! caller reads the workflows and their agents.

@@ -1,4 +1,4 @@
-//! Rate limiting and circuit breaking for calls to external services (spec 7.1).
+//! Rate limiting and circuit breaking for calls to external services.
 //!
 //! Both are plain state machines over an explicit `now`: no clock reads, no
 //! sleeping, no locks. The caller (the Optimizely client) keeps one of each per

@@ -23,7 +23,7 @@ pub enum WorkflowStatus {
     /// Still unfinished when the workflow's overall limit (30 minutes) ran out;
     /// the agents without a result are timed out.
     TimedOut,
-    /// Paused (spec scenario C): an Optimizely service refused the credentials
+    /// Paused: an Optimizely service refused the credentials
     /// the intake gave (401/403). Not terminal: OPAL is not triggered and no
     /// deadline runs until refreshed credentials are posted to
     /// `/api/strategy/workflows/{id}/credentials`, which resumes it.
@@ -118,13 +118,13 @@ pub struct Workflow {
     pub fingerprint: String,
     pub estimated_completion_minutes: u32,
     pub trigger: TriggerState,
-    /// Agents triggered again, once each, after they timed out (scenario A).
+    /// Agents triggered again, once each, after they timed out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retriggered_agents: Vec<AgentId>,
     /// The latest Force Sync of this workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_sync: Option<ForceSync>,
-    /// The latest credentials pause (scenario C): which services refused the
+    /// The latest credentials pause: which services refused the
     /// keys, when, and when refreshed keys resumed it. Never holds a key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_pause: Option<CredentialsPause>,

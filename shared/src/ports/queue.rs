@@ -17,7 +17,7 @@ pub enum Job {
     /// Time out the agents (and the workflow) whose deadlines have passed, then
     /// schedule the next check. Delayed messages, so no scan is ever needed.
     CheckDeadlines { workflow_id: String },
-    /// Trigger one timed-out agent again, with a reduced scope (scenario A).
+    /// Trigger one timed-out agent again, with a reduced scope.
     RetriggerAgent {
         workflow_id: String,
         agent: crate::domain::AgentId,

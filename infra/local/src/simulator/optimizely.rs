@@ -5,7 +5,7 @@
 //! token for experimentation and cmp) gets 401. With `--sim-reject-credentials`
 //! the first key each listed service sees has "expired": it is refused with 401,
 //! then and every time after, while any other key is accepted, as refreshed keys
-//! would be. That walks through the spec's scenario C: the intake's keys pause
+//! would be. That walks through a credentials pause: the intake's keys pause
 //! the workflow, new keys posted to it resume it. Keys are kept as hashes only.
 
 use std::collections::HashMap;

@@ -1,20 +1,22 @@
-//! A resilient client for the four Optimizely services (spec 7.1): odp,
+//! A resilient client for the four Optimizely services: odp,
 //! experimentation, content_recs and cmp.
 //!
 //! Every call goes, in order, through the service's circuit breaker (an open
 //! circuit spends nothing), its token bucket, then up to `max_attempts` HTTP
 //! attempts with exponential backoff. 5xx answers and transport failures are
 //! retried; 4xx answers are not. 401 and 403 come back as
-//! [`OptimizelyError::CredentialsInvalid`], which pauses a workflow (spec
-//! scenario C) instead of failing it. The breaker counts one outcome per call,
-//! after its retries, as the spec wraps the retry loop in the breaker.
+//! [`OptimizelyError::CredentialsInvalid`], which pauses a workflow instead of
+//! failing it. The breaker counts one outcome per call, after its retries: the
+//! retry loop runs inside the breaker.
 //!
 //! Time is the `Clock` port and waiting is the [`Sleeper`] trait, so tests move a
 //! `ManualClock` and never sleep. Breaker and bucket state live in this process:
 //! one per Lambda container, one for `osa serve`.
 //!
-//! The HTTP goes through [`OptimizelyTransport`], not the `HttpClient` port,
-//! because verifying a key is a GET on these APIs and the port only POSTs.
+//! The HTTP goes through [`OptimizelyTransport`] rather than the `HttpClient`
+//! port: a call carries a key in its own header style and its answer feeds the
+//! breaker, neither of which the port models. `CredentialChecker` is the port
+//! the application sees.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -110,7 +112,7 @@ const CONSERVATIVE_RETRY: RetryPolicy = RetryPolicy {
     multiplier: 2,
 };
 
-/// Per-service settings, in [`OptimizelyService::ALL`] order. Numbers: spec 7.1.
+/// Per-service settings, in [`OptimizelyService::ALL`] order. The numbers are the source design's.
 ///
 /// Base URLs and verification paths are ours where the spec has none. The spec's
 /// odp `base_url` (`https://function.zaius.com/twilio_segment`) is an ingest
