@@ -14,7 +14,13 @@ pub(super) struct Sentence {
     pub(super) text: String,
     pub(super) terms: Terms,
     pub(super) has_number: bool,
+    /// The agent writes the same sentence, or one built on the same skeleton,
+    /// more than once (per page, per segment, ...): it says nothing specific.
+    pub(super) repeated: bool,
 }
+
+/// Sentences sharing this much of their words are one skeleton.
+const SAME_SKELETON: f64 = 0.5;
 
 /// The sentences of an output's findings: summary, key points, insight titles,
 /// descriptions and bullets, in that order, without repeats.
@@ -26,14 +32,38 @@ pub(super) fn sentences(out: &AgentOutput) -> Vec<Sentence> {
         texts.extend(split_sentences(&insight.description));
         texts.extend(insight.bullets.iter().cloned());
     }
+    let texts: Vec<String> = texts.into_iter().map(|t| t.trim().to_owned()).collect();
+    let words: Vec<std::collections::BTreeSet<String>> = texts
+        .iter()
+        .map(|t| {
+            t.to_lowercase()
+                .split(|c: char| !c.is_alphabetic())
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect();
+    let repeated: Vec<bool> = (0..texts.len())
+        .map(|i| {
+            (0..texts.len()).any(|j| {
+                if i == j {
+                    return false;
+                }
+                let shared = words[i].intersection(&words[j]).count() as f64;
+                let union = words[i].union(&words[j]).count() as f64;
+                union > 0.0 && shared / union >= SAME_SKELETON
+            })
+        })
+        .collect();
     let mut seen = std::collections::HashSet::new();
     texts
         .into_iter()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty() && seen.insert(t.clone()))
-        .map(|text| Sentence {
+        .zip(repeated)
+        .filter(|(t, _)| !t.is_empty() && seen.insert(t.clone()))
+        .map(|(text, repeated)| Sentence {
             terms: Terms::parse(&text),
             has_number: text.chars().any(|c| c.is_ascii_digit()),
+            repeated,
             text,
         })
         .collect()
@@ -109,11 +139,13 @@ const EVIDENCE_COVERAGE: f64 = 0.35;
 const EVIDENCE_MIN_WORDS: usize = 6;
 
 /// How well a sentence backs a recommendation (its best-covered wording), if
-/// it does. Only whole sentences count ("Journey stage: Cart" is a heading)
-/// and not the statements of order, which are shown as dependencies.
+/// it does. Only whole sentences count ("Journey stage: Cart" is a heading),
+/// not the agent's boilerplate, and not the statements of order, which are
+/// shown as dependencies.
 pub(super) fn support(sentence: &Sentence, wordings: &[Terms], rarity: &Rarity) -> Option<f64> {
     let text = sentence.text.trim_end();
-    if text.split_whitespace().count() < EVIDENCE_MIN_WORDS
+    if sentence.repeated
+        || text.split_whitespace().count() < EVIDENCE_MIN_WORDS
         || !text.ends_with(['.', '!', '?'])
         || order_of_work(text).is_some()
     {
@@ -137,21 +169,23 @@ pub(super) fn support(sentence: &Sentence, wordings: &[Terms], rarity: &Rarity) 
         .max_by(f64::total_cmp)
 }
 
-/// What a number adds to a sentence's claim to be the evidence: the agents'
-/// measurements are what a reader wants, when the sentence is on topic.
-const NUMBER_BONUS: f64 = 0.15;
-
-/// The agent's finding that best backs a recommendation, with how well.
+/// The agent's finding that best backs a recommendation, with how well: one
+/// with a number first (the agents' measurements are what a reader wants),
+/// then the best backing, then the shorter.
 pub(super) fn best_evidence<'a>(
     sentences: &'a [Sentence],
     wordings: &[Terms],
     rarity: &Rarity,
 ) -> Option<(&'a Sentence, f64)> {
-    let value = |s: &Sentence, share: f64| share + if s.has_number { NUMBER_BONUS } else { 0.0 };
     sentences
         .iter()
-        .filter_map(|s| support(s, wordings, rarity).map(|share| (s, value(s, share))))
-        .max_by(|(sa, a), (sb, b)| a.total_cmp(b).then(sb.text.len().cmp(&sa.text.len())))
+        .filter_map(|s| support(s, wordings, rarity).map(|share| (s, share)))
+        .max_by(|(sa, a), (sb, b)| {
+            sa.has_number
+                .cmp(&sb.has_number)
+                .then(a.total_cmp(b))
+                .then(sb.text.len().cmp(&sa.text.len()))
+        })
 }
 
 /// "Do A before B", as an agent wrote it.

@@ -106,6 +106,8 @@ pub struct Phase {
 }
 
 const NAMES: [&str; 3] = ["Quick wins", "Build momentum", "Strategic bets"];
+/// A phase takes at least this many recommendations before it overflows.
+pub const PHASE_MIN_CAPACITY: usize = 5;
 /// KPIs named per phase.
 const KPIS_PER_PHASE: usize = 3;
 
@@ -118,13 +120,14 @@ const fn effort_order(effort: Level) -> u8 {
 }
 
 /// Three phases over the timeline for the short list (every recommendation in
-/// it, in rank order). The list is put in the order to start the work: a
-/// prerequisite before what needs it, then lower effort first, then better
-/// rank; the phases take consecutive thirds of that order (the first phases
-/// one more when it does not divide), so each month has work and the quick
-/// wins come first. A recommendation whose wording names its time goes to that
-/// phase, and nothing starts before its prerequisites' phase. Sets each
-/// recommendation's phase.
+/// it, in rank order). Low effort goes to the first phase, medium to the
+/// second, high to the third; a phase holds at most a third of the list (at
+/// least [`PHASE_MIN_CAPACITY`]), and what does not fit moves to the next one.
+/// The work is taken in the order to start it: a prerequisite before what
+/// needs it, then lower effort, then better rank, so the best-ranked quick wins
+/// stay in the first phase. A recommendation whose wording names its time
+/// ("in the first 30 days") goes to that phase, and nothing starts before its
+/// prerequisites' phase. Sets each recommendation's phase.
 pub(super) fn plan(
     short_list: &mut [Recommendation],
     prerequisites: &[Vec<usize>],
@@ -138,23 +141,13 @@ pub(super) fn plan(
     let all: Vec<usize> = (0..short_list.len()).collect();
     let sequence = start_order(&all, short_list, prerequisites);
     let n = sequence.len();
+    let capacity = n.div_ceil(3).max(PHASE_MIN_CAPACITY);
     let phase_of_day = |day: u32| -> u8 {
         let p = day.saturating_sub(1) / third.max(1) + 1;
         p.min(3) as u8
     };
-    // A recommendation whose wording says when ("in the first 30 days", "by
-    // day 45") goes to that phase; the rest fill what the phases have left.
-    let pinned: Vec<Option<u8>> = short_list
-        .iter()
-        .map(|r| stated_day(&r.label).map(phase_of_day))
-        .collect();
-    let first = n.div_ceil(3);
-    let mut capacity = [first, (n - first).div_ceil(2), n];
-    for p in pinned.iter().flatten() {
-        capacity[usize::from(*p) - 1] = capacity[usize::from(*p) - 1].saturating_sub(1);
-    }
     let mut phase_of = vec![3u8; n];
-    let mut current = 0usize;
+    let mut counts = [0usize; 3];
     for &i in &sequence {
         // Never before a prerequisite (they come earlier in the sequence).
         let earliest = prerequisites[i]
@@ -162,17 +155,17 @@ pub(super) fn plan(
             .map(|&p| phase_of[p])
             .max()
             .unwrap_or(1);
-        let phase = match pinned[i] {
-            Some(p) => p.max(earliest),
+        let phase = match stated_day(&short_list[i].label) {
+            Some(day) => phase_of_day(day).max(earliest),
             None => {
-                while current < 2 && capacity[current] == 0 {
-                    current += 1;
+                let mut p = (effort_order(short_list[i].effort) + 1).max(earliest);
+                while p < 3 && counts[usize::from(p) - 1] >= capacity {
+                    p += 1;
                 }
-                let p = (current as u8 + 1).max(earliest);
-                capacity[usize::from(p) - 1] = capacity[usize::from(p) - 1].saturating_sub(1);
                 p
             }
         };
+        counts[usize::from(phase) - 1] += 1;
         phase_of[i] = phase;
         short_list[i].phase = Some(phase);
     }
