@@ -33,27 +33,9 @@ pub(super) fn sentences(out: &AgentOutput) -> Vec<Sentence> {
         texts.extend(insight.bullets.iter().cloned());
     }
     let texts: Vec<String> = texts.into_iter().map(|t| t.trim().to_owned()).collect();
-    let words: Vec<std::collections::BTreeSet<String>> = texts
-        .iter()
-        .map(|t| {
-            t.to_lowercase()
-                .split(|c: char| !c.is_alphabetic())
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .collect();
+    let words: Vec<Vec<u64>> = texts.iter().map(|t| word_hashes(t)).collect();
     let repeated: Vec<bool> = (0..texts.len())
-        .map(|i| {
-            (0..texts.len()).any(|j| {
-                if i == j {
-                    return false;
-                }
-                let shared = words[i].intersection(&words[j]).count() as f64;
-                let union = words[i].union(&words[j]).count() as f64;
-                union > 0.0 && shared / union >= SAME_SKELETON
-            })
-        })
+        .map(|i| (0..texts.len()).any(|j| i != j && jaccard(&words[i], &words[j]) >= SAME_SKELETON))
         .collect();
     let mut seen = std::collections::HashSet::new();
     texts
@@ -67,6 +49,45 @@ pub(super) fn sentences(out: &AgentOutput) -> Vec<Sentence> {
             text,
         })
         .collect()
+}
+
+/// The sentence's distinct lowercase words, as sorted hashes (FNV-1a).
+fn word_hashes(text: &str) -> Vec<u64> {
+    let mut out: Vec<u64> = text
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            w.chars()
+                .flat_map(char::to_lowercase)
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, c| {
+                    (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
+                })
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Jaccard overlap of two sorted, distinct lists.
+fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    let (shorter, longer) = (a.len().min(b.len()), a.len().max(b.len()));
+    if longer == 0 || (shorter as f64) < SAME_SKELETON * longer as f64 {
+        return 0.0;
+    }
+    let (mut i, mut j, mut shared) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared as f64 / (a.len() + b.len() - shared) as f64
 }
 
 /// Splits prose after `.`, `!` or `?` followed by a space and a capital, a
