@@ -920,6 +920,7 @@ mod tests {
                 (true, false) => fn_ += 1,
                 (false, false) => {}
             }
+            // OSA_PAIRS_DEBUG=1 prints every pair's overlap, to see the margins.
             if std::env::var_os("OSA_PAIRS_DEBUG").is_some() {
                 let o = overlap(&Terms::parse(a), &Terms::parse(b));
                 eprintln!(
