@@ -194,8 +194,9 @@ fn details(md: &mut String, list: &[Recommendation]) {
             let ranks: Vec<String> = r.prerequisite_for.iter().map(|n| format!("#{n}")).collect();
             let _ = writeln!(
                 md,
-                "- Needed first by {}, so it ranks above them",
-                ranks.join(", ")
+                "- Needed first by {}, so it ranks just above {}",
+                ranks.join(", "),
+                ranks[0]
             );
         }
         for d in &r.depends_on {
@@ -360,4 +361,136 @@ pub fn to_markdown(report: &Report) -> String {
         );
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::agent_output::tests::sample;
+    use crate::domain::workflow::AgentStatus;
+
+    /// A report over one agent with 22 distinct opportunities and a stated order.
+    fn report() -> Report {
+        const WORDS: [&str; 22] = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+            "juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+            "sierra", "tango", "uniform", "victor",
+        ];
+        let mut data = sample();
+        data["opportunities"] = WORDS
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let impact = ["High", "Medium", "Low"][i % 3];
+                let effort = ["Low", "Medium"][i % 2];
+                serde_json::json!({
+                    "label": format!("Launch the {w} initiative"),
+                    "impactLevel": impact,
+                    "effortLevel": effort,
+                    "confidence": 90 - i
+                })
+            })
+            .collect();
+        data["insights"][0]["bullets"] = serde_json::json!([
+            "Launch the victor initiative before launching the alpha initiative.",
+            "The bravo initiative lifted conversion by 4.2% in a pilot."
+        ]);
+        let output = AgentOutput::deserialize(&data).expect("sample output");
+        let strategy = synthesise(&SynthesisInput {
+            timeline: Timeline::Days60,
+            focus_areas: vec![FocusArea::Content],
+            agents: vec![AgentInput {
+                agent: AgentId::ContentReview,
+                status: AgentStatus::Completed,
+                confidence: None,
+                output: Some(output),
+                late: false,
+            }],
+        });
+        Report {
+            workflow_id: "wf-1".into(),
+            company_name: "Acme | Outdoor".into(),
+            status: WorkflowStatus::Completed,
+            is_final: true,
+            generated_at: OffsetDateTime::UNIX_EPOCH,
+            timeline: Timeline::Days60,
+            focus_areas: vec![FocusArea::Content],
+            strategy,
+        }
+    }
+
+    #[test]
+    fn markdown_carries_the_ranked_list_its_reasons_the_roadmap_and_the_backlog() {
+        let r = report();
+        let md = to_markdown(&r);
+        for section in [
+            "# Strategy report: Acme \\| Outdoor",
+            "## Executive summary",
+            "### Why this order",
+            "### Details",
+            "### Phase 1: Quick wins (days 1–20)",
+            "## Backlog",
+            "## Agent coverage",
+        ] {
+            assert!(md.contains(section), "{section} in {md}");
+        }
+        let s = &r.strategy;
+        assert_eq!(s.recommendations.len(), 20);
+        assert_eq!(s.backlog.len(), 2);
+        // Every recommendation is in exactly one table row of its own.
+        for rec in s.recommendations.iter().chain(&s.backlog) {
+            let row = format!("| {} | {}", rec.rank, rec.label);
+            assert_eq!(md.matches(&row).count(), 1, "{row}");
+        }
+        // The prerequisite the agent named is ranked first and shown as such.
+        let victor = &s.recommendations[0];
+        assert_eq!(victor.label, "Launch the victor initiative");
+        assert_eq!(victor.prerequisite_for, vec![2]);
+        assert!(
+            md.contains("| 1 | Launch the victor initiative ↑ |"),
+            "{md}"
+        );
+        assert!(md.contains("- Needed first by #2, so it ranks just above #2"));
+        assert!(md.contains("- After #1 Launch the victor initiative (content_review:"));
+        assert!(md.contains(
+            "- Evidence (content_review): “The bravo initiative lifted conversion by 4.2% in a pilot.”"
+        ));
+        let b = &s.recommendations[1].score_breakdown;
+        assert!(md.contains(&format!(
+            "| 2 | {:.1} | {:.1} | {:.1} |",
+            s.recommendations[1].score, b.impact.points, b.ease.points
+        )));
+        for phase in &s.roadmap {
+            assert!(md.contains(&format!("Goal: {}", phase.goal)));
+        }
+        assert!(
+            md.contains("KPIs: Avg. score 71/100 today (content_review)"),
+            "{md}"
+        );
+        for sentence in &s.summary.executive_summary {
+            assert!(md.contains(sentence.as_str()));
+        }
+    }
+
+    #[test]
+    fn the_json_report_carries_the_same() {
+        let json = serde_json::to_value(report()).expect("serialisable");
+        assert_eq!(json["recommendations"].as_array().map(Vec::len), Some(20));
+        assert_eq!(json["backlog"].as_array().map(Vec::len), Some(2));
+        assert_eq!(json["backlog"][0]["phase"], Value::Null);
+        let first = &json["recommendations"][0];
+        for field in [
+            "score_breakdown",
+            "assessments",
+            "evidence",
+            "depends_on",
+            "prerequisite_for",
+        ] {
+            assert!(!first[field].is_null(), "{field}");
+        }
+        assert_eq!(first["score_breakdown"]["impact"]["weight"], 0.3);
+        assert!(json["roadmap"][0]["goal"].is_string());
+        assert!(json["roadmap"][0]["kpis"].is_array());
+        assert!(json["summary"]["executive_summary"].is_array());
+    }
 }

@@ -1110,7 +1110,7 @@ mod tests {
         assert!(s.warnings[0].message.contains("geo_audit"));
         assert_eq!(
             s.summary.headline,
-            "4 recommendations to act on from 3 of 9 agents; start with \u{201c}Personalize the homepage hero\u{201d}."
+            "4 recommendations to act on from 3 of 9 agents, led by \u{201c}Personalize the homepage hero\u{201d}."
         );
         assert_eq!(
             s.summary.executive_summary,

@@ -73,11 +73,11 @@ pub(super) struct Facts<'a> {
 pub(super) fn headline(f: &Facts) -> String {
     match f.short_list.first() {
         Some(top) => format!(
-            "{} to act on from {} of 9 agents{}; start with {}.",
+            "{} to act on from {} of 9 agents{}, led by {}.",
             plural(f.short_list.len(), "recommendation", "recommendations"),
             f.agents_reporting,
             if f.backlog > 0 {
-                format!(", {} more in the backlog", f.backlog)
+                format!(" ({} more in the backlog)", f.backlog)
             } else {
                 String::new()
             },
