@@ -269,6 +269,34 @@ async fn intake_to_nine_results(osa: &Osa) {
     assert!(done["confidence"].as_f64().unwrap() > 0.0);
     assert!(!done.to_string().contains("odp-live-key"));
 
+    // The strategy: a short ranked list, all of it scheduled, the rest in a
+    // backlog ranked below it; what several agents said is listed once.
+    let (status, report) = osa
+        .get(&format!("/api/strategy/workflows/{id}/report"))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let ranked = report["recommendations"].as_array().unwrap();
+    assert!((1..=25).contains(&ranked.len()), "{}", ranked.len());
+    assert!(ranked.iter().all(|r| r["phase"].is_u64()));
+    let worst_scheduled = ranked.iter().filter_map(|r| r["rank"].as_u64()).max();
+    let backlog = report["backlog"].as_array().unwrap();
+    assert!(
+        backlog
+            .iter()
+            .all(|r| r["phase"].is_null() && r["rank"].as_u64() > worst_scheduled)
+    );
+    let merged = ranked
+        .iter()
+        .chain(backlog)
+        .filter(|r| r["supporting_agents"].as_array().unwrap().len() > 1)
+        .count();
+    assert!(
+        merged >= 5,
+        "near-duplicates across agents are merged: {report}"
+    );
+    let summary = report["summary"]["executive_summary"].as_array().unwrap();
+    assert!((3..=5).contains(&summary.len()), "{summary:?}");
+
     // Resubmitting the same intake answers with the same workflow; a different body conflicts.
     let (status, again) = osa.post_intake(&intake(&id)).await;
     assert_eq!(status, 200, "{again}");

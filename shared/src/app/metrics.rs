@@ -134,7 +134,7 @@ pub async fn on_published(services: &Services, events: &[DomainEvent]) {
                 {
                     Ok(Some((w, report))) => {
                         match strategy_recommendations(
-                            &report.strategy.recommendations,
+                            &report.strategy.all_recommendations(),
                             w.business_context.industry.as_str(),
                         ) {
                             Ok(observations) => built.extend(observations.into_iter().map(Ok)),

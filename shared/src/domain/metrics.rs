@@ -756,9 +756,24 @@ mod tests {
             effort: Level::Low,
             confidence,
             score: 50.0,
+            score_breakdown: crate::domain::synthesis::score_breakdown(
+                crate::domain::synthesis::ScoreAxes {
+                    impact: 1.0,
+                    ease: 1.0,
+                    confidence,
+                    reliability: 0.0,
+                    support: 0.0,
+                    focus: 0.0,
+                },
+            ),
             supporting_agents: vec![],
             also_reported_as: vec![],
+            assessments: vec![],
             disagreement: false,
+            settlement: None,
+            evidence: vec![],
+            depends_on: vec![],
+            prerequisite_for: vec![],
             phase,
         }
     }

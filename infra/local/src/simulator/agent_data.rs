@@ -488,7 +488,7 @@ static INTEGRATION_HEALTH: Profile = Profile {
         "ODP purchase events drop under load; a retry queue on the sender side closes most of the gap.",
         "CMS publish webhooks time out {n:4:19} times a week because the receiving endpoint waits on image processing.",
         "Consent signals reach ODP about {n:2:9} seconds after the first page view, so first-visit audiences are incomplete.",
-        "Catalog feed sync is healthy: {n:98:100} of products match between commerce and recommendations.",
+        "Catalog feed sync is healthy: {p:98:99.9} of products match between commerce and recommendations.",
     ],
     insights: &[
         InsightTpl {
@@ -499,6 +499,7 @@ static INTEGRATION_HEALTH: Profile = Profile {
                 "Account and order-history pages load the snippet asynchronously, causing visible flicker on {p:8:22} of views.",
                 "Snippet size is {n:180:420} KB; trimming unused pages and audiences would cut it by about a third.",
                 "Two legacy projects still load a second snippet on the blog subdomain.",
+                "Checkout tests depend on tagging the untagged checkout templates first.",
             ],
         },
         InsightTpl {
@@ -1058,6 +1059,7 @@ static AUDIENCE_SUGGESTER: Profile = Profile {
                 "Anonymous returning visitors are not stitched until login.",
                 "Email engagement data arrives with a one-day delay.",
                 "Segment refresh is real time for behavioural traits and daily for computed ones.",
+                "Personalizing the homepage hero depends on activating the ODP segments in real time.",
             ],
         },
     ],
@@ -1185,6 +1187,7 @@ static EXPERIMENT_BLUEPRINTER: Profile = Profile {
                 "{n:2:5} of the last tests were called on a single day's spike.",
                 "Minimum detectable effects above 10% are unrealistic for mature pages.",
                 "Fixing the run time before launch prevents peeking bias.",
+                "Publish a shared test calendar before raising the experimentation cadence.",
             ],
         },
         InsightTpl {
@@ -1677,7 +1680,7 @@ static ROADMAP_GENERATOR: Profile = Profile {
             title: "Foundations come first",
             description: "Several findings depend on accurate data: untagged pages and lost purchase events would bias every experiment. These are sequenced into the first month.",
             bullets: &[
-                "Tagging and event loss fixes are prerequisites for revenue-based tests.",
+                "Fix tagging and event loss before launching the first experiments, so revenue-based tests can be trusted.",
                 "Content refreshes can run in parallel with data work.",
                 "Segment building needs identity stitching for its best results, but can start without it.",
                 "Governance (calendar, metrics, review cadence) is set up in the first two weeks.",
@@ -1908,6 +1911,7 @@ static CMP_ORGANIZER: Profile = Profile {
                 "Segment names in the CMP do not match those in ODP.",
                 "A variant field in the brief template would plan them from the start.",
                 "Publishing variants to the CMS with tags keeps targeting consistent.",
+                "Unify the content taxonomy before planning personalization variants in the campaign brief.",
             ],
         },
     ],

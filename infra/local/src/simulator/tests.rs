@@ -560,3 +560,153 @@ fn the_schedule_stays_within_the_spread_and_follows_the_chain() {
         }
     }
 }
+
+// ---- the strategy a simulated run produces ----------------------------------------
+
+fn simulated_strategy(company: &str, seed: u64) -> osa_shared::domain::synthesis::Strategy {
+    use osa_shared::domain::intake::{FocusArea, Timeline};
+    use osa_shared::domain::synthesis::{AgentInput, SynthesisInput, synthesise};
+    use osa_shared::domain::workflow::AgentStatus;
+    let agents = AgentId::ALL
+        .iter()
+        .map(|a| AgentInput {
+            agent: *a,
+            status: AgentStatus::Completed,
+            confidence: None,
+            output: Some(validate_agent_output(&agent_data(*a, company, seed)).expect("valid")),
+            late: false,
+        })
+        .collect();
+    synthesise(&SynthesisInput {
+        timeline: Timeline::Days90,
+        focus_areas: vec![FocusArea::Content, FocusArea::Experimentation],
+        agents,
+    })
+}
+
+/// "37 of products match" reads as a template glitch; "37 of them" does not.
+fn counts_without_a_whole(text: &str) -> Vec<String> {
+    const WHOLES: [&str; 7] = ["the", "them", "these", "those", "its", "their", "our"];
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .windows(3)
+        .filter(|w| {
+            let number = w[0].trim_start_matches(['(', '\u{201c}']);
+            let whole = w[2].trim_end_matches(|c: char| !c.is_alphanumeric());
+            !number.is_empty()
+                && number.chars().all(|c| c.is_ascii_digit() || c == ',')
+                && w[1] == "of"
+                && !WHOLES.contains(&whole)
+                && !whole.starts_with(|c: char| c.is_ascii_digit())
+        })
+        .map(|w| w.join(" "))
+        .collect()
+}
+
+#[test]
+fn simulated_text_has_no_count_without_a_whole() {
+    assert_eq!(
+        counts_without_a_whole("Catalog sync: 100 of products match; 3 of them fail, 4 of 9 pass."),
+        vec!["100 of products"]
+    );
+    for seed in 0..30u64 {
+        for agent in AgentId::ALL {
+            let text = agent_data(agent, "Acme Outdoor", seed).to_string();
+            assert_eq!(
+                counts_without_a_whole(&text),
+                Vec::<String>::new(),
+                "{agent} seed {seed}"
+            );
+        }
+    }
+}
+
+/// The wordings several agents use for one opportunity end up as one
+/// recommendation; the short list stays short; nothing two agents said twice is
+/// listed twice.
+#[test]
+fn a_simulated_run_merges_what_the_agents_say_twice() {
+    use osa_shared::domain::synthesis::{SHORT_LIST_LEN, same_recommendation};
+    let groups: [&[&str]; 7] = [
+        &[
+            "Personalize homepage hero",
+            "Homepage hero personalization",
+            "Personalize the homepage hero by audience segment",
+        ],
+        &[
+            "Reduce checkout friction",
+            "Checkout friction reduction",
+            "Simplify the checkout flow",
+        ],
+        &[
+            "Abandoned cart recovery flow",
+            "Cart abandonment recovery journey",
+            "Recover abandoned carts",
+        ],
+        &[
+            "Add product structured data",
+            "Structured data for product pages",
+        ],
+        &[
+            "Activate real-time ODP segments",
+            "Real-time audience activation from ODP",
+            "Sync ODP segments to experimentation in real time",
+        ],
+        &[
+            "Target loyal repeat buyers with early access",
+            "Offer early access to loyal buyers",
+        ],
+        &[
+            "Increase experiment velocity",
+            "Raise experimentation cadence",
+            "Run more experiments per month",
+        ],
+    ];
+    for seed in [1u64, 7, 42, 2026] {
+        let s = simulated_strategy("Acme Outdoor", seed);
+        let all = s.all_recommendations();
+        assert!(s.recommendations.len() <= 25 && s.recommendations.len() == SHORT_LIST_LEN);
+        let reported: usize = all.iter().map(|r| r.assessments.len()).sum();
+        assert_eq!(reported as u32, s.summary.opportunities_reported);
+        for group in groups {
+            let holding: Vec<&str> = all
+                .iter()
+                .filter(|r| {
+                    group
+                        .iter()
+                        .any(|l| r.label == *l || r.also_reported_as.iter().any(|a| a == l))
+                })
+                .map(|r| r.label.as_str())
+                .collect();
+            assert_eq!(holding.len(), 1, "seed {seed}: {group:?} in {holding:?}");
+        }
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert!(
+                    !same_recommendation(&a.label, &b.label),
+                    "seed {seed}: {} / {}",
+                    a.label,
+                    b.label
+                );
+            }
+        }
+        let worst_scheduled = s.recommendations.iter().map(|r| r.rank).max();
+        assert!(s.backlog.iter().all(|r| Some(r.rank) > worst_scheduled));
+        // The agents' stated order of work is followed.
+        let rank = |label: &str| all.iter().find(|r| r.label == label).map(|r| r.rank);
+        let tag = all
+            .iter()
+            .find(|r| r.label.starts_with("Tag the "))
+            .map(|r| r.rank);
+        assert!(tag < rank("Test checkout trust badges"), "seed {seed}");
+        let summary = &s.summary.executive_summary;
+        assert!((3..=5).contains(&summary.len()), "{summary:#?}");
+        let text = summary.join(" ");
+        assert_eq!(
+            counts_without_a_whole(&text),
+            Vec::<String>::new(),
+            "{text}"
+        );
+        assert!(text.chars().any(|c| c.is_ascii_digit()), "{text}");
+    }
+}
