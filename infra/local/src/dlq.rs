@@ -8,7 +8,7 @@ use std::path::Path;
 use osa_shared::app::delivery::dead_letter;
 use uuid::Uuid;
 
-use crate::local::{LocalFiles, Tuning, embedded_services};
+use crate::local::{LifecycleSettings, LocalFiles, embedded_services};
 
 #[derive(clap::Subcommand)]
 pub enum DlqCommand {
@@ -40,7 +40,7 @@ pub fn run(command: DlqCommand, data_dir: &Path) -> Result<(), String> {
             &files,
             "http://127.0.0.1:3000",
             "http://127.0.0.1:9/unused".to_owned(),
-            Tuning::default(),
+            LifecycleSettings::default(),
         )?;
         let output = match command {
             DlqCommand::List { limit } => {

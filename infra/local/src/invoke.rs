@@ -17,7 +17,7 @@ use osa_shared::domain::signature::sign;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::local::{LocalFiles, Tuning, embedded_services};
+use crate::local::{LifecycleSettings, LocalFiles, embedded_services};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Function {
@@ -48,7 +48,7 @@ pub fn invoke(
             &files,
             "http://127.0.0.1:3000",
             opal_url.to_owned(),
-            Tuning::default(),
+            LifecycleSettings::default(),
         )?;
         let router = match function {
             Function::Intake => intake::app(services),

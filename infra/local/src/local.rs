@@ -25,7 +25,7 @@ use osa_shared::http::with_common_layers;
 use osa_shared::ports::{Clock, CredentialChecker, SystemClock};
 use tokio::sync::watch;
 
-use crate::simulator::{Knobs, Simulator, optimizely};
+use crate::simulator::{Simulator, SimulatorSettings, optimizely};
 use crate::{BackendKind, ServeArgs};
 
 pub const ISSUER: &str = "osa-local";
@@ -109,11 +109,11 @@ pub fn embedded_services(
     files: &LocalFiles,
     base: &str,
     trigger_url: String,
-    tuning: Tuning,
+    lifecycle: LifecycleSettings,
 ) -> Result<Services, String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let adapters = embedded_adapters(files, clock.clone())?;
-    local_services(files, base, trigger_url, adapters, clock, tuning, None)
+    local_services(files, base, trigger_url, adapters, clock, lifecycle, None)
 }
 
 /// The data dir's embedded store; domain events to the log.
@@ -127,14 +127,14 @@ fn embedded_adapters(files: &LocalFiles, clock: Arc<dyn Clock>) -> Result<Adapte
 
 /// Lifecycle settings `osa serve` takes as flags.
 #[derive(Clone, Copy, Debug)]
-pub struct Tuning {
+pub struct LifecycleSettings {
     pub deadline_scale: f64,
     pub retrigger_timed_out_agents: bool,
 }
 
-impl Default for Tuning {
+impl Default for LifecycleSettings {
     fn default() -> Self {
-        Tuning {
+        LifecycleSettings {
             deadline_scale: 1.0,
             retrigger_timed_out_agents: false,
         }
@@ -170,7 +170,7 @@ fn local_services(
     trigger_url: String,
     adapters: Adapters,
     clock: Arc<dyn Clock>,
-    tuning: Tuning,
+    lifecycle: LifecycleSettings,
     optimizely: Option<Arc<dyn CredentialChecker>>,
 ) -> Result<Services, String> {
     let mut secrets = vec![files.webhook_secret.clone()];
@@ -189,8 +189,8 @@ fn local_services(
         timeout: Duration::from_secs(45),
     };
     let config = Config {
-        deadline_scale: tuning.deadline_scale,
-        retrigger_timed_out_agents: tuning.retrigger_timed_out_agents,
+        deadline_scale: lifecycle.deadline_scale,
+        retrigger_timed_out_agents: lifecycle.retrigger_timed_out_agents,
         ..Config::new(base, SignatureConfig::new(secrets), opal)
     };
     let runtime = Runtime {
@@ -232,7 +232,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             args.deadline_scale
         ));
     }
-    let tuning = Tuning {
+    let lifecycle = LifecycleSettings {
         deadline_scale: args.deadline_scale,
         retrigger_timed_out_agents: args.retrigger_timed_out,
     };
@@ -262,7 +262,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         trigger_url,
         adapters,
         clock,
-        tuning,
+        lifecycle,
         Some(Arc::new(optimizely)),
     )?;
 
@@ -271,7 +271,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         .merge(opal_webhook::routes(services.clone()))
         .merge(status_api::routes(services.clone()));
     if simulate {
-        let knobs = Knobs {
+        let settings = SimulatorSettings {
             fail: args.sim_fail.clone(),
             silent: args.sim_silent.clone(),
             duplicates: args.sim_duplicates,
@@ -285,7 +285,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             services.webhook_url(),
             vec![files.webhook_secret.clone()],
             Some(files.opal_api_key.clone()),
-            knobs,
+            settings,
         ));
         router = router.merge(simulator.router());
         let reject = args.sim_reject_credentials.clone().unwrap_or_default().0;

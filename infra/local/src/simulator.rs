@@ -3,12 +3,12 @@
 //! OSA triggers OPAL with `POST /sim/opal/trigger`; the simulator answers 202 at once
 //! and then, like the real platform, posts signed webhook events for the nine agents
 //! to OSA's `POST /api/webhooks/opal-workflow`: a "started" event, then a terminal
-//! one, per agent, all agents concurrently within [`Knobs::spread`].
+//! one, per agent, all agents concurrently within [`SimulatorSettings::spread`].
 //!
 //! Most agents speak the spec's vocabulary (`started|completed|failed`, with an
 //! `execution_id`); two speak the real senders' (`pending|success|failure`, with an
 //! `offset` and no `execution_id`), so OSA's handling of both is exercised.
-//! Fault knobs inject failures, silence, duplicates, reordering and bad signatures.
+//! Fault settings inject failures, silence, duplicates, reordering and bad signatures.
 
 mod agent_data;
 pub mod optimizely;
@@ -49,7 +49,7 @@ const WRONG_SECRET: &str = "osa-simulator-deliberately-wrong-secret";
 /// Fault injection. The default is a clean run: every agent completes once, in order,
 /// correctly signed, within four seconds.
 #[derive(Clone, Debug)]
-pub struct Knobs {
+pub struct SimulatorSettings {
     /// These agents report a failure (with `metadata.error`) instead of completing.
     pub fail: Vec<AgentId>,
     /// These agents never send anything.
@@ -68,9 +68,9 @@ pub struct Knobs {
     pub late_by: Duration,
 }
 
-impl Default for Knobs {
+impl Default for SimulatorSettings {
     fn default() -> Self {
-        Knobs {
+        SimulatorSettings {
             fail: Vec::new(),
             silent: Vec::new(),
             duplicates: false,
@@ -110,7 +110,7 @@ pub struct Simulator {
     webhook_url: String,
     secrets: Vec<Secret>,
     expected_api_key: Option<Secret>,
-    knobs: Knobs,
+    settings: SimulatorSettings,
     http: reqwest::Client,
     runs_finished: AtomicUsize,
 }
@@ -123,7 +123,7 @@ impl Simulator {
         webhook_url: String,
         secrets: Vec<Secret>,
         expected_api_key: Option<Secret>,
-        knobs: Knobs,
+        settings: SimulatorSettings,
     ) -> Self {
         if secrets.is_empty() {
             tracing::warn!("OPAL simulator has no webhook secret; OSA will reject its events");
@@ -140,7 +140,7 @@ impl Simulator {
             webhook_url,
             secrets,
             expected_api_key,
-            knobs,
+            settings,
             http,
             runs_finished: AtomicUsize::new(0),
         }
@@ -175,7 +175,7 @@ impl Simulator {
         let trigger = Arc::new(trigger);
         let data_seed = fnv1a(trigger.workflow_id.as_bytes());
         let mut rng = StdRng::seed_from_u64(rand::random());
-        let plans = schedule(&mut rng, self.knobs.spread);
+        let plans = schedule(&mut rng, self.settings.spread);
         let started = Instant::now();
         let mut tasks = JoinSet::new();
         for (agent, plan) in AgentId::ALL.into_iter().zip(plans) {
@@ -186,7 +186,7 @@ impl Simulator {
             {
                 continue; // a re-trigger of some agents only
             }
-            if self.knobs.silent.contains(&agent) {
+            if self.settings.silent.contains(&agent) {
                 tracing::info!(agent = %agent, "simulated agent stays silent");
                 continue;
             }
@@ -234,27 +234,27 @@ impl Simulator {
                 return;
             }
         };
-        if !self.knobs.out_of_order {
+        if !self.settings.out_of_order {
             self.send(agent, "started", &started_body, &trigger.correlation_id)
                 .await;
         }
 
-        let delay = if self.knobs.late.contains(&agent) {
-            tracing::info!(agent = %agent, late_by_ms = self.knobs.late_by.as_millis() as u64, "simulated agent will answer late");
-            self.knobs.late_by
+        let delay = if self.settings.late.contains(&agent) {
+            tracing::info!(agent = %agent, late_by_ms = self.settings.late_by.as_millis() as u64, "simulated agent will answer late");
+            self.settings.late_by
         } else {
             Duration::ZERO
         };
         sleep_until(origin + plan.finish + delay).await;
         let duration_ms = plan.finish.saturating_sub(plan.start).as_millis() as u64;
-        let terminal = if self.knobs.fail.contains(&agent) {
+        let terminal = if self.settings.fail.contains(&agent) {
             vocab.failed(&trigger, agent, &execution_id, duration_ms)
         } else {
             let mut data = agent_data(agent, &trigger.company, data_seed);
             data["meta"]["lastUpdated"] = json!(now_rfc3339());
             vocab.completed(&trigger, agent, &execution_id, duration_ms, data)
         };
-        let outcome = if self.knobs.fail.contains(&agent) {
+        let outcome = if self.settings.fail.contains(&agent) {
             "failed"
         } else {
             "completed"
@@ -268,7 +268,7 @@ impl Simulator {
         };
         self.send(agent, outcome, &terminal_body, &trigger.correlation_id)
             .await;
-        if self.knobs.out_of_order {
+        if self.settings.out_of_order {
             self.send(agent, "started", &started_body, &trigger.correlation_id)
                 .await;
         }
@@ -276,7 +276,7 @@ impl Simulator {
 
     /// Sends one event (twice with the `duplicates` knob).
     async fn send(&self, agent: AgentId, event: &'static str, body: &Bytes, correlation_id: &str) {
-        let copies = if self.knobs.duplicates { 2 } else { 1 };
+        let copies = if self.settings.duplicates { 2 } else { 1 };
         for copy in 1..=copies {
             self.deliver(agent, event, copy, body, correlation_id).await;
         }
@@ -331,7 +331,7 @@ impl Simulator {
 
     fn signature(&self, agent: AgentId, body: &[u8]) -> String {
         let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-        if self.knobs.bad_signature.contains(&agent) {
+        if self.settings.bad_signature.contains(&agent) {
             sign(&[Secret::new(WRONG_SECRET)], now_ms, body)
         } else {
             sign(&self.secrets[..self.secrets.len().min(1)], now_ms, body)

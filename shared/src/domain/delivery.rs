@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::USER_AGENT;
 use super::secret::Secret;
 
 /// Attempts per run (the first send included) before a delivery is dead-lettered.
@@ -36,8 +37,6 @@ pub const MAX_JITTER: Duration = Duration::from_secs(1);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The only statuses that count as delivered.
 pub const SUCCESS_CODES: [u16; 3] = [200, 201, 202];
-/// `User-Agent` of every delivery.
-pub const USER_AGENT: &str = concat!("osa/", env!("CARGO_PKG_VERSION"));
 /// Name under which the worker finds the OPAL API key.
 pub const OPAL_API_KEY: &str = "opal_api_key";
 

@@ -25,3 +25,6 @@ pub mod workflow;
 
 pub use agents::AgentId;
 pub use secret::Secret;
+
+/// What OSA calls itself on every outbound request: `osa/<version>`.
+pub const USER_AGENT: &str = concat!("osa/", env!("CARGO_PKG_VERSION"));

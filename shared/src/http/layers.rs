@@ -16,7 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 use super::ApiError;
-use super::rate_limit::{Edge, RateLimitConfig, RateLimiter, identify_and_limit};
+use super::rate_limit::{Limits, RateLimitConfig, RateLimiter, identify_and_limit};
 use crate::app::Services;
 use crate::config::var;
 
@@ -213,7 +213,7 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
     let webhook_limiter = edge
         .rate_limit
         .map(|config| RateLimiter::new(config.for_webhooks(), services.clock.clone()));
-    let state = Arc::new(Edge {
+    let state = Arc::new(Limits {
         services: services.clone(),
         limiter,
         store: services.store.clone(),

@@ -7,8 +7,11 @@
 //! verify counts against the address it came from, never against the subject it
 //! claims, so nobody can spend another client's allowance.
 //!
-//! Limits are per instance (per Lambda execution environment, per `osa serve`);
-//! a limit shared across instances is not built yet.
+//! Each instance (Lambda execution environment, `osa serve`) keeps its own GCRA,
+//! so a burst stops without a store call; a request it lets through also takes
+//! a token from a one-minute window the instances share in the store
+//! (`WorkflowStore::take_shared_rate_token`; the embedded store, used by one
+//! process, needs none). The webhook sender gets a larger allowance of its own.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -139,7 +142,7 @@ fn micros(clock: &dyn Clock) -> i64 {
 
 /// What the edge middleware needs: the services (to name the client by its
 /// verified token) and the limiters.
-pub(super) struct Edge {
+pub(super) struct Limits {
     pub services: Services,
     pub limiter: Option<RateLimiter>,
     /// Where instances share their counts (DynamoDB in AWS; the embedded store
@@ -171,7 +174,7 @@ impl RateLimitConfig {
     }
 }
 
-impl Edge {
+impl Limits {
     /// The cross-instance check: a fixed one-minute window per client. A store
     /// failure lets the request through (and is logged): the limiter must not
     /// take the API down with it.
@@ -203,7 +206,7 @@ impl Edge {
 
 /// Names the client, then lets the request through or answers 429.
 pub(super) async fn identify_and_limit(
-    State(edge): State<Arc<Edge>>,
+    State(edge): State<Arc<Limits>>,
     mut request: Request,
     next: Next,
 ) -> Response {

@@ -146,7 +146,7 @@ const SHARED_OPPORTUNITIES: &[([&str; 3], Level, Level)] = &[
     (
         [
             "Improve on-site search relevance",
-            "On-site search relevance tuning",
+            "On-site search relevance lifecycle",
             "Tune site search results",
         ],
         Medium,

@@ -227,16 +227,16 @@ async fn post_trigger(
 
 #[tokio::test]
 async fn the_trigger_route_checks_the_key_and_the_body() {
-    let knobs = Knobs {
+    let settings = SimulatorSettings {
         spread: Duration::from_secs(60),
-        ..Knobs::default()
+        ..SimulatorSettings::default()
     };
     // Nothing listens on the discard port; the spread keeps the run from sending anyway.
     let sim = Arc::new(Simulator::new(
         format!("http://127.0.0.1:9{WEBHOOK_PATH}"),
         vec![Secret::new(SECRET)],
         Some(Secret::new(API_KEY)),
-        knobs,
+        settings,
     ));
     let addr = serve(sim.router()).await;
     let good = serde_json::to_vec(&trigger_body("wf-route")).expect("body");
@@ -296,15 +296,15 @@ async fn the_trigger_route_checks_the_key_and_the_body() {
 
 #[tokio::test]
 async fn without_an_expected_key_any_caller_may_trigger() {
-    let knobs = Knobs {
+    let settings = SimulatorSettings {
         spread: Duration::from_secs(60),
-        ..Knobs::default()
+        ..SimulatorSettings::default()
     };
     let sim = Arc::new(Simulator::new(
         format!("http://127.0.0.1:9{WEBHOOK_PATH}"),
         vec![Secret::new(SECRET)],
         None,
-        knobs,
+        settings,
     ));
     let addr = serve(sim.router()).await;
     let body = serde_json::to_vec(&trigger_body("wf-open")).expect("body");
@@ -351,8 +351,8 @@ async fn receive(State(records): State<Records>, headers: HeaderMap, body: Bytes
     }
 }
 
-/// Triggers one run with `knobs` and returns what the receiver got, in arrival order.
-async fn run_with(knobs: Knobs) -> Vec<Record> {
+/// Triggers one run with `settings` and returns what the receiver got, in arrival order.
+async fn run_with(settings: SimulatorSettings) -> Vec<Record> {
     let records: Records = Arc::default();
     let receiver = Router::new()
         .route(WEBHOOK_PATH, post(receive))
@@ -362,7 +362,7 @@ async fn run_with(knobs: Knobs) -> Vec<Record> {
         format!("http://{receiver_addr}{WEBHOOK_PATH}"),
         vec![Secret::new(SECRET)],
         Some(Secret::new(API_KEY)),
-        knobs,
+        settings,
     ));
     let addr = serve(Arc::clone(&sim).router()).await;
     let body = serde_json::to_vec(&trigger_body("wf-e2e")).expect("body");
@@ -378,10 +378,10 @@ async fn run_with(knobs: Knobs) -> Vec<Record> {
     records.lock().expect("lock").clone()
 }
 
-fn fast() -> Knobs {
-    Knobs {
+fn fast() -> SimulatorSettings {
+    SimulatorSettings {
         spread: Duration::from_millis(200),
-        ..Knobs::default()
+        ..SimulatorSettings::default()
     }
 }
 
@@ -457,7 +457,7 @@ async fn a_clean_run_sends_a_started_and_a_completed_event_per_agent() {
 
 #[tokio::test]
 async fn a_silent_agent_sends_nothing() {
-    let records = run_with(Knobs {
+    let records = run_with(SimulatorSettings {
         silent: vec![AgentId::GeoAudit],
         ..fast()
     })
@@ -470,7 +470,7 @@ async fn a_silent_agent_sends_nothing() {
 
 #[tokio::test]
 async fn a_failing_agent_reports_a_failure() {
-    let records = run_with(Knobs {
+    let records = run_with(SimulatorSettings {
         fail: vec![AgentId::CmpOrganizer, AgentId::ContentReview],
         ..fast()
     })
@@ -490,7 +490,7 @@ async fn a_failing_agent_reports_a_failure() {
 
 #[tokio::test]
 async fn duplicates_send_every_body_twice() {
-    let records = run_with(Knobs {
+    let records = run_with(SimulatorSettings {
         duplicates: true,
         ..fast()
     })
@@ -510,7 +510,7 @@ async fn duplicates_send_every_body_twice() {
 
 #[tokio::test]
 async fn bad_signature_agents_fail_verification() {
-    let records = run_with(Knobs {
+    let records = run_with(SimulatorSettings {
         bad_signature: vec![AgentId::ContentReview, AgentId::GeoAudit],
         ..fast()
     })
@@ -525,7 +525,7 @@ async fn bad_signature_agents_fail_verification() {
 
 #[tokio::test]
 async fn out_of_order_sends_the_terminal_event_first() {
-    let records = run_with(Knobs {
+    let records = run_with(SimulatorSettings {
         out_of_order: true,
         ..fast()
     })

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::domain::USER_AGENT;
 use crate::ports::{HttpClient, OutboundError, OutboundRequest, OutboundResponse};
-
-pub const USER_AGENT: &str = concat!("OSA-Webhook-Delivery/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Clone)]
 pub struct ReqwestClient {

@@ -26,14 +26,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::client;
-use crate::domain::Secret;
 use crate::domain::credentials::CheckOutcome;
 use crate::domain::intake::Credentials;
 use crate::domain::resilience::{BreakerSettings, BreakerState, CircuitBreaker, TokenBucket};
+use crate::domain::{Secret, USER_AGENT};
 use crate::ports::{Clock, CredentialChecker, OutboundError, OutboundResponse};
-
-/// `User-Agent` of every Optimizely call.
-pub const USER_AGENT: &str = concat!("osa/", env!("CARGO_PKG_VERSION"));
 
 // ---- services and their settings --------------------------------------------------
 
@@ -365,15 +362,15 @@ struct Guards {
     breaker: CircuitBreaker,
 }
 
-struct Slot {
+struct ServiceState {
     settings: ServiceSettings,
     base_url: String,
     guards: Mutex<Guards>,
 }
 
-impl Slot {
-    fn new(settings: ServiceSettings, base_url: String) -> Slot {
-        Slot {
+impl ServiceState {
+    fn new(settings: ServiceSettings, base_url: String) -> ServiceState {
+        ServiceState {
             settings,
             base_url,
             guards: Mutex::new(Guards {
@@ -390,7 +387,7 @@ impl Slot {
 }
 
 /// How an answer is handled.
-enum Class {
+enum Answer {
     Ok(OutboundResponse),
     Credentials(u16),
     Throttled(Option<Duration>),
@@ -401,17 +398,17 @@ enum Class {
     },
 }
 
-fn classify(result: Result<OutboundResponse, OutboundError>) -> Class {
+fn answer_of(result: Result<OutboundResponse, OutboundError>) -> Answer {
     match result {
-        Ok(r) if (200..300).contains(&r.status) => Class::Ok(r),
-        Ok(r) if r.status == 401 || r.status == 403 => Class::Credentials(r.status),
-        Ok(r) if r.status == 429 => Class::Throttled(r.retry_after),
-        Ok(r) if r.status >= 500 => Class::Transient {
+        Ok(r) if (200..300).contains(&r.status) => Answer::Ok(r),
+        Ok(r) if r.status == 401 || r.status == 403 => Answer::Credentials(r.status),
+        Ok(r) if r.status == 429 => Answer::Throttled(r.retry_after),
+        Ok(r) if r.status >= 500 => Answer::Transient {
             error: format!("HTTP {}", r.status),
             retry_after: r.retry_after,
         },
-        Ok(r) => Class::Rejected(r.status),
-        Err(e) => Class::Transient {
+        Ok(r) => Answer::Rejected(r.status),
+        Err(e) => Answer::Transient {
             error: e.to_string(),
             retry_after: None,
         },
@@ -422,7 +419,7 @@ pub struct OptimizelyClient {
     transport: Arc<dyn OptimizelyTransport>,
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
-    slots: [Slot; 4],
+    slots: [ServiceState; 4],
 }
 
 impl OptimizelyClient {
@@ -432,7 +429,7 @@ impl OptimizelyClient {
         clock: Arc<dyn Clock>,
         sleeper: Arc<dyn Sleeper>,
     ) -> Self {
-        let slot = |s: ServiceSettings| Slot::new(s, s.base_url.to_owned());
+        let slot = |s: ServiceSettings| ServiceState::new(s, s.base_url.to_owned());
         OptimizelyClient {
             transport,
             clock,
@@ -448,7 +445,7 @@ impl OptimizelyClient {
         base_url: impl Into<String>,
     ) -> Self {
         let i = service.index();
-        self.slots[i] = Slot::new(self.slots[i].settings, base_url.into());
+        self.slots[i] = ServiceState::new(self.slots[i].settings, base_url.into());
         self
     }
 
@@ -456,7 +453,7 @@ impl OptimizelyClient {
     pub fn with_settings(mut self, settings: ServiceSettings) -> Self {
         let i = settings.service.index();
         let base_url = std::mem::take(&mut self.slots[i].base_url);
-        self.slots[i] = Slot::new(settings, base_url);
+        self.slots[i] = ServiceState::new(settings, base_url);
         self
     }
 
@@ -558,31 +555,31 @@ impl OptimizelyClient {
         let retry = settings.retry;
         let mut attempt = 1;
         loop {
-            let class = classify(self.transport.send(request.clone()).await);
+            let class = answer_of(self.transport.send(request.clone()).await);
             let now = self.clock.now();
             let (error, retry_after) = match class {
-                Class::Ok(response) => {
+                Answer::Ok(response) => {
                     slot.guards().breaker.on_success(permit, now);
                     return Ok(response);
                 }
                 // The service answered sensibly: it is up, whatever it thinks of us.
-                Class::Credentials(status) => {
+                Answer::Credentials(status) => {
                     slot.guards().breaker.on_success(permit, now);
                     tracing::warn!(%service, status, "Optimizely rejected the credentials");
                     return Err(OptimizelyError::CredentialsInvalid { service, status });
                 }
-                Class::Rejected(status) => {
+                Answer::Rejected(status) => {
                     slot.guards().breaker.on_success(permit, now);
                     return Err(OptimizelyError::Rejected { service, status });
                 }
-                Class::Throttled(retry_after) => {
+                Answer::Throttled(retry_after) => {
                     slot.guards().breaker.release(permit);
                     return Err(OptimizelyError::Throttled {
                         service,
                         retry_after,
                     });
                 }
-                Class::Transient { error, retry_after } => (error, retry_after),
+                Answer::Transient { error, retry_after } => (error, retry_after),
             };
             if attempt >= retry.max_attempts.max(1) {
                 slot.guards().breaker.on_failure(permit, now);

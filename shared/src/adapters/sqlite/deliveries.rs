@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::{Db, SqliteStore};
+use super::{SqliteResult, SqliteStore};
 use crate::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus};
 use crate::ports::{DeliveryStore, StoreError};
 
@@ -55,10 +55,10 @@ fn dead_lettered_at_ms(d: &Delivery) -> Option<i64> {
 fn load(conn: &Connection, id: &str) -> Result<Option<(Delivery, i64)>, StoreError> {
     let row: Option<(String, i64)> = conn
         .prepare_cached("SELECT doc, version FROM deliveries WHERE id = ?1")
-        .db()?
+        .or_unavailable()?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
-        .db()?;
+        .or_unavailable()?;
     row.map(|(doc, version)| Ok((decode(&doc)?, version)))
         .transpose()
 }
@@ -83,9 +83,9 @@ impl DeliveryStore for SqliteStore {
                     "INSERT INTO deliveries (id, version, dead_lettered_at_ms, doc)
                      VALUES (?1, 1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
                 )
-                .db()?
+                .or_unavailable()?
                 .execute(params![id, dead, doc])
-                .db()?;
+                .or_unavailable()?;
             Ok(inserted == 1)
         })
         .await
@@ -124,9 +124,9 @@ impl DeliveryStore for SqliteStore {
                             "UPDATE deliveries SET version = ?3, dead_lettered_at_ms = ?4, doc = ?5
                              WHERE id = ?1 AND version = ?2",
                         )
-                        .db()?
+                        .or_unavailable()?
                         .execute(params![key, expected, expected + 1, dead, doc])
-                        .db()?;
+                        .or_unavailable()?;
                     if updated == 1 {
                         return Ok(DeliveryWrite::Saved);
                     }
@@ -153,11 +153,13 @@ impl DeliveryStore for SqliteStore {
     async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(LIST_DEAD_LETTERED).db()?;
-            let docs = stmt.query_map([limit], |r| r.get::<_, String>(0)).db()?;
+            let mut stmt = conn.prepare_cached(LIST_DEAD_LETTERED).or_unavailable()?;
+            let docs = stmt
+                .query_map([limit], |r| r.get::<_, String>(0))
+                .or_unavailable()?;
             let mut out = Vec::new();
             for doc in docs {
-                out.push(decode(&doc.db()?)?);
+                out.push(decode(&doc.or_unavailable()?)?);
             }
             Ok(out)
         })
@@ -168,10 +170,10 @@ impl DeliveryStore for SqliteStore {
         self.read(move |conn| {
             let n: Option<i64> = conn
                 .prepare_cached("SELECT consecutive FROM delivery_failures WHERE kind = ?1")
-                .db()?
+                .or_unavailable()?
                 .query_row([kind.as_str()], |r| r.get(0))
                 .optional()
-                .db()?;
+                .or_unavailable()?;
             Ok(u32::try_from(n.unwrap_or(0)).unwrap_or(u32::MAX))
         })
         .await
@@ -185,9 +187,9 @@ impl DeliveryStore for SqliteStore {
                      ON CONFLICT (kind) DO UPDATE SET consecutive = consecutive + 1
                      RETURNING consecutive",
                 )
-                .db()?
+                .or_unavailable()?
                 .query_row([kind.as_str()], |r| r.get(0))
-                .db()?;
+                .or_unavailable()?;
             Ok(u32::try_from(n).unwrap_or(u32::MAX))
         })
         .await
@@ -199,9 +201,9 @@ impl DeliveryStore for SqliteStore {
             conn.prepare_cached(
                 "UPDATE delivery_failures SET consecutive = 0 WHERE kind = ?1 AND consecutive > 0",
             )
-            .db()?
+            .or_unavailable()?
             .execute([kind.as_str()])
-            .db()?;
+            .or_unavailable()?;
             Ok(())
         })
         .await
@@ -240,7 +242,9 @@ mod tests {
                 let mut plans = Vec::new();
                 for sql in statements {
                     let params = (1..=9).filter(|i| sql.contains(&format!("?{i}"))).count();
-                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).db()?;
+                    let mut stmt = conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .or_unavailable()?;
                     let plan: Vec<String> = stmt
                         .query_map(
                             rusqlite::params_from_iter(std::iter::repeat_n(
@@ -249,9 +253,9 @@ mod tests {
                             )),
                             |r| r.get::<_, String>(3),
                         )
-                        .db()?
+                        .or_unavailable()?
                         .collect::<Result<_, _>>()
-                        .db()?;
+                        .or_unavailable()?;
                     plans.push((sql, plan));
                 }
                 Ok(plans)

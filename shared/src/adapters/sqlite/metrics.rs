@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::{Db, SqliteStore};
+use super::{SqliteResult, SqliteStore};
 use crate::domain::metrics::{Field, Number, Observation, Op, Series, Snapshot, StoredCell};
 use crate::ports::{MetricsStore, OpsStore, StateDoc, StoreError};
 
@@ -45,7 +45,7 @@ impl MetricsStore for SqliteStore {
                     "INSERT INTO metric_cells (family, labels, field, v) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (family, labels, field) DO UPDATE SET v = v + excluded.v",
                 )
-                .db()?;
+                .or_unavailable()?;
             for u in updates.iter().filter(|u| matches!(u.op, Op::Add(_))) {
                 let Op::Add(n) = u.op else { continue };
                 add.execute(params![
@@ -54,14 +54,14 @@ impl MetricsStore for SqliteStore {
                     u.field.name(),
                     sql_number(n)
                 ])
-                .db()?;
+                .or_unavailable()?;
             }
             let mut set = conn
                 .prepare_cached(
                     "INSERT INTO metric_cells (family, labels, field, v) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (family, labels, field) DO UPDATE SET v = excluded.v",
                 )
-                .db()?;
+                .or_unavailable()?;
             for u in &updates {
                 if let Op::Set(f) = u.op {
                     set.execute(params![
@@ -70,7 +70,7 @@ impl MetricsStore for SqliteStore {
                         u.field.name(),
                         sql_number(Number::Float(f))
                     ])
-                    .db()?;
+                    .or_unavailable()?;
                 }
             }
             Ok(())
@@ -83,7 +83,7 @@ impl MetricsStore for SqliteStore {
             .read(|conn| {
                 let mut stmt = conn
                     .prepare_cached("SELECT family, labels, field, v FROM metric_cells")
-                    .db()?;
+                    .or_unavailable()?;
                 let rows = stmt
                     .query_map([], |r| {
                         Ok((
@@ -93,10 +93,10 @@ impl MetricsStore for SqliteStore {
                             r.get::<_, Value>(3)?,
                         ))
                     })
-                    .db()?;
+                    .or_unavailable()?;
                 let mut cells = Vec::new();
                 for row in rows {
-                    let (family, labels, field, v) = row.db()?;
+                    let (family, labels, field, v) = row.or_unavailable()?;
                     cells.push(decode_cell(&family, &labels, &field, v)?);
                 }
                 Ok(cells)
@@ -146,10 +146,10 @@ impl OpsStore for SqliteStore {
         self.read(move |conn| {
             let row: Option<(i64, String)> = rusqlite::OptionalExtension::optional(
                 conn.prepare_cached("SELECT version, doc FROM ops_state WHERE name = ?1")
-                    .db()?
+                    .or_unavailable()?
                     .query_row([&name], |r| Ok((r.get(0)?, r.get(1)?))),
             )
-            .db()?;
+            .or_unavailable()?;
             row.map(|(version, doc)| {
                 serde_json::from_str(&doc)
                     .map(|doc| StateDoc { version, doc })
@@ -175,17 +175,17 @@ impl OpsStore for SqliteStore {
                         "INSERT INTO ops_state (name, version, doc) VALUES (?1, 1, ?2)
                          ON CONFLICT (name) DO NOTHING",
                     )
-                    .db()?
+                    .or_unavailable()?
                     .execute(params![name, doc])
-                    .db()?,
+                    .or_unavailable()?,
                 Some(v) => conn
                     .prepare_cached(
                         "UPDATE ops_state SET version = ?2 + 1, doc = ?3
                          WHERE name = ?1 AND version = ?2",
                     )
-                    .db()?
+                    .or_unavailable()?
                     .execute(params![name, v, doc])
-                    .db()?,
+                    .or_unavailable()?,
             };
             Ok(changed == 1)
         })

@@ -232,19 +232,20 @@ impl Inner {
 // ---- connections -------------------------------------------------------------
 
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path).db()?;
-    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    let conn = Connection::open(path).or_unavailable()?;
+    conn.busy_timeout(BUSY_TIMEOUT).or_unavailable()?;
     conn.set_prepared_statement_cache_capacity(64);
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
-        .db()?;
+        .or_unavailable()?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Unavailable(format!(
             "could not switch {} to WAL (journal_mode is {mode})",
             path.display()
         )));
     }
-    conn.pragma_update(None, "synchronous", "FULL").db()?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .or_unavailable()?;
     migrate(&conn)?;
     Ok(conn)
 }
@@ -252,7 +253,7 @@ fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
-        .db()?;
+        .or_unavailable()?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::Unavailable(format!(
             "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}"
@@ -271,8 +272,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).db()?;
-    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    let conn = Connection::open_with_flags(path, flags).or_unavailable()?;
+    conn.busy_timeout(BUSY_TIMEOUT).or_unavailable()?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -389,12 +390,12 @@ use crate::adapters::codec::{catalogue_position, decode, encode, from_ms, marker
 // ---- encoding ----------------------------------------------------------------
 
 /// `rusqlite` failures become `StoreError::Unavailable`.
-pub(crate) trait Db<T> {
-    fn db(self) -> Result<T, StoreError>;
+pub(crate) trait SqliteResult<T> {
+    fn or_unavailable(self) -> Result<T, StoreError>;
 }
 
-impl<T> Db<T> for rusqlite::Result<T> {
-    fn db(self) -> Result<T, StoreError> {
+impl<T> SqliteResult<T> for rusqlite::Result<T> {
+    fn or_unavailable(self) -> Result<T, StoreError> {
         self.map_err(|e| StoreError::Unavailable(format!("sqlite: {e}")))
     }
 }
@@ -457,7 +458,7 @@ mod tests {
                         "INSERT INTO markers (name, at_ms) VALUES (?1, ?2)",
                         params![format!("m{i}"), i],
                     )
-                    .db()?;
+                    .or_unavailable()?;
                     if i % 3 == 0 {
                         return Err(StoreError::Unavailable("refused".into()));
                     }
@@ -476,7 +477,7 @@ mod tests {
         let count: i64 = store
             .read(|c| {
                 c.query_row("SELECT count(*) FROM markers", [], |r| r.get(0))
-                    .db()
+                    .or_unavailable()
             })
             .await
             .unwrap();
@@ -546,7 +547,7 @@ mod tests {
         let version: i64 = store
             .read(|c| {
                 c.pragma_query_value(None, "user_version", |r| r.get(0))
-                    .db()
+                    .or_unavailable()
             })
             .await
             .unwrap();
@@ -554,7 +555,7 @@ mod tests {
         let mode: String = store
             .read(|c| {
                 c.pragma_query_value(None, "journal_mode", |r| r.get(0))
-                    .db()
+                    .or_unavailable()
             })
             .await
             .unwrap();
@@ -634,7 +635,7 @@ mod tests {
                     "INSERT INTO jobs (id, visible_at_ms, body) VALUES ('bad', -1, 'not json')",
                     [],
                 )
-                .db()
+                .or_unavailable()
             })
             .await
             .unwrap();

@@ -16,9 +16,9 @@ impl JobQueue for SqliteStore {
                 "INSERT INTO jobs (id, visible_at_ms, receive_count, receipt, body)
                  VALUES (?1, ?2, 0, NULL, ?3)",
             )
-            .db()?
+            .or_unavailable()?
             .execute(params![id, visible_at, body])
-            .db()?;
+            .or_unavailable()?;
             Ok(())
         })
         .await
@@ -43,20 +43,20 @@ impl JobQueue for SqliteStore {
                         "SELECT id, receive_count, body FROM jobs WHERE visible_at_ms <= ?1
                          ORDER BY visible_at_ms, rowid LIMIT ?2",
                     )
-                    .db()?;
+                    .or_unavailable()?;
                 let rows = stmt
                     .query_map(params![now, sql_limit(max)], |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                     })
-                    .db()?;
-                rows.collect::<rusqlite::Result<_>>().db()?
+                    .or_unavailable()?;
+                rows.collect::<rusqlite::Result<_>>().or_unavailable()?
             };
             let mut update = conn
                 .prepare_cached(
                     "UPDATE jobs SET receipt = ?2, receive_count = ?3, visible_at_ms = ?4
                      WHERE id = ?1",
                 )
-                .db()?;
+                .or_unavailable()?;
             let mut received = Vec::with_capacity(due.len());
             for (id, count, body) in due {
                 let receipt = format!("{id}.{}", uuid::Uuid::new_v4().simple());
@@ -68,7 +68,7 @@ impl JobQueue for SqliteStore {
                         receive_count,
                         now.saturating_add(hide_for)
                     ])
-                    .db()?;
+                    .or_unavailable()?;
                 match serde_json::from_str::<Job>(&body) {
                     Ok(job) => received.push(ReceivedJob {
                         receipt,
@@ -96,9 +96,9 @@ impl JobQueue for SqliteStore {
         let receipt = receipt.to_owned();
         self.write(move |conn| {
             conn.prepare_cached("DELETE FROM jobs WHERE id = ?1 AND receipt = ?2")
-                .db()?
+                .or_unavailable()?
                 .execute(params![id, receipt])
-                .db()?;
+                .or_unavailable()?;
             Ok(())
         })
         .await

@@ -8,10 +8,10 @@ use crate::domain::record;
 fn load_workflow(conn: &Connection, id: &str) -> Result<Option<Workflow>, StoreError> {
     let doc: Option<String> = conn
         .prepare_cached("SELECT doc FROM workflows WHERE id = ?1")
-        .db()?
+        .or_unavailable()?
         .query_row([id], |r| r.get(0))
         .optional()
-        .db()?;
+        .or_unavailable()?;
     doc.map(|d| decode("workflow", &d)).transpose()
 }
 
@@ -26,22 +26,22 @@ fn save_workflow_doc(
     doc: &str,
 ) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE workflows SET status = ?2, doc = ?3 WHERE id = ?1")
-        .db()?
+        .or_unavailable()?
         .execute(params![id, status, doc])
-        .db()?;
+        .or_unavailable()?;
     Ok(())
 }
 
 fn load_agents(conn: &Connection, workflow_id: &str) -> Result<Vec<AgentState>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT doc FROM agents WHERE workflow_id = ?1")
-        .db()?;
+        .or_unavailable()?;
     let docs = stmt
         .query_map([workflow_id], |r| r.get::<_, String>(0))
-        .db()?;
+        .or_unavailable()?;
     let mut agents = Vec::with_capacity(AgentId::ALL.len());
     for doc in docs {
-        agents.push(decode::<AgentState>("agent", &doc.db()?)?);
+        agents.push(decode::<AgentState>("agent", &doc.or_unavailable()?)?);
     }
     agents.sort_by_key(|a| catalogue_position(a.agent));
     Ok(agents)
@@ -49,22 +49,25 @@ fn load_agents(conn: &Connection, workflow_id: &str) -> Result<Vec<AgentState>, 
 
 fn save_agent(conn: &Connection, workflow_id: &str, agent: &AgentState) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE agents SET doc = ?3 WHERE workflow_id = ?1 AND agent_id = ?2")
-        .db()?
+        .or_unavailable()?
         .execute(params![workflow_id, agent.agent.as_str(), encode(agent)?])
-        .db()?;
+        .or_unavailable()?;
     Ok(())
 }
 
 fn load_results(conn: &Connection, workflow_id: &str) -> Result<Vec<AgentResult>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT doc FROM agent_results WHERE workflow_id = ?1")
-        .db()?;
+        .or_unavailable()?;
     let docs = stmt
         .query_map([workflow_id], |r| r.get::<_, String>(0))
-        .db()?;
+        .or_unavailable()?;
     let mut results = Vec::new();
     for doc in docs {
-        results.push(decode::<AgentResult>("agent result", &doc.db()?)?);
+        results.push(decode::<AgentResult>(
+            "agent result",
+            &doc.or_unavailable()?,
+        )?);
     }
     results.sort_by_key(|r| catalogue_position(r.agent));
     Ok(results)
@@ -72,9 +75,9 @@ fn load_results(conn: &Connection, workflow_id: &str) -> Result<Vec<AgentResult>
 
 fn insert_audit(conn: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
     conn.prepare_cached("INSERT INTO audit (workflow_id, doc) VALUES (?1, ?2)")
-        .db()?
+        .or_unavailable()?
         .execute(params![entry.workflow_id, encode(entry)?])
-        .db()?;
+        .or_unavailable()?;
     Ok(())
 }
 
@@ -83,9 +86,9 @@ fn raise_marker(conn: &Connection, marker: Marker, at_ms: i64) -> Result<(), Sto
         "INSERT INTO markers (name, at_ms) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET at_ms = max(at_ms, excluded.at_ms)",
     )
-    .db()?
+    .or_unavailable()?
     .execute(params![marker_name(marker), at_ms])
-    .db()?;
+    .or_unavailable()?;
     Ok(())
 }
 
@@ -107,9 +110,9 @@ fn record_event_tx(
         .prepare_cached(
             "INSERT INTO events (workflow_id, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )
-        .db()?
+        .or_unavailable()?
         .execute(params![event.workflow_id, event.event_id])
-        .db()?;
+        .or_unavailable()?;
     if fresh == 0 {
         let (outcome, audit) = record::duplicate(event, attempt);
         insert_audit(conn, &audit)?;
@@ -125,9 +128,9 @@ fn record_event_tx(
             "INSERT INTO agent_results (workflow_id, agent_id, doc) VALUES (?1, ?2, ?3)
              ON CONFLICT DO NOTHING",
         )
-        .db()?
+        .or_unavailable()?
         .execute(params![event.workflow_id, event.agent.as_str(), doc])
-        .db()?;
+        .or_unavailable()?;
     }
     workflow.version = workflow.version.saturating_add(1);
     save_workflow(conn, &event.workflow_id, &workflow)?;
@@ -217,9 +220,9 @@ impl WorkflowStore for SqliteStore {
                     "INSERT INTO workflows (id, created_at_ms, status, doc) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (id) DO NOTHING",
                 )
-                .db()?
+                .or_unavailable()?
                 .execute(params![id, created_at_ms, status, doc])
-                .db()?;
+                .or_unavailable()?;
             if inserted == 0 {
                 return match load_workflow(conn, &id)? {
                     Some(existing) => Ok(CreateOutcome::Existing(Box::new(existing))),
@@ -230,9 +233,10 @@ impl WorkflowStore for SqliteStore {
                 .prepare_cached(
                     "INSERT INTO agents (workflow_id, agent_id, doc) VALUES (?1, ?2, ?3)",
                 )
-                .db()?;
+                .or_unavailable()?;
             for (agent_id, agent_doc) in &agent_docs {
-                stmt.execute(params![id, agent_id, agent_doc]).db()?;
+                stmt.execute(params![id, agent_id, agent_doc])
+                    .or_unavailable()?;
             }
             Ok(CreateOutcome::Created)
         })
@@ -286,13 +290,13 @@ impl WorkflowStore for SqliteStore {
                 .prepare_cached(
                     "SELECT doc FROM audit WHERE workflow_id = ?1 ORDER BY seq LIMIT ?2",
                 )
-                .db()?;
+                .or_unavailable()?;
             let docs = stmt
                 .query_map(params![id, sql_limit(limit)], |r| r.get::<_, String>(0))
-                .db()?;
+                .or_unavailable()?;
             let mut entries = Vec::new();
             for doc in docs {
-                entries.push(decode("audit entry", &doc.db()?)?);
+                entries.push(decode("audit entry", &doc.or_unavailable()?)?);
             }
             Ok(entries)
         })
@@ -313,13 +317,13 @@ impl WorkflowStore for SqliteStore {
                 .prepare_cached(
                     "SELECT doc FROM workflows ORDER BY created_at_ms DESC, id DESC LIMIT ?1",
                 )
-                .db()?;
+                .or_unavailable()?;
             let docs = stmt
                 .query_map([sql_limit(limit)], |r| r.get::<_, String>(0))
-                .db()?;
+                .or_unavailable()?;
             let mut workflows = Vec::new();
             for doc in docs {
-                workflows.push(decode("workflow", &doc.db()?)?);
+                workflows.push(decode("workflow", &doc.or_unavailable()?)?);
             }
             Ok(workflows)
         })
@@ -330,10 +334,10 @@ impl WorkflowStore for SqliteStore {
         self.read(move |conn| {
             let at: Option<i64> = conn
                 .prepare_cached("SELECT at_ms FROM markers WHERE name = ?1")
-                .db()?
+                .or_unavailable()?
                 .query_row([marker_name(marker)], |r| r.get(0))
                 .optional()
-                .db()?;
+                .or_unavailable()?;
             at.map(from_ms).transpose()
         })
         .await
@@ -356,7 +360,11 @@ impl WorkflowStore for SqliteStore {
                     "workflow_id"
                 };
                 let sql = format!("DELETE FROM {table} WHERE {column} = ?1");
-                erased += conn.prepare_cached(&sql).db()?.execute(params![id]).db()? as u64;
+                erased += conn
+                    .prepare_cached(&sql)
+                    .or_unavailable()?
+                    .execute(params![id])
+                    .or_unavailable()? as u64;
             }
             Ok((erased > 0).then_some(erased))
         })
@@ -367,9 +375,9 @@ impl WorkflowStore for SqliteStore {
         let doc = encode(entry)?;
         self.write(move |conn| {
             conn.prepare_cached("INSERT INTO admin_audit (doc) VALUES (?1)")
-                .db()?
+                .or_unavailable()?
                 .execute(params![doc])
-                .db()?;
+                .or_unavailable()?;
             Ok(())
         })
         .await
@@ -380,12 +388,12 @@ impl WorkflowStore for SqliteStore {
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT doc FROM admin_audit ORDER BY seq DESC LIMIT ?1")
-                .db()?;
+                .or_unavailable()?;
             let docs = stmt
                 .query_map(params![limit], |row| row.get::<_, String>(0))
-                .db()?
+                .or_unavailable()?
                 .collect::<Result<Vec<_>, _>>()
-                .db()?;
+                .or_unavailable()?;
             docs.iter()
                 .map(|d| decode("admin audit entry", d))
                 .collect()
