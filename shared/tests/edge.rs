@@ -15,6 +15,7 @@ use osa_shared::adapters::jwt::JwtVerifier;
 use osa_shared::app::Services;
 use osa_shared::domain::access::Caller;
 use osa_shared::domain::access::scopes;
+use osa_shared::http::access::guarded;
 use osa_shared::http::rate_limit::RateLimitConfig;
 use osa_shared::http::routes;
 use osa_shared::http::{
@@ -32,7 +33,7 @@ fn routes(services: &Services) -> Router {
     async fn secure(caller: Caller) -> Json<Value> {
         Json(json!({ "subject": caller.subject }))
     }
-    Router::new()
+    let router = Router::new()
         .route(
             routes::HEALTH.path,
             get(|| async { Json(json!({ "ok": true })) }),
@@ -46,7 +47,8 @@ fn routes(services: &Services) -> Router {
             routes::WEBHOOK.path,
             axum::routing::post(|| async { Json(json!({ "ok": true })) }),
         )
-        .with_state(services.clone())
+        .with_state(services.clone());
+    guarded(router, services)
 }
 
 const PING: &str = "/api/health/ping";

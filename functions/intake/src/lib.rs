@@ -10,17 +10,19 @@ use axum::{Json, Router};
 use osa_shared::app::intake::Submitted;
 use osa_shared::app::{Services, credentials, intake, sync};
 use osa_shared::domain::workflow::WorkflowStatus;
+use osa_shared::http::access::guarded;
 use osa_shared::http::extract::{JsonBytes, WorkflowId};
 use osa_shared::http::{ApiError, CorrelationId, routes, success, with_common_layers};
 use serde_json::json;
 
 /// The routes alone, for merging into the local runtime's single router.
 pub fn routes(services: Services) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(routes::INTAKE.path, post(submit))
         .route(routes::FORCE_SYNC.path, post(force_sync))
         .route(routes::CREDENTIALS.path, post(resume))
-        .with_state(services)
+        .with_state(services.clone());
+    guarded(router, &services)
 }
 
 /// The routes with the shared layers: what the Lambda serves.

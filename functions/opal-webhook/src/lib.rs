@@ -8,13 +8,15 @@ use axum::{Json, Router};
 use osa_shared::app::Services;
 use osa_shared::app::webhook::{Ingested, WebhookBody, receive};
 use osa_shared::domain::signature::SIGNATURE_HEADER;
+use osa_shared::http::access::guarded;
 use osa_shared::http::{ApiError, CorrelationId, routes, with_common_layers};
 use serde_json::json;
 
 pub fn routes(services: Services) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(routes::WEBHOOK.path, post(handle))
-        .with_state(services)
+        .with_state(services.clone());
+    guarded(router, &services)
 }
 
 pub fn app(services: Services) -> Router {

@@ -10,6 +10,7 @@ use axum::routing::{delete, get};
 use osa_shared::app::{Services, admin, status};
 use osa_shared::domain::access::Caller;
 use osa_shared::domain::report::to_markdown;
+use osa_shared::http::access::guarded;
 use osa_shared::http::extract::{ValidQuery, WorkflowId};
 use osa_shared::http::{ApiError, CorrelationId, dashboard, routes, success, with_common_layers};
 use serde::Deserialize;
@@ -19,7 +20,7 @@ pub mod deliveries;
 pub mod ops;
 
 pub fn routes(services: Services) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(routes::WORKFLOW.path, get(workflow))
         .route(routes::REPORT.path, get(report))
         .route(routes::ERASE.path, delete(erase_workflow))
@@ -29,7 +30,8 @@ pub fn routes(services: Services) -> Router {
         .merge(ops::routes())
         .merge(deliveries::routes())
         .merge(dashboard::routes())
-        .with_state(services)
+        .with_state(services.clone());
+    guarded(router, &services)
 }
 
 pub fn app(services: Services) -> Router {

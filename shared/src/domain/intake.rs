@@ -226,9 +226,8 @@ impl Intake {
     }
 }
 
-/// Parses and fully validates an intake body. Every violation is reported with its path.
-pub fn parse_intake(body: &[u8]) -> Result<Intake, InvalidBody> {
-    // Parse once into a canonical value (object keys sorted) for the fingerprint.
+/// The body as a JSON object, or why it is not one.
+fn json_object(body: &[u8]) -> Result<serde_json::Value, InvalidBody> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| InvalidBody::Syntax(e.to_string()))?;
     if !value.is_object() {
@@ -237,6 +236,13 @@ pub fn parse_intake(body: &[u8]) -> Result<Intake, InvalidBody> {
             "request body must be a JSON object",
         )]));
     }
+    Ok(value)
+}
+
+/// Parses and fully validates an intake body. Every violation is reported with its path.
+pub fn parse_intake(body: &[u8]) -> Result<Intake, InvalidBody> {
+    // Parse once into a canonical value (object keys sorted) for the fingerprint.
+    let value = json_object(body)?;
     let fingerprint = canonical_hash(&value);
     let wire: IntakeWire = from_value(&value, "").map_err(InvalidBody::Schema)?;
     validate(wire, fingerprint).map_err(InvalidBody::Schema)
@@ -360,14 +366,7 @@ struct CredentialsUpdateWire {
 /// Parses `{"api_credentials": {...}}`, the body that refreshes a paused
 /// workflow's credentials: the intake's schema, with at least one key.
 pub fn parse_credentials_update(body: &[u8]) -> Result<Credentials, InvalidBody> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| InvalidBody::Syntax(e.to_string()))?;
-    if !value.is_object() {
-        return Err(InvalidBody::Schema(vec![FieldError::new(
-            "",
-            "request body must be a JSON object",
-        )]));
-    }
+    let value = json_object(body)?;
     let wire: CredentialsUpdateWire = from_value(&value, "").map_err(InvalidBody::Schema)?;
     let mut v = Violations::at("");
     check_keys(&wire.api_credentials, "api_credentials", &mut v);

@@ -1,4 +1,5 @@
 //! Who may call a route, enforced in one place: after routing, the access layer
+//! ([`guarded`], which every function's router wears)
 //! looks the matched route up in [`super::routes::ROUTES`] and, for a route
 //! behind a scope, verifies the bearer token and the scope before the handler
 //! runs. The verified [`Caller`] rides in the request's extensions for handlers
@@ -8,6 +9,7 @@
 //! claims the gateway already verified are read instead of verifying twice; a
 //! request without them (invoked some other way) is verified as usual.
 
+use axum::Router;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, header};
@@ -63,12 +65,18 @@ fn gateway_caller(extensions: &Extensions) -> Option<Caller> {
     Some(Caller::new(subject.as_str(), scope))
 }
 
+/// `router` with its routes' access enforced: each function guards its own
+/// routes, so a router merged beside them (the local simulator's) is not held
+/// to the API's table.
+pub fn guarded(router: Router, services: &Services) -> Router {
+    router.route_layer(axum::middleware::from_fn_with_state(
+        services.clone(),
+        enforce,
+    ))
+}
+
 /// The access layer (a route layer: it runs once the route is known).
-pub(super) async fn enforce(
-    State(services): State<Services>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+async fn enforce(State(services): State<Services>, mut request: Request, next: Next) -> Response {
     let template = request
         .extensions()
         .get::<MatchedPath>()

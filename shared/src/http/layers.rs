@@ -204,7 +204,8 @@ pub fn with_common_layers(router: Router, services: &Services) -> Router {
 
 /// [`with_common_layers`] with explicit edge settings. Outermost first: the
 /// correlation id, security headers, CORS, the client's identity and rate limit,
-/// the panic guard, then, once the route is known, its access check.
+/// the panic guard, then the routes (each function's router carries its own
+/// access check, [`super::access::guarded`]).
 pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -> Router {
     let limiter = edge
         .rate_limit
@@ -222,10 +223,6 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
         webhook_limiter,
     });
     let router = router
-        .route_layer(middleware::from_fn_with_state(
-            services.clone(),
-            super::access::enforce,
-        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Extractors that buffer a body (JSON bodies of admin routes) stop at the

@@ -138,22 +138,9 @@ impl DeliveryStore for DynamoStore {
             if !change(&mut next) {
                 return Ok(Some(current));
             }
-            let sent = self
-                .client
-                .put_item()
-                .table_name(self.table.as_ref())
-                .set_item(Some(self.delivery_item(&next, version.saturating_add(1))?))
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", number(version))
-                .send()
-                .await;
-            match sent {
-                Ok(_) => return Ok(Some(next)),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(unavailable("PutItem", &e)),
+            let item = self.delivery_item(&next, version.saturating_add(1))?;
+            if self.put_if_version(item, version).await? {
+                return Ok(Some(next));
             }
         }
         Err(StoreError::Unavailable(format!(

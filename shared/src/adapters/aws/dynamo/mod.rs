@@ -475,6 +475,31 @@ impl DynamoStore {
         Ok(order.iter().filter_map(|pk| by_pk.remove(pk)).collect())
     }
 
+    /// Puts `item` if the stored item's `version` is still `version`: `false`,
+    /// saving nothing, when someone else saved first.
+    async fn put_if_version(&self, item: Item, version: i64) -> Result<bool, StoreError> {
+        let sent = self
+            .client
+            .put_item()
+            .table_name(self.table.as_ref())
+            .set_item(Some(item))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", VERSION)
+            .expression_attribute_values(":v", number(version))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("PutItem", &e)),
+        }
+    }
+
     async fn put_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         self.client
             .put_item()

@@ -333,22 +333,11 @@ impl WorkflowStore for DynamoStore {
                 return Ok(Some(current));
             }
             next.version = current.version.saturating_add(1);
-            let sent = self
-                .client
-                .put_item()
-                .table_name(self.table.as_ref())
-                .set_item(Some(self.workflow_item(&next)?))
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", VERSION)
-                .expression_attribute_values(":v", number(stored_version))
-                .send()
-                .await;
-            match sent {
-                Ok(_) => return Ok(Some(next)),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(unavailable("PutItem", &e)),
+            if self
+                .put_if_version(self.workflow_item(&next)?, stored_version)
+                .await?
+            {
+                return Ok(Some(next));
             }
         }
         Err(StoreError::Unavailable(format!(
