@@ -20,14 +20,11 @@ const ODP_KEY: &str = "odp-key-that-expired-4711";
 const CMP_KEY: &str = "cmp-key-still-fine-0815";
 const MINUTE: Duration = Duration::from_secs(60);
 
+/// The sample intake with an ODP and a CMP key.
 fn intake() -> Value {
-    json!({
-        "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
-                             "target_audience": "Outdoor enthusiasts in North America"},
-        "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
-                              "api_credentials": {"odp_key": ODP_KEY, "cmp_key": CMP_KEY}},
-        "analysis_preferences": {"analysis_depth": "standard", "focus_areas": ["content"], "timeline": "90d"}
-    })
+    let mut body = osa_testkit::samples::intake();
+    body["optimizely_config"]["api_credentials"] = json!({"odp_key": ODP_KEY, "cmp_key": CMP_KEY});
+    body
 }
 
 async fn submit_intake(app: &TestApp) -> osa_shared::domain::workflow::Workflow {

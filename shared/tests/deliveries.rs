@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use osa_shared::app::delivery::dead_letter::{dead_letters, redrive, redrive_all, show};
-use osa_shared::app::intake::submit;
 use osa_shared::app::jobs;
 use osa_shared::app::status::workflow;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
@@ -23,21 +22,7 @@ use uuid::Uuid;
 const STEP: Duration = Duration::from_millis(100);
 
 async fn new_workflow(app: &TestApp) -> String {
-    let intake = json!({
-        "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
-                             "target_audience": "Outdoor enthusiasts in North America"},
-        "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
-        "analysis_preferences": {"analysis_depth": "standard", "focus_areas": ["content"], "timeline": "90d"}
-    });
-    submit(
-        &app.services,
-        intake.to_string().as_bytes(),
-        "corr-delivery",
-    )
-    .await
-    .expect("intake accepted")
-    .workflow
-    .id
+    app.start_workflow().await
 }
 
 async fn trigger_of(app: &TestApp, workflow_id: &str) -> Delivery {

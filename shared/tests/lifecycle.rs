@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use osa_shared::app::Services;
 use osa_shared::app::status::{recent, report, workflow};
 use osa_shared::app::sync::force_sync;
 use osa_shared::app::webhook::{Ingested, WebhookRequest, ingest};
-use osa_shared::app::{Services, intake::submit};
 use osa_shared::config::Config;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::report::to_markdown;
@@ -30,17 +30,7 @@ fn with_config(app: &mut TestApp, change: impl FnOnce(&mut Config)) {
 }
 
 async fn new_workflow(app: &TestApp) -> String {
-    let intake = json!({
-        "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
-                             "target_audience": "Outdoor enthusiasts in North America"},
-        "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
-        "analysis_preferences": {"analysis_depth": "standard", "focus_areas": ["content"], "timeline": "90d"}
-    });
-    let id = submit(&app.services, intake.to_string().as_bytes(), "corr-life")
-        .await
-        .expect("intake accepted")
-        .workflow
-        .id;
+    let id = app.start_workflow().await;
     // The trigger goes out (the recording client answers 202).
     app.run_due_jobs().await;
     id

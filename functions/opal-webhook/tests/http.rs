@@ -2,7 +2,6 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::app::intake::submit;
 use osa_shared::ports::AuditOutcome;
 use osa_testkit::{TestApp, call};
 use proptest::prelude::*;
@@ -23,17 +22,7 @@ fn agent_data() -> Value {
 }
 
 async fn workflow(app: &TestApp) -> String {
-    let intake = json!({
-        "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
-                             "target_audience": "Outdoor enthusiasts everywhere"},
-        "optimizely_config": {"project_id": "1", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
-        "analysis_preferences": {"analysis_depth": "basic", "focus_areas": ["audiences"], "timeline": "30d"}
-    });
-    submit(&app.services, intake.to_string().as_bytes(), "corr-test")
-        .await
-        .unwrap()
-        .workflow
-        .id
+    app.start_workflow().await
 }
 
 async fn send(app: &TestApp, signature: Option<String>, bytes: Vec<u8>) -> (StatusCode, Value) {

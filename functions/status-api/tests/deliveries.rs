@@ -4,11 +4,10 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use osa_shared::app::intake::submit;
 use osa_shared::domain::access::scopes;
 use osa_shared::ports::OutboundError;
 use osa_testkit::TestApp;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 async fn call(
     app: &TestApp,
@@ -32,17 +31,7 @@ async fn call(
 async fn dead_lettered(app: &TestApp) -> String {
     app.http
         .respond_with(Err(OutboundError::Connect("connection refused".into())));
-    let intake = json!({
-        "business_context": {"company_name": "Acme", "industry": "media", "goals": ["Grow"],
-                             "target_audience": "Readers of long-form journalism"},
-        "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
-        "analysis_preferences": {"analysis_depth": "basic", "focus_areas": ["content"], "timeline": "30d"}
-    });
-    let id = submit(&app.services, intake.to_string().as_bytes(), "corr-dlq")
-        .await
-        .expect("intake")
-        .workflow
-        .id;
+    let id = app.start_workflow().await;
     app.advance_running_jobs(Duration::from_secs(40), Duration::from_millis(500))
         .await;
     id

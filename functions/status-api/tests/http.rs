@@ -2,7 +2,6 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::app::intake::submit;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
 use osa_shared::domain::access::scopes;
 use osa_testkit::{TestApp, call};
@@ -23,17 +22,14 @@ async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Val
 }
 
 async fn new_workflow(app: &TestApp) -> String {
-    let intake = json!({
-        "business_context": {"company_name": "Acme", "industry": "media", "goals": ["Grow"],
-                             "target_audience": "Readers of long-form journalism"},
-        "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
-        "analysis_preferences": {"analysis_depth": "comprehensive", "focus_areas": ["content", "audiences"], "timeline": "60d"}
-    });
-    submit(&app.services, intake.to_string().as_bytes(), "corr-status")
-        .await
-        .unwrap()
-        .workflow
-        .id
+    app.start_workflow_with(|intake| {
+        intake["business_context"]["industry"] = "media".into();
+        intake["analysis_preferences"]["analysis_depth"] = "comprehensive".into();
+        intake["analysis_preferences"]["focus_areas"] = serde_json::json!(["content", "audiences"]);
+        intake["analysis_preferences"]["timeline"] = "60d".into();
+    })
+    .await
+    .id
 }
 
 async fn started(app: &TestApp, id: &str, agent: &str) {

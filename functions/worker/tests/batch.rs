@@ -1,7 +1,6 @@
 //! The worker handler on SQS batches: partial failures name exactly the failed records.
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use osa_shared::app::intake::submit;
 use osa_shared::ports::OutboundError;
 use osa_testkit::TestApp;
 use serde_json::json;
@@ -16,17 +15,7 @@ fn message(id: &str, body: &str) -> SqsMessage {
 }
 
 async fn workflow(app: &TestApp) -> String {
-    let intake = json!({
-        "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
-                             "target_audience": "Outdoor enthusiasts everywhere"},
-        "optimizely_config": {"project_id": "1", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
-        "analysis_preferences": {"analysis_depth": "basic", "focus_areas": ["content"], "timeline": "30d"}
-    });
-    submit(&app.services, intake.to_string().as_bytes(), "c")
-        .await
-        .unwrap()
-        .workflow
-        .id
+    app.start_workflow().await
 }
 
 fn batch(messages: Vec<SqsMessage>) -> SqsEvent {

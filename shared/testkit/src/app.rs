@@ -177,6 +177,25 @@ impl TestApp {
         }
     }
 
+    /// Submits the sample intake (`events/samples/intake.json`), changed by
+    /// `edit`, as the intake function would, and answers the workflow.
+    pub async fn start_workflow_with(
+        &self,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> osa_shared::domain::workflow::Workflow {
+        let mut body = crate::samples::intake();
+        edit(&mut body);
+        osa_shared::app::intake::submit(&self.services, body.to_string().as_bytes(), "corr-test")
+            .await
+            .unwrap_or_else(|e| panic!("the sample intake is accepted: {e}"))
+            .workflow
+    }
+
+    /// Submits the sample intake; answers the new workflow's id.
+    pub async fn start_workflow(&self) -> String {
+        self.start_workflow_with(|_| {}).await.id
+    }
+
     /// `X-OSA-Signature` for `body` at the manual clock's now.
     pub fn sign(&self, body: &[u8]) -> String {
         sign(&[Secret::new(WEBHOOK_SECRET)], self.clock.now_ms(), body)
