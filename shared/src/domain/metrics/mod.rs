@@ -1,6 +1,7 @@
-//! Metrics: the `osal_*` families, their labels and histogram buckets,
-//! how an observation becomes additive cell updates, the Prometheus text exposition
-//! (format 0.0.4) and CloudWatch Embedded Metric Format lines. Pure: no I/O.
+//! Metrics: the `osal_*` families, their labels and histogram buckets, and how
+//! an observation becomes additive cell updates (this module); the Prometheus
+//! text exposition (`prometheus`), CloudWatch Embedded Metric Format lines
+//! (`emf`) and the bounded label values (`labels`). Pure: no I/O.
 //!
 //! Storage model: a series (family + label values) has cells; a counter has one
 //! (`v`), a gauge one (`v`, set rather than added), a histogram one per bucket
@@ -15,8 +16,15 @@
 //! catalogue, route templates and small families (`user_agent_family`), never from
 //! raw input; [`Series::new`] refuses a wrong label count or an over-long value.
 
+mod emf;
+mod labels;
+mod prometheus;
+
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+
+pub use emf::emf_line;
+pub use labels::*;
+pub use prometheus::{escape_help, escape_label, format_float};
 
 /// `Content-Type` of the text exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -507,235 +515,15 @@ impl Snapshot {
     pub fn series(&self) -> impl Iterator<Item = &Series> {
         self.cells.keys()
     }
-
-    /// The text exposition format (0.0.4) of every family, those without series
-    /// included (HELP and TYPE only).
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for family in Family::ALL {
-            let name = family.name();
-            let _ = writeln!(out, "# HELP {name} {}", escape_help(family.help()));
-            let _ = writeln!(out, "# TYPE {name} {}", family.kind().as_str());
-            let series_of_family = self
-                .cells
-                .range(family_start(family))
-                .take_while(|(s, _)| s.family == family);
-            for (series, cells) in series_of_family {
-                let labels = render_labels(series, None);
-                match family.kind() {
-                    Kind::Counter | Kind::Gauge => {
-                        let v = cells.get(&Field::Value).copied().unwrap_or(Number::Int(0));
-                        let _ = writeln!(out, "{name}{labels} {}", format_number(v));
-                    }
-                    Kind::Histogram => {
-                        let bounds = family.buckets();
-                        let mut cumulative: i64 = 0;
-                        for (i, le) in bounds.iter().enumerate() {
-                            cumulative = cumulative.saturating_add(bucket(cells, i));
-                            let labels = render_labels(series, Some(&format_float(*le)));
-                            let _ = writeln!(out, "{name}_bucket{labels} {cumulative}");
-                        }
-                        cumulative = cumulative.saturating_add(bucket(cells, bounds.len()));
-                        let inf = render_labels(series, Some("+Inf"));
-                        let _ = writeln!(out, "{name}_bucket{inf} {cumulative}");
-                        let sum = cells.get(&Field::Sum).copied().unwrap_or(Number::Int(0));
-                        let _ = writeln!(out, "{name}_sum{labels} {}", format_number(sum));
-                        let _ = writeln!(out, "{name}_count{labels} {cumulative}");
-                    }
-                }
-            }
-        }
-        out
-    }
 }
 
+/// A histogram's count in bucket `i` (not cumulative).
 fn bucket(cells: &BTreeMap<Field, Number>, i: usize) -> i64 {
     match cells.get(&Field::Bucket(i)) {
         Some(Number::Int(n)) => *n,
         Some(Number::Float(f)) => *f as i64,
         None => 0,
     }
-}
-
-/// Where `family`'s series start in the map (series sort by family first).
-fn family_start(family: Family) -> std::ops::RangeFrom<Series> {
-    Series {
-        family,
-        values: Vec::new(),
-    }..
-}
-
-fn render_labels(series: &Series, le: Option<&str>) -> String {
-    let mut parts: Vec<String> = series
-        .labels()
-        .map(|(n, v)| format!("{n}=\"{}\"", escape_label(v)))
-        .collect();
-    if let Some(le) = le {
-        parts.push(format!("le=\"{le}\""));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", parts.join(","))
-    }
-}
-
-/// Label values: backslash, double quote and line feed are escaped.
-pub fn escape_label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// HELP text: backslash and line feed are escaped.
-pub fn escape_help(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-pub fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        format!("{v}")
-    }
-}
-
-fn format_number(n: Number) -> String {
-    match n {
-        Number::Int(i) => i.to_string(),
-        Number::Float(f) => format_float(f),
-    }
-}
-
-// ---- CloudWatch Embedded Metric Format ---------------------------------------
-
-/// One EMF log line for an observation: CloudWatch turns it into a metric named
-/// after the family, with the labels as dimensions. Counters report their
-/// increment (Count), histograms the observed value (Seconds), gauges the value.
-pub fn emf_line(namespace: &str, observation: &Observation, at_ms: i64) -> String {
-    let series = observation.series();
-    let family = series.family();
-    let value = match observation {
-        Observation::Inc { by, .. } => serde_json::json!(by),
-        Observation::Observe { value, .. } | Observation::Set { value, .. } => {
-            if value.is_finite() {
-                serde_json::json!(value)
-            } else {
-                serde_json::json!(0)
-            }
-        }
-    };
-    let dimensions: Vec<&str> = family.labels().to_vec();
-    let mut line = serde_json::Map::new();
-    line.insert(
-        "_aws".into(),
-        serde_json::json!({
-            "Timestamp": at_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [dimensions],
-                "Metrics": [{"Name": family.name(), "Unit": family.unit()}],
-            }],
-        }),
-    );
-    for (name, v) in series.labels() {
-        line.insert(name.into(), serde_json::Value::String(v.to_owned()));
-    }
-    line.insert(family.name().into(), value);
-    serde_json::Value::Object(line).to_string()
-}
-
-// ---- bounded label values ----------------------------------------------------
-
-/// The webhook family's `processing_time_range`: a handful of ranges, not a number.
-pub fn processing_time_range(ms: u128) -> &'static str {
-    match ms {
-        0..100 => "lt_100ms",
-        100..500 => "100ms_500ms",
-        500..1000 => "500ms_1s",
-        1000..5000 => "1s_5s",
-        _ => "gte_5s",
-    }
-}
-
-/// A user agent reduced to a family, never the raw header.
-pub fn user_agent_family(header: Option<&str>) -> &'static str {
-    let Some(ua) = header.map(str::to_ascii_lowercase) else {
-        return "none";
-    };
-    if ua.contains("bot") || ua.contains("spider") || ua.contains("crawl") {
-        "bot"
-    } else if ua.starts_with("curl/") || ua.starts_with("wget/") || ua.starts_with("httpie/") {
-        "cli"
-    } else if ua.contains("mozilla/") {
-        "browser"
-    } else if ua.contains("prometheus") || ua.contains("grafana") {
-        "monitoring"
-    } else if ua.contains("aws-sdk") || ua.contains("python") || ua.contains("reqwest") {
-        "sdk"
-    } else {
-        "other"
-    }
-}
-
-/// A confidence in 0..=1 as `low`, `medium` or `high`.
-pub fn confidence_level(confidence: Option<f64>) -> &'static str {
-    match confidence {
-        Some(c) if c >= 0.8 => "high",
-        Some(c) if c >= 0.5 => "medium",
-        Some(_) => "low",
-        None => "unknown",
-    }
-}
-
-/// `recommendation_type` of a ranked recommendation: its roadmap phase, which
-/// its effort decides (`quick_wins` low, `build_momentum` medium,
-/// `strategic_bets` high), or `backlog` when its phase was full.
-pub const fn recommendation_type(phase: Option<u8>) -> &'static str {
-    match phase {
-        Some(1) => "quick_wins",
-        Some(2) => "build_momentum",
-        Some(3) => "strategic_bets",
-        _ => "backlog",
-    }
-}
-
-/// `osal_strategy_recommendations_total` for one finished workflow's strategy:
-/// one count per recommendation, by type, confidence level and the intake's
-/// industry (`user_segment`), grouped into one increment per series.
-pub fn strategy_recommendations(
-    recommendations: &[crate::domain::synthesis::Recommendation],
-    user_segment: &str,
-) -> Result<Vec<Observation>, MetricsError> {
-    let mut counts: BTreeMap<Series, u64> = BTreeMap::new();
-    for r in recommendations {
-        let series = Series::new(
-            Family::StrategyRecommendationsTotal,
-            &[
-                recommendation_type(r.phase),
-                confidence_level(Some(r.confidence)),
-                user_segment,
-            ],
-        )?;
-        *counts.entry(series).or_default() += 1;
-    }
-    Ok(counts
-        .into_iter()
-        .map(|(series, by)| Observation::Inc { series, by })
-        .collect())
 }
 
 #[cfg(test)]
