@@ -54,8 +54,7 @@ fn render(events: &Path, out: &Path, files: &LocalFiles) -> Result<usize, String
         let source = events.join(relative);
         let text = std::fs::read_to_string(&source)
             .map_err(|e| format!("cannot read {}: {e}", source.display()))?;
-        let filled = substitute(&text, files)
-            .map_err(|e| format!("{}: {e}", source.display()))?;
+        let filled = substitute(&text, files).map_err(|e| format!("{}: {e}", source.display()))?;
         let target = out.join(relative);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)

@@ -183,7 +183,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
 fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -430,7 +430,10 @@ mod tests {
             .unwrap()
             .to_str()
             .unwrap();
-        assert!(methods.contains("POST"), "{methods}");
+        // Every method a route answers: PUT for the maintenance switch.
+        for method in ["GET", "POST", "PUT", "DELETE"] {
+            assert!(methods.contains(method), "{method} not in {methods}");
+        }
         let allowed_headers = headers
             .get(header::ACCESS_CONTROL_ALLOW_HEADERS)
             .unwrap()
