@@ -42,7 +42,7 @@ osa_pip_tool() {
 # system-wide) into NAME-<the package's version>; prints its directory.
 osa_deb_tool() {
     local name="$1" package="$2" found dir scratch deb version
-    found=$(compgen -G "$OSA_TOOLS_DIR/$name-*/.installed" | sort -V | tail -n 1)
+    found=$(compgen -G "$OSA_TOOLS_DIR/$name-*/.installed" | sort -V | tail -n 1 || true)
     if [[ -n "$found" ]]; then
         dirname "$found"
         return 0
