@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The dashboard in a real browser: headless Chromium (Debian's package) driven by
-# Python Playwright (pinned, from PyPI, in .tools/browser-venv) against
+# Python Playwright (pinned in infra/tools.sh, from PyPI, in the tool cache) against
 # `osa serve` with the simulator. Installs both when missing; never runs
 # `playwright install` (that would download a browser of its own).
 # Screenshots of each step, the server logs and the downloaded report go to
 # $CARGO_TARGET_DIR/browser-test (target/browser-test by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=infra/tools.sh
+source infra/tools.sh
 
-PLAYWRIGHT_VERSION=1.65.2
-VENV=.tools/browser-venv
 TARGET="${CARGO_TARGET_DIR:-target}"
 
 if ! command -v chromium >/dev/null 2>&1; then
@@ -21,11 +21,7 @@ if ! command -v chromium >/dev/null 2>&1; then
         -o DPkg::Lock::Timeout=300 chromium >/dev/null
 fi
 
-if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('playwright') != '$PLAYWRIGHT_VERSION')" 2>/dev/null; then
-    echo "installing playwright==$PLAYWRIGHT_VERSION into $VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check "playwright==$PLAYWRIGHT_VERSION"
-fi
+VENV=$(osa_playwright_venv)
 
 # Already built by the test command's `cargo test`; this only makes sure.
 cargo build --locked --quiet --bin osa

@@ -1,22 +1,25 @@
+#!/usr/bin/env bash
 # shellcheck shell=bash
 # Starts a local AWS-compatible endpoint (moto server) for the AWS adapter tests.
 #
 #   source infra/moto.sh    # from the repository root, or from any script
 #   cargo test
 #
-# Sourcing it: installs `moto[server]` into .tools/moto (once, from PyPI) if it is
-# missing, starts moto's server on a free loopback port, waits until it answers, and
-# exports OSA_TEST_AWS_ENDPOINT, AWS_ENDPOINT_URL and dummy credentials and region.
-# moto is stopped when the sourcing shell exits (an EXIT trap, chained to any EXIT
+# Sourcing it: takes the pinned `moto[server]` from the tool cache (infra/tools.sh;
+# installed from PyPI on first use), starts moto's server on a free loopback port,
+# waits until it answers, and exports OSA_TEST_AWS_ENDPOINT, AWS_ENDPOINT_URL and
+# dummy credentials and region. moto is stopped when the sourcing shell exits (an EXIT trap, chained to any EXIT
 # trap already set; and moto stops by itself if that shell is killed outright).
 # Call `osa_moto_stop` to stop it sooner.
 #
 # Run directly (`./infra/moto.sh`), it starts moto, prints the exports and waits
 # until interrupted: handy for running single tests from another terminal.
 #
-# OSA_MOTO_PORT picks the port instead of a free one; OSA_MOTO_LOG the log file.
+# OSA_MOTO_PORT picks the port instead of a free one; OSA_MOTO_LOG the log file
+# (default: a temporary file, removed when moto stops).
 
-OSA_MOTO_VERSION="5.2.5"
+# shellcheck source=infra/tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
 # `moto_server`, with one change: DynamoDB requests are served one at a time. moto's
 # DynamoDB is not thread-safe under its threaded server: TransactWriteItems snapshots
@@ -51,23 +54,8 @@ run_simple("127.0.0.1", int(sys.argv[1]), serve, threaded=True,
 '
 
 osa_moto_start() {
-    local root venv py port log pid i
-    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)" || return 1
-    venv="$root/.tools/moto"
-    if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$OSA_MOTO_VERSION')" \
-        >/dev/null 2>&1 || [ ! -x "$venv/bin/moto_server" ]; then
-        echo "moto.sh: installing moto[server]==$OSA_MOTO_VERSION into .tools/moto" >&2
-        py="$(command -v python3 || command -v python)" || {
-            echo "moto.sh: python3 is needed" >&2
-            return 1
-        }
-        "$py" -m venv "$venv" >&2 || return 1
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "moto[server]==$OSA_MOTO_VERSION" >&2 || {
-            echo "moto.sh: pip install failed" >&2
-            return 1
-        }
-    fi
+    local venv port log pid i
+    venv="$(osa_moto_venv)" || return 1
 
     port="${OSA_MOTO_PORT:-}"
     if [ -z "$port" ]; then
@@ -76,8 +64,10 @@ s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])')" || return 1
     fi
-    log="${OSA_MOTO_LOG:-$root/.tools/moto-$port.log}"
-    if [ -z "${OSA_MOTO_LOG:-}" ]; then
+    if [ -n "${OSA_MOTO_LOG:-}" ]; then
+        log="$OSA_MOTO_LOG"
+    else
+        log="$(mktemp "${TMPDIR:-/tmp}/osa-moto-$port.XXXXXX")" || return 1
         _OSA_MOTO_TEMP_LOG="$log"
     fi
     MOTO_PORT="$port" "$venv/bin/python" -c "$_OSA_MOTO_SERVER" "$port" >"$log" 2>&1 &

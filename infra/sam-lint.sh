@@ -1,25 +1,15 @@
 #!/usr/bin/env bash
-# Lints the SAM template offline: cfn-lint, then `sam validate --lint`.
-# Installs pinned aws-sam-cli and cfn-lint from PyPI into .tools/sam (git-ignored)
-# on first use. Exits non-zero on any finding.
+# Lints the SAM template offline: cfn-lint, then `sam validate --lint`, then the
+# checks neither does (dependency cycles, the SAM-local env-vars file).
+# Uses pinned aws-sam-cli and cfn-lint from the tool cache (infra/tools.sh),
+# installing them from PyPI on first use. Exits non-zero on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEMPLATE="${1:-template.yaml}"
 
-SAM_CLI_VERSION="1.170.0"
-CFN_LINT_VERSION="1.58.0"
-VENV=".tools/sam"
-STAMP="$VENV/.installed-sam-${SAM_CLI_VERSION}-cfn-lint-${CFN_LINT_VERSION}"
-
-if [[ ! -f "$STAMP" ]]; then
-    echo "sam-lint: installing aws-sam-cli ${SAM_CLI_VERSION} and cfn-lint ${CFN_LINT_VERSION} into ${VENV}"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "aws-sam-cli==${SAM_CLI_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
-    touch "$STAMP"
-fi
+# shellcheck source=infra/tools.sh
+source infra/tools.sh
+VENV="$(osa_sam_venv)"
 
 # Offline: no real account, no telemetry, no update checks.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
@@ -111,5 +101,48 @@ for node in sorted(graph):
 for cycle in cycles:
     print("circular dependency: " + " -> ".join(cycle))
 sys.exit(1 if cycles else 0)
+PY
+# `sam local invoke --env-vars` sets only variables the template declares for a
+# function and silently drops the rest; a declared one it is not given keeps its
+# template value, unresolved locally (a resource's logical id). So the env-vars
+# file must give every function exactly its declared variables. Checked through
+# SAM's own resolution, as `sam local invoke` would run each function.
+ENV_VARS="${OSA_SAM_ENV_VARS:-events/env.local.json}"
+echo "sam-lint: $ENV_VARS against the functions' environment"
+"$VENV/bin/python" - "$TEMPLATE" "$ENV_VARS" <<'PY'
+import json, os, sys
+from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+
+template, env_file = sys.argv[1], sys.argv[2]
+with open(env_file) as f:
+    env_vars = json.load(f)
+stacks, _ = SamLocalStackProvider.get_stacks(template, parameter_overrides={})
+functions = {f.name: f for f in SamFunctionProvider(stacks).get_all()}
+runner = LocalLambdaRunner(None, None, os.getcwd(), os.getcwd(), env_vars_values=env_vars)
+
+problems = []
+shared = env_vars.get("Parameters", {})
+for name in sorted(set(env_vars) - set(functions) - {"Parameters"}):
+    problems.append(f"{name}: not a function of the template")
+for name, function in sorted(functions.items()):
+    declared = set((function.environment or {}).get("Variables", {}))
+    if name not in env_vars:
+        problems.append(f"{name}: missing (its variables: {', '.join(sorted(declared))})")
+        continue
+    own = env_vars[name]
+    for var in sorted(declared - set(shared) - set(own)):
+        problems.append(f"{name}: {var} is not set (the function would see its template value)")
+    for var in sorted((set(shared) | set(own)) - declared):
+        where = "Parameters" if var in shared and var not in own else name
+        problems.append(f"{where}: {var} is not declared for {name} in the template (SAM drops it)")
+    resolved = runner._make_env_vars(function).resolve()
+    for var, value in {**shared, **own}.items():
+        if var in declared and resolved.get(var) != str(value):
+            problems.append(f"{name}: SAM resolves {var} to {resolved.get(var)!r}, not {value!r}")
+for problem in problems:
+    print(problem)
+sys.exit(1 if problems else 0)
 PY
 echo "sam-lint: $TEMPLATE is clean"

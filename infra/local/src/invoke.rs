@@ -89,8 +89,8 @@ pub fn invoke(
     Ok(())
 }
 
-/// Replaces the token and signature placeholders.
-fn substitute(text: &str, files: &LocalFiles) -> Result<String, String> {
+/// Replaces the token and signature placeholders (also `osa events render`).
+pub(crate) fn substitute(text: &str, files: &LocalFiles) -> Result<String, String> {
     let text = if text.contains("{{dev_token}}") {
         text.replace(
             "{{dev_token}}",

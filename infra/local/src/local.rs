@@ -53,6 +53,17 @@ impl LocalFiles {
         })
     }
 
+    /// The dev public key as a JWKS document: what `GET /.well-known/jwks.json`
+    /// serves, so functions run elsewhere (`sam local invoke` with
+    /// events/env.local.json) verify the dev tokens through `OSA_JWKS_URL`.
+    pub fn jwks(&self) -> Result<serde_json::Value, String> {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(self.keys.private_pem.as_bytes())
+            .map_err(|e| format!("dev key: {e}"))?;
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::RS256)
+            .map_err(|e| format!("dev key: {e}"))?;
+        Ok(serde_json::json!({ "keys": [jwk] }))
+    }
+
     pub fn mint_token(
         &self,
         subject: &str,
@@ -141,9 +152,26 @@ impl Default for LifecycleSettings {
     }
 }
 
+/// The Secrets Manager secrets events/env.local.json names for the functions
+/// run by `sam local`: the data dir's webhook secret and OPAL key.
+pub const WEBHOOK_SECRETS_NAME: &str = "osa-local/webhook-secrets";
+pub const OPAL_API_KEY_NAME: &str = "osa-local/opal-api-key";
+
 /// The AWS adapters against `AWS_ENDPOINT_URL` (or a real account), creating the
-/// table and the queue pair first if they are missing.
-async fn aws_adapters(args: &ServeArgs, clock: Arc<dyn Clock>) -> Result<Adapters, String> {
+/// table and the queue pair first if they are missing; on a local endpoint, also
+/// the two secrets (a real account keeps its own).
+async fn aws_adapters(
+    args: &ServeArgs,
+    files: &LocalFiles,
+    clock: Arc<dyn Clock>,
+) -> Result<Adapters, String> {
+    if std::env::var("AWS_ENDPOINT_URL").is_ok_and(|url| !url.trim().is_empty()) {
+        let secrets = aws_sdk_secretsmanager::Client::new(
+            &osa_shared::adapters::aws::load_config(None).await,
+        );
+        put_secret(&secrets, WEBHOOK_SECRETS_NAME, &files.webhook_secret).await?;
+        put_secret(&secrets, OPAL_API_KEY_NAME, &files.opal_api_key).await?;
+    }
     let clients = AwsClients::shared().await;
     provision::ensure_table(&clients.dynamodb, &args.table)
         .await
@@ -159,6 +187,46 @@ async fn aws_adapters(args: &ServeArgs, clock: Arc<dyn Clock>) -> Result<Adapter
     Adapters::open(&backend, clock)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Stores `value` as the secret `name`, creating the secret if it is missing.
+async fn put_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    value: &Secret,
+) -> Result<(), String> {
+    let updated = client
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string(value.expose())
+        .send()
+        .await;
+    let missing = match &updated {
+        Ok(_) => return Ok(()),
+        Err(e) => e
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception()),
+    };
+    if !missing {
+        return Err(format!("secret {name}: {}", error_code(updated.err())));
+    }
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value.expose())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("secret {name}: {}", error_code(Some(e))))
+}
+
+/// The service's error code, never the request (which holds the secret).
+fn error_code<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata>(error: Option<E>) -> String {
+    error
+        .as_ref()
+        .and_then(|e| e.code())
+        .unwrap_or("the endpoint did not answer")
+        .to_owned()
 }
 
 /// The application over the given adapters, configured from the data dir: its
@@ -254,7 +322,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     };
     let adapters = match args.backend {
         BackendKind::Sqlite => embedded_adapters(&files, clock.clone())?,
-        BackendKind::Aws => aws_adapters(&args, clock.clone()).await?,
+        BackendKind::Aws => aws_adapters(&args, &files, clock.clone()).await?,
     };
     let services = local_services(
         &files,
@@ -266,7 +334,12 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         Some(Arc::new(optimizely)),
     )?;
 
+    let jwks = files.jwks()?;
     let mut router = Router::new()
+        .route(
+            "/.well-known/jwks.json",
+            axum::routing::get(move || std::future::ready(axum::Json(jwks))),
+        )
         .merge(intake::routes(services.clone()))
         .merge(opal_webhook::routes(services.clone()))
         .merge(status_api::routes(services.clone()));

@@ -2,9 +2,11 @@
 //!
 //! `osa serve` runs every function on one port over an embedded store, with the
 //! queue worker and a built-in OPAL simulator; `osa token` prints a dev bearer
-//! token; `osa sign` prints the `X-OSA-Signature` for a body.
+//! token; `osa sign` prints the `X-OSA-Signature` for a body; `osa events render`
+//! fills the placeholders of the Lambda event files.
 
 mod dlq;
+mod events;
 mod invoke;
 mod loadgen;
 mod local;
@@ -44,6 +46,17 @@ enum Command {
     Loadgen(LoadgenArgs),
     /// The dead-letter queue of outbound deliveries: list, show ID, redrive ID|--all.
     Dlq(DlqArgs),
+    /// The Lambda event files of events/: render them ready to invoke.
+    Events(EventsArgs),
+}
+
+#[derive(Args)]
+struct EventsArgs {
+    /// Whose dev key and webhook secret sign (before or after the subcommand).
+    #[arg(long, env = "OSA_DATA_DIR", default_value = ".osa", global = true)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: events::EventsCommand,
 }
 
 #[derive(Args)]
@@ -216,6 +229,7 @@ fn main() -> ExitCode {
                 ))
             }),
         Command::Dlq(args) => dlq::run(args.command, &args.data_dir),
+        Command::Events(args) => events::run(args.command, &args.data_dir),
         Command::Invoke(args) => invoke::invoke(
             args.function,
             &args.event,

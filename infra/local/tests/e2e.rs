@@ -239,6 +239,62 @@ async fn an_intake_completes_on_the_aws_backend() {
         ],
     );
     intake_to_nine_results(&osa).await;
+    functions_run_elsewhere_can_use_the_local_keys(&osa, &endpoint).await;
+}
+
+/// What `sam local invoke` with events/env.local.json relies on: the dev key's
+/// JWKS verifies the dev tokens, and the endpoint holds the data dir's webhook
+/// secret and OPAL key under the names the file gives.
+async fn functions_run_elsewhere_can_use_the_local_keys(osa: &Osa, endpoint: &str) {
+    let jwks = osa
+        .http
+        .get(osa.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks request")
+        .text()
+        .await
+        .expect("jwks body");
+    let verifier = osa_shared::adapters::jwt::JwtVerifier::from_jwks(&jwks, "osa-local", "osa-api")
+        .expect("a JWKS with the dev key");
+    assert!(
+        verifier.verify(&osa.token).await.is_ok(),
+        "the served JWKS does not verify a dev token"
+    );
+
+    let env: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/env.local.json"),
+        )
+        .expect("events/env.local.json"),
+    )
+    .expect("JSON");
+    let secrets = aws_sdk_secretsmanager::Client::new(
+        &osa_shared::adapters::aws::load_config(Some(endpoint)).await,
+    );
+    let expected = [
+        (
+            "OpalWebhookFunction",
+            "OSA_WEBHOOK_SECRETS_ARN",
+            "webhook-secret",
+        ),
+        ("WorkerFunction", "OPAL_API_KEY_SECRET_ARN", "opal-api-key"),
+    ];
+    for (function, variable, file) in expected {
+        let name = env[function][variable].as_str().expect("a secret name");
+        let stored = secrets
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("secret {name}: {e}"));
+        let expected = std::fs::read_to_string(osa.data_dir.join(file)).expect("data dir secret");
+        assert_eq!(
+            stored.secret_string(),
+            Some(expected.trim()),
+            "secret {name} does not hold the data dir's {file}"
+        );
+    }
 }
 
 async fn intake_to_nine_results(osa: &Osa) {

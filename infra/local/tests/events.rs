@@ -2,7 +2,9 @@
 //! `sam local invoke -e` takes). Every entry of `events/manifest.json` is run, in
 //! order, through `osa invoke` over one fresh data directory, and must answer with
 //! the status code (or, for the worker, the number of batch item failures) it lists.
-//! Every event file must be listed, so none goes stale unnoticed.
+//! Every event file must be listed, so none goes stale unnoticed. The same files
+//! rendered by `osa events render` (placeholders filled, as `sam local invoke -e`
+//! needs them) answer the same.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -64,8 +66,8 @@ fn manifest() -> Vec<Entry> {
         .collect()
 }
 
-/// Event files under `events/`, relative and `/`-separated; the manifest itself
-/// and `samples/` (request bodies, not Lambda events) excluded.
+/// Event files under `events/`, relative and `/`-separated; the manifest itself,
+/// the SAM-local environment and `samples/` (request bodies) excluded.
 fn event_files(dir: &Path, prefix: &str, out: &mut BTreeSet<String>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
@@ -79,7 +81,7 @@ fn event_files(dir: &Path, prefix: &str, out: &mut BTreeSet<String>) {
             if rel != "samples" {
                 event_files(&entry.path(), &format!("{rel}/"), out);
             }
-        } else if rel != "manifest.json" {
+        } else if rel != "manifest.json" && rel != "env.local.json" {
             out.insert(rel);
         }
     }
@@ -116,10 +118,11 @@ impl Drop for TempDir {
     }
 }
 
-fn invoke(entry: &Entry, data_dir: &Path) -> Result<Value, String> {
+/// Runs `osa invoke` on the entry's event file as found under `events`.
+fn invoke(entry: &Entry, events: &Path, data_dir: &Path) -> Result<Value, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_osa"))
         .args(["invoke", &entry.function, "--event"])
-        .arg(events_dir().join(&entry.event))
+        .arg(events.join(&entry.event))
         .arg("--data-dir")
         .arg(data_dir)
         .env("RUST_LOG", "warn")
@@ -213,16 +216,20 @@ fn check(entry: &Entry, response: &Value) -> Result<(), String> {
     }
 }
 
-#[test]
-fn every_event_answers_as_the_manifest_says() {
+/// Runs every manifest entry, in order, on the event files under `events` over
+/// one fresh data dir (`prepare` may set it up first); panics listing every
+/// answer that differs.
+fn run_manifest(events: &Path, prepare: impl FnOnce(&Path)) {
     let data_dir = TempDir(std::env::temp_dir().join(format!(
         "osa-events-{}-{}",
         std::process::id(),
         rand::random::<u32>()
     )));
+    prepare(&data_dir.0);
     let mut wrong = Vec::new();
     for (i, entry) in manifest().iter().enumerate() {
-        let outcome = invoke(entry, &data_dir.0).and_then(|response| check(entry, &response));
+        let outcome =
+            invoke(entry, events, &data_dir.0).and_then(|response| check(entry, &response));
         let label = format!("#{i} {} {}", entry.function, entry.event);
         match outcome {
             Ok(()) => println!("ok   {label} ({:?})", entry.expect),
@@ -238,4 +245,44 @@ fn every_event_answers_as_the_manifest_says() {
         wrong.len(),
         wrong.join("\n")
     );
+}
+
+#[test]
+fn every_event_answers_as_the_manifest_says() {
+    run_manifest(&events_dir(), |_| ());
+}
+
+#[test]
+fn rendered_events_need_no_placeholders_and_answer_as_the_manifest_says() {
+    let rendered = TempDir(std::env::temp_dir().join(format!(
+        "osa-rendered-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    )));
+    run_manifest(&rendered.0, |data_dir| {
+        let out = Command::new(env!("CARGO_BIN_EXE_osa"))
+            .args(["events", "render", "--events"])
+            .arg(events_dir())
+            .arg("--out")
+            .arg(&rendered.0)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .output()
+            .expect("osa events render runs");
+        assert!(
+            out.status.success(),
+            "osa events render failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for entry in manifest() {
+            let path = rendered.0.join(&entry.event);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{} was not rendered: {e}", path.display()));
+            assert!(
+                !text.contains("{{"),
+                "{} still holds a placeholder",
+                entry.event
+            );
+        }
+    });
 }

@@ -238,38 +238,18 @@ fn osa(args: &[&str], data_dir: &Path) -> String {
         .to_owned()
 }
 
-/// A copy of an event file with `{{dev_token}}` and `{{signature}}` filled in:
-/// the token minted by `osa token`, the signature by `osa sign` over the body.
-fn prepare_event(event: &str, token: &str, data_dir: &Path, scratch: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(events_dir().join(event))
-        .expect("event file")
-        .replace("{{dev_token}}", token);
-    let mut json: Value = serde_json::from_str(&text).expect("event is JSON");
-    let wants_signature = json["headers"]
-        .as_object()
-        .is_some_and(|h| h.values().any(|v| v == "{{signature}}"));
-    if wants_signature {
-        assert_ne!(
-            json["isBase64Encoded"],
-            Value::Bool(true),
-            "{event}: sign a base64 body yourself"
-        );
-        let body_file = scratch.join("body");
-        std::fs::write(&body_file, json["body"].as_str().unwrap_or("")).expect("write body");
-        let signature = osa(&["sign", body_file.to_str().expect("utf-8 path")], data_dir);
-        for value in json["headers"]
-            .as_object_mut()
-            .expect("headers")
-            .values_mut()
-        {
-            if value == "{{signature}}" {
-                *value = Value::String(signature.clone());
-            }
-        }
-    }
-    let path = scratch.join(event.replace('/', "__"));
-    std::fs::write(&path, serde_json::to_vec(&json).expect("serialise")).expect("write event");
-    path
+/// Every event file with `{{dev_token}}` and `{{signature}}` filled in, as
+/// `osa events render` writes them (signed with the data dir's dev key and
+/// webhook secret), under `out`.
+fn render_events(data_dir: &Path, out: &Path) -> PathBuf {
+    let events = events_dir();
+    let out_str = out.to_str().expect("utf-8 path");
+    let events_str = events.to_str().expect("utf-8 path");
+    osa(
+        &["events", "render", "--events", events_str, "--out", out_str],
+        data_dir,
+    );
+    out.to_owned()
 }
 
 fn invoke(
@@ -358,13 +338,15 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
     let data_dir = scratch.0.join("data");
     std::fs::create_dir_all(&data_dir).expect("data dir");
 
-    // The dev key pair and webhook secret, created in the data dir by `osa token`.
-    let token = osa(&["token"], &data_dir);
+    // The dev key pair and webhook secret, created in the data dir by the first
+    // render. Signatures last five minutes: the events are rendered again once
+    // the functions are warm.
+    let warm_up_events = render_events(&data_dir, &scratch.0.join("warm-up"));
     let secret = std::fs::read_to_string(data_dir.join("webhook-secret")).expect("webhook-secret");
     let public_key = data_dir.join("dev-jwt-public.pem");
     assert!(
         public_key.is_file(),
-        "osa token did not create {}",
+        "osa events render did not create {}",
         public_key.display()
     );
 
@@ -464,7 +446,7 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
     ];
     let deadline = Instant::now() + WARM_UP_DEADLINE;
     for (function, event, expect) in warm_ups {
-        let file = prepare_event(event, &token, &data_dir, &scratch.0);
+        let file = warm_up_events.join(event);
         println!("lambda_loop: warming up {function} (the first invocation compiles it)");
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -506,10 +488,11 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
         started.elapsed().as_secs()
     );
 
+    let events = render_events(&data_dir, &scratch.0.join("events"));
     let mut wrong = Vec::new();
     let listed: BTreeSet<_> = manifest().iter().map(|e| e.function.clone()).collect();
     for (i, entry) in manifest().iter().enumerate() {
-        let file = prepare_event(&entry.event, &token, &data_dir, &scratch.0);
+        let file = events.join(&entry.event);
         let label = format!("#{i} {} {}", entry.function, entry.event);
         let outcome = invoke(
             &cargo_lambda,
