@@ -37,6 +37,60 @@ pub struct Config {
     /// Behind API Gateway's JWT authorizer, read the claims it verified instead
     /// of verifying the token a second time.
     pub trust_gateway_claims: bool,
+    pub alert_channels: AlertChannels,
+}
+
+/// Where alert notifications go; a channel without an endpoint is skipped. The
+/// webhook URLs and the PagerDuty routing key are credentials: deliveries name
+/// them (`secret_names`) and the worker looks them up when it sends.
+#[derive(Clone, Debug, Default)]
+pub struct AlertChannels {
+    pub slack_url: Option<Secret>,
+    pub pagerduty_routing_key: Option<Secret>,
+    /// The PagerDuty Events API v2 endpoint (not a secret; its default is public).
+    pub pagerduty_url: Option<String>,
+    pub email_url: Option<Secret>,
+    pub email_to: Vec<String>,
+    pub sms_url: Option<Secret>,
+    pub sms_to: Vec<String>,
+    pub runbook_base: Option<String>,
+}
+
+impl AlertChannels {
+    /// `OSA_ALERT_SLACK_WEBHOOK_URL`; `OSA_ALERT_PAGERDUTY_ROUTING_KEY` (and
+    /// `OSA_ALERT_PAGERDUTY_URL`); `OSA_ALERT_EMAIL_WEBHOOK_URL` with
+    /// `OSA_ALERT_EMAIL_TO`; `OSA_ALERT_SMS_WEBHOOK_URL` with `OSA_ALERT_SMS_TO`
+    /// (comma-separated lists); `OSA_RUNBOOK_BASE_URL`.
+    pub fn from_env() -> AlertChannels {
+        let list = |name| {
+            var(name)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        AlertChannels {
+            slack_url: var("OSA_ALERT_SLACK_WEBHOOK_URL").map(Secret::new),
+            pagerduty_routing_key: var("OSA_ALERT_PAGERDUTY_ROUTING_KEY").map(Secret::new),
+            pagerduty_url: var("OSA_ALERT_PAGERDUTY_URL"),
+            email_url: var("OSA_ALERT_EMAIL_WEBHOOK_URL").map(Secret::new),
+            email_to: list("OSA_ALERT_EMAIL_TO"),
+            sms_url: var("OSA_ALERT_SMS_WEBHOOK_URL").map(Secret::new),
+            sms_to: list("OSA_ALERT_SMS_TO"),
+            runbook_base: var("OSA_RUNBOOK_BASE_URL"),
+        }
+    }
+}
+
+/// The names deliveries give their secrets; [`Config::secret`] answers them.
+pub mod secret_names {
+    pub use crate::domain::delivery::OPAL_API_KEY;
+    pub const ALERT_SLACK_URL: &str = "alert_slack_webhook_url";
+    pub const ALERT_PAGERDUTY_KEY: &str = "alert_pagerduty_routing_key";
+    pub const ALERT_EMAIL_URL: &str = "alert_email_webhook_url";
+    pub const ALERT_SMS_URL: &str = "alert_sms_webhook_url";
 }
 
 /// The default budget for checking an intake's Optimizely keys.
@@ -89,6 +143,20 @@ impl Config {
             retrigger_timed_out_agents: false,
             credentials_budget: CREDENTIALS_BUDGET,
             trust_gateway_claims: false,
+            alert_channels: AlertChannels::default(),
+        }
+    }
+
+    /// The secret a delivery names, looked up when it is sent.
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        let channels = &self.alert_channels;
+        match name {
+            secret_names::OPAL_API_KEY => self.opal.api_key.clone(),
+            secret_names::ALERT_SLACK_URL => channels.slack_url.clone(),
+            secret_names::ALERT_PAGERDUTY_KEY => channels.pagerduty_routing_key.clone(),
+            secret_names::ALERT_EMAIL_URL => channels.email_url.clone(),
+            secret_names::ALERT_SMS_URL => channels.sms_url.clone(),
+            _ => None,
         }
     }
 
@@ -122,6 +190,7 @@ impl Config {
                 CREDENTIALS_BUDGET.as_millis() as u64,
             )?),
             trust_gateway_claims: parsed("OSA_TRUST_GATEWAY_CLAIMS", false)?,
+            alert_channels: AlertChannels::from_env(),
             ..Config::new(&required("OSA_PUBLIC_URL")?, signature, opal)
         })
     }

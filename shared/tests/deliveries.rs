@@ -131,7 +131,7 @@ async fn a_target_failing_three_times_is_delivered_on_the_fourth_attempt_on_sche
         let body: serde_json::Value = serde_json::from_slice(&request.body).expect("json");
         assert_eq!(body["workflow_name"], "strategy_workflow");
         assert_eq!(body["input_data"]["workflow_id"], id.as_str());
-        assert_eq!(body["metadata"]["correlation_id"], "corr-delivery");
+        assert_eq!(body["metadata"]["correlation_id"], "corr-test");
         assert!(body["metadata"]["span_id"].is_string());
     }
 

@@ -64,7 +64,7 @@ async fn a_workflow_shows_its_agents_progress_and_deadlines() {
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["success"], true);
     assert_eq!(view["workflow_id"], id.as_str());
-    assert_eq!(view["correlation_id"], "corr-status");
+    assert_eq!(view["correlation_id"], "corr-test");
     assert_eq!(view["status"], "running");
     assert_eq!(view["progress"]["running"], 1);
     assert_eq!(view["progress"]["pending"], 8);
@@ -234,7 +234,7 @@ async fn the_report_comes_as_json_and_markdown() {
     let (status, report) = get(&app, &path, Some(&app.token(&[scopes::READ]))).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["final"], false, "the workflow is still running");
-    assert_eq!(report["company_name"], "Acme");
+    assert_eq!(report["company_name"], "Acme Outdoor");
     assert_eq!(
         report["recommendations"][0]["label"],
         "Rewrite top landing pages"

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::app::alerts::{AlertChannels, evaluate_with};
+use osa_shared::app::alerts::evaluate;
 use osa_shared::app::health::run_checks;
 use osa_shared::app::intake::submit;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
+use osa_shared::config::AlertChannels;
 use osa_shared::domain::AgentId;
+use osa_shared::domain::Secret;
 use osa_shared::domain::access::scopes;
 use osa_shared::domain::alerts::NoticeKind;
 use osa_shared::domain::delivery::DeliveryKind;
@@ -20,6 +22,7 @@ use osa_shared::domain::health::OverallStatus;
 use osa_shared::ports::{Clock, OutboundError};
 use osa_testkit::TestApp;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 async fn call(
     app: &TestApp,
@@ -267,17 +270,17 @@ async fn health_turns_degraded_when_opal_is_down_and_reports_it() {
 
 #[tokio::test]
 async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
-    let app = TestApp::new();
-    let channels = AlertChannels {
-        slack_url: Some("http://hooks.test/slack".into()),
-        pagerduty_routing_key: Some("rk-test".into()),
+    let mut app = TestApp::new();
+    let mut config = (*app.services.config).clone();
+    config.alert_channels = AlertChannels {
+        slack_url: Some(Secret::new("http://hooks.test/slack-secret-path")),
+        pagerduty_routing_key: Some(Secret::new("rk-test-secret")),
         pagerduty_url: Some("http://hooks.test/pagerduty".into()),
         ..AlertChannels::default()
     };
+    app.services.config = Arc::new(config);
     let id = new_workflow(&app).await;
-    let baseline = evaluate_with(&app.services, &channels)
-        .await
-        .expect("evaluate");
+    let baseline = evaluate(&app.services).await.expect("evaluate");
     assert!(baseline.is_empty());
     // Three minutes, three agents failing in each: three data points of 100 %.
     let mut fired = Vec::new();
@@ -286,11 +289,7 @@ async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
         for agent in &AgentId::ALL[minute * 3..minute * 3 + 3] {
             send(&app, &id, *agent, "failed").await;
         }
-        fired.extend(
-            evaluate_with(&app.services, &channels)
-                .await
-                .expect("evaluate"),
-        );
+        fired.extend(evaluate(&app.services).await.expect("evaluate"));
     }
     let failure: Vec<_> = fired
         .iter()
@@ -301,9 +300,7 @@ async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
     assert_eq!(failure[0].current_value, 1.0);
     // Still bad a minute later (no new executions): fires no second time.
     app.clock.advance(Duration::from_secs(60));
-    let again = evaluate_with(&app.services, &channels)
-        .await
-        .expect("evaluate");
+    let again = evaluate(&app.services).await.expect("evaluate");
     assert!(
         again.iter().all(|n| n.rule_id != "opal_agent_failure_rate"),
         "{again:?}"
@@ -329,8 +326,10 @@ async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
         2,
         "Slack and PagerDuty (email not configured)"
     );
+    // The Slack URL is named, not stored; PagerDuty's public endpoint is stored
+    // and its routing key is named.
     let urls: Vec<&str> = notifications.iter().map(|d| d.url.as_str()).collect();
-    assert!(urls.contains(&"http://hooks.test/slack"));
+    assert!(urls.contains(&"secret:alert_slack_webhook_url"), "{urls:?}");
     assert!(urls.contains(&"http://hooks.test/pagerduty"));
     for d in &notifications {
         assert_eq!(d.attempts.len(), 5, "retried before dead-lettering");
@@ -340,7 +339,42 @@ async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
         .find(|d| d.url.ends_with("pagerduty"))
         .expect("pagerduty");
     assert_eq!(pd.payload["event_action"], "trigger");
-    assert_eq!(pd.payload["routing_key"], "rk-test");
+    assert!(pd.payload.get("routing_key").is_none(), "{}", pd.payload);
+    // They were looked up when sent: the requests carried them.
+    let sent = app.http.sent();
+    assert!(
+        sent.iter()
+            .any(|r| r.url == "http://hooks.test/slack-secret-path")
+    );
+    assert!(sent.iter().any(|r| r.url == "http://hooks.test/pagerduty"
+        && String::from_utf8_lossy(&r.body).contains("\"routing_key\":\"rk-test-secret\"")));
+    // No stored item, API answer or listing holds either.
+    for d in &notifications {
+        let stored = serde_json::to_string(d).expect("json");
+        let (_, shown) = get_json(
+            &app,
+            &format!("/api/admin/deliveries/{}", d.id),
+            Some(&app.admin_token()),
+        )
+        .await;
+        for text in [stored, shown.to_string()] {
+            assert!(
+                !text.contains("slack-secret-path") && !text.contains("rk-test-secret"),
+                "{text}"
+            );
+        }
+    }
+    let (_, listing) = get_json(
+        &app,
+        "/api/admin/deliveries/dead-letter",
+        Some(&app.admin_token()),
+    )
+    .await;
+    let listing = listing.to_string();
+    assert!(
+        !listing.contains("slack-secret-path") && !listing.contains("rk-test-secret"),
+        "{listing}"
+    );
 
     let (status, overview) = get_json(&app, "/api/admin/alerts", Some(&app.admin_token())).await;
     assert_eq!(status, StatusCode::OK);
@@ -391,8 +425,9 @@ async fn the_maintenance_switch_is_audited() {
     let off = json!({"scheduled": false, "manual_until": null});
     let (status, _, body) = call_with(&app, "PUT", path, Some(&admin), Some(&off)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // An unreadable body changes nothing and is not recorded as a switch.
-    let (status, _, _) = call_with(
+    // A body of the wrong shape changes nothing and is not recorded as a
+    // switch: 422 with the field's path, like every JSON body.
+    let (status, _, body) = call_with(
         &app,
         "PUT",
         path,
@@ -400,7 +435,9 @@ async fn the_maintenance_switch_is_audited() {
         Some(&json!({"scheduled": "yes"})),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    assert_eq!(body["error"]["details"][0]["path"], "scheduled", "{body}");
 
     let trail = app.services.store.admin_audit(10).await.expect("audit");
     let switches: Vec<_> = trail

@@ -17,6 +17,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::config::AlertChannels;
+use crate::config::secret_names::{
+    ALERT_EMAIL_URL, ALERT_PAGERDUTY_KEY, ALERT_SLACK_URL, ALERT_SMS_URL,
+};
 use crate::domain::alerts::{
     self, ALERT_RULES, AlertMetric, AlertRule, Channel, Maintenance, Notice, RuleState, Sample,
 };
@@ -171,56 +175,10 @@ pub fn samples_from_counters(
     samples
 }
 
-/// Where notifications go; a channel without an endpoint is skipped.
-#[derive(Clone, Default)]
-pub struct AlertChannels {
-    pub slack_url: Option<String>,
-    pub pagerduty_routing_key: Option<String>,
-    pub pagerduty_url: Option<String>,
-    pub email_url: Option<String>,
-    pub email_to: Vec<String>,
-    pub sms_url: Option<String>,
-    pub sms_to: Vec<String>,
-    pub runbook_base: Option<String>,
-}
-
-impl AlertChannels {
-    pub fn from_env() -> AlertChannels {
-        AlertChannels {
-            slack_url: env_url("OSA_ALERT_SLACK_WEBHOOK_URL"),
-            pagerduty_routing_key: env_url("OSA_ALERT_PAGERDUTY_ROUTING_KEY"),
-            pagerduty_url: env_url("OSA_ALERT_PAGERDUTY_URL"),
-            email_url: env_url("OSA_ALERT_EMAIL_WEBHOOK_URL"),
-            email_to: env_list("OSA_ALERT_EMAIL_TO"),
-            sms_url: env_url("OSA_ALERT_SMS_WEBHOOK_URL"),
-            sms_to: env_list("OSA_ALERT_SMS_TO"),
-            runbook_base: env_url("OSA_RUNBOOK_BASE_URL"),
-        }
-    }
-}
-
-// The routing key and webhook URLs are credentials: say only which are set.
-impl std::fmt::Debug for AlertChannels {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlertChannels")
-            .field("slack", &self.slack_url.is_some())
-            .field("pagerduty", &self.pagerduty_routing_key.is_some())
-            .field("email", &self.email_url.is_some())
-            .field("sms", &self.sms_url.is_some())
-            .finish()
-    }
-}
-
-/// Runs every due rule once, with the channels from the environment. Returns
-/// the notices sent.
+/// Runs every due rule once; notifications go to the configured channels.
+/// Returns the notices sent.
 pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
-    evaluate_with(services, &AlertChannels::from_env()).await
-}
-
-pub async fn evaluate_with(
-    services: &Services,
-    channels: &AlertChannels,
-) -> Result<Vec<Notice>, StoreError> {
+    let channels = &services.config.alert_channels;
     let now = services.clock.now();
     let snapshot = services.metrics.snapshot().await?;
     let current = Counters::from_snapshot(&snapshot);
@@ -356,47 +314,40 @@ async fn live_samples(services: &Services, now: OffsetDateTime) -> Samples {
     samples
 }
 
-fn env_list(name: &str) -> Vec<String> {
-    std::env::var(name)
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn env_url(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|u| !u.trim().is_empty())
-}
-
-/// The endpoint and payload for one channel, if it is configured.
+/// The delivery of one notice to one channel, if the channel is configured. A
+/// webhook URL or routing key is named, never stored: the worker looks it up
+/// when it sends.
 pub fn notification(
     channel: Channel,
     notice: &Notice,
     channels: &AlertChannels,
-) -> Option<(String, serde_json::Value)> {
+    now: OffsetDateTime,
+) -> Option<Delivery> {
+    let kind = DeliveryKind::AlertNotification;
     match channel {
-        Channel::Slack => channels
-            .slack_url
-            .clone()
-            .map(|u| (u, alerts::slack_payload(notice))),
+        Channel::Slack => channels.slack_url.as_ref().map(|_| {
+            Delivery::to_secret_url(kind, ALERT_SLACK_URL, alerts::slack_payload(notice), now)
+        }),
         Channel::PagerDuty => {
-            let key = channels.pagerduty_routing_key.as_deref()?;
+            channels.pagerduty_routing_key.as_ref()?;
             let url = channels
                 .pagerduty_url
                 .clone()
                 .unwrap_or_else(|| PAGERDUTY_EVENTS_URL.into());
-            Some((url, alerts::pagerduty_payload(notice, key)))
+            let payload = alerts::pagerduty_payload(notice, "");
+            Delivery::new(kind, url, payload, now)
+                .inspect_err(|e| tracing::error!(error = %e, "PagerDuty endpoint refused"))
+                .ok()
+                .map(|d| d.with_body_secret("routing_key", ALERT_PAGERDUTY_KEY))
         }
-        Channel::Email => channels
-            .email_url
-            .clone()
-            .map(|u| (u, alerts::email_payload(notice, &channels.email_to))),
-        Channel::Sms => channels
-            .sms_url
-            .clone()
-            .map(|u| (u, alerts::sms_payload(notice, &channels.sms_to))),
+        Channel::Email => channels.email_url.as_ref().map(|_| {
+            let payload = alerts::email_payload(notice, &channels.email_to);
+            Delivery::to_secret_url(kind, ALERT_EMAIL_URL, payload, now)
+        }),
+        Channel::Sms => channels.sms_url.as_ref().map(|_| {
+            let payload = alerts::sms_payload(notice, &channels.sms_to);
+            Delivery::to_secret_url(kind, ALERT_SMS_URL, payload, now)
+        }),
     }
 }
 
@@ -409,25 +360,13 @@ pub async fn send_notifications(
     notice: &Notice,
 ) {
     for channel in rule.channels {
-        let Some((url, payload)) = notification(*channel, notice, channels) else {
+        let Some(delivery) = notification(*channel, notice, channels, services.clock.now()) else {
             tracing::info!(
                 channel = channel.as_str(),
                 rule_id = rule.rule_id,
                 "alert channel not configured"
             );
             continue;
-        };
-        let delivery = match Delivery::new(
-            DeliveryKind::AlertNotification,
-            url,
-            payload,
-            services.clock.now(),
-        ) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %e, channel = channel.as_str(), "alert channel endpoint refused");
-                continue;
-            }
         };
         if let Err(e) = super::delivery::enqueue_delivery(services, delivery).await {
             tracing::error!(error = %e, channel = channel.as_str(), "alert notification not queued");

@@ -183,6 +183,16 @@ pub enum DeliveryError {
     NotDeadLettered,
 }
 
+/// The prefix of a URL that names the secret holding it.
+pub const SECRET_URL_PREFIX: &str = "secret:";
+
+/// A body field filled with a named secret when a delivery is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BodySecret {
+    pub field: String,
+    pub secret: String,
+}
+
 /// An outbound POST with its retry state. Serialisable, to be stored and queued.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -192,8 +202,13 @@ pub struct Delivery {
     /// The workflow it belongs to, if any (an OPAL trigger always has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_id: Option<String>,
+    /// Where it goes: an `http(s)` URL, or `secret:<name>` for a URL that is
+    /// itself a credential (a Slack webhook, say), looked up when it is sent.
     pub url: String,
     pub payload: serde_json::Value,
+    /// Body fields filled with a named secret when sent, never stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub body_secrets: Vec<BodySecret>,
     /// Extra non-sensitive headers; validated by [`Delivery::with_header`].
     #[serde(default)]
     headers: Vec<(String, String)>,
@@ -232,12 +247,33 @@ impl Delivery {
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
             return Err(DeliveryError::InvalidUrl);
         }
-        Ok(Delivery {
+        Ok(Self::to(kind, url, payload, now))
+    }
+
+    /// A new pending delivery to the URL the secret `name` holds, looked up when
+    /// it is sent: the delivery, its history and every listing show only the name.
+    pub fn to_secret_url(
+        kind: DeliveryKind,
+        name: &str,
+        payload: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Delivery {
+        Self::to(kind, format!("{SECRET_URL_PREFIX}{name}"), payload, now)
+    }
+
+    fn to(
+        kind: DeliveryKind,
+        url: String,
+        payload: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Delivery {
+        Delivery {
             id: Uuid::new_v4(),
             kind,
             workflow_id: None,
             url,
             payload,
+            body_secrets: Vec::new(),
             headers: Vec::new(),
             auth: None,
             timeout: DEFAULT_TIMEOUT,
@@ -247,7 +283,7 @@ impl Delivery {
             previous_attempts: Vec::new(),
             redrives: 0,
             last_redrive_at: None,
-        })
+        }
     }
 
     /// The OPAL `strategy_workflow` trigger: 45 s timeout (what OPAL's own client
@@ -279,6 +315,59 @@ impl Delivery {
     pub fn with_auth(mut self, auth: DeliveryAuth) -> Self {
         self.auth = Some(auth);
         self
+    }
+
+    /// Fills the body's top-level `field` with the secret `secret` when sent
+    /// (a PagerDuty routing key, say); the stored payload never holds it.
+    pub fn with_body_secret(mut self, field: &str, secret: &str) -> Self {
+        if let Some(map) = self.payload.as_object_mut() {
+            map.remove(field);
+        }
+        self.body_secrets.push(BodySecret {
+            field: field.to_owned(),
+            secret: secret.to_owned(),
+        });
+        self
+    }
+
+    /// The secret naming this delivery's URL, when its URL is one.
+    pub fn secret_url(&self) -> Option<&str> {
+        self.url.strip_prefix(SECRET_URL_PREFIX)
+    }
+
+    /// Where an attempt goes: the delivery's URL, or the one its secret holds.
+    pub fn outbound_url(
+        &self,
+        lookup: impl Fn(&str) -> Option<Secret>,
+    ) -> Result<String, DeliveryError> {
+        match self.secret_url() {
+            None => Ok(self.url.clone()),
+            Some(name) => lookup(name)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.expose().to_owned())
+                .ok_or_else(|| DeliveryError::MissingSecret(name.to_owned())),
+        }
+    }
+
+    /// The JSON body as sent: the payload with its body secrets filled in. Holds
+    /// credentials in clear: hand it to the HTTP client and nothing else.
+    pub fn outbound_body(
+        &self,
+        lookup: impl Fn(&str) -> Option<Secret>,
+    ) -> Result<Vec<u8>, DeliveryError> {
+        if self.body_secrets.is_empty() {
+            return Ok(self.body());
+        }
+        let mut payload = self.payload.clone();
+        for filled in &self.body_secrets {
+            let secret = lookup(&filled.secret)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| DeliveryError::MissingSecret(filled.secret.clone()))?;
+            if let Some(map) = payload.as_object_mut() {
+                map.insert(filled.field.clone(), secret.expose().into());
+            }
+        }
+        Ok(serde_json::to_vec(&payload).unwrap_or_default())
     }
 
     /// Adds a header of the delivery's own (`X-Correlation-ID`, say). Refuses

@@ -27,10 +27,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::delivery::{
-    Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, OPAL_API_KEY,
-    random_jitter,
+    Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, random_jitter,
 };
-use crate::domain::secret::Secret;
 use crate::ports::{Job, OutboundRequest, QueueError, StoreError, delay_until};
 
 use super::{JobError, Services};
@@ -163,29 +161,32 @@ fn target_url(services: &Services, delivery: &Delivery) -> String {
     }
 }
 
-/// The secret a delivery names, from the configuration.
-fn lookup_secret(services: &Services, name: &str) -> Option<Secret> {
-    match name {
-        OPAL_API_KEY => services.config.opal.api_key.clone(),
-        _ => None,
-    }
-}
-
-/// One POST. Never fails: whatever happens is the attempt's outcome.
+/// One POST. Never fails: whatever happens is the attempt's outcome. The
+/// secrets a delivery names (its URL, a body field, its bearer token) are looked
+/// up now and live only in the request.
 async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) -> AttemptOutcome {
-    let headers = match delivery.outbound_headers(number, |name| lookup_secret(services, name)) {
-        Ok(headers) => headers,
+    let secret = |name: &str| services.config.secret(name);
+    let request = delivery.outbound_url(secret).and_then(|resolved| {
+        // An OPAL trigger goes where the configuration says now.
+        let url = if delivery.secret_url().is_some() {
+            resolved
+        } else {
+            url.to_owned()
+        };
+        Ok(OutboundRequest {
+            url,
+            headers: delivery.outbound_headers(number, secret)?,
+            body: Bytes::from(delivery.outbound_body(secret)?),
+            timeout: delivery.timeout,
+        })
+    });
+    let request = match request {
+        Ok(request) => request,
         Err(e) => {
             return AttemptOutcome::Failed {
                 error: e.to_string(),
             };
         }
-    };
-    let request = OutboundRequest {
-        url: url.to_owned(),
-        headers,
-        body: Bytes::from(delivery.body()),
-        timeout: delivery.timeout,
     };
     match services.http.post(request).await {
         Ok(response) => AttemptOutcome::Response {
