@@ -1,8 +1,10 @@
 //! The webhook ingest path on a realistic ~15 KB body: signature verification,
 //! then parsing, normalising and schema-validating the event, then PII
-//! redaction of the agent output.
+//! redaction of the agent output, and redaction on text dense with
+//! look-alikes (its worst case).
 //!
-//! Run with `cargo bench -p osa-shared --bench webhook_ingest`.
+//! Run with `cargo bench -p osa-shared --bench webhook_ingest` (add `-- pii_`
+//! for redaction only).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use osa_shared::domain::Secret;
@@ -126,5 +128,32 @@ fn redaction(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest, redaction);
+/// 64 KB of one short unit repeated: text dense with candidates that all
+/// fail their checks, the worst case for finding PII.
+fn redaction_worst_case(c: &mut Criterion) {
+    let policy = PiiPolicy::default();
+    let mut group = c.benchmark_group("pii_worst_case");
+    for (name, unit) in [
+        ("digits", "1 "),
+        ("zeros", "0 "),
+        ("at", "a@"),
+        ("colon", "1:"),
+        ("plus", "+1 "),
+        ("iban", "DE89 "),
+        ("visa", "4 "),
+        ("groups", "4111 "),
+        ("hyphens", "4-"),
+        ("dots", "0."),
+        ("parens", "(0) "),
+        ("hex", "a:"),
+        ("words", "abc "),
+    ] {
+        let text = unit.repeat(65_536 / unit.len());
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_function(name, |b| b.iter(|| redact_text(black_box(&text), &policy)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, ingest, redaction, redaction_worst_case);
 criterion_main!(benches);

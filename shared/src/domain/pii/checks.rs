@@ -81,26 +81,86 @@ fn ascii_digits(s: &str) -> impl Iterator<Item = u32> + '_ {
         .map(|b| u32::from(b - b'0'))
 }
 
-pub(super) fn email(text: &str, range: Range<usize>) -> Option<Range<usize>> {
-    // An address glued to another's domain (a@b.cc@d.ee) is not one.
-    if range.start > 0 && text.as_bytes()[range.start - 1] == b'@' {
-        return None;
+/// Combining marks and joiners that letters carry in many scripts (accents,
+/// Indic vowel signs and viramas, Arabic and Hebrew points, Thai tone marks).
+fn combining(c: char) -> bool {
+    matches!(u32::from(c),
+        0x0300..=0x036F
+        | 0x0483..=0x0489
+        | 0x0591..=0x05C7
+        | 0x0610..=0x061A
+        | 0x064B..=0x065F
+        | 0x0670
+        | 0x06D6..=0x06ED
+        | 0x0900..=0x0963
+        | 0x0966..=0x0DFF
+        | 0x0E31..=0x0E3A
+        | 0x0E47..=0x0E4E
+        | 0x0EB1..=0x0EBC
+        | 0x0EC8..=0x0ECD
+        | 0x1AB0..=0x1AFF
+        | 0x1DC0..=0x1DFF
+        | 0x200C..=0x200D
+        | 0x20D0..=0x20FF
+        | 0x3099..=0x309A
+        | 0xFE20..=0xFE2F)
+}
+
+/// Letters, digits and marks outside ASCII; punctuation, symbols and spaces
+/// (curly quotes, dashes, ellipses, ideographic stops) end an address.
+fn name_char(c: char) -> bool {
+    c.is_alphanumeric() || combining(c)
+}
+
+fn local_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || "._%+'-".contains(c)
+    } else {
+        name_char(c)
     }
+}
+
+fn domain_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || c == '-' || c == '.'
+    } else {
+        name_char(c)
+    }
+}
+
+/// The address inside the candidate: the name characters around its `@`,
+/// ending in a top-level domain of letters (or an `xn--` label).
+pub(super) fn email(text: &str, range: Range<usize>) -> Option<Range<usize>> {
     let candidate = &text[range.clone()];
     let at = candidate.find('@')?;
+    let local_len: usize = candidate[..at]
+        .chars()
+        .rev()
+        .take_while(|c| local_char(*c))
+        .map(char::len_utf8)
+        .sum();
     // Quotes, dots and dashes before the name are punctuation, not address.
-    let local = candidate[..at].trim_start_matches(['.', '\'', '-']);
-    let domain = &candidate[at + 1..];
+    let local = candidate[at - local_len..at].trim_start_matches(['.', '\'', '-']);
+    let start = range.start + at - local.len();
+    let domain_len: usize = candidate[at + 1..]
+        .chars()
+        .take_while(|c| domain_char(*c))
+        .map(char::len_utf8)
+        .sum();
+    let domain = candidate[at + 1..at + 1 + domain_len].trim_end_matches(['.', '-']);
+    let tld = domain.rsplit_once('.').map_or("", |(_, tld)| tld);
+    let tld_valid = (tld.len() > 4 && tld.starts_with("xn--"))
+        || (tld.chars().nth(1).is_some() && tld.chars().all(|c| c.is_alphabetic() || combining(c)));
     // Retina image names (logo@2x.png) share the shape.
     let retina = domain
         .split('.')
         .next()
         .and_then(|label| label.strip_suffix('x'))
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    if local.is_empty() || retina {
-        return None;
-    }
-    Some(range.end - (local.len() + 1 + domain.len())..range.end)
+    // An address glued to another's domain (a@b.cc@d.ee) is not one.
+    let glued = start > 0 && text.as_bytes()[start - 1] == b'@';
+    (!local.is_empty() && tld_valid && !retina && !glued)
+        .then_some(start..range.start + at + 1 + domain.len())
 }
 
 /// Registered IBAN lengths by country (ISO 13616).
@@ -196,6 +256,14 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
     (b"YE", 30),
 ];
 
+/// The country codes that have IBANs.
+pub(super) fn iban_countries() -> Vec<&'static str> {
+    IBAN_LENGTHS
+        .iter()
+        .filter_map(|(code, _)| std::str::from_utf8(*code).ok())
+        .collect()
+}
+
 /// An IBAN of its country's length, written compact or with single spaces,
 /// whose mod-97 check equals 1. The candidate may run on into the next
 /// word; the IBAN ends where its country's length is reached.
@@ -273,34 +341,39 @@ fn luhn(digits: &[u32]) -> bool {
 /// A trailing group may be something else (`4111 1111 1111 1111 12/28`), so
 /// the longest run of whole groups that passes is taken.
 pub(super) fn card(text: &str, range: Range<usize>) -> Option<Range<usize>> {
-    if joined_before(text, range.start) {
+    let candidate = &text.as_bytes()[range.clone()];
+    // Most look-alikes fail on the first digit: settle those before anything else.
+    if !matches!(candidate.first(), Some(b'2'..=b'6')) || joined_before(text, range.start) {
         return None;
     }
-    let candidate = &text[range.clone()];
-    let separators: Vec<usize> = candidate
-        .bytes()
-        .enumerate()
-        .filter(|(_, b)| !b.is_ascii_digit())
-        .map(|(i, _)| i)
-        .collect();
-    let group_ends = separators.iter().copied().chain([candidate.len()]);
+    let passes = |digits: &[u32], end: usize| {
+        issued(digits) && luhn(digits) && !joined_after(text, range.start + end)
+    };
+    let mut digits = [0u32; 19];
+    let mut n = 0;
+    let mut separator = None;
     let mut passing = None;
-    for end in group_ends {
-        let prefix = &candidate[..end];
-        let one_separator = prefix
-            .bytes()
-            .filter(|b| !b.is_ascii_digit())
-            .collect::<Vec<_>>()
-            .windows(2)
-            .all(|w| w[0] == w[1]);
-        let digits: Vec<u32> = ascii_digits(prefix).collect();
-        if one_separator
-            && issued(&digits)
-            && luhn(&digits)
-            && !joined_after(text, range.start + end)
-        {
-            passing = Some(range.start..range.start + end);
+    for (i, &b) in candidate.iter().enumerate() {
+        if b.is_ascii_digit() {
+            // Longer than any card: what came before may still be one.
+            let Some(slot) = digits.get_mut(n) else {
+                return passing;
+            };
+            *slot = u32::from(b - b'0');
+            n += 1;
+            continue;
         }
+        // A second kind of separator ends the card; any separator ends a group.
+        if separator.is_some_and(|s| s != b) {
+            return passing;
+        }
+        separator = Some(b);
+        if passes(&digits[..n], i) {
+            passing = Some(range.start..range.start + i);
+        }
+    }
+    if passes(&digits[..n], candidate.len()) {
+        passing = Some(range);
     }
     passing
 }
@@ -342,10 +415,10 @@ pub(super) fn ipv6(text: &str, range: Range<usize>) -> Option<Range<usize>> {
     let glued = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b':');
     let groups = candidate.split(':').filter(|g| !g.is_empty()).count();
     // Needs a digit: `a::b` in a code path parses, but is no address.
-    let valid = groups >= 2
-        && candidate.bytes().any(|b| b.is_ascii_digit())
-        && !glued(byte_before(text, range.start))
+    let valid = !glued(byte_before(text, range.start))
         && !glued(byte_after(text, range.end))
+        && groups >= 2
+        && candidate.bytes().any(|b| b.is_ascii_digit())
         && candidate.parse::<Ipv6Addr>().is_ok();
     valid.then_some(range)
 }
@@ -416,6 +489,19 @@ mod tests {
     }
 
     #[test]
+    fn an_address_ends_where_its_name_characters_end() {
+        let found = |text: &'static str| email(text, 0..text.len()).map(|r| &text[r]);
+        assert_eq!(
+            found("\u{201c}jürgen@bücher.de\u{201d}"),
+            Some("jürgen@bücher.de")
+        );
+        assert_eq!(found("मनोज@उदाहरण.भारत।"), Some("मनोज@उदाहरण.भारत"));
+        assert_eq!(found("jane@example.com\u{2026}"), Some("jane@example.com"));
+        assert_eq!(found("jane@example.c\u{2026}"), None);
+        assert_eq!(found("logo@2x.png"), None);
+    }
+
+    #[test]
     fn iban_needs_its_country_length_and_mod_97() {
         assert_eq!(
             whole(iban, "DE89 3704 0044 0532 0130 00"),
@@ -454,6 +540,11 @@ mod tests {
             Some("4111 1111 1111 1111")
         );
         assert_eq!(whole(card, "4111-1111 1111-1111"), None);
+        // A card followed by more digit groups than any card has.
+        assert_eq!(
+            whole(card, "4111 1111 1111 1111 1234 5678"),
+            Some("4111 1111 1111 1111")
+        );
     }
 
     #[test]
