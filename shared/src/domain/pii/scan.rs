@@ -10,8 +10,9 @@
 use std::ops::Range;
 use std::sync::LazyLock;
 
+use regex_automata::hybrid::dfa::DFA;
 use regex_automata::meta::Regex;
-use regex_automata::util::syntax;
+use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, Input, PatternID};
 
 use super::PiiType;
@@ -134,22 +135,62 @@ fn shapes() -> Vec<Shape> {
 struct Automaton {
     regex: Regex,
     shapes: Vec<Shape>,
+    /// For each shape, the bytes a match of it can start with.
+    first_bytes: Vec<[bool; 256]>,
+}
+
+fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(true).utf8(true)
 }
 
 #[allow(clippy::expect_used)] // the patterns are constants, covered by tests
 static AUTOMATON: LazyLock<Automaton> = LazyLock::new(|| {
     let shapes = shapes();
+    let patterns: Vec<&str> = shapes.iter().map(|s| s.pattern.as_str()).collect();
     let regex = Regex::builder()
-        .syntax(syntax::Config::new().unicode(true).utf8(true))
-        .build_many(
-            &shapes
-                .iter()
-                .map(|s| s.pattern.as_str())
-                .collect::<Vec<_>>(),
-        )
+        .syntax(syntax_config())
+        .build_many(&patterns)
         .expect("valid PII patterns");
-    Automaton { regex, shapes }
+    let first_bytes = first_bytes(&patterns);
+    Automaton {
+        regex,
+        shapes,
+        first_bytes,
+    }
 });
+
+/// Which bytes each pattern can start with, read off a lazy DFA's first
+/// step after every kind of preceding byte (none, word, non-word, newline).
+/// A byte counts unless the step is certainly dead (so, all of them if the
+/// DFA cannot be built).
+fn first_bytes(patterns: &[&str]) -> Vec<[bool; 256]> {
+    let built = DFA::builder()
+        .configure(DFA::config().starts_for_each_pattern(true))
+        .syntax(syntax_config())
+        .build_many(patterns);
+    let Ok(dfa) = built else {
+        return vec![[true; 256]; patterns.len()];
+    };
+    let mut cache = dfa.create_cache();
+    let mut table = vec![[false; 256]; patterns.len()];
+    for (id, row) in table.iter_mut().enumerate() {
+        let Ok(pattern) = PatternID::new(id) else {
+            *row = [true; 256];
+            continue;
+        };
+        for before in [None, Some(b'a'), Some(b' '), Some(b'\n')] {
+            let config = start::Config::new()
+                .anchored(Anchored::Pattern(pattern))
+                .look_behind(before);
+            let start = dfa.start_state(&mut cache, &config).ok();
+            for (byte, possible) in (0..=255u8).zip(row.iter_mut()) {
+                let next = start.and_then(|s| dfa.next_state(&mut cache, s, byte).ok());
+                *possible |= next.is_none_or(|n| !n.is_dead());
+            }
+        }
+    }
+    table
+}
 
 /// Every PII shape needs an ASCII digit, an `@` or a `:`; text without any
 /// skips the automaton.
@@ -163,7 +204,7 @@ pub(super) fn scan(text: &str, mut found: impl FnMut(Detection)) {
     if !may_hold_pii(text) {
         return;
     }
-    let Automaton { regex, shapes } = &*AUTOMATON;
+    let Automaton { regex, shapes, .. } = &*AUTOMATON;
     let mut at = 0;
     while at < text.len() {
         let Some(m) = regex.search(&Input::new(text).range(at..)) else {
@@ -190,12 +231,18 @@ fn other_shape_at(
     start: usize,
     rejected: PatternID,
 ) -> Option<(PiiType, Range<usize>)> {
-    let Automaton { regex, shapes } = &*AUTOMATON;
+    let Automaton {
+        regex,
+        shapes,
+        first_bytes,
+    } = &*AUTOMATON;
+    let first = *text.as_bytes().get(start)?;
     // Shapes listed before the rejected one do not match here: it won on priority.
     shapes
         .iter()
         .enumerate()
         .skip(rejected.as_usize() + 1)
+        .filter(|(id, _)| first_bytes[*id][usize::from(first)])
         .find_map(|(id, shape)| {
             let pattern = PatternID::new(id).ok()?;
             let input = Input::new(text)
@@ -235,6 +282,24 @@ mod tests {
         // Unicode letter classes in the e-mail shape would take megabytes.
         let bytes = AUTOMATON.regex.memory_usage();
         assert!(bytes < 512 * 1024, "{bytes} bytes");
+    }
+
+    #[test]
+    fn first_bytes_are_read_off_the_patterns() {
+        let starts = |kind: PiiType, byte: u8| {
+            AUTOMATON
+                .shapes
+                .iter()
+                .zip(&AUTOMATON.first_bytes)
+                .filter(|(s, _)| s.kind == kind)
+                .any(|(_, bytes)| bytes[usize::from(byte)])
+        };
+        assert!(starts(PiiType::CreditCard, b'4'));
+        assert!(!starts(PiiType::CreditCard, b'1'));
+        assert!(starts(PiiType::Phone, b'+') && starts(PiiType::Phone, b'('));
+        assert!(!starts(PiiType::Phone, b'a'));
+        assert!(starts(PiiType::Email, 0xC3) && !starts(PiiType::Email, b' '));
+        assert!(starts(PiiType::Iban, b'd') && !starts(PiiType::Iban, b'W'));
     }
 
     #[test]
