@@ -98,12 +98,26 @@ fn body_with_pii(body: &[u8]) -> String {
     out
 }
 
+/// The body in German and Chinese: non-ASCII text throughout.
+fn body_non_ascii(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .replace(
+            "returning visitors convert better on guided pages",
+            "wiederkehrende Besucher konvertieren auf geführten Seiten besser, 回访用户在引导页面上转化更好",
+        )
+        .replace(
+            "Sessions that reach a buying guide",
+            "Sitzungen, die einen Kaufratgeber erreichen (会话到达购买指南)",
+        )
+}
+
 fn redaction(c: &mut Criterion) {
     let body = body();
     let event: Value = serde_json::from_slice(&body).expect("a JSON body");
     let agent_data = event["agent_data"].clone();
     let text = String::from_utf8_lossy(&body).into_owned();
     let with_pii = body_with_pii(&body);
+    let non_ascii = body_non_ascii(&body);
     let policy = PiiPolicy::default();
     assert_eq!(redact_json(&mut agent_data.clone(), &policy).total(), 0);
     assert!(redact_text(&with_pii, &policy).1.total() >= 6);
@@ -120,6 +134,11 @@ fn redaction(c: &mut Criterion) {
     group.bench_function(format!("redact_text_body_{}b", text.len()), |b| {
         b.iter(|| redact_text(black_box(&text), &policy))
     });
+    group.throughput(Throughput::Bytes(non_ascii.len() as u64));
+    group.bench_function(
+        format!("redact_text_body_non_ascii_{}b", non_ascii.len()),
+        |b| b.iter(|| redact_text(black_box(&non_ascii), &policy)),
+    );
     group.throughput(Throughput::Bytes(with_pii.len() as u64));
     group.bench_function(
         format!("redact_text_body_with_pii_{}b", with_pii.len()),
