@@ -1,11 +1,15 @@
 //! The webhook ingest path on a realistic ~15 KB body: signature verification,
-//! then parsing, normalising and schema-validating the event.
+//! then parsing, normalising and schema-validating the event, then PII
+//! redaction of the agent output, and redaction on text dense with
+//! look-alikes (its worst case).
 //!
-//! Run with `cargo bench -p osa-shared --bench webhook_ingest`.
+//! Run with `cargo bench -p osa-shared --bench webhook_ingest` (add `-- pii_`
+//! for redaction only).
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use osa_shared::domain::Secret;
 use osa_shared::domain::event::parse_agent_event;
+use osa_shared::domain::pii::{PiiPolicy, redact_json, redact_text};
 use osa_shared::domain::signature::{SignatureConfig, sign, verify};
 use serde_json::{Value, json};
 use std::hint::black_box;
@@ -72,5 +76,103 @@ fn ingest(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest);
+/// The body with personal data in some insights, as an agent might quote it.
+fn body_with_pii(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body).into_owned();
+    let quotes = [
+        "Ask jane.doe@example.com",
+        "call +44 20 7946 0958",
+        "IBAN DE89 3704 0044 0532 0130 00",
+        "card 4111 1111 1111 1111",
+        "from 203.0.113.45",
+        "or 0151 23456789",
+    ];
+    let mut out = String::with_capacity(text.len() + 512);
+    for (i, part) in text.split("Guided pages lift add-to-cart").enumerate() {
+        if i > 0 {
+            out.push_str("Guided pages lift add-to-cart; ");
+            out.push_str(quotes[i % quotes.len()]);
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+/// The body in German and Chinese: non-ASCII text throughout.
+fn body_non_ascii(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .replace(
+            "returning visitors convert better on guided pages",
+            "wiederkehrende Besucher konvertieren auf geführten Seiten besser, 回访用户在引导页面上转化更好",
+        )
+        .replace(
+            "Sessions that reach a buying guide",
+            "Sitzungen, die einen Kaufratgeber erreichen (会话到达购买指南)",
+        )
+}
+
+fn redaction(c: &mut Criterion) {
+    let body = body();
+    let event: Value = serde_json::from_slice(&body).expect("a JSON body");
+    let agent_data = event["agent_data"].clone();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let with_pii = body_with_pii(&body);
+    let non_ascii = body_non_ascii(&body);
+    let policy = PiiPolicy::default();
+    assert_eq!(redact_json(&mut agent_data.clone(), &policy).total(), 0);
+    assert!(redact_text(&with_pii, &policy).1.total() >= 6);
+
+    let mut group = c.benchmark_group("pii_redaction");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function(format!("redact_json_agent_data_{}b", body.len()), |b| {
+        b.iter_batched_ref(
+            || agent_data.clone(),
+            |data| redact_json(data, &policy),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function(format!("redact_text_body_{}b", text.len()), |b| {
+        b.iter(|| redact_text(black_box(&text), &policy))
+    });
+    group.throughput(Throughput::Bytes(non_ascii.len() as u64));
+    group.bench_function(
+        format!("redact_text_body_non_ascii_{}b", non_ascii.len()),
+        |b| b.iter(|| redact_text(black_box(&non_ascii), &policy)),
+    );
+    group.throughput(Throughput::Bytes(with_pii.len() as u64));
+    group.bench_function(
+        format!("redact_text_body_with_pii_{}b", with_pii.len()),
+        |b| b.iter(|| redact_text(black_box(&with_pii), &policy)),
+    );
+    group.finish();
+}
+
+/// 64 KB of one short unit repeated: text dense with candidates that all
+/// fail their checks, the worst case for finding PII.
+fn redaction_worst_case(c: &mut Criterion) {
+    let policy = PiiPolicy::default();
+    let mut group = c.benchmark_group("pii_worst_case");
+    for (name, unit) in [
+        ("digits", "1 "),
+        ("zeros", "0 "),
+        ("at", "a@"),
+        ("colon", "1:"),
+        ("plus", "+1 "),
+        ("iban", "DE89 "),
+        ("visa", "4 "),
+        ("groups", "4111 "),
+        ("hyphens", "4-"),
+        ("dots", "0."),
+        ("parens", "(0) "),
+        ("hex", "a:"),
+        ("words", "abc "),
+    ] {
+        let text = unit.repeat(65_536 / unit.len());
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_function(name, |b| b.iter(|| redact_text(black_box(&text), &policy)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, ingest, redaction, redaction_worst_case);
 criterion_main!(benches);
