@@ -226,6 +226,8 @@ def scenario(page, steps, serve, out):
     expect(page.locator("#report")).to_be_visible()
     expect(page.locator("#recommendations tbody tr").first).to_be_visible()
     expect(page.locator("#roadmap section")).to_have_count(3)
+    expect(page.locator("#report-points li").first).to_be_visible()
+    expect(page.locator("#roadmap section").first).to_contain_text("Move:")
     assert page.evaluate("() => window.__sameDocument === true"), "the page reloaded"
     steps.shot("report")
 

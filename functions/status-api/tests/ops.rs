@@ -19,6 +19,7 @@ use osa_shared::domain::access::scopes;
 use osa_shared::domain::alerts::NoticeKind;
 use osa_shared::domain::delivery::DeliveryKind;
 use osa_shared::domain::health::OverallStatus;
+use osa_shared::domain::metrics::Family;
 use osa_shared::ports::{Clock, OutboundError};
 use osa_testkit::TestApp;
 use serde_json::{Value, json};
@@ -364,6 +365,13 @@ async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
             );
         }
     }
+    // Each dead letter is counted (the EMF metric the template's alarm watches).
+    let snapshot = app.services.metrics.snapshot().await.expect("snapshot");
+    assert!(
+        snapshot.total(Family::DeliveriesDeadLetteredTotal, &[]) >= 2.0,
+        "{}",
+        snapshot.render()
+    );
     let (_, listing) = get_json(
         &app,
         "/api/admin/deliveries/dead-letter",

@@ -87,6 +87,13 @@ pub async fn intake_pii_redacted(services: &Services, findings: &Findings, mode:
     record(services, collect(built)).await;
 }
 
+/// One outbound delivery dead-lettered (in Lambda also an EMF metric, which the
+/// template's dead-letter alarm watches).
+pub async fn delivery_dead_lettered(services: &Services) {
+    let built = vec![Observation::inc(Family::DeliveriesDeadLetteredTotal, &[])];
+    record(services, collect(built)).await;
+}
+
 fn pii_observations(
     findings: &Findings,
     mode: RedactionMode,

@@ -268,6 +268,7 @@ async fn follow_up(
         Decision::DeadLetter { reason } => {
             if fresh {
                 let consecutive = services.deliveries.raise_failures(delivery.kind).await?;
+                super::metrics::delivery_dead_lettered(services).await;
                 // The alert evaluator reads this signal and the counter.
                 tracing::error!(
                     delivery_id = %id,

@@ -68,10 +68,11 @@ pub enum Family {
     CacheHitRatio,
     ComplianceViolationsTotal,
     ApiRequestsTotal,
+    DeliveriesDeadLetteredTotal,
 }
 
 impl Family {
-    pub const ALL: [Family; 10] = [
+    pub const ALL: [Family; 11] = [
         Family::AgentExecutionTotal,
         Family::AgentExecutionDurationSeconds,
         Family::WorkflowProcessingDurationSeconds,
@@ -82,6 +83,7 @@ impl Family {
         Family::CacheHitRatio,
         Family::ComplianceViolationsTotal,
         Family::ApiRequestsTotal,
+        Family::DeliveriesDeadLetteredTotal,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -98,6 +100,7 @@ impl Family {
             Family::CacheHitRatio => "osal_cache_hit_ratio",
             Family::ComplianceViolationsTotal => "osal_compliance_violations_total",
             Family::ApiRequestsTotal => "osal_api_requests_total",
+            Family::DeliveriesDeadLetteredTotal => "osal_deliveries_dead_lettered_total",
         }
     }
 
@@ -117,6 +120,9 @@ impl Family {
             Family::CacheHitRatio => "Cache hit ratio by cache type",
             Family::ComplianceViolationsTotal => "Total compliance violations detected",
             Family::ApiRequestsTotal => "Total API requests processed",
+            Family::DeliveriesDeadLetteredTotal => {
+                "Outbound deliveries dead-lettered after their last attempt"
+            }
         }
     }
 
@@ -151,6 +157,8 @@ impl Family {
             Family::CacheHitRatio => &["cache_type"],
             Family::ComplianceViolationsTotal => &["violation_type", "severity", "framework"],
             Family::ApiRequestsTotal => &["method", "endpoint", "status_code", "user_agent"],
+            // No labels: its EMF metric has no dimensions, as the template's alarm reads it.
+            Family::DeliveriesDeadLetteredTotal => &[],
         }
     }
 
@@ -528,6 +536,21 @@ fn bucket(cells: &BTreeMap<Field, Number>, i: usize) -> i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_dead_letter_is_an_emf_metric_without_dimensions() {
+        let observation = Observation::inc(Family::DeliveriesDeadLetteredTotal, &[]).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(&emf_line(EMF_NAMESPACE, &observation, 1_000)).unwrap();
+        let metric = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(metric["Namespace"], "OSA");
+        assert_eq!(metric["Dimensions"], serde_json::json!([[]]));
+        assert_eq!(
+            metric["Metrics"][0]["Name"],
+            "osal_deliveries_dead_lettered_total"
+        );
+        assert_eq!(line["osal_deliveries_dead_lettered_total"], 1);
+    }
     use super::*;
 
     fn recommendation(

@@ -974,7 +974,7 @@
     $('#report-agents').textContent = `${r.summary.agents_reporting} of ${r.summary.agents_expected}`;
     $('#report-confidence').textContent = percent(r.summary.overall_confidence);
     $('#report-count').textContent = String(r.recommendations.length);
-    $('#report-points').replaceChildren(...r.summary.key_points.map((p) => el('li', { text: p })));
+    $('#report-points').replaceChildren(...(r.summary.executive_summary || []).map((p) => el('li', { text: p })));
     const warnings = $('#report-warnings');
     warnings.hidden = !r.warnings.length;
     warnings.querySelector('ul').replaceChildren(...r.warnings.map((w) => el('li', {}, el('strong', { text: w.code.replace(/_/g, ' ') }), `: ${w.message}`)));
@@ -983,6 +983,10 @@
     $('#roadmap').replaceChildren(...r.roadmap.map((phase) => el('section', { 'aria-label': phase.name },
       el('h4', { text: `${phase.name}` }),
       el('p', { class: 'hint', text: `Days ${phase.start_day}–${phase.end_day}` }),
+      phase.goal ? el('p', { text: phase.goal }) : null,
+      phase.kpis?.length
+        ? el('p', { class: 'hint', text: `Move: ${phase.kpis.map((k) => `${k.name} (now ${k.baseline})`).join('; ')}` })
+        : null,
       phase.recommendations.length
         ? el('ol', {}, phase.recommendations.map((rank) => el('li', { value: rank, text: byRank.get(rank)?.label || `#${rank}` })))
         : el('p', { text: 'Nothing in this phase.' }))));
@@ -994,7 +998,9 @@
     const shown = wf.showAll ? r.recommendations : r.recommendations.slice(0, RECOMMENDATIONS_SHOWN);
     $('#recommendations tbody').replaceChildren(...shown.map((rec) => row([
       ['#', String(rec.rank)],
-      ['Recommendation', el('span', {}, rec.label, rec.disagreement ? el('span', { class: 'hint', text: ' (agents disagreed on impact or effort)' }) : null)],
+      ['Recommendation', el('span', {}, rec.label,
+        rec.prerequisite_for?.length ? el('span', { class: 'hint', text: ` (comes first: needed for #${rec.prerequisite_for.join(', #')})` }) : null,
+        rec.disagreement ? el('span', { class: 'hint', text: ' (agents disagreed on impact or effort)' }) : null)],
       ['Impact', rec.impact],
       ['Effort', rec.effort],
       ['Confidence', percent(rec.confidence)],
