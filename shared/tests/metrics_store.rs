@@ -235,6 +235,7 @@ async fn the_exposition_covers_every_family() {
             Family::ApiRequestsTotal,
             &["GET", "/api/strategy/workflows/{id}", "200", "cli"],
         ),
+        Observation::inc(Family::DeliveriesDeadLetteredTotal, &[]),
     ];
     let obs: Vec<_> = obs.into_iter().map(|o| o.expect("valid")).collect();
     store.record(&obs).await.expect("record");
@@ -246,6 +247,7 @@ async fn the_exposition_covers_every_family() {
             .lines()
             .filter(|l| {
                 l.starts_with(&format!("{}{{", family.name()))
+                    || l.starts_with(&format!("{} ", family.name()))
                     || l.starts_with(&format!("{}_", family.name()))
             })
             .filter(|l| !l.starts_with('#'))
