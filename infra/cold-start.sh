@@ -21,7 +21,7 @@ RUNS="${1:-7}"
 source infra/tools.sh
 osa_cargo_lambda_on_path
 export CARGO_LAMBDA_COMPILER="${CARGO_LAMBDA_COMPILER:-cargo}"
-read -r -a FUNCTIONS <<<"${OSA_COLD_START_FUNCTIONS:-intake opal-webhook status-api worker health-check alert-evaluator}"
+read -r -a FUNCTIONS <<<"${OSA_COLD_START_FUNCTIONS:-intake opal-webhook status-api stream worker health-check alert-evaluator}"
 # From each function's folder, as `sam build` does: cargo resolves features for that
 # package alone, so these are the very binaries SAM builds (and reuses them).
 for function in "${FUNCTIONS[@]}"; do
@@ -43,6 +43,7 @@ LOGICAL_IDS = {
     "intake": "IntakeFunction",
     "opal-webhook": "OpalWebhookFunction",
     "status-api": "StatusApiFunction",
+    "stream": "StreamFunction",
     "worker": "WorkerFunction",
     "health-check": "HealthCheckFunction",
     "alert-evaluator": "AlertEvaluatorFunction",

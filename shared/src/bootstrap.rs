@@ -42,7 +42,8 @@ use crate::domain::Secret;
 use crate::domain::access::{AccessError, Caller};
 use crate::ports::{
     Clock, CredentialChecker, DeliveryStore, EventBus, HttpClient, JobQueue, MetricsStore,
-    OpsStore, OutboundError, StoreError, SystemClock, TokenVerifier, WorkflowStore,
+    OpsStore, OutboundError, StoreError, SystemClock, TokenVerifier, WorkflowChanges,
+    WorkflowStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +105,7 @@ pub struct Adapters {
     pub metrics: Arc<dyn MetricsStore>,
     pub ops: Arc<dyn OpsStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
+    pub changes: Option<Arc<dyn WorkflowChanges>>,
 }
 
 impl Adapters {
@@ -131,6 +133,7 @@ impl Adapters {
                         .with_settings(retention_from_env()?),
                 );
                 Ok(Adapters {
+                    changes: None,
                     metrics: metrics.clone(),
                     ops: metrics,
                     store: dynamo.clone(),
@@ -148,6 +151,7 @@ impl Adapters {
     /// Every stateful port over one embedded store; domain events to `events`.
     pub fn embedded(store: Arc<SqliteStore>, events: Arc<dyn EventBus>) -> Adapters {
         Adapters {
+            changes: Some(store.clone()),
             store: store.clone(),
             queue: store.clone(),
             metrics: store.clone(),
@@ -177,6 +181,7 @@ pub fn assemble(adapters: Adapters, runtime: Runtime) -> Services {
         metrics: adapters.metrics,
         ops: adapters.ops,
         deliveries: adapters.deliveries,
+        changes: adapters.changes,
         clock: runtime.clock,
         http: runtime.http,
         tokens: runtime.tokens,

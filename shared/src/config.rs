@@ -38,6 +38,48 @@ pub struct Config {
     /// of verifying the token a second time.
     pub trust_gateway_claims: bool,
     pub alert_channels: AlertChannels,
+    pub stream: StreamSettings,
+    /// See [`stream_url_from_env`].
+    pub stream_url: Option<String>,
+}
+
+/// How a live stream paces itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// A `heartbeat` event after this long without one (proxies close quiet
+    /// connections; the client takes three missed as a dead one).
+    pub heartbeat: Duration,
+    /// How often a stream re-reads its workflow when the store cannot tell it
+    /// of changes (DynamoDB).
+    pub poll: Duration,
+    /// How long one stream may stay open; the client reconnects with
+    /// `Last-Event-ID`. Set below the function's timeout on Lambda.
+    pub budget: Option<Duration>,
+}
+
+/// Where the dashboard opens live streams: its own origin (`None`, as under
+/// `osa serve`), or the stream function's URL on AWS, where API Gateway's HTTP
+/// API cannot stream.
+pub fn stream_url_from_env() -> Result<Option<String>, ConfigError> {
+    let Some(url) = var("OSA_STREAM_URL") else {
+        return Ok(None);
+    };
+    let url = url.trim().trim_end_matches('/').to_owned();
+    let origin_only = url.starts_with("https://") || url.starts_with("http://");
+    if !origin_only || url.contains(['"', '<', '>', ' ', '\'', '?', '#']) {
+        return Err(ConfigError::Invalid("OSA_STREAM_URL", url));
+    }
+    Ok(Some(url))
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            heartbeat: Duration::from_secs(15),
+            poll: Duration::from_secs(1),
+            budget: None,
+        }
+    }
 }
 
 /// Where alert notifications go; a channel without an endpoint is skipped. The
@@ -144,6 +186,8 @@ impl Config {
             credentials_budget: CREDENTIALS_BUDGET,
             trust_gateway_claims: false,
             alert_channels: AlertChannels::default(),
+            stream: StreamSettings::default(),
+            stream_url: None,
         }
     }
 
@@ -191,6 +235,13 @@ impl Config {
             )?),
             trust_gateway_claims: parsed("OSA_TRUST_GATEWAY_CLAIMS", false)?,
             alert_channels: AlertChannels::from_env(),
+            stream: StreamSettings {
+                heartbeat: Duration::from_millis(parsed("OSA_STREAM_HEARTBEAT_MS", 15_000)?),
+                poll: Duration::from_millis(parsed("OSA_STREAM_POLL_MS", 1_000)?),
+                budget: parsed::<u64>("OSA_STREAM_BUDGET_MS", 0)
+                    .map(|ms| (ms > 0).then(|| Duration::from_millis(ms)))?,
+            },
+            stream_url: stream_url_from_env()?,
             ..Config::new(&required("OSA_PUBLIC_URL")?, signature, opal)
         })
     }

@@ -29,7 +29,7 @@ pub fn routes(services: Services) -> Router {
         .route(routes::WEBHOOK_EVENTS.path, get(webhook_events))
         .merge(ops::routes())
         .merge(deliveries::routes())
-        .merge(dashboard::routes())
+        .merge(dashboard::routes(services.config.stream_url.as_deref()))
         .with_state(services.clone());
     guarded(router, &services)
 }

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use osa_shared::http::dashboard::PAGE_CSP;
+use osa_shared::http::dashboard::page_csp;
 use osa_testkit::{TestApp, call};
 
 async fn get(app: &TestApp, path: &str) -> osa_testkit::Reply {
@@ -23,7 +23,7 @@ async fn the_dashboard_is_served_without_a_token_and_the_api_still_needs_one() {
     // The edge layers keep the page's own policy and caching, and add the rest.
     assert_eq!(
         page.headers.get(header::CONTENT_SECURITY_POLICY).unwrap(),
-        PAGE_CSP
+        page_csp(None).as_str()
     );
     assert_eq!(page.headers.get(header::CACHE_CONTROL).unwrap(), "no-cache");
     assert_eq!(page.headers.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");

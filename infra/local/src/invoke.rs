@@ -24,6 +24,7 @@ pub enum Function {
     Intake,
     OpalWebhook,
     StatusApi,
+    Stream,
     Worker,
     HealthCheck,
     AlertEvaluator,
@@ -54,6 +55,8 @@ pub fn invoke(
             Function::Intake => intake::app(services),
             Function::OpalWebhook => opal_webhook::app(services),
             Function::StatusApi => status_api::app(services),
+            // The whole stream, collected: a finished workflow's ends at once.
+            Function::Stream => stream::app(services),
             Function::Worker => {
                 let batch: SqsEvent =
                     serde_json::from_str(&event).map_err(|e| format!("not an SQS event: {e}"))?;

@@ -342,7 +342,8 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         )
         .merge(intake::routes(services.clone()))
         .merge(opal_webhook::routes(services.clone()))
-        .merge(status_api::routes(services.clone()));
+        .merge(status_api::routes(services.clone()))
+        .merge(stream::routes(services.clone()));
     if simulate {
         let settings = SimulatorSettings {
             fail: args.sim_fail.clone(),

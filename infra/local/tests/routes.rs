@@ -14,6 +14,7 @@ fn router_of(app: &TestApp, function: Function) -> axum::Router {
         Function::Intake => intake::app(services),
         Function::OpalWebhook => opal_webhook::app(services),
         Function::StatusApi => status_api::app(services),
+        Function::Stream => stream::app(services),
     }
 }
 

@@ -42,7 +42,7 @@ pub fn intake_body(services: &Services) -> serde_json::Value {
     json!({
         "status": "ok",
         "service": health::INTAKE,
-        "timestamp": services.clock.now().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "timestamp": crate::domain::rfc3339(services.clock.now()),
         "version": version(),
     })
 }
@@ -143,7 +143,7 @@ pub async fn check_now(
     let mut body = json!({
         "status": if result.healthy { "ok" } else { "unhealthy" },
         "service": service_name,
-        "timestamp": result.checked_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "timestamp": crate::domain::rfc3339(result.checked_at),
         "version": version(),
         "response_time_ms": result.response_time_ms,
     });

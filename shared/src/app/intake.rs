@@ -76,6 +76,7 @@ pub async fn submit(
     if paused {
         workflow.status = WorkflowStatus::CredentialsInvalid;
         workflow.credentials_pause = Some(pause(verification.refused.clone(), workflow.created_at));
+        workflow.note_status(WorkflowStatus::Pending, workflow.created_at);
     }
     match services.store.create_workflow(&workflow, &agents).await? {
         CreateOutcome::Created => {

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod monitoring;
 pub mod status;
+pub mod stream;
 pub mod sync;
 pub mod webhook;
 
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::ports::{
     Clock, CredentialChecker, DeliveryStore, DomainEvent, EventBus, HttpClient, JobQueue,
-    MetricsStore, OpsStore, QueueError, StoreError, TokenVerifier, WorkflowStore,
+    MetricsStore, OpsStore, QueueError, StoreError, TokenVerifier, WorkflowChanges, WorkflowStore,
 };
 
 /// Why a queued job did not finish. Every variant means the same to the queue:
@@ -53,6 +54,9 @@ pub struct Services {
     pub ops: Arc<dyn OpsStore>,
     /// Outbound deliveries and their dead-letter queue.
     pub deliveries: Arc<dyn DeliveryStore>,
+    /// Which workflows changed, when the store can tell (the live streams
+    /// wait on it); `None`: they re-read on a timer.
+    pub changes: Option<Arc<dyn WorkflowChanges>>,
     /// Checks the Optimizely keys an intake gives. `None`: keys are not
     /// checked (a runtime without one configured).
     pub optimizely: Option<Arc<dyn CredentialChecker>>,

@@ -45,7 +45,7 @@ pub struct WorkflowView {
 }
 
 impl WorkflowView {
-    fn new(w: Workflow, agents: Vec<AgentState>, results: Vec<AgentResult>) -> Self {
+    pub(crate) fn new(w: Workflow, agents: Vec<AgentState>, results: Vec<AgentResult>) -> Self {
         let confidences: Vec<f64> = agents.iter().filter_map(|a| a.confidence).collect();
         let confidence = (!confidences.is_empty())
             .then(|| confidences.iter().sum::<f64>() / confidences.len() as f64);

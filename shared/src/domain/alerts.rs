@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, Weekday};
 
+use super::rfc3339;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -566,11 +568,6 @@ fn headline(notice: &Notice) -> String {
         notice.severity.as_str().to_uppercase(),
         notice.title
     )
-}
-
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// A Slack incoming-webhook message.

@@ -115,9 +115,14 @@ const MAX_ID_LEN: usize = 128;
 const DEADLINE_KEY: &str = "deadline:";
 
 impl AgentEvent {
+    /// OSA recorded it itself (a deadline); no webhook sent it.
+    pub fn is_internal(&self) -> bool {
+        self.dedup_key.starts_with(DEADLINE_KEY)
+    }
+
     /// The reason an accepted event gets in the audit trail.
     pub fn accepted_reason(&self) -> &'static str {
-        if self.dedup_key.starts_with(DEADLINE_KEY) {
+        if self.is_internal() {
             "deadline_expired"
         } else {
             "accepted"

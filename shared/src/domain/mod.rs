@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod delivery;
 pub mod event;
 pub mod health;
+pub mod history;
 pub mod intake;
 pub mod metrics;
 pub mod monitoring;
@@ -25,6 +26,12 @@ pub mod workflow;
 
 pub use agents::AgentId;
 pub use secret::Secret;
+
+/// A time as RFC 3339 text, the way every OSA answer writes times.
+pub fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
 
 /// What OSA calls itself on every outbound request: `osa/<version>`.
 pub const USER_AGENT: &str = concat!("osa/", env!("CARGO_PKG_VERSION"));

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::AgentId;
 use super::audit::{Attempt, AuditEntry, AuditOutcome};
 use super::event::{AgentEvent, EventKind};
+use super::history::AgentChange;
 use super::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 
 /// One agent's accepted result: its own item, so nine agents never contend.
@@ -117,8 +118,20 @@ pub fn apply(
     };
     let applied = agents[index].apply(event, now);
     let agent_status = agents[index].status;
-    let was_terminal = workflow.status.is_terminal();
+    let before = workflow.status;
     workflow.refresh(agents, now);
+    if applied.state_changed || applied.late {
+        workflow.note_agent(AgentChange {
+            agent: event.agent,
+            status: agent_status,
+            event_id: &event.event_id,
+            internal: event.is_internal(),
+            late: applied.late,
+            at: now,
+        });
+    }
+    workflow.note_status(before, now);
+    let was_terminal = before.is_terminal();
     let keep_result = applied.keep_result && AgentResult::of(event, now).is_some();
     let mut markers = vec![Marker::LastWebhook];
     if keep_result {

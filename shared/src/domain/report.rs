@@ -232,10 +232,7 @@ pub fn to_markdown(report: &Report) -> String {
             " (provisional)"
         },
         report.timeline.days(),
-        report
-            .generated_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
+        super::rfc3339(report.generated_at)
     );
     let _ = writeln!(md, "> {}\n", cell(&s.summary.headline));
     let _ = writeln!(md, "## Executive summary\n");

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::agents::AgentId;
 use super::event::{AgentEvent, EventKind};
+use super::history::Change;
 use super::intake::{AnalysisPreferences, BusinessContext, Intake, OptimizelyProject};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -128,6 +129,9 @@ pub struct Workflow {
     /// keys, when, and when refreshed keys resumed it. Never holds a key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_pause: Option<CredentialsPause>,
+    /// Every change so far, oldest first: what the live stream replays.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Change>,
     /// Bumped on every write; adapters use it for optimistic concurrency.
     #[serde(default)]
     pub version: u64,
@@ -516,6 +520,7 @@ impl Workflow {
             retriggered_agents: Vec::new(),
             force_sync: None,
             credentials_pause: None,
+            history: Vec::new(),
             version: 0,
         };
         let agents = AgentId::ALL

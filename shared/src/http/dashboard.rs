@@ -5,7 +5,7 @@
 //! The page's URLs for its script and style carry a digest of their content, so
 //! those can be cached for good while the page itself is revalidated each time.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::extract::{Path, RawQuery};
@@ -16,12 +16,18 @@ use sha2::{Digest, Sha256};
 
 use super::ApiError;
 
-/// The page may load its own script, style and icon and call its own origin;
-/// nothing inline, nothing from another host, no plugins, no framing, and no
-/// form submitted natively (every form is sent by the script as JSON).
-pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; \
-     frame-ancestors 'none'";
+/// The page may load its own script, style and icon and call its own origin
+/// (and the stream function's, on AWS); nothing inline, nothing from another
+/// host, no plugins, no framing, and no form submitted natively (every form is
+/// sent by the script as JSON).
+pub fn page_csp(stream_url: Option<&str>) -> String {
+    let stream = stream_url.map(|url| format!(" {url}")).unwrap_or_default();
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self'{stream}; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    )
+}
 
 /// Revalidate before each use: a new release is picked up at once.
 const REVALIDATE: &str = "no-cache";
@@ -63,27 +69,37 @@ static VERSION: LazyLock<String> = LazyLock::new(|| {
     hex::encode(&digest.finalize()[..8])
 });
 
-/// The page with its asset URLs pointing at the current digest.
-static PAGE: LazyLock<String> =
-    LazyLock::new(|| include_str!("dashboard/index.html").replace("{{version}}", &VERSION));
-
-/// `/` and `/dashboard/{file}`, for any router state.
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route(super::routes::DASHBOARD.path, get(page))
-        .route(super::routes::DASHBOARD_FILE.path, get(asset))
+/// The page: asset URLs at the current digest, and where it opens live streams
+/// (`stream_url`, checked by the configuration to be a plain origin; empty for
+/// its own).
+fn page_html(stream_url: Option<&str>) -> String {
+    include_str!("dashboard/index.html")
+        .replace("{{version}}", &VERSION)
+        .replace("{{stream_base}}", stream_url.unwrap_or_default())
 }
 
-async fn page() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, REVALIDATE),
-            (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
-        ],
-        PAGE.as_str(),
-    )
-        .into_response()
+/// `/` and `/dashboard/{file}`, for any router state. `stream_url`: where the
+/// page opens live streams when it is not its own origin.
+pub fn routes<S: Clone + Send + Sync + 'static>(stream_url: Option<&str>) -> Router<S> {
+    let page = Arc::new((page_html(stream_url), page_csp(stream_url)));
+    let serve_page = move || {
+        let page = Arc::clone(&page);
+        async move {
+            let (html, csp) = &*page;
+            (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, REVALIDATE),
+                    (header::CONTENT_SECURITY_POLICY, csp.as_str()),
+                ],
+                html.clone(),
+            )
+                .into_response()
+        }
+    };
+    Router::new()
+        .route(super::routes::DASHBOARD.path, get(serve_page))
+        .route(super::routes::DASHBOARD_FILE.path, get(asset))
 }
 
 async fn asset(Path(file): Path<String>, RawQuery(query): RawQuery) -> Response {
@@ -127,7 +143,7 @@ mod tests {
 
     async fn get(path: &str) -> Reply {
         let request = Request::get(path).body(Body::empty()).expect("request");
-        let response = routes::<()>()
+        let response = routes::<()>(None)
             .oneshot(request)
             .await
             .unwrap_or_else(|e| match e {});
@@ -141,6 +157,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn on_aws_the_page_streams_from_the_stream_functions_url_and_may_connect_to_it() {
+        let url = "https://abc.lambda-url.eu-west-1.on.aws";
+        let request = Request::get("/").body(Body::empty()).expect("request");
+        let response = routes::<()>(Some(url))
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(csp.contains(&format!("connect-src 'self' {url};")), "{csp}");
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let html = String::from_utf8(body.to_vec()).expect("utf-8");
+        assert!(html.contains(&format!(r#"<meta name="osa-stream-base" content="{url}">"#)));
+    }
+
+    #[tokio::test]
     async fn the_page_has_its_own_policy_and_is_revalidated() {
         let reply = get("/").await;
         assert_eq!(reply.status, StatusCode::OK);
@@ -148,13 +187,15 @@ mod tests {
             reply.header(header::CONTENT_TYPE),
             "text/html; charset=utf-8"
         );
-        assert_eq!(reply.header(header::CONTENT_SECURITY_POLICY), PAGE_CSP);
+        assert_eq!(
+            reply.header(header::CONTENT_SECURITY_POLICY),
+            page_csp(None)
+        );
+        assert!(page_csp(None).contains("connect-src 'self';"));
         assert_eq!(reply.header(header::CACHE_CONTROL), "no-cache");
         let html = String::from_utf8(reply.body.to_vec()).expect("utf-8");
-        assert!(
-            !html.contains("{{version}}"),
-            "placeholder left in the page"
-        );
+        assert!(!html.contains("{{"), "placeholder left in the page");
+        assert!(html.contains(r#"<meta name="osa-stream-base" content="">"#));
         for asset in ["app.js", "style.css", "icon.svg"] {
             let url = format!("/dashboard/{asset}?v={}", *VERSION);
             assert!(html.contains(&url), "the page does not load {url}");

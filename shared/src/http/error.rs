@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::app::credentials::CredentialsError;
 use crate::app::delivery::DeliveryOpError;
 use crate::app::intake::IntakeError;
+use crate::app::stream::StreamError;
 use crate::app::sync::SyncError;
 use crate::app::webhook::WebhookError;
 use crate::domain::access::AccessError;
@@ -99,6 +100,18 @@ impl From<AccessError> for ApiError {
                 tracing::error!(reason, "token verification is misconfigured");
                 ApiError::internal()
             }
+        }
+    }
+}
+
+impl From<StreamError> for ApiError {
+    fn from(e: StreamError) -> Self {
+        match e {
+            StreamError::NotFound(_) => ApiError::not_found("no such workflow"),
+            e @ StreamError::UnknownCursor { .. } => {
+                ApiError::bad_request("invalid_last_event_id", e.to_string())
+            }
+            StreamError::Store(e) => e.into(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod extract;
 mod layers;
 pub mod rate_limit;
 pub mod routes;
+pub mod sse;
 
 pub use error::ApiError;
 pub use layers::{

@@ -24,6 +24,8 @@ pub enum Function {
     Intake,
     OpalWebhook,
     StatusApi,
+    /// Behind its own Function URL (response streaming), not the HTTP API.
+    Stream,
 }
 
 impl Function {
@@ -33,6 +35,7 @@ impl Function {
             Function::Intake => "IntakeFunction",
             Function::OpalWebhook => "OpalWebhookFunction",
             Function::StatusApi => "StatusApiFunction",
+            Function::Stream => "StreamFunction",
         }
     }
 }
@@ -55,7 +58,7 @@ const fn route(method: Method, path: &'static str, access: Access, function: Fun
 }
 
 use Access::{Public, Scope, Signature};
-use Function::{Intake, OpalWebhook, StatusApi};
+use Function::{Intake, OpalWebhook, StatusApi, Stream};
 
 pub const INTAKE: Route = route(
     Method::POST,
@@ -89,6 +92,19 @@ pub const REPORT: Route = route(
     "/api/strategy/workflows/{id}/report",
     Scope(scopes::READ),
     StatusApi,
+);
+pub const STREAM: Route = route(
+    Method::GET,
+    "/api/strategy/workflows/{id}/stream",
+    Scope(scopes::READ),
+    Stream,
+);
+/// The original system's stream path (`?workflow_id=`).
+pub const STREAM_BY_QUERY: Route = route(
+    Method::GET,
+    "/api/webhook-events/stream",
+    Scope(scopes::READ),
+    Stream,
 );
 pub const ERASE: Route = route(
     Method::DELETE,
@@ -190,6 +206,8 @@ pub const ROUTES: &[Route] = &[
     WEBHOOK,
     WORKFLOW,
     REPORT,
+    STREAM,
+    STREAM_BY_QUERY,
     FORCE_SYNC,
     CREDENTIALS,
     RECENT_STATUS,

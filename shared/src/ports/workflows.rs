@@ -96,9 +96,19 @@ pub trait WorkflowStore: Send + Sync {
     }
 }
 
+/// Which workflows changed, told as their writes commit. The embedded store,
+/// which one process owns, can tell; a store that many processes share
+/// (DynamoDB) cannot, and its readers re-read a workflow on a timer instead.
+pub trait WorkflowChanges: Send + Sync {
+    /// Ids of the workflows written from now on. A receiver that falls behind
+    /// is told so (`Lagged`) and re-reads.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<str>>;
+}
+
 impl dyn WorkflowStore {
     /// `update_workflow` for a change that says what it did: `Some(answer)` to
-    /// save the workflow, `None` to leave it. The change may run more than once
+    /// save the workflow, `None` to leave it. A change of status goes into the
+    /// workflow's history, timed by its `updated_at`. The change may run more than once
     /// (optimistic concurrency); the answer returned is the one of the run kept.
     pub async fn update<T: Send>(
         &self,
@@ -106,7 +116,16 @@ impl dyn WorkflowStore {
         change: impl Fn(&mut Workflow) -> Option<T> + Send + Sync,
     ) -> Result<Option<Updated<Workflow, T>>, StoreError> {
         let last = LastRun::new();
-        let stored = self.update_workflow(id, &|w| last.keep(change(w))).await?;
+        let stored = self
+            .update_workflow(id, &|w| {
+                let before = w.status;
+                let answer = change(w);
+                if answer.is_some() {
+                    w.note_status(before, w.updated_at);
+                }
+                last.keep(answer)
+            })
+            .await?;
         Ok(stored.map(|stored| Updated {
             stored,
             change: last.into_answer(),

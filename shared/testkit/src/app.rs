@@ -196,6 +196,35 @@ impl TestApp {
         self.start_workflow_with(|_| {}).await.id
     }
 
+    /// Sends one agent's webhook, signed, as OPAL would: `status` is its
+    /// `execution_status`; a `completed` one carries the sample agent output.
+    pub async fn send_agent_event(
+        &self,
+        workflow_id: &str,
+        agent: osa_shared::domain::AgentId,
+        status: &str,
+    ) {
+        let mut event = serde_json::json!({
+            "workflow_id": workflow_id,
+            "agent_id": agent.as_str(),
+            "execution_id": format!("exec-{agent}"),
+            "execution_status": status,
+        });
+        if status == "completed" {
+            event["agent_data"] = crate::samples::agent_output();
+        }
+        let body = event.to_string();
+        let signature = self.sign(body.as_bytes());
+        let request = osa_shared::app::webhook::WebhookRequest {
+            signature: Some(&signature),
+            correlation_id: None,
+            body: body.as_bytes(),
+        };
+        osa_shared::app::webhook::ingest(&self.services, request)
+            .await
+            .unwrap_or_else(|e| panic!("{agent} {status} is accepted: {e}"));
+    }
+
     /// `X-OSA-Signature` for `body` at the manual clock's now.
     pub fn sign(&self, body: &[u8]) -> String {
         sign(&[Secret::new(WEBHOOK_SECRET)], self.clock.now_ms(), body)

@@ -26,14 +26,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use time::OffsetDateTime;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, broadcast, oneshot};
 
 use crate::domain::AgentId;
 use crate::domain::event::AgentEvent;
 use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
     AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Job,
-    JobQueue, Marker, QueueError, ReceivedJob, StoreError, WorkflowStore,
+    JobQueue, Marker, QueueError, ReceivedJob, StoreError, WorkflowChanges, WorkflowStore,
 };
 
 /// The schema this build writes, kept in `PRAGMA user_version`.
@@ -44,6 +44,9 @@ pub const MAX_BATCH: usize = 512;
 
 /// Read-only connections kept open (and reads allowed at once).
 const MAX_READERS: usize = 4;
+/// Changes a slow stream may fall behind by before it re-reads (it loses none:
+/// the workflow's history is in the store).
+const CHANGE_FEED_CAPACITY: usize = 1024;
 
 /// How long a connection waits for a lock held by another process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -128,6 +131,8 @@ struct Inner {
     writer: mpsc::Sender<Box<dyn WriteOp>>,
     readers: Mutex<Vec<Connection>>,
     read_slots: Arc<Semaphore>,
+    /// Ids of workflows as their writes commit, for this process's live streams.
+    changed: broadcast::Sender<Arc<str>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -156,9 +161,16 @@ impl SqliteStore {
                 writer: tx,
                 readers: Mutex::new(Vec::new()),
                 read_slots: Arc::new(Semaphore::new(MAX_READERS)),
+                changed: broadcast::channel(CHANGE_FEED_CAPACITY).0,
             }),
         })
     }
+    /// Tells this process's live streams that a workflow's write committed.
+    pub(crate) fn workflow_changed(&self, id: &str) {
+        // No receiver, no stream: nothing to tell.
+        let _ = self.inner.changed.send(Arc::from(id));
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path

@@ -187,7 +187,10 @@ impl SqliteStore {
                 .await?;
             match outcome {
                 WorkflowWrite::Missing => return Ok(None),
-                WorkflowWrite::Saved(saved) => return Ok(Some(*saved)),
+                WorkflowWrite::Saved(saved) => {
+                    self.workflow_changed(id);
+                    return Ok(Some(*saved));
+                }
                 WorkflowWrite::Stale(stored) => current = *stored,
             }
         }
@@ -198,6 +201,12 @@ impl SqliteStore {
 }
 
 // ---- WorkflowStore -------------------------------------------------------------
+
+impl WorkflowChanges for SqliteStore {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.inner.changed.subscribe()
+    }
+}
 
 #[async_trait]
 impl WorkflowStore for SqliteStore {
@@ -268,10 +277,14 @@ impl WorkflowStore for SqliteStore {
         let result_doc = AgentResult::of(event, attempt.received_at)
             .map(|r| encode(&r))
             .transpose()?;
+        let workflow_id = event.workflow_id.clone();
         let event = event.clone();
         let attempt = attempt.clone();
-        self.write(move |conn| record_event_tx(conn, &event, result_doc.as_deref(), &attempt))
-            .await
+        let outcome = self
+            .write(move |conn| record_event_tx(conn, &event, result_doc.as_deref(), &attempt))
+            .await?;
+        self.workflow_changed(&workflow_id);
+        Ok(outcome)
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -350,25 +363,28 @@ impl WorkflowStore for SqliteStore {
     }
 
     async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError> {
-        let id = id.to_owned();
-        self.write(move |conn| {
-            let mut erased = 0u64;
-            for table in ["workflows", "agents", "agent_results", "events"] {
-                let column = if table == "workflows" {
-                    "id"
-                } else {
-                    "workflow_id"
-                };
-                let sql = format!("DELETE FROM {table} WHERE {column} = ?1");
-                erased += conn
-                    .prepare_cached(&sql)
-                    .or_unavailable()?
-                    .execute(params![id])
-                    .or_unavailable()? as u64;
-            }
-            Ok((erased > 0).then_some(erased))
-        })
-        .await
+        let key = id.to_owned();
+        let erased = self
+            .write(move |conn| {
+                let mut erased = 0u64;
+                for table in ["workflows", "agents", "agent_results", "events"] {
+                    let column = if table == "workflows" {
+                        "id"
+                    } else {
+                        "workflow_id"
+                    };
+                    let sql = format!("DELETE FROM {table} WHERE {column} = ?1");
+                    erased += conn
+                        .prepare_cached(&sql)
+                        .or_unavailable()?
+                        .execute(params![key])
+                        .or_unavailable()? as u64;
+                }
+                Ok((erased > 0).then_some(erased))
+            })
+            .await?;
+        self.workflow_changed(id);
+        Ok(erased)
     }
 
     async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {

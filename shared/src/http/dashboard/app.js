@@ -173,6 +173,8 @@
   };
 
   const workflowPath = (id) => `/api/strategy/workflows/${encodeURIComponent(id)}`;
+  // Live streams come from this origin, or on AWS from the stream function's URL.
+  const STREAM_BASE = document.querySelector('meta[name="osa-stream-base"]')?.content || '';
 
   // ---- sign-in ---------------------------------------------------------------
 
@@ -535,7 +537,7 @@
       signal.addEventListener('abort', cut, { once: true });
       let response;
       try {
-        response = await fetch(`${workflowPath(id)}/stream`, { headers, signal: connection.signal, cache: 'no-store' });
+        response = await fetch(`${STREAM_BASE}${workflowPath(id)}/stream`, { headers, signal: connection.signal, cache: 'no-store' });
       } catch (e) {
         signal.removeEventListener('abort', cut);
         if (signal.aborted) return;
@@ -546,9 +548,8 @@
       }
       if (!response.ok) signal.removeEventListener('abort', cut);
       if (response.status === 404) {
-        // FALLBACK, to be removed once the stream endpoint is on main: the
-        // workflow exists (it was just read), so a 404 means this server has no
-        // stream yet. Re-read the status view every 2 s instead.
+        // The workflow exists (it was just read), so a 404 means a server
+        // without the stream: re-read the status view every 2 s instead.
         await response.body?.cancel();
         await pollStatus(id, signal);
         return;
@@ -733,8 +734,8 @@
   }
 
   /**
-   * FALLBACK, to be removed once the stream endpoint is on main: re-reads the
-   * status view every 2 s until the workflow finishes.
+   * For a server without the stream: re-reads the status view every 2 s until
+   * the workflow finishes.
    */
   async function pollStatus(id, signal) {
     setLive('Updating every 2 s (no live stream on this server)');

@@ -10,6 +10,7 @@ use super::Store;
 use crate::clock::ManualClock;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::event::AgentEvent;
+use osa_shared::domain::history::Change;
 use osa_shared::domain::workflow::{AgentStatus, Workflow, WorkflowStatus};
 use osa_shared::ports::{
     AdminAuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker,
@@ -298,6 +299,25 @@ pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualC
     assert_eq!(stored.progress_percent, 100);
     assert!(stored.finished_at.is_some());
     assert_eq!(stored.version, wf.version + 9);
+    // The history the live stream replays: each agent's change in the order
+    // recorded (the first also starts the pending workflow), then the finish
+    // and the final report.
+    let told: Vec<String> = stored
+        .history
+        .iter()
+        .map(|c| match c {
+            Change::Agent { agent, status, .. } => format!("{agent} {}", status.as_str()),
+            Change::Workflow { status, .. } => format!("workflow {}", status.as_str()),
+            Change::ReportReady { .. } => "report ready".into(),
+        })
+        .collect();
+    let mut want: Vec<String> = AgentId::ALL
+        .iter()
+        .map(|a| format!("{a} completed"))
+        .collect();
+    want.insert(1, "workflow running".into());
+    want.extend(["workflow completed".into(), "report ready".into()]);
+    assert_eq!(told, want);
 
     let results = store.get_results(&wf.id).await.unwrap();
     let agents: Vec<AgentId> = results.iter().map(|r| r.agent).collect();
@@ -564,13 +584,22 @@ pub async fn concurrent_writers_record_each_event_once(store: &Store, clock: &Ma
         .collect();
 
     let mut tally: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // Events that moved their agent (a `started` after its `completed` does not).
+    let mut moved: Vec<String> = Vec::new();
     for t in tasks {
         for (event_id, outcome) in t.await.expect("task") {
             let slot = tally.entry(event_id.clone()).or_default();
             match outcome {
-                EventOutcome::Accepted { event_id: e, .. } => {
+                EventOutcome::Accepted {
+                    event_id: e,
+                    state_changed,
+                    ..
+                } => {
                     assert_eq!(e, event_id);
                     slot.0 += 1;
+                    if state_changed {
+                        moved.push(e);
+                    }
                 }
                 EventOutcome::Duplicate { event_id: e } => {
                     assert_eq!(e, event_id);
@@ -598,6 +627,24 @@ pub async fn concurrent_writers_record_each_event_once(store: &Store, clock: &Ma
             wf.version + 18,
             "one bump per accepted event"
         );
+        // Racing writers lose no change of the history and write none twice.
+        let mut noted: Vec<&str> = stored
+            .history
+            .iter()
+            .filter_map(|c| match c {
+                Change::Agent { event_id, .. } => Some(event_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        noted.sort_unstable();
+        let mut moving: Vec<&str> = distinct
+            .iter()
+            .filter(|e| e.workflow_id == wf.id && moved.contains(&e.event_id))
+            .map(|e| e.event_id.as_str())
+            .collect();
+        moving.sort_unstable();
+        assert!(moving.len() >= 9, "every agent completed");
+        assert_eq!(noted, moving);
         for a in store.get_agents(&wf.id).await.unwrap() {
             assert_eq!(a.status, AgentStatus::Completed, "{}", a.agent);
             assert_eq!(a.events, 2, "{}", a.agent);

@@ -1,0 +1,77 @@
+//! `stream`: a workflow's live progress as server-sent events. On AWS it is its
+//! own function behind a Function URL with response streaming (API Gateway's
+//! HTTP API buffers whole answers); `osa serve` serves it with the rest.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use osa_shared::app::{Services, stream};
+use osa_shared::http::access::guarded;
+use osa_shared::http::extract::{ValidQuery, WorkflowId};
+use osa_shared::http::{ApiError, routes, sse, with_common_layers};
+use serde::Deserialize;
+
+pub fn routes(services: Services) -> Router {
+    let router = Router::new()
+        .route(routes::STREAM.path, get(workflow_stream))
+        .route(routes::STREAM_BY_QUERY.path, get(stream_by_query))
+        .with_state(services.clone());
+    guarded(router, &services)
+}
+
+pub fn app(services: Services) -> Router {
+    with_common_layers(routes(services.clone()), &services)
+}
+
+async fn workflow_stream(
+    State(services): State<Services>,
+    WorkflowId(id): WorkflowId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    follow(&services, &id, &headers).await
+}
+
+#[derive(Deserialize)]
+struct StreamQuery {
+    workflow_id: Option<String>,
+}
+
+/// The original system's path: the workflow in the query.
+async fn stream_by_query(
+    State(services): State<Services>,
+    ValidQuery(query): ValidQuery<StreamQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = query
+        .workflow_id
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "workflow_id is required"))?;
+    follow(&services, &id, &headers).await
+}
+
+async fn follow(services: &Services, id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let resume_after = last_event_id(headers)?;
+    let follow = stream::open(services, id, resume_after).await?;
+    Ok(sse::respond(follow))
+}
+
+/// `Last-Event-ID`: the id of the last event the client saw, a whole number.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_last_event_id",
+                "Last-Event-ID must be the id of an event this stream sent",
+            )
+        })
+}

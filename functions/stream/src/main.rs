@@ -1,0 +1,9 @@
+//! Lambda entry point: the router in lib.rs, its answers streamed as they are
+//! written (the function's URL has `InvokeMode: RESPONSE_STREAM`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let services = osa_shared::bootstrap::from_env(osa_shared::bootstrap::Tokens::Verified).await?;
+    lambda_http::run_with_streaming_response(stream::app(services)).await
+}
