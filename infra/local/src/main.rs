@@ -7,6 +7,7 @@
 
 mod dlq;
 mod events;
+mod fanout;
 mod invoke;
 mod loadgen;
 mod local;
@@ -44,6 +45,8 @@ enum Command {
     Invoke(InvokeArgs),
     /// Prepare a webhook load test against a running server (see infra/load.sh).
     Loadgen(LoadgenArgs),
+    /// Time the live stream's fan-out to many subscribers of one workflow.
+    Fanout(FanoutArgs),
     /// The dead-letter queue of outbound deliveries: list, show ID, redrive ID|--all.
     Dlq(DlqArgs),
     /// The Lambda event files of events/: render them ready to invoke.
@@ -74,6 +77,21 @@ struct LoadgenArgs {
     /// Where the requests go, one `signature<TAB>body` a line.
     #[arg(long)]
     out: PathBuf,
+}
+
+#[derive(Args)]
+struct FanoutArgs {
+    /// The running server, e.g. http://127.0.0.1:3000.
+    #[arg(long)]
+    url: String,
+    /// The server's data dir (its dev key and webhook secret sign the requests).
+    #[command(flatten)]
+    data: DataDir,
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// The server's process id, to read its memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Args)]
@@ -226,6 +244,16 @@ fn main() -> ExitCode {
                     args.workflows,
                     args.requests,
                     &args.out,
+                ))
+            }),
+        Command::Fanout(args) => tokio::runtime::Runtime::new()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| {
+                rt.block_on(fanout::run(
+                    args.url.trim_end_matches('/'),
+                    &args.data.data_dir,
+                    args.subscribers,
+                    args.server_pid,
                 ))
             }),
         Command::Dlq(args) => dlq::run(args.command, &args.data_dir),

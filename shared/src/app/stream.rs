@@ -2,9 +2,10 @@
 //! history after a cursor, a heartbeat when quiet, until its last change.
 //!
 //! The history is stored with the workflow, so a stream needs nothing but the
-//! workflow store: the embedded store says when a workflow changed (nothing
-//! polls); DynamoDB cannot, so there the stream re-reads the workflow (one
-//! `GetItem`) every `poll`, and ends at its `budget` for the client to resume.
+//! workflow store: the embedded store hands each committed workflow to the
+//! streams (nothing polls, nothing is read again however many follow it);
+//! DynamoDB cannot, so there the stream re-reads the workflow (one `GetItem`)
+//! every `poll`, and ends at its `budget` for the client to resume.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use super::Services;
 use super::status::WorkflowView;
 use crate::domain::history::StreamEvent;
 use crate::domain::workflow::Workflow;
-use crate::ports::StoreError;
+use crate::ports::{StoreError, WorkflowChange};
 
 /// The fastest a stream re-reads or beats, whatever the settings say.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -35,11 +36,11 @@ pub enum StreamError {
 /// A stream that may start: the workflow exists and the cursor is one of its.
 pub struct Follow {
     services: Services,
-    workflow: Workflow,
+    workflow: Arc<Workflow>,
     /// The view the stream opens with (`None` when it resumes).
     opening: Option<WorkflowView>,
     cursor: u64,
-    changes: Option<broadcast::Receiver<Arc<str>>>,
+    changes: Option<broadcast::Receiver<WorkflowChange>>,
 }
 
 /// Checks that the stream can start, before its response does: errors here are
@@ -73,7 +74,7 @@ pub async fn open(
     };
     Ok(Follow {
         services: services.clone(),
-        workflow,
+        workflow: Arc::new(workflow),
         opening,
         cursor,
         changes,
@@ -114,17 +115,27 @@ impl Follow {
                         return;
                     }
                 }
-                Wake::Reread => match self.services.store.get_workflow(&self.workflow.id).await {
-                    Ok(Some(workflow)) => {
+                Wake::Written(workflow) => {
+                    if workflow.version > self.workflow.version {
                         self.workflow = workflow;
                         if !self.send_new(&out).await {
                             return;
                         }
                     }
+                }
+                Wake::Erased => {
+                    send(&out, self.erased()).await;
+                    return;
+                }
+                Wake::Reread => match self.services.store.get_workflow(&self.workflow.id).await {
+                    Ok(Some(workflow)) => {
+                        self.workflow = Arc::new(workflow);
+                        if !self.send_new(&out).await {
+                            return;
+                        }
+                    }
                     Ok(None) => {
-                        let data =
-                            json!({"code": "not_found", "message": "the workflow was erased"});
-                        send(&out, self.event("error", data)).await;
+                        send(&out, self.erased()).await;
                         return;
                     }
                     Err(e) => {
@@ -149,6 +160,11 @@ impl Follow {
         }
     }
 
+    fn erased(&self) -> StreamEvent {
+        let data = json!({"code": "not_found", "message": "the workflow was erased"});
+        self.event("error", data)
+    }
+
     /// Sends the changes after the cursor; false once the receiver is gone.
     async fn send_new(&mut self, out: &mpsc::Sender<StreamEvent>) -> bool {
         let events: Vec<StreamEvent> = self.workflow.events_after(self.cursor).collect();
@@ -168,7 +184,8 @@ impl Follow {
             return Wake::Reread;
         };
         match changes.recv().await {
-            Ok(id) if *id == *self.workflow.id => Wake::Reread,
+            Ok(WorkflowChange::Written(w)) if w.id == self.workflow.id => Wake::Written(w),
+            Ok(WorkflowChange::Erased(id)) if *id == *self.workflow.id => Wake::Erased,
             Ok(_) => Wake::Nothing,
             // Fell behind: some of those may have been this workflow's.
             Err(broadcast::error::RecvError::Lagged(_)) => Wake::Reread,
@@ -182,6 +199,10 @@ impl Follow {
 
 enum Wake {
     Beat,
+    /// The workflow as a write committed it.
+    Written(Arc<Workflow>),
+    Erased,
+    /// Read the workflow again: no feed, or fell behind it.
     Reread,
     Nothing,
 }

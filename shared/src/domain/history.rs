@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::workflow::{AgentStatus, Workflow, WorkflowStatus};
+use super::status::{AgentStatus, WorkflowStatus};
 use super::{AgentId, rfc3339};
 
 /// One change of a workflow or one of its agents.
@@ -50,55 +50,6 @@ pub struct StreamEvent {
     pub data: Value,
 }
 
-impl Workflow {
-    /// Notes an agent's change. Call before saving the workflow.
-    pub fn note_agent(&mut self, change: AgentChange<'_>) {
-        self.history.push(Change::Agent {
-            agent: change.agent,
-            status: change.status,
-            event_id: change.event_id.to_owned(),
-            internal: change.internal,
-            late: change.late,
-            at: change.at,
-        });
-    }
-
-    /// Notes the workflow's move from `before` to its current status, if it
-    /// moved, and that its report is final when the move ended it.
-    pub fn note_status(&mut self, before: WorkflowStatus, at: OffsetDateTime) {
-        if self.status == before {
-            return;
-        }
-        self.history.push(Change::Workflow {
-            status: self.status,
-            at,
-        });
-        if self.status.is_terminal() && !before.is_terminal() {
-            self.history.push(Change::ReportReady { at });
-        }
-    }
-
-    /// How far the history goes: the id of its last change, 0 when it has none.
-    pub fn history_cursor(&self) -> u64 {
-        self.history.len() as u64
-    }
-
-    /// The stream events after `cursor`, oldest first.
-    pub fn events_after(&self, cursor: u64) -> impl Iterator<Item = StreamEvent> + '_ {
-        let skip = usize::try_from(cursor).unwrap_or(usize::MAX);
-        self.history
-            .iter()
-            .enumerate()
-            .skip(skip)
-            .map(|(i, change)| stream_event(&self.id, i as u64 + 1, change))
-    }
-
-    /// Nothing more will come: the workflow finished and `cursor` has seen all of it.
-    pub fn stream_done(&self, cursor: u64) -> bool {
-        self.status.is_terminal() && cursor >= self.history_cursor()
-    }
-}
-
 /// An agent's change, as [`Workflow::note_agent`] records it.
 #[derive(Clone, Copy, Debug)]
 pub struct AgentChange<'a> {
@@ -110,7 +61,8 @@ pub struct AgentChange<'a> {
     pub at: OffsetDateTime,
 }
 
-fn stream_event(workflow_id: &str, id: u64, change: &Change) -> StreamEvent {
+/// `change` of workflow `workflow_id` as the stream's event number `id`.
+pub fn stream_event(workflow_id: &str, id: u64, change: &Change) -> StreamEvent {
     let (name, data) = match change {
         // A webhook that moved its agent is the stream's `webhook_event`;
         // OSA's own deadlines and late results are agent status changes.
@@ -164,6 +116,7 @@ fn stream_event(workflow_id: &str, id: u64, change: &Change) -> StreamEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::workflow::Workflow;
     use time::macros::datetime;
 
     const T: OffsetDateTime = datetime!(2026-11-30 10:00 UTC);

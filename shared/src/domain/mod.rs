@@ -20,6 +20,7 @@ pub mod report;
 pub mod resilience;
 pub mod secret;
 pub mod signature;
+pub mod status;
 pub mod synthesis;
 pub mod validation;
 pub mod workflow;

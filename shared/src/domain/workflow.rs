@@ -5,99 +5,9 @@ use time::OffsetDateTime;
 
 use super::agents::AgentId;
 use super::event::{AgentEvent, EventKind};
-use super::history::Change;
+use super::history::{AgentChange, Change, StreamEvent, stream_event};
 use super::intake::{AnalysisPreferences, BusinessContext, Intake, OptimizelyProject};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkflowStatus {
-    /// Created; the OPAL trigger has not been accepted yet.
-    Pending,
-    /// OPAL accepted the trigger; agents are reporting.
-    Running,
-    /// Every agent completed.
-    Completed,
-    /// Every agent is terminal and at least one, but not all, completed.
-    Partial,
-    /// Every agent is terminal and none completed.
-    Failed,
-    /// Still unfinished when the workflow's overall limit (30 minutes) ran out;
-    /// the agents without a result are timed out.
-    TimedOut,
-    /// Paused: an Optimizely service refused the credentials
-    /// the intake gave (401/403). Not terminal: OPAL is not triggered and no
-    /// deadline runs until refreshed credentials are posted to
-    /// `/api/strategy/workflows/{id}/credentials`, which resumes it.
-    CredentialsInvalid,
-}
-
-impl WorkflowStatus {
-    pub const fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            WorkflowStatus::Completed
-                | WorkflowStatus::Partial
-                | WorkflowStatus::Failed
-                | WorkflowStatus::TimedOut
-        )
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            WorkflowStatus::Pending => "pending",
-            WorkflowStatus::Running => "running",
-            WorkflowStatus::Completed => "completed",
-            WorkflowStatus::Partial => "partial",
-            WorkflowStatus::Failed => "failed",
-            WorkflowStatus::TimedOut => "timed_out",
-            WorkflowStatus::CredentialsInvalid => "credentials_invalid",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentStatus {
-    Pending,
-    Running,
-    Completed,
-    Failed,
-    TimedOut,
-}
-
-impl AgentStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AgentStatus::Pending => "pending",
-            AgentStatus::Running => "running",
-            AgentStatus::Completed => "completed",
-            AgentStatus::Failed => "failed",
-            AgentStatus::TimedOut => "timed_out",
-        }
-    }
-
-    pub const fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            AgentStatus::Completed | AgentStatus::Failed | AgentStatus::TimedOut
-        )
-    }
-
-    /// The state an event moves an agent to, or `None` when it changes nothing.
-    /// Terminal states are final: late or out-of-order events never leave them.
-    pub fn after(self, kind: EventKind) -> Option<AgentStatus> {
-        if self.is_terminal() {
-            return None;
-        }
-        let next = match kind {
-            EventKind::Started | EventKind::Progress => AgentStatus::Running,
-            EventKind::Completed => AgentStatus::Completed,
-            EventKind::Failed => AgentStatus::Failed,
-            EventKind::TimedOut => AgentStatus::TimedOut,
-        };
-        (next != self).then_some(next)
-    }
-}
+pub use super::status::{AgentStatus, WorkflowStatus};
 
 /// The workflow item. Agent states and results are separate items.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -363,6 +273,56 @@ impl AgentState {
             keep_result: next == AgentStatus::Completed && has_data,
             late: false,
         }
+    }
+}
+
+/// The history: what the live stream replays.
+impl Workflow {
+    /// Notes an agent's change. Call before saving the workflow.
+    pub fn note_agent(&mut self, change: AgentChange<'_>) {
+        self.history.push(Change::Agent {
+            agent: change.agent,
+            status: change.status,
+            event_id: change.event_id.to_owned(),
+            internal: change.internal,
+            late: change.late,
+            at: change.at,
+        });
+    }
+
+    /// Notes the workflow's move from `before` to its current status, if it
+    /// moved, and that its report is final when the move ended it.
+    pub fn note_status(&mut self, before: WorkflowStatus, at: OffsetDateTime) {
+        if self.status == before {
+            return;
+        }
+        self.history.push(Change::Workflow {
+            status: self.status,
+            at,
+        });
+        if self.status.is_terminal() && !before.is_terminal() {
+            self.history.push(Change::ReportReady { at });
+        }
+    }
+
+    /// How far the history goes: the id of its last change, 0 when it has none.
+    pub fn history_cursor(&self) -> u64 {
+        self.history.len() as u64
+    }
+
+    /// The stream events after `cursor`, oldest first.
+    pub fn events_after(&self, cursor: u64) -> impl Iterator<Item = StreamEvent> + '_ {
+        let skip = usize::try_from(cursor).unwrap_or(usize::MAX);
+        self.history
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .map(|(i, change)| stream_event(&self.id, i as u64 + 1, change))
+    }
+
+    /// Nothing more will come: the workflow finished and `cursor` has seen all of it.
+    pub fn stream_done(&self, cursor: u64) -> bool {
+        self.status.is_terminal() && cursor >= self.history_cursor()
     }
 }
 

@@ -96,13 +96,22 @@ pub trait WorkflowStore: Send + Sync {
     }
 }
 
-/// Which workflows changed, told as their writes commit. The embedded store,
-/// which one process owns, can tell; a store that many processes share
-/// (DynamoDB) cannot, and its readers re-read a workflow on a timer instead.
+/// A workflow write that committed.
+#[derive(Debug, Clone)]
+pub enum WorkflowChange {
+    /// The workflow as stored. Two writers may tell in either order; the
+    /// higher `version` is the newer.
+    Written(std::sync::Arc<Workflow>),
+    Erased(std::sync::Arc<str>),
+}
+
+/// Workflow writes, told as they commit. The embedded store, which one process
+/// owns, can tell; a store that many processes share (DynamoDB) cannot, and
+/// its readers re-read a workflow on a timer instead.
 pub trait WorkflowChanges: Send + Sync {
-    /// Ids of the workflows written from now on. A receiver that falls behind
-    /// is told so (`Lagged`) and re-reads.
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<str>>;
+    /// The writes from now on. A receiver that falls behind is told so
+    /// (`Lagged`) and re-reads.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<WorkflowChange>;
 }
 
 impl dyn WorkflowStore {

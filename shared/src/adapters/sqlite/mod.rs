@@ -33,7 +33,8 @@ use crate::domain::event::AgentEvent;
 use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
     AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Job,
-    JobQueue, Marker, QueueError, ReceivedJob, StoreError, WorkflowChanges, WorkflowStore,
+    JobQueue, Marker, QueueError, ReceivedJob, StoreError, WorkflowChange, WorkflowChanges,
+    WorkflowStore,
 };
 
 /// The schema this build writes, kept in `PRAGMA user_version`.
@@ -131,8 +132,8 @@ struct Inner {
     writer: mpsc::Sender<Box<dyn WriteOp>>,
     readers: Mutex<Vec<Connection>>,
     read_slots: Arc<Semaphore>,
-    /// Ids of workflows as their writes commit, for this process's live streams.
-    changed: broadcast::Sender<Arc<str>>,
+    /// Workflow writes as they commit, for this process's live streams.
+    changed: broadcast::Sender<WorkflowChange>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -165,10 +166,12 @@ impl SqliteStore {
             }),
         })
     }
-    /// Tells this process's live streams that a workflow's write committed.
-    pub(crate) fn workflow_changed(&self, id: &str) {
-        // No receiver, no stream: nothing to tell.
-        let _ = self.inner.changed.send(Arc::from(id));
+    /// Tells this process's live streams of a write that committed.
+    pub(crate) fn tell(&self, change: impl FnOnce() -> WorkflowChange) {
+        // No receiver, no stream: nothing to tell (and nothing to copy).
+        if self.inner.changed.receiver_count() > 0 {
+            let _ = self.inner.changed.send(change());
+        }
     }
 
     /// The database file.

@@ -99,11 +99,11 @@ fn record_event_tx(
     event: &AgentEvent,
     result_doc: Option<&str>,
     attempt: &Attempt,
-) -> Result<EventOutcome, StoreError> {
+) -> Result<(EventOutcome, Option<Workflow>), StoreError> {
     let Some(mut workflow) = load_workflow(conn, &event.workflow_id)? else {
         let (outcome, audit) = record::unknown_workflow(event, attempt);
         insert_audit(conn, &audit)?;
-        return Ok(outcome);
+        return Ok((outcome, None));
     };
 
     let fresh = conn
@@ -116,7 +116,7 @@ fn record_event_tx(
     if fresh == 0 {
         let (outcome, audit) = record::duplicate(event, attempt);
         insert_audit(conn, &audit)?;
-        return Ok(outcome);
+        return Ok((outcome, None));
     }
 
     let mut agents = load_agents(conn, &event.workflow_id)?;
@@ -138,7 +138,7 @@ fn record_event_tx(
         raise_marker(conn, *marker, to_ms(attempt.received_at))?;
     }
     insert_audit(conn, &recording.audit)?;
-    Ok(recording.outcome)
+    Ok((recording.outcome, Some(workflow)))
 }
 
 /// What a write of a workflow conditioned on its version found.
@@ -188,7 +188,7 @@ impl SqliteStore {
             match outcome {
                 WorkflowWrite::Missing => return Ok(None),
                 WorkflowWrite::Saved(saved) => {
-                    self.workflow_changed(id);
+                    self.tell(|| WorkflowChange::Written(Arc::new((*saved).clone())));
                     return Ok(Some(*saved));
                 }
                 WorkflowWrite::Stale(stored) => current = *stored,
@@ -203,7 +203,7 @@ impl SqliteStore {
 // ---- WorkflowStore -------------------------------------------------------------
 
 impl WorkflowChanges for SqliteStore {
-    fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+    fn subscribe(&self) -> broadcast::Receiver<WorkflowChange> {
         self.inner.changed.subscribe()
     }
 }
@@ -277,13 +277,14 @@ impl WorkflowStore for SqliteStore {
         let result_doc = AgentResult::of(event, attempt.received_at)
             .map(|r| encode(&r))
             .transpose()?;
-        let workflow_id = event.workflow_id.clone();
         let event = event.clone();
         let attempt = attempt.clone();
-        let outcome = self
+        let (outcome, written) = self
             .write(move |conn| record_event_tx(conn, &event, result_doc.as_deref(), &attempt))
             .await?;
-        self.workflow_changed(&workflow_id);
+        if let Some(workflow) = written {
+            self.tell(|| WorkflowChange::Written(Arc::new(workflow)));
+        }
         Ok(outcome)
     }
 
@@ -383,7 +384,9 @@ impl WorkflowStore for SqliteStore {
                 Ok((erased > 0).then_some(erased))
             })
             .await?;
-        self.workflow_changed(id);
+        if erased.is_some() {
+            self.tell(|| WorkflowChange::Erased(Arc::from(id)));
+        }
         Ok(erased)
     }
 
