@@ -290,3 +290,39 @@ async fn resume_refuses_bad_input_unknown_and_unpaused_workflows() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_hanging_optimizely_costs_an_intake_its_budget_and_no_more() {
+    let mut app = TestApp::new();
+    app.optimizely.hang(OptimizelyService::Odp);
+    let budget = Duration::from_millis(50);
+    let mut config = (*app.services.config).clone();
+    config.credentials_budget = budget;
+    app.services.config = std::sync::Arc::new(config);
+
+    let started = std::time::Instant::now();
+    let submitted = tokio::time::timeout(
+        Duration::from_secs(10),
+        submit(&app.services, intake().to_string().as_bytes(), "corr-hang"),
+    )
+    .await
+    .expect("the intake answers while Optimizely hangs")
+    .expect("accepted");
+    assert!(started.elapsed() >= budget, "it waited for the budget");
+    // Unverified is not refused: the workflow starts and OPAL is triggered.
+    assert_eq!(submitted.workflow.status, WorkflowStatus::Pending);
+    assert!(submitted.workflow.credentials_pause.is_none());
+    assert!(
+        app.optimizely
+            .requests()
+            .iter()
+            .any(|url| url.contains("/odp")),
+        "the hanging service was asked"
+    );
+    app.run_due_jobs().await;
+    let view = workflow(&app.services, &submitted.workflow.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert!(view.trigger.accepted_at.is_some(), "OPAL was triggered");
+}

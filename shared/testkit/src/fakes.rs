@@ -86,6 +86,8 @@ impl HttpClient for RecordingHttp {
 pub struct FakeOptimizely {
     answers: Mutex<std::collections::HashMap<String, Result<u16, OutboundError>>>,
     requests: Mutex<Vec<String>>,
+    /// Services whose requests never get an answer.
+    hanging: Mutex<Vec<String>>,
 }
 
 impl FakeOptimizely {
@@ -95,6 +97,14 @@ impl FakeOptimizely {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(service.as_str().to_owned(), outcome);
+    }
+
+    /// Later requests to `service` never get an answer (nor a connection error).
+    pub fn hang(&self, service: OptimizelyService) {
+        self.hanging
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(service.as_str().to_owned());
     }
 
     /// The URLs requested so far, in order.
@@ -128,6 +138,14 @@ impl OptimizelyTransport for FakeOptimizely {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(request.url);
+        let hangs = self
+            .hanging
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&service);
+        if hangs {
+            std::future::pending::<()>().await;
+        }
         let outcome = self
             .answers
             .lock()
