@@ -42,8 +42,7 @@ use crate::domain::Secret;
 use crate::domain::access::{AccessError, Caller};
 use crate::ports::{
     Clock, CredentialChecker, DeliveryStore, EventBus, HttpClient, JobQueue, MetricsStore,
-    OpsStore, OutboundError, StoreError, SystemClock, TokenVerifier, WorkflowChanges,
-    WorkflowStore,
+    OpsStore, OutboundError, StoreChanges, StoreError, SystemClock, TokenVerifier, WorkflowStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +104,7 @@ pub struct Adapters {
     pub metrics: Arc<dyn MetricsStore>,
     pub ops: Arc<dyn OpsStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
-    pub changes: Option<Arc<dyn WorkflowChanges>>,
+    pub changes: Option<Arc<dyn StoreChanges>>,
 }
 
 impl Adapters {

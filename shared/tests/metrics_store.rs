@@ -1,7 +1,8 @@
 //! The metrics and operations-state ports on both adapters: counts stay exact
 //! under many concurrent increments (64 tasks; on DynamoDB from a fleet of
 //! stores sharing only the table, as Lambda instances do), histograms stay
-//! consistent, state documents are compare-and-set. Also writes an exposition for
+//! consistent, state documents are compare-and-set, the activity feed numbers
+//! concurrent appends once each, in order. Also writes an exposition for
 //! `promtool check metrics` (infra/test.sh) when `OSA_METRICS_EXPOSITION` names a
 //! file.
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use osa_shared::adapters::aws::dynamo::DynamoMetrics;
 use osa_shared::adapters::aws::provision::ensure_table;
 use osa_shared::adapters::sqlite::SqliteStore;
+use osa_shared::domain::activity::Activity;
 use osa_shared::domain::metrics::{Family, Number, Observation, Series};
 use osa_shared::ports::{Clock, MetricsStore, OpsStore};
 use osa_testkit::ManualClock;
@@ -151,12 +153,72 @@ async fn gauges_and_state<S: MetricsStore + OpsStore>(store: &S) {
     assert_eq!((loaded.version, loaded.doc), (2, json!({"a": 3})));
 }
 
+/// Appends from many tasks (and stores) at once get the numbers 1..=n, each
+/// once; a reader gets them in order from any cursor.
+async fn activity_feed<S: OpsStore + 'static>(stores: Vec<Arc<S>>) {
+    const APPENDS: usize = 40;
+    assert_eq!(stores[0].last_activity().await.expect("last"), 0);
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..APPENDS {
+        let store = stores[n % stores.len()].clone();
+        tasks.spawn(async move {
+            let activity = Activity::WorkflowCreated {
+                workflow_id: format!("wf-{n}"),
+                at: datetime!(2026-11-25 10:00 UTC),
+            };
+            store.append_activity(&activity).await.expect("append")
+        });
+    }
+    let mut numbers = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        numbers.push(done.expect("task"));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=APPENDS as u64).collect::<Vec<_>>());
+    assert_eq!(
+        stores[0].last_activity().await.expect("last"),
+        APPENDS as u64
+    );
+
+    let all = stores[0].activity_after(0, 1000).await.expect("read");
+    let seqs: Vec<u64> = all.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, numbers, "in order, none missing");
+    let mut named: Vec<String> = all
+        .iter()
+        .map(|(_, a)| match a {
+            Activity::WorkflowCreated { workflow_id, .. } => workflow_id.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    named.sort_unstable();
+    let mut want: Vec<String> = (0..APPENDS).map(|n| format!("wf-{n}")).collect();
+    want.sort_unstable();
+    assert_eq!(named, want, "each appended once");
+    let tail = stores[0].activity_after(35, 100).await.expect("read");
+    assert_eq!(
+        tail.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        [36, 37, 38, 39, 40]
+    );
+    assert_eq!(
+        stores[0].activity_after(30, 2).await.expect("read").len(),
+        2
+    );
+    assert!(
+        stores[0]
+            .activity_after(40, 100)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_counts_stay_exact_under_concurrent_increments() {
     let (store, dir) = temp_sqlite();
     let store = Arc::new(store);
     concurrent_increments(vec![store.clone()]).await;
     gauges_and_state(store.as_ref()).await;
+    activity_feed(vec![store]).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -191,6 +253,7 @@ async fn dynamo_counts_stay_exact_across_a_fleet_of_instances() {
         "one UpdateItem per series per record call"
     );
     gauges_and_state(fleet[0].as_ref()).await;
+    activity_feed(fleet).await;
 }
 
 /// Every family with a series, escaping included: what `promtool check metrics`

@@ -1,4 +1,5 @@
-//! `stream`: a workflow's live progress as server-sent events. On AWS it is its
+//! `stream`: a workflow's live progress, and the operators' feed of the whole
+//! system's activity, as server-sent events. On AWS it is its
 //! own function behind a Function URL with response streaming (API Gateway's
 //! HTTP API buffers whole answers); `osa serve` serves it with the rest.
 
@@ -17,6 +18,7 @@ pub fn routes(services: Services) -> Router {
     let router = Router::new()
         .route(routes::STREAM.path, get(workflow_stream))
         .route(routes::STREAM_BY_QUERY.path, get(stream_by_query))
+        .route(routes::ADMIN_STREAM.path, get(admin_stream))
         .with_state(services.clone());
     guarded(router, &services)
 }
@@ -54,7 +56,17 @@ async fn stream_by_query(
 async fn follow(services: &Services, id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
     let resume_after = last_event_id(headers)?;
     let follow = stream::open(services, id, resume_after).await?;
-    Ok(sse::respond(follow))
+    Ok(sse::respond(|events| follow.run(events)))
+}
+
+/// The whole system's activity, for operators.
+async fn admin_stream(
+    State(services): State<Services>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let resume_after = last_event_id(&headers)?;
+    let follow = stream::open_activity(&services, resume_after).await?;
+    Ok(sse::respond(|events| follow.run(events)))
 }
 
 /// `Last-Event-ID`: the id of the last event the client saw, a whole number.

@@ -409,3 +409,116 @@ async fn requests_it_cannot_serve_get_json_errors_before_any_stream() {
     assert_eq!(connection.name, "connection");
     assert_eq!(connection.data["workflow_id"], id.as_str());
 }
+
+/// The services with streams that end after `budget` (the operators' stream
+/// otherwise never ends).
+fn with_budget(services: &Services, budget: Duration) -> Services {
+    let mut services = services.clone();
+    let mut config = (*services.config).clone();
+    config.stream.budget = Some(budget);
+    services.config = Arc::new(config);
+    services
+}
+
+async fn follow_activity(services: &Services, token: &str, last: Option<u64>) -> Reader {
+    let last = last.map(|id| id.to_string());
+    let (status, content_type, body) =
+        open(services, "/api/admin/stream", Some(token), last.as_deref()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/event-stream"));
+    Reader {
+        body,
+        buffer: String::new(),
+    }
+}
+
+/// A workflow created, a forged webhook refused, the workflow finished.
+async fn some_activity(app: &TestApp) -> String {
+    let id = running(app).await;
+    let body =
+        format!(r#"{{"workflow_id":"{id}","agent_id":"geo_audit","execution_status":"started"}}"#);
+    let forged = osa_shared::app::webhook::ingest(
+        &app.services,
+        osa_shared::app::webhook::WebhookRequest {
+            signature: Some("t=1,v1=00"),
+            correlation_id: None,
+            body: body.as_bytes(),
+        },
+    )
+    .await;
+    assert!(forged.is_err(), "a forged webhook is refused");
+    run_every_agent(app, &id).await;
+    id
+}
+
+async fn the_operators_stream_tells_the_systems_activity_in_order(
+    services: Services,
+    app: &TestApp,
+) {
+    let admin = app.admin_token();
+    let mut stream = follow_activity(&services, &admin, None).await;
+    let connection = stream.next().await.expect("connection");
+    assert_eq!(connection.name, "connection");
+    assert_eq!(connection.data["last_event_id"], connection.id);
+
+    let three = async {
+        let mut events = Vec::new();
+        while events.len() < 3 {
+            let event = stream.next().await.expect("the stream goes on");
+            if event.name != "heartbeat" {
+                events.push(event);
+            }
+        }
+        events
+    };
+    let (events, id) = tokio::join!(three, some_activity(app));
+    let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["workflow_created", "webhook_rejected", "workflow_finished"]
+    );
+    assert_consecutive(&events, connection.id);
+    assert_eq!(events[0].data["workflow_id"], id.as_str());
+    assert_eq!(events[1].data["reason"], "signature_malformed");
+    assert_eq!(events[1].data["status"], 401);
+    assert_eq!(events[2].data["status"], "completed");
+
+    // A resume after the first gets the other two, and no connection event
+    // (all three are stored before it opens; it ends at its budget).
+    let mut resumed = follow_activity(
+        &with_budget(&services, Duration::from_millis(300)),
+        &admin,
+        Some(events[0].id),
+    )
+    .await;
+    let rest: Vec<Event> = resumed
+        .rest()
+        .await
+        .into_iter()
+        .filter(|e| e.name != "heartbeat")
+        .collect();
+    assert_eq!(rest, events[1..].to_vec());
+}
+
+#[tokio::test]
+async fn the_operators_stream_tells_the_systems_activity_in_order_when_told_of_changes() {
+    let app = TestApp::new();
+    the_operators_stream_tells_the_systems_activity_in_order(app.services.clone(), &app).await;
+}
+
+#[tokio::test]
+async fn the_operators_stream_tells_the_systems_activity_in_order_when_it_rereads() {
+    let app = TestApp::new();
+    the_operators_stream_tells_the_systems_activity_in_order(polling(&app), &app).await;
+}
+
+#[tokio::test]
+async fn the_operators_stream_is_for_operators() {
+    let app = TestApp::new();
+    let read = app.token(&[scopes::READ]);
+    let (status, _, _) = open(&app.services, "/api/admin/stream", Some(&read), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let admin = app.admin_token();
+    let (status, _, _) = open(&app.services, "/api/admin/stream", Some(&admin), Some("5")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no activity 5 yet");
+}

@@ -21,8 +21,10 @@ use crate::config::AlertChannels;
 use crate::config::secret_names::{
     ALERT_EMAIL_URL, ALERT_PAGERDUTY_KEY, ALERT_SLACK_URL, ALERT_SMS_URL,
 };
+use crate::domain::activity::Activity;
 use crate::domain::alerts::{
-    self, ALERT_RULES, AlertMetric, AlertRule, Channel, Maintenance, Notice, RuleState, Sample,
+    self, ALERT_RULES, AlertMetric, AlertRule, Channel, Maintenance, Notice, NoticeKind, RuleState,
+    Sample,
 };
 use crate::domain::delivery::{Delivery, DeliveryKind};
 use crate::domain::health::{self, ServiceStatus};
@@ -248,6 +250,9 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
                 if let Some(rule) = alerts::rule(&notice.rule_id) {
                     send_notifications(services, channels, rule, notice).await;
                 }
+                if let Some(activity) = activity_of(notice) {
+                    services.note(&activity).await;
+                }
             }
             return Ok(notices);
         }
@@ -431,6 +436,30 @@ pub async fn switch_maintenance(
     )
     .await?;
     saved.map(|()| active)
+}
+
+/// A notice as the activity feed tells it (a re-notification is not news).
+fn activity_of(notice: &Notice) -> Option<Activity> {
+    let (alert_id, rule_id) = (notice.alert_id.clone(), notice.rule_id.clone());
+    let severity = notice.severity.as_str().to_owned();
+    let (title, at) = (notice.title.clone(), notice.at);
+    match notice.kind {
+        NoticeKind::Fired => Some(Activity::AlertFired {
+            alert_id,
+            rule_id,
+            severity,
+            title,
+            at,
+        }),
+        NoticeKind::Resolved => Some(Activity::AlertResolved {
+            alert_id,
+            rule_id,
+            severity,
+            title,
+            at,
+        }),
+        NoticeKind::Renotified => None,
+    }
 }
 
 /// `GET /api/admin/alerts`: firing alerts, recent notices, every rule's last

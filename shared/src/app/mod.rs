@@ -19,9 +19,10 @@ pub mod webhook;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::domain::activity::Activity;
 use crate::ports::{
     Clock, CredentialChecker, DeliveryStore, DomainEvent, EventBus, HttpClient, JobQueue,
-    MetricsStore, OpsStore, QueueError, StoreError, TokenVerifier, WorkflowChanges, WorkflowStore,
+    MetricsStore, OpsStore, QueueError, StoreChanges, StoreError, TokenVerifier, WorkflowStore,
 };
 
 /// Why a queued job did not finish. Every variant means the same to the queue:
@@ -56,7 +57,7 @@ pub struct Services {
     pub deliveries: Arc<dyn DeliveryStore>,
     /// Which workflows changed, when the store can tell (the live streams
     /// wait on it); `None`: they re-read on a timer.
-    pub changes: Option<Arc<dyn WorkflowChanges>>,
+    pub changes: Option<Arc<dyn StoreChanges>>,
     /// Checks the Optimizely keys an intake gives. `None`: keys are not
     /// checked (a runtime without one configured).
     pub optimizely: Option<Arc<dyn CredentialChecker>>,
@@ -76,6 +77,35 @@ impl Services {
             tracing::warn!(error = %e, count = events.len(), "domain events not published");
         }
         metrics::on_published(self, events).await;
+        for event in events {
+            let activity = match event {
+                DomainEvent::WorkflowCreated {
+                    workflow_id, at, ..
+                } => Activity::WorkflowCreated {
+                    workflow_id: workflow_id.clone(),
+                    at: *at,
+                },
+                DomainEvent::WorkflowFinished {
+                    workflow_id,
+                    status,
+                    at,
+                } => Activity::WorkflowFinished {
+                    workflow_id: workflow_id.clone(),
+                    status: *status,
+                    at: *at,
+                },
+                DomainEvent::AgentResultAccepted { .. } => continue,
+            };
+            self.note(&activity).await;
+        }
+    }
+
+    /// Adds to the operators' activity feed. Best effort, like `publish`: what
+    /// it tells of is already durable.
+    pub async fn note(&self, activity: &Activity) {
+        if let Err(e) = self.ops.append_activity(activity).await {
+            tracing::warn!(error = %e, kind = activity.name(), "activity not recorded");
+        }
     }
 
     /// Where refreshed Optimizely credentials for a paused workflow go.

@@ -18,7 +18,7 @@ use super::Services;
 use super::status::WorkflowView;
 use crate::domain::history::StreamEvent;
 use crate::domain::workflow::Workflow;
-use crate::ports::{StoreError, WorkflowChange};
+use crate::ports::{StoreChange, StoreError};
 
 /// The fastest a stream re-reads or beats, whatever the settings say.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -40,7 +40,7 @@ pub struct Follow {
     /// The view the stream opens with (`None` when it resumes).
     opening: Option<WorkflowView>,
     cursor: u64,
-    changes: Option<broadcast::Receiver<WorkflowChange>>,
+    changes: Option<broadcast::Receiver<StoreChange>>,
 }
 
 /// Checks that the stream can start, before its response does: errors here are
@@ -184,8 +184,8 @@ impl Follow {
             return Wake::Reread;
         };
         match changes.recv().await {
-            Ok(WorkflowChange::Written(w)) if w.id == self.workflow.id => Wake::Written(w),
-            Ok(WorkflowChange::Erased(id)) if *id == *self.workflow.id => Wake::Erased,
+            Ok(StoreChange::Written(w)) if w.id == self.workflow.id => Wake::Written(w),
+            Ok(StoreChange::Erased(id)) if *id == *self.workflow.id => Wake::Erased,
             Ok(_) => Wake::Nothing,
             // Fell behind: some of those may have been this workflow's.
             Err(broadcast::error::RecvError::Lagged(_)) => Wake::Reread,
@@ -215,5 +215,142 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The operators' stream: every activity of the system after a cursor
+/// (workflows created and finished, webhooks rejected, deliveries
+/// dead-lettered, alerts fired and resolved), a heartbeat when quiet. It ends
+/// only at its budget.
+pub struct FollowActivity {
+    services: Services,
+    cursor: u64,
+    /// A new stream (not a resume): it opens with a `connection` event.
+    fresh: bool,
+    changes: Option<broadcast::Receiver<StoreChange>>,
+}
+
+/// Activities read at once.
+const ACTIVITY_PAGE: usize = 100;
+
+/// Checks that the operators' stream can start; `resume_after` is the client's
+/// `Last-Event-ID`.
+pub async fn open_activity(
+    services: &Services,
+    resume_after: Option<u64>,
+) -> Result<FollowActivity, StreamError> {
+    let changes = services.changes.as_ref().map(|c| c.subscribe());
+    let last = services.ops.last_activity().await?;
+    let cursor = match resume_after {
+        Some(given) if given > last => return Err(StreamError::UnknownCursor { given, last }),
+        Some(given) => given,
+        None => last,
+    };
+    Ok(FollowActivity {
+        services: services.clone(),
+        cursor,
+        fresh: resume_after.is_none(),
+        changes,
+    })
+}
+
+impl FollowActivity {
+    /// Sends activities to `out` until the budget, a failure (an `error`
+    /// event) or the receiver going away.
+    pub async fn run(mut self, out: mpsc::Sender<StreamEvent>) {
+        let settings = self.services.config.stream;
+        let heartbeat = settings.heartbeat.max(MIN_INTERVAL);
+        let poll = settings.poll.max(MIN_INTERVAL);
+        let ends_at = settings.budget.map(|b| Instant::now() + b);
+        if self.fresh {
+            let at = crate::domain::rfc3339(self.services.clock.now());
+            let data = json!({ "at": at, "last_event_id": self.cursor });
+            if !send(&out, self.event("connection", data)).await {
+                return;
+            }
+        }
+        let mut next_beat = Instant::now() + heartbeat;
+        loop {
+            match self.send_new(&out).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "activity stream could not read the feed");
+                    let data = json!({"code": "unavailable", "message": "the store is unavailable; reconnect to resume"});
+                    send(&out, self.event("error", data)).await;
+                    return;
+                }
+            }
+            loop {
+                let wake = tokio::select! {
+                    () = out.closed() => return,
+                    () = sleep_until_opt(ends_at) => return,
+                    () = tokio::time::sleep_until(next_beat) => None,
+                    more = self.changed(poll) => Some(more),
+                };
+                match wake {
+                    None => {
+                        next_beat = Instant::now() + heartbeat;
+                        let at = crate::domain::rfc3339(self.services.clock.now());
+                        if !send(&out, self.event("heartbeat", json!({ "at": at }))).await {
+                            return;
+                        }
+                    }
+                    Some(true) => break,
+                    Some(false) => {}
+                }
+            }
+        }
+    }
+
+    fn event(&self, name: &'static str, data: serde_json::Value) -> StreamEvent {
+        StreamEvent {
+            id: self.cursor,
+            name,
+            data,
+        }
+    }
+
+    /// Sends every activity after the cursor; false once the receiver is gone.
+    async fn send_new(&mut self, out: &mpsc::Sender<StreamEvent>) -> Result<bool, StoreError> {
+        loop {
+            let page = self
+                .services
+                .ops
+                .activity_after(self.cursor, ACTIVITY_PAGE)
+                .await?;
+            let full = page.len() == ACTIVITY_PAGE;
+            for (seq, activity) in page {
+                self.cursor = seq;
+                let event = StreamEvent {
+                    id: seq,
+                    name: activity.name(),
+                    data: activity.data(),
+                };
+                if !send(out, event).await {
+                    return Ok(false);
+                }
+            }
+            if !full {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Waits until there may be more activity: true to read it.
+    async fn changed(&mut self, poll: Duration) -> bool {
+        let Some(changes) = self.changes.as_mut() else {
+            tokio::time::sleep(poll).await;
+            return true;
+        };
+        match changes.recv().await {
+            Ok(StoreChange::Activity(seq)) => seq > self.cursor,
+            Ok(_) => false,
+            Err(broadcast::error::RecvError::Lagged(_)) => true,
+            Err(broadcast::error::RecvError::Closed) => {
+                self.changes = None;
+                true
+            }
+        }
     }
 }

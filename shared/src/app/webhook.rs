@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use crate::domain::activity::Activity;
 use crate::domain::audit::Attempt;
 use crate::domain::event::{parse_agent_event, sniff_workflow_id};
 use crate::domain::pii::{Findings, redact_json, redact_text};
@@ -191,7 +192,16 @@ async fn reject(
         workflow_id = entry.workflow_id.as_deref(),
         "webhook rejected"
     );
-    services.store.append_audit(&entry).await
+    services.store.append_audit(&entry).await?;
+    services
+        .note(&Activity::WebhookRejected {
+            workflow_id: entry.workflow_id,
+            reason: reason.to_owned(),
+            status,
+            at: attempt.received_at,
+        })
+        .await;
+    Ok(())
 }
 
 /// Audits a body refused before it was read (over the size limit).
@@ -205,5 +215,14 @@ async fn reject_oversized(
     services
         .store
         .append_audit(&attempt.rejected(None, "body_too_large", 413))
-        .await
+        .await?;
+    services
+        .note(&Activity::WebhookRejected {
+            workflow_id: None,
+            reason: "body_too_large".into(),
+            status: 413,
+            at: attempt.received_at,
+        })
+        .await;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The domain: pure rules, no I/O, no async.
 
 pub mod access;
+pub mod activity;
 pub mod agent_output;
 pub mod agents;
 pub mod alerts;

@@ -106,6 +106,13 @@ pub const STREAM_BY_QUERY: Route = route(
     Scope(scopes::READ),
     Stream,
 );
+/// The operators' stream of the whole system's activity.
+pub const ADMIN_STREAM: Route = route(
+    Method::GET,
+    "/api/admin/stream",
+    Scope(scopes::ADMIN),
+    Stream,
+);
 pub const ERASE: Route = route(
     Method::DELETE,
     "/api/admin/workflows/{id}",
@@ -208,6 +215,7 @@ pub const ROUTES: &[Route] = &[
     REPORT,
     STREAM,
     STREAM_BY_QUERY,
+    ADMIN_STREAM,
     FORCE_SYNC,
     CREDENTIALS,
     RECENT_STATUS,

@@ -3,6 +3,7 @@
 //! function with response streaming alike.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -12,7 +13,6 @@ use axum::response::Response;
 use http_body::Frame;
 use tokio::sync::mpsc;
 
-use crate::app::stream::Follow;
 use crate::domain::history::StreamEvent;
 
 /// Events a stream may have written ahead of a slow client.
@@ -28,10 +28,14 @@ pub fn encode(event: &StreamEvent) -> Bytes {
     ))
 }
 
-/// Starts `follow` and answers with its events as they come.
-pub fn respond(follow: Follow) -> Response {
+/// Starts `run` (a stream's loop) and answers with its events as they come.
+pub fn respond<F, Fut>(run: F) -> Response
+where
+    F: FnOnce(mpsc::Sender<StreamEvent>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let (tx, rx) = mpsc::channel(BUFFERED_EVENTS);
-    tokio::spawn(follow.run(tx));
+    tokio::spawn(run(tx));
     let mut response = Response::new(Body::new(EventBody { events: rx }));
     let headers = response.headers_mut();
     headers.insert(

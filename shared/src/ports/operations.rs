@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::domain::activity::Activity;
 
 /// Metrics that are right across every instance: each observation becomes
 /// additive cell updates (`domain::metrics`) applied atomically in the store, so
@@ -43,4 +44,20 @@ pub trait OpsStore: Send + Sync {
         doc: &serde_json::Value,
         expected: Option<i64>,
     ) -> Result<bool, StoreError>;
+
+    /// Appends to the system's activity feed; answers the number it got
+    /// (1, 2, ... in the order appended). Durable when it returns.
+    async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError>;
+
+    /// The activities numbered after `after`, oldest first, at most `limit`,
+    /// with no gap: a number taken by an append that has not yet committed ends
+    /// the answer until it commits (or is given up after a while).
+    async fn activity_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Activity)>, StoreError>;
+
+    /// The number of the latest activity (0 when there is none).
+    async fn last_activity(&self) -> Result<u64, StoreError>;
 }

@@ -96,22 +96,24 @@ pub trait WorkflowStore: Send + Sync {
     }
 }
 
-/// A workflow write that committed.
+/// A write the live streams care about, told once it committed.
 #[derive(Debug, Clone)]
-pub enum WorkflowChange {
+pub enum StoreChange {
     /// The workflow as stored. Two writers may tell in either order; the
     /// higher `version` is the newer.
     Written(std::sync::Arc<Workflow>),
     Erased(std::sync::Arc<str>),
+    /// The activity numbered so was appended (`OpsStore::append_activity`).
+    Activity(u64),
 }
 
-/// Workflow writes, told as they commit. The embedded store, which one process
-/// owns, can tell; a store that many processes share (DynamoDB) cannot, and
-/// its readers re-read a workflow on a timer instead.
-pub trait WorkflowChanges: Send + Sync {
+/// Writes, told as they commit. The embedded store, which one process owns,
+/// can tell; a store that many processes share (DynamoDB) cannot, and its
+/// readers re-read on a timer instead.
+pub trait StoreChanges: Send + Sync {
     /// The writes from now on. A receiver that falls behind is told so
     /// (`Lagged`) and re-reads.
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<WorkflowChange>;
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreChange>;
 }
 
 impl dyn WorkflowStore {

@@ -11,9 +11,11 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::{SqliteResult, SqliteStore};
+use super::{SqliteResult, SqliteStore, sql_limit};
+use crate::adapters::codec::{decode, encode};
+use crate::domain::activity::Activity;
 use crate::domain::metrics::{Field, Number, Observation, Op, Series, Snapshot, StoredCell};
-use crate::ports::{MetricsStore, OpsStore, StateDoc, StoreError};
+use crate::ports::{MetricsStore, OpsStore, StateDoc, StoreChange, StoreError};
 
 /// Created with the store's schema (see `sqlite::migrate`).
 pub(crate) const SCHEMA: &str = "
@@ -30,7 +32,15 @@ CREATE TABLE IF NOT EXISTS ops_state (
     version INTEGER NOT NULL,
     doc     TEXT    NOT NULL
 ) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS activity (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc TEXT NOT NULL
+);
 ";
+
+/// Activities kept: older ones go as new ones come.
+const ACTIVITY_KEPT: i64 = 10_000;
 
 #[async_trait]
 impl MetricsStore for SqliteStore {
@@ -188,6 +198,66 @@ impl OpsStore for SqliteStore {
                     .or_unavailable()?,
             };
             Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError> {
+        let doc = encode(activity)?;
+        let seq = self
+            .write(move |conn| {
+                conn.prepare_cached("INSERT INTO activity (doc) VALUES (?1)")
+                    .or_unavailable()?
+                    .execute([&doc])
+                    .or_unavailable()?;
+                let seq = conn.last_insert_rowid();
+                conn.prepare_cached("DELETE FROM activity WHERE seq <= ?1")
+                    .or_unavailable()?
+                    .execute([seq - ACTIVITY_KEPT])
+                    .or_unavailable()?;
+                Ok(u64::try_from(seq).unwrap_or_default())
+            })
+            .await?;
+        self.tell(|| StoreChange::Activity(seq));
+        Ok(seq)
+    }
+
+    async fn activity_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Activity)>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT seq, doc FROM activity WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )
+                .or_unavailable()?;
+            let rows = stmt
+                .query_map(params![after, sql_limit(limit)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .or_unavailable()?;
+            let mut activities = Vec::new();
+            for row in rows {
+                let (seq, doc) = row.or_unavailable()?;
+                let seq = u64::try_from(seq).unwrap_or_default();
+                activities.push((seq, decode("activity", &doc)?));
+            }
+            Ok(activities)
+        })
+        .await
+    }
+
+    async fn last_activity(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let seq: i64 = conn
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM activity")
+                .or_unavailable()?
+                .query_row([], |r| r.get(0))
+                .or_unavailable()?;
+            Ok(u64::try_from(seq).unwrap_or_default())
         })
         .await
     }

@@ -33,7 +33,7 @@ use crate::domain::event::AgentEvent;
 use crate::domain::workflow::{AgentState, Workflow};
 use crate::ports::{
     AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Job,
-    JobQueue, Marker, QueueError, ReceivedJob, StoreError, WorkflowChange, WorkflowChanges,
+    JobQueue, Marker, QueueError, ReceivedJob, StoreChange, StoreChanges, StoreError,
     WorkflowStore,
 };
 
@@ -133,7 +133,7 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     read_slots: Arc<Semaphore>,
     /// Workflow writes as they commit, for this process's live streams.
-    changed: broadcast::Sender<WorkflowChange>,
+    changed: broadcast::Sender<StoreChange>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -167,7 +167,7 @@ impl SqliteStore {
         })
     }
     /// Tells this process's live streams of a write that committed.
-    pub(crate) fn tell(&self, change: impl FnOnce() -> WorkflowChange) {
+    pub(crate) fn tell(&self, change: impl FnOnce() -> StoreChange) {
         // No receiver, no stream: nothing to tell (and nothing to copy).
         if self.inner.changed.receiver_count() > 0 {
             let _ = self.inner.changed.send(change());

@@ -188,7 +188,7 @@ impl SqliteStore {
             match outcome {
                 WorkflowWrite::Missing => return Ok(None),
                 WorkflowWrite::Saved(saved) => {
-                    self.tell(|| WorkflowChange::Written(Arc::new((*saved).clone())));
+                    self.tell(|| StoreChange::Written(Arc::new((*saved).clone())));
                     return Ok(Some(*saved));
                 }
                 WorkflowWrite::Stale(stored) => current = *stored,
@@ -202,8 +202,8 @@ impl SqliteStore {
 
 // ---- WorkflowStore -------------------------------------------------------------
 
-impl WorkflowChanges for SqliteStore {
-    fn subscribe(&self) -> broadcast::Receiver<WorkflowChange> {
+impl StoreChanges for SqliteStore {
+    fn subscribe(&self) -> broadcast::Receiver<StoreChange> {
         self.inner.changed.subscribe()
     }
 }
@@ -283,7 +283,7 @@ impl WorkflowStore for SqliteStore {
             .write(move |conn| record_event_tx(conn, &event, result_doc.as_deref(), &attempt))
             .await?;
         if let Some(workflow) = written {
-            self.tell(|| WorkflowChange::Written(Arc::new(workflow)));
+            self.tell(|| StoreChange::Written(Arc::new(workflow)));
         }
         Ok(outcome)
     }
@@ -385,7 +385,7 @@ impl WorkflowStore for SqliteStore {
             })
             .await?;
         if erased.is_some() {
-            self.tell(|| WorkflowChange::Erased(Arc::from(id)));
+            self.tell(|| StoreChange::Erased(Arc::from(id)));
         }
         Ok(erased)
     }

@@ -26,6 +26,7 @@ use bytes::Bytes;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::domain::activity::Activity;
 use crate::domain::delivery::{
     Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, random_jitter,
 };
@@ -269,6 +270,15 @@ async fn follow_up(
             if fresh {
                 let consecutive = services.deliveries.raise_failures(delivery.kind).await?;
                 super::metrics::delivery_dead_lettered(services).await;
+                services
+                    .note(&Activity::DeliveryDeadLettered {
+                        delivery_id: id.to_string(),
+                        delivery_kind: kind.to_owned(),
+                        workflow_id: delivery.workflow_id.clone(),
+                        reason: reason.to_string(),
+                        at: services.clock.now(),
+                    })
+                    .await;
                 // The alert evaluator reads this signal and the counter.
                 tracing::error!(
                     delivery_id = %id,

@@ -5,6 +5,7 @@
 //! | counter/histogram shard | `METRICS#<shard>` | `<family>\|<labels json>` |
 //! | gauge | `METRICS#G` | `<family>\|<labels json>` |
 //! | operations state | `OPS#<name>` | `STATE` |
+//! | the activity feed | `ACTIVITY` | see [`super::activity`] |
 //!
 //! An observation is one `UpdateItem` per series on a random shard, `ADD`ing to its
 //! cells (`v`, or a histogram's `b<i>` and `sum`): atomic per item, so concurrent
@@ -25,6 +26,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::adapters::aws::attr::{Item, string};
 use crate::adapters::aws::describe;
+use crate::domain::activity::Activity;
 use crate::domain::metrics::{
     EMF_NAMESPACE, Field, Number, Observation, Op, Series, Snapshot, StoredCell, emf_line,
 };
@@ -347,6 +349,21 @@ impl OpsStore for DynamoMetrics {
                 describe("PutItem", &e)
             ))),
         }
+    }
+    async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError> {
+        super::activity::append(&self.client, &self.table, activity, self.clock.now()).await
+    }
+
+    async fn activity_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Activity)>, StoreError> {
+        super::activity::after(&self.client, &self.table, after, limit, self.clock.now()).await
+    }
+
+    async fn last_activity(&self) -> Result<u64, StoreError> {
+        super::activity::last(&self.client, &self.table).await
     }
 }
 

@@ -512,6 +512,7 @@ impl DynamoStore {
     }
 }
 
+mod activity;
 mod deliveries;
 mod metrics;
 mod workflows;
