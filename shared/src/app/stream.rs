@@ -85,10 +85,11 @@ impl Follow {
     /// Sends the stream's events to `out` until the workflow's last change, the
     /// stream's budget, a failure (an `error` event) or the receiver going away.
     pub async fn run(mut self, out: mpsc::Sender<StreamEvent>) {
-        let settings = self.services.config.stream;
-        let heartbeat = settings.heartbeat.max(MIN_INTERVAL);
-        let poll = settings.poll.max(MIN_INTERVAL);
-        let ends_at = settings.budget.map(|b| Instant::now() + b);
+        let Pace {
+            heartbeat,
+            poll,
+            ends_at,
+        } = Pace::of(&self.services);
 
         if let Some(view) = self.opening.take() {
             let data = serde_json::to_value(&view).unwrap_or_default();
@@ -110,8 +111,7 @@ impl Follow {
             match wake {
                 Wake::Beat => {
                     next_beat = Instant::now() + heartbeat;
-                    let at = crate::domain::rfc3339(self.services.clock.now());
-                    if !send(&out, self.event("heartbeat", json!({ "at": at }))).await {
+                    if !send(&out, self.event("heartbeat", now(&self.services))).await {
                         return;
                     }
                 }
@@ -140,7 +140,7 @@ impl Follow {
                     }
                     Err(e) => {
                         tracing::warn!(workflow_id = %self.workflow.id, error = %e, "stream could not read its workflow");
-                        let data = json!({"code": "unavailable", "message": "the store is unavailable; reconnect to resume"});
+                        let data = unavailable();
                         send(&out, self.event("error", data)).await;
                         return;
                     }
@@ -195,6 +195,34 @@ impl Follow {
             }
         }
     }
+}
+
+/// How a stream paces itself, from the settings.
+struct Pace {
+    heartbeat: Duration,
+    poll: Duration,
+    ends_at: Option<Instant>,
+}
+
+impl Pace {
+    fn of(services: &Services) -> Pace {
+        let settings = services.config.stream;
+        Pace {
+            heartbeat: settings.heartbeat.max(MIN_INTERVAL),
+            poll: settings.poll.max(MIN_INTERVAL),
+            ends_at: settings.budget.map(|b| Instant::now() + b),
+        }
+    }
+}
+
+/// A heartbeat's data: the time.
+fn now(services: &Services) -> serde_json::Value {
+    json!({ "at": crate::domain::rfc3339(services.clock.now()) })
+}
+
+/// An `error` event's data when the store failed.
+fn unavailable() -> serde_json::Value {
+    json!({"code": "unavailable", "message": "the store is unavailable; reconnect to resume"})
 }
 
 enum Wake {
@@ -258,13 +286,14 @@ impl FollowActivity {
     /// Sends activities to `out` until the budget, a failure (an `error`
     /// event) or the receiver going away.
     pub async fn run(mut self, out: mpsc::Sender<StreamEvent>) {
-        let settings = self.services.config.stream;
-        let heartbeat = settings.heartbeat.max(MIN_INTERVAL);
-        let poll = settings.poll.max(MIN_INTERVAL);
-        let ends_at = settings.budget.map(|b| Instant::now() + b);
+        let Pace {
+            heartbeat,
+            poll,
+            ends_at,
+        } = Pace::of(&self.services);
         if self.fresh {
-            let at = crate::domain::rfc3339(self.services.clock.now());
-            let data = json!({ "at": at, "last_event_id": self.cursor });
+            let mut data = now(&self.services);
+            data["last_event_id"] = self.cursor.into();
             if !send(&out, self.event("connection", data)).await {
                 return;
             }
@@ -276,7 +305,7 @@ impl FollowActivity {
                 Ok(false) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "activity stream could not read the feed");
-                    let data = json!({"code": "unavailable", "message": "the store is unavailable; reconnect to resume"});
+                    let data = unavailable();
                     send(&out, self.event("error", data)).await;
                     return;
                 }
@@ -291,8 +320,7 @@ impl FollowActivity {
                 match wake {
                     None => {
                         next_beat = Instant::now() + heartbeat;
-                        let at = crate::domain::rfc3339(self.services.clock.now());
-                        if !send(&out, self.event("heartbeat", json!({ "at": at }))).await {
+                        if !send(&out, self.event("heartbeat", now(&self.services))).await {
                             return;
                         }
                     }
