@@ -4,7 +4,9 @@
 # events/manifest.json (infra/local/tests/lambda_loop.rs).
 # Uses cargo-lambda from PATH, else the pinned one from the tool cache
 # (infra/tools.sh, installed from PyPI on first use). Extra arguments go to the
-# test binary (e.g. --nocapture).
+# test binary (e.g. --nocapture). On the AWS backend (the test command runs it
+# against moto), each function's AWS calls are then checked against its IAM
+# policy (infra/iam-parity.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +23,13 @@ cargo build --locked --workspace --bins
 
 # `cargo lambda invoke` defaults to [::1]; the test always passes 127.0.0.1.
 export OSA_REQUIRE_LAMBDA_LOOP=1
+# Every AWS call the functions make is recorded, for the IAM parity check below.
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+export OSA_AWS_CALL_LOG="$TARGET_DIR/aws-calls.log"
+rm -f "$OSA_AWS_CALL_LOG"
 cargo test -p osa-local --test lambda_loop --locked -- --nocapture "$@"
+
+if [ -n "${OSA_TEST_AWS_ENDPOINT:-}" ]; then
+    echo "lambda-loop: IAM parity of the calls made against the template's policies"
+    ./infra/iam-parity.sh "$OSA_AWS_CALL_LOG"
+fi

@@ -13,6 +13,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
+pub use call_log::CallLog;
+
 /// The three SDK clients, sharing one configuration (and one HTTP connection pool
 /// each). Cheap to clone: every client is a handle on shared state.
 #[derive(Clone, Debug)]
@@ -24,10 +26,19 @@ pub struct AwsClients {
 
 impl AwsClients {
     pub fn new(config: &SdkConfig) -> AwsClients {
+        let log = CallLog::from_env();
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(config);
+        let mut sqs = aws_sdk_sqs::config::Builder::from(config);
+        let mut eventbridge = aws_sdk_eventbridge::config::Builder::from(config);
+        if let Some(log) = log {
+            dynamodb = dynamodb.interceptor(log.clone());
+            sqs = sqs.interceptor(log.clone());
+            eventbridge = eventbridge.interceptor(log);
+        }
         AwsClients {
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            sqs: aws_sdk_sqs::Client::new(config),
-            eventbridge: aws_sdk_eventbridge::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+            eventbridge: aws_sdk_eventbridge::Client::from_conf(eventbridge.build()),
         }
     }
 
@@ -65,6 +76,7 @@ where
 }
 
 pub mod attr;
+mod call_log;
 pub mod dynamo;
 pub mod eventbridge;
 pub mod provision;

@@ -17,7 +17,11 @@ pub async fn secret_value(arn: &str) -> Result<Secret, SecretError> {
         reason,
     };
     let config = super::load_config(None).await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let mut builder = aws_sdk_secretsmanager::config::Builder::from(&config);
+    if let Some(log) = super::CallLog::from_env() {
+        builder = builder.interceptor(log);
+    }
+    let client = aws_sdk_secretsmanager::Client::from_conf(builder.build());
     let out = client
         .get_secret_value()
         .secret_id(arn)

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# IAM parity: the AWS calls each function made (recorded by the adapters into
+# OSA_AWS_CALL_LOG while the Lambda runtime loop ran every function against the
+# local endpoint) against the actions its role grants in the SAM-transformed
+# template. Fails when a function made a call its policy does not allow; lists
+# the grants no recorded call used (paths the loop's events do not reach may
+# still need them, so those are reported, not failed).
+#
+#   ./infra/iam-parity.sh CALL_LOG [TEMPLATE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CALL_LOG="$1"
+TEMPLATE="${2:-template.yaml}"
+
+# shellcheck source=infra/tools.sh
+source infra/tools.sh
+VENV="$(osa_sam_venv)"
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+
+"$VENV/bin/python" - "$TEMPLATE" "$CALL_LOG" <<'PY'
+import fnmatch, json, sys
+from collections import defaultdict
+from cfnlint.decode import decode
+from samtranslator.translator.transform import transform
+
+template_path, log_path = sys.argv[1], sys.argv[2]
+template, matches = decode(template_path)
+if matches:
+    sys.exit("iam-parity: cannot parse the template")
+template = json.loads(json.dumps(template))
+binaries = {}
+for name, resource in template.get("Resources", {}).items():
+    if resource.get("Type") == "AWS::Serverless::Function":
+        binaries[name] = resource["Metadata"]["BuildProperties"]["Binary"]
+        resource.setdefault("Properties", {})["CodeUri"] = "s3://bucket/key"
+template.get("Globals", {}).get("Function", {}).pop("CodeUri", None)
+
+
+class NoManagedPolicies:
+    def load(self):
+        return {}
+
+
+resources = transform(template, {}, NoManagedPolicies())["Resources"]
+
+# The AWS managed policies SAM attaches, by what they allow (their logs actions
+# aside: the functions do not call CloudWatch Logs themselves).
+MANAGED = {
+    "AWSLambdaBasicExecutionRole": [],
+    "AWSLambdaSQSQueueExecutionRole": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+}
+
+
+def actions_of(statement):
+    if statement.get("Effect") != "Allow":
+        return []
+    action = statement.get("Action", [])
+    return [action] if isinstance(action, str) else action
+
+
+granted = {}
+for name, binary in binaries.items():
+    role_ref = resources[name]["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = resources[role_ref]["Properties"]
+    actions = set()
+    for policy in role.get("Policies", []):
+        statements = policy["PolicyDocument"]["Statement"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            actions.update(actions_of(statement))
+    for arn in role.get("ManagedPolicyArns", []):
+        text = json.dumps(arn)
+        known = [n for n in MANAGED if n in text]
+        if not known:
+            sys.exit(f"iam-parity: {name} has a managed policy this check does not know: {text}")
+        for n in known:
+            actions.update(MANAGED[n])
+    granted[binary] = actions
+
+used = defaultdict(set)
+with open(log_path) as log:
+    for line in log:
+        function, _, action = line.rstrip("\n").partition("\t")
+        if function in granted:
+            used[function].add(action)
+
+
+def allowed(action, grants):
+    return any(fnmatch.fnmatchcase(action.lower(), g.lower()) for g in grants)
+
+
+failures = 0
+for binary in sorted(granted):
+    grants, calls = granted[binary], used.get(binary, set())
+    missing = sorted(a for a in calls if not allowed(a, grants))
+    unused = sorted(g for g in grants if not any(fnmatch.fnmatchcase(a.lower(), g.lower()) for a in calls))
+    status = "MISSING " + ", ".join(missing) if missing else "ok"
+    print(f"iam-parity: {binary}: {len(calls)} actions called, {status}")
+    if calls:
+        print(f"iam-parity:   called: {', '.join(sorted(calls))}")
+    if unused:
+        print(f"iam-parity:   granted, not called in the loop: {', '.join(unused)}")
+    failures += len(missing)
+if not used:
+    sys.exit("iam-parity: the call log names no function; was OSA_AWS_CALL_LOG set for the loop?")
+sys.exit(1 if failures else 0)
+PY
