@@ -128,6 +128,23 @@ pub enum AttemptOutcome {
     Failed { error: String },
 }
 
+/// A `Retry-After` value: seconds, or an HTTP date (`Sun, 06 Nov 1994 08:49:37
+/// GMT`) counted from `now`; a date already past means at once. `None` when
+/// it is neither.
+pub fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(value, format)
+        .ok()?
+        .assume_utc();
+    Some(Duration::try_from(at - now).unwrap_or(Duration::ZERO))
+}
+
 impl AttemptOutcome {
     pub fn is_success(&self) -> bool {
         matches!(self, AttemptOutcome::Response { status, .. } if SUCCESS_CODES.contains(status))
@@ -636,6 +653,26 @@ mod duration_ms {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = time::macros::datetime!(2026-11-30 10:00:00 UTC);
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 30 Nov 2026 10:01:30 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 29 Nov 2026 10:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date gone by: at once"
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
+
     use proptest::prelude::*;
     use serde_json::json;
 

@@ -31,7 +31,7 @@ impl std::fmt::Debug for OutboundRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundResponse {
     pub status: u16,
-    /// Parsed from `Retry-After` (seconds form) when present.
+    /// Parsed from `Retry-After` (seconds or an HTTP date) when present.
     pub retry_after: Option<Duration>,
 }
 

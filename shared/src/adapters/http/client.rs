@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::domain::USER_AGENT;
+use crate::domain::delivery::parse_retry_after;
 use crate::ports::{HttpClient, OutboundError, OutboundRequest, OutboundResponse};
 
 #[derive(Clone)]
@@ -36,7 +37,7 @@ pub(crate) fn build_client(
 }
 
 /// Sends a prepared request: transport failures as `OutboundError` (without the
-/// URL), the answer as its status and `Retry-After` (seconds form).
+/// URL), the answer as its status and `Retry-After` (seconds or an HTTP date).
 pub(crate) async fn send(
     request: reqwest::RequestBuilder,
 ) -> Result<OutboundResponse, OutboundError> {
@@ -53,8 +54,7 @@ pub(crate) async fn send(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
     Ok(OutboundResponse {
         status: response.status().as_u16(),
         retry_after,

@@ -53,7 +53,11 @@ impl Kind {
 }
 
 const AGENT_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
-const WORKFLOW_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
+/// A workflow takes minutes (its agents up to six, the workflow at most 30):
+/// bounds from 10 s to an hour, so a real one lands in a finite bucket.
+const WORKFLOW_BUCKETS: &[f64] = &[
+    10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0,
+];
 
 /// The metric families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -665,9 +669,12 @@ mod tests {
             Family::AgentExecutionDurationSeconds.buckets(),
             &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0]
         );
+        // The source system's 0.1–30 s put every real workflow in +Inf.
         assert_eq!(
             Family::WorkflowProcessingDurationSeconds.buckets(),
-            &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]
+            &[
+                10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0
+            ]
         );
     }
 
@@ -690,13 +697,24 @@ mod tests {
     }
 
     #[test]
+    fn a_real_workflows_duration_lands_in_a_finite_bucket() {
+        let bounds = Family::WorkflowProcessingDurationSeconds.buckets();
+        for minutes in [1.0, 4.5, 12.0, 29.0] {
+            let i = bucket_index(bounds, minutes * 60.0);
+            assert!(i < bounds.len(), "{minutes} min in +Inf");
+        }
+        // Minutes apart stay apart: a p95 can tell 2 minutes from 12.
+        assert_ne!(bucket_index(bounds, 120.0), bucket_index(bounds, 720.0));
+    }
+
+    #[test]
     fn buckets_take_the_first_bound_that_holds_the_value() {
-        let b = Family::WorkflowProcessingDurationSeconds.buckets();
+        let b = Family::AgentExecutionDurationSeconds.buckets();
         assert_eq!(bucket_index(b, 0.0), 0);
         assert_eq!(bucket_index(b, 0.1), 0);
         assert_eq!(bucket_index(b, 0.100001), 1);
-        assert_eq!(bucket_index(b, 30.0), 6);
-        assert_eq!(bucket_index(b, 30.5), 7);
+        assert_eq!(bucket_index(b, 300.0), 9);
+        assert_eq!(bucket_index(b, 300.5), 10);
         for f in [
             Field::Value,
             Field::Sum,
@@ -712,9 +730,9 @@ mod tests {
     fn the_exposition_is_cumulative_and_escaped() {
         let h = Family::WorkflowProcessingDurationSeconds;
         let obs = vec![
-            Observation::observe(h, &["workflow", "completed"], 0.05).expect("obs"),
-            Observation::observe(h, &["workflow", "completed"], 3.0).expect("obs"),
-            Observation::observe(h, &["workflow", "completed"], 99.0).expect("obs"),
+            Observation::observe(h, &["workflow", "completed"], 5.0).expect("obs"),
+            Observation::observe(h, &["workflow", "completed"], 45.0).expect("obs"),
+            Observation::observe(h, &["workflow", "completed"], 4000.5).expect("obs"),
             Observation::inc(
                 Family::AgentExecutionTotal,
                 &["content_review", "completed", "strategy"],
@@ -731,19 +749,19 @@ mod tests {
         let text = snapshot.render();
         assert!(text.contains("# TYPE osal_workflow_processing_duration_seconds histogram\n"));
         assert!(text.contains(
-            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"0.1\"} 1\n"
+            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"10\"} 1\n"
         ));
         assert!(text.contains(
-            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"5\"} 2\n"
+            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"60\"} 2\n"
         ));
         assert!(text.contains(
-            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"30\"} 2\n"
+            "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"3600\"} 2\n"
         ));
         assert!(text.contains(
             "osal_workflow_processing_duration_seconds_bucket{operation_type=\"workflow\",status=\"completed\",le=\"+Inf\"} 3\n"
         ));
         assert!(text.contains(
-            "osal_workflow_processing_duration_seconds_sum{operation_type=\"workflow\",status=\"completed\"} 102.05\n"
+            "osal_workflow_processing_duration_seconds_sum{operation_type=\"workflow\",status=\"completed\"} 4050.5\n"
         ));
         assert!(text.contains(
             "osal_workflow_processing_duration_seconds_count{operation_type=\"workflow\",status=\"completed\"} 3\n"
@@ -758,8 +776,8 @@ mod tests {
         let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(
             samples.len(),
-            8 + 2 + 1 + 1,
-            "7 buckets and +Inf, sum, count; a counter; a gauge"
+            11 + 2 + 1 + 1,
+            "10 buckets and +Inf, sum, count; a counter; a gauge"
         );
         assert_eq!(text.matches("osal_cache_hit_ratio{").count(), 1);
         assert_eq!(text.matches("osal_agent_execution_total{").count(), 1);
