@@ -71,7 +71,6 @@ pub fn run(command: DlqCommand, data_dir: &Path) -> Result<(), String> {
             }
         };
         let text = serde_json::to_string_pretty(&output).map_err(|e| e.to_string())?;
-        println!("{text}");
-        Ok(())
+        crate::print_out(&text)
     })
 }

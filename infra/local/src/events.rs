@@ -29,12 +29,11 @@ pub fn run(command: EventsCommand, data_dir: &Path) -> Result<(), String> {
         EventsCommand::Render { out, events } => {
             let files = LocalFiles::open(data_dir)?;
             let rendered = render(&events, &out, &files)?;
-            println!(
+            crate::print_out(&format!(
                 "rendered {rendered} event files from {} into {}",
                 events.display(),
                 out.display()
-            );
-            Ok(())
+            ))
         }
     }
 }

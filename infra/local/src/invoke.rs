@@ -88,8 +88,7 @@ pub fn invoke(
             .then(|| LambdaBody::Text(String::from_utf8_lossy(&bytes).into_owned()));
         serde_json::to_string_pretty(&lambda).map_err(|e| e.to_string())
     })?;
-    println!("{output}");
-    Ok(())
+    crate::print_out(&output)
 }
 
 /// Replaces the token and signature placeholders (also `osa events render`).

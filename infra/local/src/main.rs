@@ -274,12 +274,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes one result to stdout. A reader that has gone (`osa token | head -c1`)
+/// ends the output quietly rather than with a panic.
+pub(crate) fn print_out(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
+}
+
 fn token(args: TokenArgs) -> Result<(), String> {
     let local = local::LocalFiles::open(&args.data.data_dir)?;
     let requested = requested_scopes(&args.scope)?;
     let token = local.mint_token(&args.subject, &requested, args.ttl_secs)?;
-    println!("{token}");
-    Ok(())
+    print_out(&token)
 }
 
 /// Exactly the scopes asked for, in order, each once; all of them when none
@@ -327,6 +337,5 @@ fn sign_body(args: SignArgs) -> Result<(), String> {
     let now = args.timestamp_ms.unwrap_or_else(|| {
         (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
     });
-    println!("{}", sign(&[secret], now, &body));
-    Ok(())
+    print_out(&sign(&[secret], now, &body))
 }

@@ -110,3 +110,20 @@ fn osa_token_refuses_an_unknown_scope() {
         assert!(stderr.contains("unknown scope"), "{stderr}");
     }
 }
+
+#[test]
+fn a_reader_that_went_away_ends_the_output_quietly() {
+    let dir = data_dir();
+    // A pipe whose reading end is already closed: the first write fails (EPIPE).
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_osa"))
+        .args(["token", "--data-dir"])
+        .arg(&dir.0)
+        .stdout(writer)
+        .output()
+        .expect("osa token runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
