@@ -15,8 +15,8 @@
 //! keys are fetched when the first token comes, Optimizely is called when an
 //! intake gives keys. Secrets come from the environment (`OSA_WEBHOOK_SECRETS`,
 //! `OPAL_API_KEY`) or, in AWS, from Secrets Manager by ARN
-//! (`OSA_WEBHOOK_SECRETS_ARN`, `OPAL_API_KEY_SECRET_ARN`), read once and never
-//! logged.
+//! (`OSA_WEBHOOK_SECRETS_ARN`, `OPAL_API_KEY_SECRET_ARN`), read when first
+//! needed (`app::secrets`), kept, and never logged.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use crate::adapters::aws::AwsClients;
 use crate::adapters::aws::dynamo::{DynamoMetrics, DynamoSettings, DynamoStore};
 use crate::adapters::aws::eventbridge::EventBridgeBus;
-use crate::adapters::aws::secrets::{SecretError, secret_value};
+use crate::adapters::aws::secrets::SecretsManager;
 use crate::adapters::aws::sqs::SqsQueue;
 use crate::adapters::http::client::ReqwestClient;
 use crate::adapters::http::optimizely::{
@@ -37,12 +37,13 @@ use crate::adapters::jwt::{JwtVerifier, RefreshPolicy};
 use crate::adapters::log_bus::LogBus;
 use crate::adapters::sqlite::SqliteStore;
 use crate::app::Services;
-use crate::config::{Config, ConfigError, parsed, required, secrets_from, var};
-use crate::domain::Secret;
+use crate::app::secrets::HeldSecrets;
+use crate::config::{Config, ConfigError, parsed, required, var};
 use crate::domain::access::{AccessError, Caller};
 use crate::ports::{
     Clock, CredentialChecker, DeliveryStore, EventBus, HttpClient, JobQueue, MetricsStore,
-    OpsStore, OutboundError, StoreChanges, StoreError, SystemClock, TokenVerifier, WorkflowStore,
+    OpsStore, OutboundError, SecretStore, StoreChanges, StoreError, SystemClock, TokenVerifier,
+    WorkflowStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +54,6 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Http(#[from] OutboundError),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
     #[error("token verification: {0}")]
     Tokens(#[from] AccessError),
     #[error("could not create the data directory {0}: {1}")]
@@ -105,6 +104,8 @@ pub struct Adapters {
     pub ops: Arc<dyn OpsStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
     pub changes: Option<Arc<dyn StoreChanges>>,
+    /// Where credentials named by reference are read (`None`: none can be).
+    pub secrets: Option<Arc<dyn SecretStore>>,
 }
 
 impl Adapters {
@@ -133,6 +134,7 @@ impl Adapters {
                 );
                 Ok(Adapters {
                     changes: None,
+                    secrets: Some(Arc::new(SecretsManager)),
                     metrics: metrics.clone(),
                     ops: metrics,
                     store: dynamo.clone(),
@@ -151,6 +153,7 @@ impl Adapters {
     pub fn embedded(store: Arc<SqliteStore>, events: Arc<dyn EventBus>) -> Adapters {
         Adapters {
             changes: Some(store.clone()),
+            secrets: None,
             store: store.clone(),
             queue: store.clone(),
             metrics: store.clone(),
@@ -181,6 +184,7 @@ pub fn assemble(adapters: Adapters, runtime: Runtime) -> Services {
         ops: adapters.ops,
         deliveries: adapters.deliveries,
         changes: adapters.changes,
+        secrets: Arc::new(HeldSecrets::new(adapters.secrets)),
         clock: runtime.clock,
         http: runtime.http,
         tokens: runtime.tokens,
@@ -201,16 +205,8 @@ pub enum Tokens {
 
 /// Builds the services a Lambda function needs from the environment.
 pub async fn from_env(tokens: Tokens) -> Result<Services, StartupError> {
-    let mut config = Config::from_env()?;
-    if let Some(arn) = var("OSA_WEBHOOK_SECRETS_ARN") {
-        let list = secret_value(&arn).await?;
-        config.signature.secrets.extend(secrets_from(list.expose()));
-    }
-    if let Some(arn) = var("OPAL_API_KEY_SECRET_ARN") {
-        let key = secret_value(&arn).await?;
-        config.opal.api_key = Some(Secret::new(key.expose().trim()));
-    }
-    if config.signature.secrets.is_empty() {
+    let config = Config::from_env()?;
+    if config.signature.secrets.is_empty() && config.secret_refs.webhook_secrets.is_none() {
         tracing::warn!("no webhook secret configured: every webhook signature will be refused");
     }
     let tokens: Arc<dyn TokenVerifier> = match tokens {

@@ -41,6 +41,17 @@ pub struct Config {
     pub stream: StreamSettings,
     /// See [`stream_url_from_env`].
     pub stream_url: Option<String>,
+    pub secret_refs: SecretRefs,
+}
+
+/// Credentials named by reference (Secrets Manager ARNs), read when first
+/// needed (`app::secrets`), never at start-up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretRefs {
+    /// Holds the webhook secrets, comma-separated (`OSA_WEBHOOK_SECRETS_ARN`).
+    pub webhook_secrets: Option<String>,
+    /// Holds the OPAL API key (`OPAL_API_KEY_SECRET_ARN`).
+    pub opal_api_key: Option<String>,
 }
 
 /// How a live stream paces itself.
@@ -188,6 +199,7 @@ impl Config {
             alert_channels: AlertChannels::default(),
             stream: StreamSettings::default(),
             stream_url: None,
+            secret_refs: SecretRefs::default(),
         }
     }
 
@@ -242,6 +254,10 @@ impl Config {
                     .map(|ms| (ms > 0).then(|| Duration::from_millis(ms)))?,
             },
             stream_url: stream_url_from_env()?,
+            secret_refs: SecretRefs {
+                webhook_secrets: var("OSA_WEBHOOK_SECRETS_ARN"),
+                opal_api_key: var("OPAL_API_KEY_SECRET_ARN"),
+            },
             ..Config::new(&required("OSA_PUBLIC_URL")?, signature, opal)
         })
     }

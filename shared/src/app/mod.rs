@@ -11,6 +11,7 @@ pub mod intake;
 pub mod jobs;
 pub mod metrics;
 pub mod monitoring;
+pub mod secrets;
 pub mod status;
 pub mod stream;
 pub mod sync;
@@ -61,6 +62,8 @@ pub struct Services {
     /// Checks the Optimizely keys an intake gives. `None`: keys are not
     /// checked (a runtime without one configured).
     pub optimizely: Option<Arc<dyn CredentialChecker>>,
+    /// Credentials held by reference, read when first needed.
+    pub secrets: Arc<secrets::HeldSecrets>,
 }
 
 impl Services {

@@ -9,9 +9,9 @@ use crate::domain::pii::{Findings, redact_json, redact_text};
 use crate::domain::signature::{SignatureError, verify};
 use crate::domain::validation::InvalidBody;
 use crate::domain::workflow::{AgentStatus, WorkflowStatus};
-use crate::ports::{DomainEvent, EventOutcome, StoreError};
+use crate::ports::{DomainEvent, EventOutcome, SecretUnavailable, StoreError};
 
-use super::{Services, metrics};
+use super::{Services, metrics, secrets};
 
 pub struct WebhookRequest<'a> {
     pub signature: Option<&'a str>,
@@ -51,6 +51,9 @@ pub enum WebhookError {
     TooLarge { limit: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The webhook secrets are held by reference and the store did not answer.
+    #[error(transparent)]
+    SecretsUnavailable(#[from] SecretUnavailable),
 }
 
 impl WebhookError {
@@ -63,6 +66,7 @@ impl WebhookError {
             WebhookError::UnknownWorkflow => ("unknown_workflow", 404),
             WebhookError::TooLarge { .. } => ("body_too_large", 413),
             WebhookError::Store(_) => ("store_unavailable", 503),
+            WebhookError::SecretsUnavailable(_) => ("secrets_unavailable", 503),
         }
     }
 }
@@ -100,13 +104,19 @@ pub async fn ingest(
 ) -> Result<Ingested, WebhookError> {
     let started = std::time::Instant::now();
     let attempt = Attempt::of_body(services.clock.now(), request.correlation_id, request.body);
-    let verified = verify(
-        request.signature,
-        request.body,
-        services.clock.now_ms(),
-        &services.config.signature,
-    )
-    .map_err(WebhookError::from);
+    let verified = match secrets::signature_config(services).await {
+        Ok(signature) => verify(
+            request.signature,
+            request.body,
+            services.clock.now_ms(),
+            &signature,
+        )
+        .map_err(WebhookError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "webhook secrets unavailable: the webhook cannot be verified");
+            Err(WebhookError::from(e))
+        }
+    };
     let mut event =
         match verified.and_then(|()| parse_agent_event(request.body).map_err(WebhookError::from)) {
             Ok(event) => event,

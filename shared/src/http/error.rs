@@ -216,6 +216,7 @@ impl From<WebhookError> for ApiError {
             }
             WebhookError::TooLarge { limit } => ApiError::too_large(limit),
             WebhookError::Store(e) => e.into(),
+            WebhookError::SecretsUnavailable(_) => ApiError::unavailable(),
         }
     }
 }

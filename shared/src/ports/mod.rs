@@ -9,6 +9,7 @@ mod deliveries;
 mod http;
 mod operations;
 mod queue;
+mod secrets;
 mod tokens;
 mod workflows;
 
@@ -22,6 +23,7 @@ pub use deliveries::*;
 pub use http::*;
 pub use operations::*;
 pub use queue::*;
+pub use secrets::*;
 pub use tokens::*;
 pub use workflows::*;
 

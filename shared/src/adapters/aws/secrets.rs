@@ -1,7 +1,10 @@
 //! Secrets from AWS Secrets Manager, read by ARN.
 
+use async_trait::async_trait;
+
 use super::describe;
 use crate::domain::Secret;
+use crate::ports::{SecretStore, SecretUnavailable};
 
 #[derive(Debug, thiserror::Error)]
 #[error("could not read secret {arn}: {reason}")]
@@ -31,4 +34,17 @@ pub async fn secret_value(arn: &str) -> Result<Secret, SecretError> {
     out.secret_string()
         .map(Secret::new)
         .ok_or_else(|| failed("the secret has no SecretString".into()))
+}
+
+/// The secret store on AWS: each read is one `GetSecretValue`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecretsManager;
+
+#[async_trait]
+impl SecretStore for SecretsManager {
+    async fn read(&self, id: &str) -> Result<Secret, SecretUnavailable> {
+        secret_value(id)
+            .await
+            .map_err(|e| SecretUnavailable(e.reason))
+    }
 }

@@ -28,7 +28,8 @@ use uuid::Uuid;
 
 use crate::domain::activity::Activity;
 use crate::domain::delivery::{
-    Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, random_jitter,
+    Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, OPAL_API_KEY,
+    random_jitter,
 };
 use crate::ports::{Job, OutboundRequest, QueueError, StoreError, delay_until};
 
@@ -166,7 +167,23 @@ fn target_url(services: &Services, delivery: &Delivery) -> String {
 /// secrets a delivery names (its URL, a body field, its bearer token) are looked
 /// up now and live only in the request.
 async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) -> AttemptOutcome {
-    let secret = |name: &str| services.config.secret(name);
+    // The OPAL key may be held by reference: read it (once per process) first.
+    let opal_key = if delivery.kind == DeliveryKind::OpalTrigger {
+        match super::secrets::opal_api_key(services).await {
+            Ok(key) => key,
+            Err(e) => {
+                return AttemptOutcome::Failed {
+                    error: e.to_string(),
+                };
+            }
+        }
+    } else {
+        None
+    };
+    let secret = |name: &str| match name {
+        OPAL_API_KEY => opal_key.clone(),
+        _ => services.config.secret(name),
+    };
     let request = delivery.outbound_url(secret).and_then(|resolved| {
         // An OPAL trigger goes where the configuration says now.
         let url = if delivery.secret_url().is_some() {

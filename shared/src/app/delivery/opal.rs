@@ -227,7 +227,10 @@ pub(crate) async fn post_to_opal(
 ) -> Result<Option<String>, JobError> {
     let opal = &services.config.opal;
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-    if let Some(key) = &opal.api_key {
+    let api_key = super::super::secrets::opal_api_key(services)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    if let Some(key) = &api_key {
         headers.push((
             "authorization".to_owned(),
             format!("Bearer {}", key.expose()),
