@@ -20,28 +20,16 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 "$VENV/bin/python" - "$TEMPLATE" "$CALL_LOG" <<'PY'
 import fnmatch, json, sys
 from collections import defaultdict
-from cfnlint.decode import decode
-from samtranslator.translator.transform import transform
+sys.path.insert(0, "infra")
+from sam_transform import load_transformed
 
 template_path, log_path = sys.argv[1], sys.argv[2]
-template, matches = decode(template_path)
-if matches:
-    sys.exit("iam-parity: cannot parse the template")
-template = json.loads(json.dumps(template))
-binaries = {}
-for name, resource in template.get("Resources", {}).items():
-    if resource.get("Type") == "AWS::Serverless::Function":
-        binaries[name] = resource["Metadata"]["BuildProperties"]["Binary"]
-        resource.setdefault("Properties", {})["CodeUri"] = "s3://bucket/key"
-template.get("Globals", {}).get("Function", {}).pop("CodeUri", None)
-
-
-class NoManagedPolicies:
-    def load(self):
-        return {}
-
-
-resources = transform(template, {}, NoManagedPolicies())["Resources"]
+template, resources = load_transformed(template_path)
+binaries = {
+    name: resource["Metadata"]["BuildProperties"]["Binary"]
+    for name, resource in template.get("Resources", {}).items()
+    if resource.get("Type") == "AWS::Serverless::Function"
+}
 
 # The AWS managed policies SAM attaches, by what they allow (their logs actions
 # aside: the functions do not call CloudWatch Logs themselves).

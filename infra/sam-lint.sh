@@ -34,26 +34,11 @@ grep -q 'is a valid SAM Template' <<<"$out" || exit 1
 # template's dependency graph for cycles here.
 echo "sam-lint: dependency cycles in the transformed template"
 "$VENV/bin/python" - "$TEMPLATE" <<'PY'
-import json, re, sys
-from cfnlint.decode import decode
-from samtranslator.translator.transform import transform
+import re, sys
+sys.path.insert(0, "infra")
+from sam_transform import load_transformed
 
-template, matches = decode(sys.argv[1])
-if matches:
-    sys.exit("cannot parse the template")
-template = json.loads(json.dumps(template))
-for resource in template.get("Resources", {}).values():  # local code is uploaded by `sam deploy`
-    if resource.get("Type") == "AWS::Serverless::Function":
-        resource.setdefault("Properties", {})["CodeUri"] = "s3://bucket/key"
-template.get("Globals", {}).get("Function", {}).pop("CodeUri", None)
-
-
-class NoManagedPolicies:
-    def load(self):
-        return {}
-
-
-resources = transform(template, {}, NoManagedPolicies())["Resources"]
+_, resources = load_transformed(sys.argv[1])
 
 
 def refs(node, out):
