@@ -16,7 +16,7 @@ use osa_shared::domain::signature::sign;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::local::{LocalFiles, SAMPLE_INTAKE};
+use crate::local::LocalFiles;
 
 /// Time between two webhooks, so that each fan-out is timed on its own.
 const PACE: Duration = Duration::from_millis(150);
@@ -41,21 +41,9 @@ pub async fn run(
         .build()
         .map_err(|e| e.to_string())?;
 
-    let reply: Value = http
-        .post(format!("{base}/api/strategy/intake"))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(SAMPLE_INTAKE)
-        .send()
-        .await
-        .map_err(|e| format!("intake: {e}"))?
-        .json()
+    let workflow_id = crate::loadgen::start_workflow(&http, base, &token)
         .await
         .map_err(|e| format!("intake: {e}"))?;
-    let workflow_id = reply["workflow_id"]
-        .as_str()
-        .ok_or_else(|| format!("intake answered {reply}"))?
-        .to_owned();
 
     let rss_before = server_pid.and_then(rss_kib);
     let (connected, mut connections) = mpsc::channel::<Result<(), String>>(subscribers.max(1));

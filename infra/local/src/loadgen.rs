@@ -17,6 +17,29 @@ use serde_json::{Value, json};
 use crate::local::{LocalFiles, SAMPLE_INTAKE};
 use crate::simulator::agent_data;
 
+/// Submits the sample intake to the server at `base`; answers the workflow's id.
+pub async fn start_workflow(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> Result<String, String> {
+    let response = http
+        .post(format!("{base}/api/strategy/intake"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(SAMPLE_INTAKE)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let reply: Value = response.json().await.map_err(|e| e.to_string())?;
+    reply["workflow_id"]
+        .as_str()
+        .filter(|_| status.is_success())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("answered {status}: {reply}"))
+}
+
 pub async fn generate(
     base: &str,
     data_dir: &Path,
@@ -29,24 +52,10 @@ pub async fn generate(
     let http = reqwest::Client::new();
     let mut ids = Vec::with_capacity(workflows);
     for i in 0..workflows.max(1) {
-        let response = http
-            .post(format!("{base}/api/strategy/intake"))
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(SAMPLE_INTAKE)
-            .send()
+        let id = start_workflow(&http, base, &token)
             .await
             .map_err(|e| format!("intake {i}: {e}"))?;
-        let status = response.status();
-        let reply: Value = response
-            .json()
-            .await
-            .map_err(|e| format!("intake {i}: {e}"))?;
-        let id = reply["workflow_id"]
-            .as_str()
-            .filter(|_| status.is_success())
-            .ok_or_else(|| format!("intake {i} answered {status}: {reply}"))?;
-        ids.push(id.to_owned());
+        ids.push(id);
     }
     // One 15 KB output per agent, reused with fresh execution ids.
     let outputs: Vec<Value> = AgentId::ALL

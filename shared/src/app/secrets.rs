@@ -3,7 +3,6 @@
 //! Lambda instance). A read that fails is tried again by the next request, so a
 //! secret store that is down costs those requests, never the function's start.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
@@ -17,7 +16,8 @@ use crate::ports::{SecretStore, SecretUnavailable};
 /// The secrets read so far, and where to read the others.
 pub struct HeldSecrets {
     store: Option<Arc<dyn SecretStore>>,
-    webhook: OnceCell<Vec<Secret>>,
+    /// The configured signature settings with the referenced secrets added.
+    webhook: OnceCell<SignatureConfig>,
     opal_api_key: OnceCell<Secret>,
 }
 
@@ -52,21 +52,23 @@ impl std::fmt::Debug for HeldSecrets {
 
 /// How webhook signatures are checked: the configured secrets, or those the
 /// reference names, read on first use.
-pub async fn signature_config(
-    services: &Services,
-) -> Result<Cow<'_, SignatureConfig>, SecretUnavailable> {
+pub async fn signature_config(services: &Services) -> Result<&SignatureConfig, SecretUnavailable> {
     let config = &services.config;
     let Some(arn) = config.secret_refs.webhook_secrets.as_deref() else {
-        return Ok(Cow::Borrowed(&config.signature));
+        return Ok(&config.signature);
     };
     let held = &services.secrets;
-    let read = held
+    let signature = held
         .webhook
-        .get_or_try_init(|| async { Ok(secrets_from(held.read(arn).await?.expose())) })
+        .get_or_try_init(|| async {
+            let mut signature = config.signature.clone();
+            signature
+                .secrets
+                .extend(secrets_from(held.read(arn).await?.expose()));
+            Ok::<_, SecretUnavailable>(signature)
+        })
         .await?;
-    let mut signature = config.signature.clone();
-    signature.secrets.extend(read.iter().cloned());
-    Ok(Cow::Owned(signature))
+    Ok(signature)
 }
 
 /// The OPAL API key: the configured one, or the one the reference names.

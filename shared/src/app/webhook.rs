@@ -109,7 +109,7 @@ pub async fn ingest(
             request.signature,
             request.body,
             services.clock.now_ms(),
-            &signature,
+            signature,
         )
         .map_err(WebhookError::from),
         Err(e) => {

@@ -56,6 +56,23 @@ pub fn query_limit(remaining: usize) -> i32 {
     i32::try_from(remaining.min(1000)).unwrap_or(1000)
 }
 
+/// What a conditional write came to: `true` when it was applied, `false` when
+/// its condition did not hold, an error for any other failure.
+pub fn condition_held<O, E, R>(
+    operation: &str,
+    sent: Result<O, SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(unavailable(operation, &e)),
+    }
+}
+
 /// An SDK failure as the store reports it.
 pub fn unavailable<E, R>(operation: &str, e: &SdkError<E, R>) -> StoreError
 where

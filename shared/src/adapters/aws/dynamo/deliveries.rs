@@ -19,7 +19,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::DynamoStore;
-use crate::adapters::aws::attr::{Item, backoff, number, read_number, string, unavailable};
+use crate::adapters::aws::attr::{
+    Item, backoff, condition_held, number, read_number, string, unavailable,
+};
 use crate::adapters::aws::schema::{
     DEAD_LETTER_PK, EXPIRES_AT, RECENT_INDEX, RECENT_PK, RECENT_SK,
 };
@@ -106,16 +108,7 @@ impl DeliveryStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable("PutItem", &e)),
-        }
+        condition_held("PutItem", sent)
     }
 
     async fn get_delivery(&self, id: uuid::Uuid) -> Result<Option<Delivery>, StoreError> {
@@ -229,15 +222,6 @@ impl DeliveryStore for DynamoStore {
             .expression_attribute_values(":zero", number(0))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable("UpdateItem", &e)),
-        }
+        condition_held("UpdateItem", sent).map(|_| ())
     }
 }

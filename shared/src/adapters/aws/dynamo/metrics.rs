@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::adapters::aws::attr::{Item, string};
+use crate::adapters::aws::attr::{Item, condition_held, string};
 use crate::adapters::aws::describe;
 use crate::domain::activity::Activity;
 use crate::domain::metrics::{
@@ -336,19 +336,7 @@ impl OpsStore for DynamoMetrics {
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::Unavailable(format!(
-                "dynamodb {}",
-                describe("PutItem", &e)
-            ))),
-        }
+        condition_held("PutItem", put.send().await)
     }
     async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError> {
         super::activity::append(&self.client, &self.table, activity, self.clock.now()).await

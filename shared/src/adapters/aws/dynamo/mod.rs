@@ -37,8 +37,8 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use super::attr::{
-    CONDITION_FAILED, Item, backoff, build_error, cancellation_codes, key, number, query_limit,
-    read_number, read_string, retry_or_fail, string, unavailable,
+    CONDITION_FAILED, Item, backoff, build_error, cancellation_codes, condition_held, key, number,
+    query_limit, read_number, read_string, retry_or_fail, string, unavailable,
 };
 use super::schema::*;
 use crate::adapters::codec::{catalogue_position, decode, encode, from_ms, marker_name, to_ms};
@@ -488,16 +488,7 @@ impl DynamoStore {
             .expression_attribute_values(":v", number(version))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable("PutItem", &e)),
-        }
+        condition_held("PutItem", sent)
     }
 
     async fn put_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -404,17 +404,8 @@ impl WorkflowStore for DynamoStore {
             .set_expression_attribute_values(update.expression_attribute_values)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(()),
-            // Already at or past `at`: markers only move forward.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable("UpdateItem", &e)),
-        }
+        // Already at or past `at`: markers only move forward.
+        condition_held("UpdateItem", sent).map(|_| ())
     }
 
     async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError> {
@@ -541,15 +532,6 @@ impl DynamoStore {
             .expression_attribute_values(":exp", number(window_start.saturating_add(180)))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable("UpdateItem", &e)),
-        }
+        condition_held("UpdateItem", sent)
     }
 }
