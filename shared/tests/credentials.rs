@@ -326,3 +326,46 @@ async fn a_hanging_optimizely_costs_an_intake_its_budget_and_no_more() {
         .expect("exists");
     assert!(view.trigger.accepted_at.is_some(), "OPAL was triggered");
 }
+
+#[tokio::test]
+async fn a_paused_workflow_pages_no_one_and_a_resumed_one_counts_from_its_resume() {
+    use osa_shared::app::alerts::evaluate;
+    let app = TestApp::new();
+    app.optimizely.answer(OptimizelyService::Odp, Ok(401));
+    let w = submit_intake(&app).await;
+    assert_eq!(w.status, WorkflowStatus::CredentialsInvalid);
+    let timeouts = |notices: Vec<osa_shared::domain::alerts::Notice>| {
+        notices
+            .into_iter()
+            .filter(|n| n.rule_id == "strategy_workflow_timeout")
+            .count()
+    };
+    assert_eq!(
+        timeouts(evaluate(&app.services).await.expect("evaluate")),
+        0
+    );
+    // Paused for 40 minutes: no deadline runs, so nothing is overdue.
+    app.clock.advance(40 * MINUTE);
+    assert_eq!(
+        timeouts(evaluate(&app.services).await.expect("evaluate")),
+        0,
+        "a paused workflow is not a timed-out one"
+    );
+    // Resumed: its run counts from now, not from its creation 40 minutes ago.
+    app.optimizely.answer(OptimizelyService::Odp, Ok(200));
+    resume(&app.services, &w.id, &refreshed())
+        .await
+        .expect("resumed");
+    app.run_due_jobs().await;
+    app.clock.advance(10 * MINUTE);
+    assert_eq!(
+        timeouts(evaluate(&app.services).await.expect("evaluate")),
+        0
+    );
+    // 31 minutes into its new run it is overdue.
+    app.clock.advance(21 * MINUTE);
+    assert_eq!(
+        timeouts(evaluate(&app.services).await.expect("evaluate")),
+        1
+    );
+}

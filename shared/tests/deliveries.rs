@@ -10,7 +10,8 @@ use osa_shared::app::jobs;
 use osa_shared::app::status::workflow;
 use osa_shared::app::webhook::{WebhookRequest, ingest};
 use osa_shared::domain::AgentId;
-use osa_shared::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus, MAX_ATTEMPTS};
+use osa_shared::domain::delivery::{Delivery, DeliveryStatus, MAX_ATTEMPTS};
+use osa_shared::domain::metrics::Family;
 use osa_shared::domain::workflow::{AgentStatus, WorkflowStatus};
 use osa_shared::ports::delay_until;
 use osa_shared::ports::{Clock, OutboundError};
@@ -189,14 +190,7 @@ async fn an_always_failing_target_is_dead_lettered_after_exactly_five_attempts()
     assert_eq!(shown["history"].as_array().map(Vec::len), Some(5));
     assert_eq!(shown["status"]["state"], "dead_lettered");
     assert!(!shown.to_string().contains("opal-test-key"));
-    assert_eq!(
-        app.services
-            .deliveries
-            .consecutive_failures(DeliveryKind::OpalTrigger)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(dead_letters_counted(&app).await, 1.0);
 
     // The workflow says why it did not start.
     let view = workflow(&app.services, &id).await.unwrap().expect("view");
@@ -242,13 +236,9 @@ async fn a_redrive_delivers_and_the_workflow_gets_back_on_track() {
     assert_eq!(header(last, "X-Webhook-ID"), Some(webhook_id.as_str()));
     assert!(dead_letters(&app.services, 10).await.unwrap().is_empty());
     assert_eq!(
-        app.services
-            .deliveries
-            .consecutive_failures(DeliveryKind::OpalTrigger)
-            .await
-            .unwrap(),
-        0,
-        "a delivery resets the counter"
+        dead_letters_counted(&app).await,
+        1.0,
+        "a redrive that succeeds leaves the count of dead letters as it was"
     );
 
     let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
@@ -338,15 +328,7 @@ async fn a_redelivered_queue_message_records_nothing_twice() {
     jobs::run(&app.services, job, 4).await.expect("acked");
     assert_eq!(app.http.sent().len(), 5);
     assert_eq!(trigger_of(&app, &id).await, d);
-    assert_eq!(
-        app.services
-            .deliveries
-            .consecutive_failures(DeliveryKind::OpalTrigger)
-            .await
-            .unwrap(),
-        1,
-        "counted once"
-    );
+    assert_eq!(dead_letters_counted(&app).await, 1.0, "counted once");
 }
 
 #[tokio::test]
@@ -393,4 +375,14 @@ async fn a_legacy_trigger_job_becomes_a_delivery() {
     // Again: nothing more.
     jobs::run(&app.services, &legacy, 2).await.expect("ran");
     assert_eq!(app.http.sent().len(), 1);
+}
+
+/// `osal_deliveries_dead_lettered_total`, which the delivery alert watches.
+async fn dead_letters_counted(app: &TestApp) -> f64 {
+    app.services
+        .metrics
+        .snapshot()
+        .await
+        .expect("snapshot")
+        .total(Family::DeliveriesDeadLetteredTotal, &[])
 }

@@ -10,7 +10,7 @@ use osa_shared::adapters::aws::AwsClients;
 use osa_shared::adapters::aws::eventbridge::{EventBridgeBus, SOURCE};
 use osa_shared::adapters::aws::provision::ensure_queues;
 use osa_shared::domain::AgentId;
-use osa_shared::domain::workflow::{AgentStatus, WorkflowStatus};
+use osa_shared::domain::workflow::{AgentRun, AgentStatus, WorkflowStatus};
 use osa_shared::ports::{DomainEvent, EventBus};
 use serde_json::Value;
 use support::{CallCounter, endpoint, sdk_config, unique_name};
@@ -94,6 +94,11 @@ fn events(n: usize) -> Vec<DomainEvent> {
                     agent: AgentId::GeoAudit,
                     event_id: format!("ev-{i}"),
                     agent_status: AgentStatus::Completed,
+                    run: Some(AgentRun {
+                        ran_ms: 61_000,
+                        allowed_ms: 300_000,
+                        over_allowance: false,
+                    }),
                     at,
                 },
                 _ => DomainEvent::WorkflowFinished {

@@ -289,7 +289,8 @@ async fn the_exposition_covers_every_family() {
             Family::WebhookProcessingTotal,
             &["audience_suggester", "accepted", "opal", "lt_100ms"],
         ),
-        Observation::set(Family::CacheHitRatio, &["jwks \"keys\"\\\n"], 0.89),
+        // A label value that needs every escape of the exposition.
+        Observation::inc(Family::AgentOverAllowanceTotal, &["road\"map\"\\\n"]),
         Observation::inc(
             Family::ComplianceViolationsTotal,
             &["pii_in_output", "high", "gdpr"],
@@ -297,6 +298,11 @@ async fn the_exposition_covers_every_family() {
         Observation::inc(
             Family::ApiRequestsTotal,
             &["GET", "/api/strategy/workflows/{id}", "200", "cli"],
+        ),
+        Observation::observe(
+            Family::ApiRequestDurationSeconds,
+            &["GET", "/api/strategy/workflows/{id}"],
+            0.0042,
         ),
         Observation::inc(Family::DeliveriesDeadLetteredTotal, &[]),
     ];

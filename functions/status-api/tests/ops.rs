@@ -85,7 +85,7 @@ async fn send(app: &TestApp, workflow_id: &str, agent: AgentId, status: &str) {
     let mut body = json!({"workflow_id": workflow_id, "agent_id": agent.as_str(),
                           "execution_id": format!("exec-{agent}"), "execution_status": status});
     if status == "failed" {
-        body["metadata"] = json!({"execution_duration_ms": 2500,
+        body["metadata"] = json!({"execution_duration_ms": 9999,
                                   "error": "upstream said no; contact ops@example.com"});
     }
     let body = serde_json::to_vec(&body).expect("json");
@@ -112,6 +112,9 @@ async fn prometheus_shows_what_happened() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let id = new_workflow(&app).await;
+    // The agents fail 2.5 s after OPAL took the trigger, by OSA's clock (what
+    // the senders say they took is theirs).
+    app.clock.advance(Duration::from_millis(2500));
     for agent in AgentId::ALL {
         send(&app, &id, agent, "failed").await;
     }
@@ -166,6 +169,9 @@ async fn prometheus_shows_what_happened() {
         "osal_api_requests_total{method=\"GET\",endpoint=\"/api/admin/prometheus\",status_code=\"401\",user_agent=\"none\"} 1",
         "osal_api_requests_total{method=\"GET\",endpoint=\"/api/admin/prometheus\",status_code=\"403\",user_agent=\"none\"} 1",
         "osal_api_requests_total{method=\"GET\",endpoint=\"/api/strategy/workflows/{id}\",status_code=\"401\",user_agent=\"none\"} 1",
+        // And timed, by route: three requests to the metrics endpoint so far.
+        "osal_api_request_duration_seconds_count{method=\"GET\",endpoint=\"/api/admin/prometheus\"} 3",
+        "osal_api_request_duration_seconds_bucket{method=\"GET\",endpoint=\"/api/strategy/workflows/{id}\",le=\"+Inf\"} 1",
     ];
     let mut text = String::new();
     for _ in 0..1000 {
@@ -395,6 +401,59 @@ async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
             .is_some_and(|u| u.ends_with("/runbooks/opal-agent-failure-rate"))
     );
     assert_eq!(overview["rules"].as_array().map(Vec::len), Some(7));
+
+    // Each dead letter is news: the delivery rule fires on them (once for the
+    // two), without waiting for a streak.
+    let delivery: Vec<_> = evaluate(&app.services)
+        .await
+        .expect("evaluate")
+        .into_iter()
+        .filter(|n| n.rule_id == "webhook_delivery_failures")
+        .collect();
+    assert_eq!(delivery.len(), 1, "{delivery:?}");
+    assert_eq!(delivery[0].kind, NoticeKind::Fired);
+    assert_eq!(delivery[0].current_value, 2.0);
+}
+
+#[tokio::test]
+async fn agents_are_timed_by_osa_against_their_own_allowance() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    assert!(evaluate(&app.services).await.expect("baseline").is_empty());
+    let over = |notices: &[osa_shared::domain::alerts::Notice]| {
+        notices
+            .iter()
+            .filter(|n| n.rule_id == "agent_timeout")
+            .count()
+    };
+    // Neither sender reports a duration; OSA's clock is what counts.
+    for agent in [AgentId::RoadmapGenerator, AgentId::ExperimentBlueprinter] {
+        app.send_agent_event(&id, agent, "started").await;
+    }
+    app.clock.advance(Duration::from_secs(330));
+    app.send_agent_event(&id, AgentId::RoadmapGenerator, "completed")
+        .await;
+    let notices = evaluate(&app.services).await.expect("evaluate");
+    assert_eq!(over(&notices), 0, "330 s is within the roadmap's 360 s");
+    app.clock.advance(Duration::from_secs(60));
+    app.send_agent_event(&id, AgentId::ExperimentBlueprinter, "completed")
+        .await;
+    let notices = evaluate(&app.services).await.expect("evaluate");
+    assert_eq!(over(&notices), 1, "390 s is past the blueprinter's 300 s");
+    let snapshot = app.services.metrics.snapshot().await.expect("snapshot");
+    assert_eq!(
+        snapshot.sum(Family::AgentExecutionDurationSeconds, &[]),
+        330.0 + 390.0,
+        "{}",
+        snapshot.render()
+    );
+    assert_eq!(
+        snapshot.total(
+            Family::AgentOverAllowanceTotal,
+            &[("agent_id", "experiment_blueprinter")]
+        ),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -646,4 +705,34 @@ async fn the_maintenance_body_is_limited_and_must_be_json() {
         .expect("request");
     let reply = osa_testkit::call(status_api::app(app.services.clone()), req).await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn pii_kept_unredacted_is_counted_as_a_compliance_violation() {
+    use osa_shared::domain::pii::RedactionMode;
+    for (mode, violations) in [(RedactionMode::Partial, 0.0), (RedactionMode::None, 9.0)] {
+        let mut app = TestApp::new();
+        let mut config = (*app.services.config).clone();
+        config.pii.mode = mode;
+        app.services.config = Arc::new(config);
+        let id = new_workflow(&app).await;
+        // Each failed event's error names an e-mail address.
+        for agent in AgentId::ALL {
+            send(&app, &id, agent, "failed").await;
+        }
+        let snapshot = app.services.metrics.snapshot().await.expect("snapshot");
+        assert_eq!(
+            snapshot.total(
+                Family::ComplianceViolationsTotal,
+                &[
+                    ("violation_type", "unredacted_email"),
+                    ("severity", "medium"),
+                    ("framework", "gdpr")
+                ]
+            ),
+            violations,
+            "{mode:?}: {}",
+            snapshot.render()
+        );
+    }
 }

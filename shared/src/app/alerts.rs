@@ -1,6 +1,7 @@
 //! Evaluating the alert rules on a schedule: samples each
-//! rule's metric (deltas of the store-aggregated metrics since the previous run,
-//! the oldest running workflow, the delivery failure streaks, the health state),
+//! rule's metric (deltas of the store-aggregated metrics since the previous run:
+//! agent failures, API server errors and latency, agents over their allowance,
+//! dead letters; the longest workflow run; the health state),
 //! steps the pure rule engine (`domain::alerts`), records every notice, and sends
 //! notifications as deliveries (retried and dead-lettered like any delivery).
 //!
@@ -29,6 +30,7 @@ use crate::domain::alerts::{
 use crate::domain::delivery::{Delivery, DeliveryKind};
 use crate::domain::health::{self, ServiceStatus};
 use crate::domain::metrics::{Family, Snapshot};
+use crate::domain::workflow::{Workflow, WorkflowStatus};
 use crate::ports::StoreError;
 
 use super::Services;
@@ -43,46 +45,34 @@ pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue"
 
 /// The counters the rules take deltas of, from the previous run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counters {
     pub agent_finished: f64,
     pub agent_failed: f64,
-    pub webhooks: f64,
-    pub webhooks_ok: f64,
-    /// Webhooks per processing time range, in [`TIME_RANGES`] order.
-    pub webhook_ranges: Vec<f64>,
-    pub agent_buckets: Vec<u64>,
-    pub workflows_timed_out: f64,
+    pub api_requests: f64,
+    pub api_server_errors: f64,
+    /// API request durations per bucket of `osal_api_request_duration_seconds`.
+    pub api_duration_buckets: Vec<u64>,
+    pub agents_over_allowance: f64,
+    pub dead_lettered: f64,
 }
-
-/// `osal_webhook_processing_total`'s time ranges and their upper bounds (s).
-pub const TIME_RANGES: [(&str, f64); 5] = [
-    ("lt_100ms", 0.1),
-    ("100ms_500ms", 0.5),
-    ("500ms_1s", 1.0),
-    ("1s_5s", 5.0),
-    ("gte_5s", 10.0),
-];
 
 impl Counters {
     pub fn from_snapshot(s: &Snapshot) -> Counters {
         let agents = Family::AgentExecutionTotal;
-        let hooks = Family::WebhookProcessingTotal;
         Counters {
             agent_finished: s.total(agents, &[]),
             agent_failed: s.total(agents, &[("status", "failed")])
                 + s.total(agents, &[("status", "timed_out")]),
-            webhooks: s.total(hooks, &[]),
-            webhooks_ok: s.total(hooks, &[("status", "accepted")])
-                + s.total(hooks, &[("status", "duplicate")]),
-            webhook_ranges: TIME_RANGES
-                .iter()
-                .map(|(r, _)| s.total(hooks, &[("processing_time_range", r)]))
-                .collect(),
-            agent_buckets: s.bucket_counts(Family::AgentExecutionDurationSeconds, &[]),
-            workflows_timed_out: s.total(
-                Family::WorkflowProcessingDurationSeconds,
-                &[("status", "timed_out")],
-            ),
+            api_requests: s.total(Family::ApiRequestsTotal, &[]),
+            api_server_errors: s.total_where(Family::ApiRequestsTotal, |series| {
+                series
+                    .labels()
+                    .any(|(name, value)| name == "status_code" && value.starts_with('5'))
+            }),
+            api_duration_buckets: s.bucket_counts(Family::ApiRequestDurationSeconds, &[]),
+            agents_over_allowance: s.total(Family::AgentOverAllowanceTotal, &[]),
+            dead_lettered: s.total(Family::DeliveriesDeadLetteredTotal, &[]),
         }
     }
 }
@@ -93,6 +83,9 @@ pub struct AlertState {
     pub rules: Vec<RuleState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counters: Option<Counters>,
+    /// When the previous run was saved.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub evaluated_at: Option<OffsetDateTime>,
     /// Newest last, at most [`RECENT`].
     #[serde(default)]
     pub recent: Vec<Notice>,
@@ -120,61 +113,77 @@ pub fn samples_from_counters(
             d(current.agent_finished, prev.agent_finished),
         ),
     );
-    let hooks = d(current.webhooks, prev.webhooks);
     samples.insert(
         AlertMetric::ErrorRate,
         Sample::ratio(
             now,
-            d(hooks, d(current.webhooks_ok, prev.webhooks_ok)),
-            hooks,
+            d(current.api_server_errors, prev.api_server_errors),
+            d(current.api_requests, prev.api_requests),
         ),
     );
-    let ranges: Vec<f64> = current
-        .webhook_ranges
+    let durations: Vec<u64> = current
+        .api_duration_buckets
         .iter()
         .enumerate()
-        .map(|(i, c)| d(*c, prev.webhook_ranges.get(i).copied().unwrap_or(0.0)))
+        .map(|(i, c)| c.saturating_sub(prev.api_duration_buckets.get(i).copied().unwrap_or(0)))
         .collect();
-    let total: f64 = ranges.iter().sum();
-    if total > 0.0 {
-        let mut seen = 0.0;
-        let p95 = TIME_RANGES
-            .iter()
-            .zip(&ranges)
-            .find_map(|((_, bound), n)| {
-                seen += n;
-                (seen >= 0.95 * total).then_some(*bound)
-            })
-            .unwrap_or(0.0);
+    if let Some(p95) = percentile_bound(
+        Family::ApiRequestDurationSeconds.buckets(),
+        &durations,
+        0.95,
+    ) {
         samples.insert(AlertMetric::P95ResponseTimeSeconds, Sample::new(now, p95));
     }
-    // The longest agent in the interval: the bound of its bucket (above the last
-    // bound, twice the last bound); 0 when none finished.
-    let bounds = Family::AgentExecutionDurationSeconds.buckets();
-    let longest = current
-        .agent_buckets
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| **c > prev.agent_buckets.get(*i).copied().unwrap_or(0))
-        .map(|(i, _)| {
-            bounds
-                .get(i)
-                .copied()
-                .unwrap_or_else(|| bounds.last().copied().unwrap_or(0.0) * 2.0)
-        })
-        .fold(0.0, f64::max);
     samples.insert(
-        AlertMetric::AgentExecutionDurationSeconds,
-        Sample::new(now, longest),
+        AlertMetric::AgentsOverAllowance,
+        Sample::new(
+            now,
+            d(current.agents_over_allowance, prev.agents_over_allowance),
+        ),
     );
-    if current.workflows_timed_out > prev.workflows_timed_out {
-        // The lifecycle timed a workflow out: it went past its limit.
-        samples.insert(
-            AlertMetric::WorkflowExecutionDurationMinutes,
-            Sample::new(now, 31.0),
-        );
-    }
+    samples.insert(
+        AlertMetric::DeliveriesDeadLettered,
+        Sample::new(now, d(current.dead_lettered, prev.dead_lettered)),
+    );
     samples
+}
+
+/// The upper bound of the bucket that holds the `q` quantile of `counts` (per
+/// bucket, the overflow last, counted as twice the last bound); `None` without
+/// observations.
+pub fn percentile_bound(bounds: &[f64], counts: &[u64], q: f64) -> Option<f64> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let overflow = bounds.last().copied().unwrap_or(0.0) * 2.0;
+    let mut seen = 0u64;
+    counts.iter().enumerate().find_map(|(i, n)| {
+        seen += n;
+        (seen as f64 >= q * total as f64).then(|| bounds.get(i).copied().unwrap_or(overflow))
+    })
+}
+
+/// The longest workflow run in minutes: a running (or starting) workflow's run
+/// so far, or the whole run of one that finished after `since` (the previous
+/// evaluation). Runs count from the latest (re)start; a paused workflow
+/// (`credentials_invalid`) has no deadline and is not running.
+pub fn longest_run_minutes(
+    workflows: &[Workflow],
+    since: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> f64 {
+    workflows
+        .iter()
+        .filter_map(|w| {
+            let ended = match w.status {
+                WorkflowStatus::Pending | WorkflowStatus::Running => now,
+                WorkflowStatus::CredentialsInvalid => return None,
+                _ => w.finished_at.filter(|at| since.is_some_and(|s| *at > s))?,
+            };
+            Some((ended - w.run_started_at()).as_seconds_f64().max(0.0) / 60.0)
+        })
+        .fold(0.0, f64::max)
 }
 
 /// Runs every due rule once; notifications go to the configured channels.
@@ -184,7 +193,13 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
     let now = services.clock.now();
     let snapshot = services.metrics.snapshot().await?;
     let current = Counters::from_snapshot(&snapshot);
-    let extra = live_samples(services, now).await;
+    let mut extra = live_samples(services, now).await;
+    let workflows = services
+        .store
+        .recent_workflows(100)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "workflow runs not sampled"))
+        .ok();
     let maintenance = maintenance(services).await?.active(now);
     let base = channels
         .runbook_base
@@ -197,6 +212,13 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
             .and_then(|s| serde_json::from_value(s.doc).ok())
             .unwrap_or_default();
         let mut samples = samples_from_counters(state.counters.as_ref(), &current, now);
+        if let Some(workflows) = &workflows {
+            let minutes = longest_run_minutes(workflows, state.evaluated_at, now);
+            extra.insert(
+                AlertMetric::WorkflowExecutionDurationMinutes,
+                Sample::new(now, minutes),
+            );
+        }
         for (metric, sample) in &extra {
             match samples.get_mut(metric) {
                 Some(existing) if existing.value >= sample.value => {}
@@ -233,6 +255,7 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
             }
         }
         state.counters = Some(current.clone());
+        state.evaluated_at = Some(now);
         state.recent.extend(notices.iter().cloned());
         if state.recent.len() > RECENT {
             let excess = state.recent.len() - RECENT;
@@ -262,37 +285,10 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
     ))
 }
 
-/// Samples read live rather than from counters.
+/// Samples read live rather than from counters (but for the workflow runs,
+/// which need the previous evaluation's time).
 async fn live_samples(services: &Services, now: OffsetDateTime) -> Samples {
     let mut samples = Samples::new();
-    // The oldest unfinished workflow among the most recent ones.
-    match services.store.recent_workflows(100).await {
-        Ok(workflows) => {
-            let oldest = workflows
-                .iter()
-                .filter(|w| !w.status.is_terminal())
-                .map(|w| (now - w.created_at).as_seconds_f64() / 60.0)
-                .fold(0.0, f64::max);
-            samples.insert(
-                AlertMetric::WorkflowExecutionDurationMinutes,
-                Sample::new(now, oldest),
-            );
-        }
-        Err(e) => tracing::warn!(error = %e, "workflow ages not sampled"),
-    }
-    let mut streak = None;
-    for kind in [DeliveryKind::OpalTrigger, DeliveryKind::AlertNotification] {
-        match services.deliveries.consecutive_failures(kind).await {
-            Ok(n) => streak = Some(streak.unwrap_or(0).max(n)),
-            Err(e) => tracing::warn!(error = %e, "delivery failures not sampled"),
-        }
-    }
-    if let Some(n) = streak {
-        samples.insert(
-            AlertMetric::WebhookConsecutiveFailures,
-            Sample::new(now, f64::from(n)),
-        );
-    }
     // Availability: did the critical services pass their latest check (if fresh)?
     if let Ok(Some(state)) = super::health::load(services).await
         && let Some(report) = state.latest
@@ -511,39 +507,121 @@ mod tests {
         let prev = Counters {
             agent_finished: 10.0,
             agent_failed: 1.0,
-            webhooks: 100.0,
-            webhooks_ok: 99.0,
-            webhook_ranges: vec![100.0, 0.0, 0.0, 0.0, 0.0],
-            agent_buckets: vec![0; 11],
-            workflows_timed_out: 0.0,
+            api_requests: 100.0,
+            api_server_errors: 1.0,
+            api_duration_buckets: vec![100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            agents_over_allowance: 2.0,
+            dead_lettered: 5.0,
         };
         assert!(samples_from_counters(None, &prev, NOW).is_empty());
         let mut now = prev.clone();
         now.agent_finished = 20.0;
         now.agent_failed = 3.0;
-        now.webhooks = 120.0;
-        now.webhooks_ok = 110.0;
-        now.webhook_ranges = vec![118.0, 0.0, 0.0, 0.0, 2.0];
-        now.agent_buckets[10] = 1;
-        now.workflows_timed_out = 1.0;
+        now.api_requests = 120.0;
+        now.api_server_errors = 3.0;
+        now.api_duration_buckets[0] = 118;
+        now.api_duration_buckets[13] = 2;
+        now.agents_over_allowance = 3.0;
+        now.dead_lettered = 6.0;
         let s = samples_from_counters(Some(&prev), &now, NOW);
         let rate = s[&AlertMetric::OpalAgentFailureRate];
         assert_eq!((rate.value, rate.weight), (2.0, 10.0));
         let err = s[&AlertMetric::ErrorRate];
-        assert_eq!((err.value, err.weight), (9.0, 20.0));
-        // 2 of 20 over 5 s: the 95th percentile is over 5 s.
-        assert_eq!(s[&AlertMetric::P95ResponseTimeSeconds].value, 10.0);
-        now.webhook_ranges = vec![119.0, 0.0, 0.0, 0.0, 1.0];
+        assert_eq!((err.value, err.weight), (2.0, 20.0), "5xx of all requests");
+        // 2 of 20 over 10 s: the 95th percentile is in the overflow.
+        assert_eq!(s[&AlertMetric::P95ResponseTimeSeconds].value, 20.0);
+        now.api_duration_buckets = vec![119, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0];
         let s = samples_from_counters(Some(&prev), &now, NOW);
         assert_eq!(
             s[&AlertMetric::P95ResponseTimeSeconds].value,
-            0.1,
+            0.001,
             "1 of 20 is the top 5 %"
         );
-        assert_eq!(s[&AlertMetric::AgentExecutionDurationSeconds].value, 600.0);
-        assert_eq!(
-            s[&AlertMetric::WorkflowExecutionDurationMinutes].value,
-            31.0
+        assert_eq!(s[&AlertMetric::AgentsOverAllowance].value, 1.0);
+        assert_eq!(s[&AlertMetric::DeliveriesDeadLettered].value, 1.0);
+        assert!(
+            !s.contains_key(&AlertMetric::WorkflowExecutionDurationMinutes),
+            "sampled from the workflows themselves, not from a counter"
         );
+        // No requests in the interval: no latency sample.
+        let s = samples_from_counters(Some(&prev), &prev, NOW);
+        assert!(!s.contains_key(&AlertMetric::P95ResponseTimeSeconds));
+    }
+
+    fn workflow(status: WorkflowStatus, created_min_ago: i64) -> Workflow {
+        let intake = osa_intake();
+        let (mut w, _) = Workflow::create(
+            &intake,
+            "wf".into(),
+            "c".into(),
+            NOW - time::Duration::minutes(created_min_ago),
+            1.0,
+        );
+        w.status = status;
+        w
+    }
+
+    fn osa_intake() -> crate::domain::intake::Intake {
+        let raw = serde_json::json!({
+            "business_context": {"company_name": "Acme", "industry": "media", "goals": ["Grow"],
+                                 "target_audience": "Readers of long-form journalism"},
+            "optimizely_config": {"project_id": "42", "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
+            "analysis_preferences": {"analysis_depth": "standard", "focus_areas": ["content"], "timeline": "30d"}
+        });
+        crate::domain::intake::parse_intake(raw.to_string().as_bytes()).expect("intake")
+    }
+
+    #[test]
+    fn workflow_runs_count_running_workflows_from_their_latest_start() {
+        let since = Some(NOW - time::Duration::minutes(1));
+        // Paused for 40 minutes: no deadline runs, nothing is late.
+        let paused = workflow(WorkflowStatus::CredentialsInvalid, 40);
+        assert_eq!(longest_run_minutes(&[paused], since, NOW), 0.0);
+        // Created 50 minutes ago, resumed 10 minutes ago: a 10-minute run.
+        let mut resumed = workflow(WorkflowStatus::Running, 50);
+        resumed.trigger.restarted_at = Some(NOW - time::Duration::minutes(10));
+        assert_eq!(longest_run_minutes(&[resumed.clone()], since, NOW), 10.0);
+        // A workflow that timed out after 31 minutes, half a minute ago: its
+        // real run, once; before the previous evaluation it is old news.
+        let mut timed_out = workflow(WorkflowStatus::TimedOut, 31);
+        timed_out.finished_at = Some(NOW - time::Duration::seconds(30));
+        let runs = [resumed, timed_out.clone()];
+        assert_eq!(longest_run_minutes(&runs, since, NOW), 30.5);
+        let later = Some(NOW - time::Duration::seconds(10));
+        assert_eq!(longest_run_minutes(&runs, later, NOW), 10.0);
+        assert_eq!(longest_run_minutes(&[timed_out], None, NOW), 0.0);
+        assert_eq!(
+            longest_run_minutes(&[workflow(WorkflowStatus::Pending, 3)], None, NOW),
+            3.0
+        );
+    }
+
+    #[test]
+    fn only_server_errors_count_as_errors() {
+        use crate::domain::metrics::Observation;
+        let mut observations = Vec::new();
+        for (status, n) in [("200", 6), ("401", 3), ("404", 2), ("503", 1)] {
+            for _ in 0..n {
+                observations.push(
+                    Observation::inc(
+                        Family::ApiRequestsTotal,
+                        &["GET", "/api/strategy/workflows/{id}", status, "cli"],
+                    )
+                    .expect("valid"),
+                );
+            }
+        }
+        let counters = Counters::from_snapshot(&Snapshot::of_observations(&observations));
+        assert_eq!(counters.api_requests, 12.0);
+        assert_eq!(counters.api_server_errors, 1.0, "4xx are the caller's");
+    }
+
+    #[test]
+    fn percentiles_take_the_bound_of_their_bucket() {
+        let bounds = [0.1, 1.0];
+        assert_eq!(percentile_bound(&bounds, &[0, 0, 0], 0.95), None);
+        assert_eq!(percentile_bound(&bounds, &[95, 5, 0], 0.95), Some(0.1));
+        assert_eq!(percentile_bound(&bounds, &[94, 5, 1], 0.95), Some(1.0));
+        assert_eq!(percentile_bound(&bounds, &[0, 0, 1], 0.95), Some(2.0));
     }
 }

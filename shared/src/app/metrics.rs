@@ -4,7 +4,7 @@
 //! types, fixed reason codes).
 
 use crate::domain::AgentId;
-use crate::domain::event::{AgentEvent, EventKind};
+use crate::domain::event::AgentEvent;
 use crate::domain::metrics::{
     Family, Observation, confidence_level, processing_time_range, strategy_recommendations,
 };
@@ -40,9 +40,10 @@ fn collect(
         .collect()
 }
 
-/// One webhook processed: its outcome, the agent's reported duration, and the PII
-/// the redaction found. `status` is the audit reason (`accepted`, `duplicate`,
-/// `signature_mismatch`...): a fixed code.
+/// One webhook processed: its outcome and the PII the redaction found. `status`
+/// is the audit reason (`accepted`, `duplicate`, `signature_mismatch`...): a
+/// fixed code. The agent's duration is OSA's own measurement, recorded when the
+/// agent's end is published ([`on_published`]).
 pub async fn webhook_processed(
     services: &Services,
     event: Option<&AgentEvent>,
@@ -60,20 +61,6 @@ pub async fn webhook_processed(
             processing_time_range(elapsed.as_millis()),
         ],
     )];
-    if status == "accepted"
-        && let Some(event) = event
-        && matches!(
-            event.kind,
-            EventKind::Completed | EventKind::Failed | EventKind::TimedOut
-        )
-        && let Some(ms) = event.duration_ms
-    {
-        built.push(Observation::observe(
-            Family::AgentExecutionDurationSeconds,
-            &[agent, WORKFLOW_TYPE],
-            ms as f64 / 1000.0,
-        ));
-    }
     if let Some((findings, mode)) = findings {
         let level = confidence_level(event.and_then(|e| e.confidence));
         built.extend(pii_observations(findings, mode, level));
@@ -94,27 +81,42 @@ pub async fn delivery_dead_lettered(services: &Services) {
     record(services, collect(built)).await;
 }
 
+/// The PII found, by type; with redaction off (mode `none`) what was found is
+/// stored as sent, and each is also a compliance violation.
 fn pii_observations(
     findings: &Findings,
     mode: RedactionMode,
     level: &str,
 ) -> Vec<Result<Observation, crate::domain::metrics::MetricsError>> {
-    findings
-        .iter()
-        .map(|(kind, n)| {
+    let by = |o: Observation, n: u32| match o {
+        Observation::Inc { series, .. } => Observation::Inc {
+            series,
+            by: u64::from(n),
+        },
+        other => other,
+    };
+    let mut built = Vec::new();
+    for (kind, n) in findings.iter() {
+        built.push(
             Observation::inc(
                 Family::PiiProtectionOperationsTotal,
                 &[kind.as_str(), mode.as_str(), level],
             )
-            .map(|o| match o {
-                Observation::Inc { series, .. } => Observation::Inc {
-                    series,
-                    by: u64::from(n),
-                },
-                other => other,
-            })
-        })
-        .collect()
+            .map(|o| by(o, n)),
+        );
+        if mode == RedactionMode::None {
+            let (severity, framework) = kind.compliance();
+            let violation = format!("unredacted_{}", kind.as_str());
+            built.push(
+                Observation::inc(
+                    Family::ComplianceViolationsTotal,
+                    &[&violation, severity, framework],
+                )
+                .map(|o| by(o, n)),
+            );
+        }
+    }
+    built
 }
 
 /// Agent executions and finished workflows (their duration, and the strategy
@@ -127,9 +129,23 @@ pub async fn on_published(services: &Services, events: &[DomainEvent]) {
             DomainEvent::AgentResultAccepted {
                 agent,
                 agent_status,
+                run,
                 ..
             } if agent_status.is_terminal() => {
                 built.push(agent_execution(*agent, agent_status.as_str()));
+                if let Some(run) = run {
+                    built.push(Observation::observe(
+                        Family::AgentExecutionDurationSeconds,
+                        &[agent.as_str(), WORKFLOW_TYPE],
+                        run.ran_ms as f64 / 1000.0,
+                    ));
+                    if run.over_allowance {
+                        built.push(Observation::inc(
+                            Family::AgentOverAllowanceTotal,
+                            &[agent.as_str()],
+                        ));
+                    }
+                }
             }
             DomainEvent::WorkflowFinished {
                 workflow_id,

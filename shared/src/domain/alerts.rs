@@ -88,17 +88,21 @@ pub enum Aggregate {
 pub enum AlertMetric {
     /// Failed or timed-out agent executions over all finished ones.
     OpalAgentFailureRate,
-    /// Consecutive failed attempts of outbound webhook deliveries.
-    WebhookConsecutiveFailures,
-    /// The age of the oldest unfinished workflow, in minutes.
+    /// Outbound deliveries dead-lettered since the previous evaluation.
+    DeliveriesDeadLettered,
+    /// The longest current run of a running workflow, or the run of one that
+    /// finished since the previous evaluation, in minutes (from its latest
+    /// (re)start; a paused workflow is not running).
     WorkflowExecutionDurationMinutes,
-    /// Webhook requests refused or failed over all webhook requests.
+    /// API requests answered with a server error (5xx) over all API requests; a
+    /// client error (4xx) is the caller's and not a failure.
     ErrorRate,
-    /// The longest agent execution seen, in seconds.
-    AgentExecutionDurationSeconds,
+    /// Agents that ran past their own allowance since the previous evaluation,
+    /// by OSA's clock.
+    AgentsOverAllowance,
     /// Share of health checks of the critical services that passed.
     Availability,
-    /// The 95th percentile webhook processing time, in seconds (bucketed).
+    /// The 95th percentile API request duration, in seconds (a bucket bound).
     P95ResponseTimeSeconds,
 }
 
@@ -198,13 +202,15 @@ pub const ALERT_RULES: [AlertRule; 7] = [
     AlertRule {
         rule_id: "webhook_delivery_failures",
         name: "Webhook Delivery Failures",
-        description: "3 or more consecutive webhook delivery failures",
+        description: "An outbound delivery was dead-lettered after its last attempt",
         severity: Severity::Medium,
+        // Fires on the first dead letter and stays firing while more follow
+        // within the window.
         condition: cond(
-            AlertMetric::WebhookConsecutiveFailures,
+            AlertMetric::DeliveriesDeadLettered,
             Operator::Gte,
-            3.0,
-            1,
+            1.0,
+            15,
             1,
         ),
         channels: &[Channel::Slack],
@@ -235,7 +241,7 @@ pub const ALERT_RULES: [AlertRule; 7] = [
     AlertRule {
         rule_id: "high_error_rate",
         name: "High Error Rate",
-        description: "Error rate over 5% in 5 minutes",
+        description: "Server errors (5xx) over 5% of API requests in 5 minutes",
         severity: Severity::High,
         condition: cond(AlertMetric::ErrorRate, Operator::Gt, 0.05, 5, 1),
         channels: &[Channel::Slack, Channel::Email],
@@ -245,15 +251,9 @@ pub const ALERT_RULES: [AlertRule; 7] = [
     AlertRule {
         rule_id: "agent_timeout",
         name: "Agent Timeout",
-        description: "An agent ran for more than 300 seconds",
+        description: "An agent ran past its allowance (300 s; the roadmap generator 360 s)",
         severity: Severity::High,
-        condition: cond(
-            AlertMetric::AgentExecutionDurationSeconds,
-            Operator::Gt,
-            300.0,
-            1,
-            1,
-        ),
+        condition: cond(AlertMetric::AgentsOverAllowance, Operator::Gte, 1.0, 1, 1),
         channels: &[Channel::PagerDuty],
         suppressed_in_maintenance: false,
         evaluate_every_secs: 0,
@@ -271,7 +271,7 @@ pub const ALERT_RULES: [AlertRule; 7] = [
     AlertRule {
         rule_id: "high_response_time",
         name: "High Response Time",
-        description: "P95 response time over 5 seconds",
+        description: "P95 API response time over 5 seconds",
         severity: Severity::Medium,
         condition: cond(AlertMetric::P95ResponseTimeSeconds, Operator::Gt, 5.0, 2, 1),
         channels: &[Channel::Slack],
@@ -725,10 +725,10 @@ mod tests {
     #[test]
     fn each_table_threshold_just_under_and_over() {
         let cases: [(&str, f64, f64); 6] = [
-            ("webhook_delivery_failures", 2.0, 3.0),
+            ("webhook_delivery_failures", 0.0, 1.0),
             ("strategy_workflow_timeout", 30.0, 30.5),
             ("high_error_rate", 0.05, 0.051),
-            ("agent_timeout", 300.0, 300.1),
+            ("agent_timeout", 0.0, 1.0),
             ("high_response_time", 5.0, 5.1),
             ("low_availability", 0.99, 0.989),
         ];

@@ -10,7 +10,7 @@ use super::AgentId;
 use super::audit::{Attempt, AuditEntry, AuditOutcome};
 use super::event::{AgentEvent, EventKind};
 use super::history::AgentChange;
-use super::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
+use super::workflow::{AgentRun, AgentState, AgentStatus, Workflow, WorkflowStatus};
 
 /// One agent's accepted result: its own item, so nine agents never contend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,8 @@ pub enum EventOutcome {
         workflow_status: WorkflowStatus,
         /// This event ended the workflow: it was running and is now terminal.
         workflow_finished: bool,
+        /// This event ended its agent: how long the agent ran, by OSA's clock.
+        run: Option<AgentRun>,
     },
     Duplicate {
         event_id: String,
@@ -148,6 +150,11 @@ pub fn apply(
             state_changed: applied.state_changed,
             workflow_status: workflow.status,
             workflow_finished: !was_terminal && workflow.status.is_terminal(),
+            run: if applied.state_changed {
+                agents[index].run(workflow.agents_could_start_at())
+            } else {
+                None
+            },
         },
     })
 }

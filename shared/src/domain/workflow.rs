@@ -178,6 +178,16 @@ pub struct AgentState {
     pub late_result_at: Option<OffsetDateTime>,
 }
 
+/// How long an agent ran by OSA's own clock, against the time it was allowed.
+/// Senders need not report a duration, so alerts and metrics use this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRun {
+    pub ran_ms: u64,
+    pub allowed_ms: u64,
+    /// It ran past its own allowance, or was timed out for it.
+    pub over_allowance: bool,
+}
+
 /// What applying one event did to an agent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -213,6 +223,35 @@ impl AgentState {
 
     fn allowed(&self) -> time::Duration {
         time::Duration::milliseconds(i64::try_from(self.allowed_ms).unwrap_or(i64::MAX))
+    }
+
+    /// Once the agent is terminal: how long it ran, from its `started` event or,
+    /// when its first word was its end, from when it could start (`could_start`:
+    /// the trigger's acceptance or the workflow's restart).
+    pub fn run(&self, could_start: Option<OffsetDateTime>) -> Option<AgentRun> {
+        if !self.status.is_terminal() {
+            return None;
+        }
+        let finished = self.finished_at?;
+        let started = match self.started_at {
+            Some(started) if started < finished => started,
+            _ => could_start
+                .filter(|at| *at <= finished)
+                .or(self.started_at)?,
+        };
+        let ran_ms = (finished - started)
+            .whole_milliseconds()
+            .clamp(0, i128::from(u64::MAX)) as u64;
+        let allowed_ms = if self.allowed_ms > 0 {
+            self.allowed_ms
+        } else {
+            self.max_duration_secs.saturating_mul(1000)
+        };
+        Some(AgentRun {
+            ran_ms,
+            allowed_ms,
+            over_allowance: ran_ms > allowed_ms || self.status == AgentStatus::TimedOut,
+        })
     }
 
     /// When this agent times out: its allowed time from its `started` event, or
@@ -409,13 +448,23 @@ pub struct DeadlineCheck {
 }
 
 impl Workflow {
+    /// When the current run began: the creation, or the latest restart (a
+    /// redriven trigger, a resume after paused credentials).
+    pub fn run_started_at(&self) -> OffsetDateTime {
+        self.trigger
+            .restarted_at
+            .map_or(self.created_at, |at| at.max(self.created_at))
+    }
+
+    /// When agents that have not started could: the trigger's acceptance or a
+    /// restart, whichever is later.
+    pub fn agents_could_start_at(&self) -> Option<OffsetDateTime> {
+        self.trigger.accepted_at.max(self.trigger.restarted_at)
+    }
+
     /// When the workflow as a whole times out.
     pub fn timeout_at(&self, deadline_scale: f64) -> OffsetDateTime {
-        let from = self
-            .trigger
-            .restarted_at
-            .map_or(self.created_at, |at| at.max(self.created_at));
-        from + WORKFLOW_TIMEOUT.mul_f64(deadline_scale.max(0.0))
+        self.run_started_at() + WORKFLOW_TIMEOUT.mul_f64(deadline_scale.max(0.0))
     }
 
     /// Which agents (and whether the workflow itself) are past their deadlines at
@@ -434,7 +483,7 @@ impl Workflow {
         let workflow_expired = now >= timeout_at;
         // Unstarted agents get their time from the trigger's acceptance, or from
         // a restart (redrive, resume), whichever is later.
-        let accepted = self.trigger.accepted_at.max(self.trigger.restarted_at);
+        let accepted = self.agents_could_start_at();
         let open = agents.iter().filter(|a| !a.status.is_terminal());
         let (expired, waiting): (Vec<&AgentState>, Vec<&AgentState>) =
             open.partition(|a| workflow_expired || now >= a.deadline(accepted));

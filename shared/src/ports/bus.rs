@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::BusError;
 use crate::domain::event::AgentEvent;
 use crate::domain::record::EventOutcome;
-use crate::domain::workflow::{AgentStatus, WorkflowStatus};
+use crate::domain::workflow::{AgentRun, AgentStatus, WorkflowStatus};
 
 /// What happened, for other systems to subscribe to (EventBridge on AWS).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub enum DomainEvent {
         agent: crate::domain::AgentId,
         event_id: String,
         agent_status: AgentStatus,
+        /// Set when this result ended the agent: how long it ran by OSA's clock.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<AgentRun>,
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
@@ -49,6 +52,7 @@ impl DomainEvent {
             state_changed: true,
             workflow_status,
             workflow_finished,
+            run,
         } = outcome
         else {
             return Vec::new();
@@ -58,6 +62,7 @@ impl DomainEvent {
             agent: event.agent,
             event_id: event_id.clone(),
             agent_status: *agent_status,
+            run: *run,
             at,
         }];
         if *workflow_finished {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{LastRun, StoreError, Updated};
-use crate::domain::delivery::{Delivery, DeliveryKind};
+use crate::domain::delivery::Delivery;
 
 /// Outbound deliveries (`domain::delivery`), their dead-letter queue and the
 /// per-kind consecutive-failure counter that alerting reads.
@@ -27,15 +27,6 @@ pub trait DeliveryStore: Send + Sync {
     /// Dead-lettered deliveries, the most recently dead-lettered first, from an
     /// index (never a scan). A redriven delivery leaves the list.
     async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
-
-    /// Deliveries of `kind` dead-lettered since the last one of that kind was delivered.
-    async fn consecutive_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError>;
-
-    /// Adds one (a delivery of `kind` was dead-lettered); returns the new count.
-    async fn raise_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError>;
-
-    /// Back to zero (a delivery of `kind` was delivered).
-    async fn reset_failures(&self, kind: DeliveryKind) -> Result<(), StoreError>;
 }
 
 impl dyn DeliveryStore {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 use super::{SqliteResult, SqliteStore};
-use crate::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus};
+use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::ports::{DeliveryStore, StoreError};
 
 /// Created with the rest of the schema (`CREATE ... IF NOT EXISTS`, so an older
@@ -21,11 +21,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_dead_lettered
     ON deliveries (dead_lettered_at_ms, id) WHERE dead_lettered_at_ms IS NOT NULL;
-
-CREATE TABLE IF NOT EXISTS delivery_failures (
-    kind        TEXT    NOT NULL PRIMARY KEY,
-    consecutive INTEGER NOT NULL
-) WITHOUT ROWID;
 ";
 
 /// Attempts of `update_delivery`'s compare-and-set before giving up.
@@ -165,49 +160,6 @@ impl DeliveryStore for SqliteStore {
         })
         .await
     }
-
-    async fn consecutive_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError> {
-        self.read(move |conn| {
-            let n: Option<i64> = conn
-                .prepare_cached("SELECT consecutive FROM delivery_failures WHERE kind = ?1")
-                .or_unavailable()?
-                .query_row([kind.as_str()], |r| r.get(0))
-                .optional()
-                .or_unavailable()?;
-            Ok(u32::try_from(n.unwrap_or(0)).unwrap_or(u32::MAX))
-        })
-        .await
-    }
-
-    async fn raise_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError> {
-        self.write(move |conn| {
-            let n: i64 = conn
-                .prepare_cached(
-                    "INSERT INTO delivery_failures (kind, consecutive) VALUES (?1, 1)
-                     ON CONFLICT (kind) DO UPDATE SET consecutive = consecutive + 1
-                     RETURNING consecutive",
-                )
-                .or_unavailable()?
-                .query_row([kind.as_str()], |r| r.get(0))
-                .or_unavailable()?;
-            Ok(u32::try_from(n).unwrap_or(u32::MAX))
-        })
-        .await
-    }
-
-    async fn reset_failures(&self, kind: DeliveryKind) -> Result<(), StoreError> {
-        // Most deliveries succeed with the counter at zero: that writes nothing.
-        self.write(move |conn| {
-            conn.prepare_cached(
-                "UPDATE delivery_failures SET consecutive = 0 WHERE kind = ?1 AND consecutive > 0",
-            )
-            .or_unavailable()?
-            .execute([kind.as_str()])
-            .or_unavailable()?;
-            Ok(())
-        })
-        .await
-    }
 }
 
 #[cfg(test)]
@@ -234,8 +186,6 @@ mod tests {
             "UPDATE deliveries SET version = ?3, dead_lettered_at_ms = ?4, doc = ?5
              WHERE id = ?1 AND version = ?2",
             LIST_DEAD_LETTERED,
-            "SELECT consecutive FROM delivery_failures WHERE kind = ?1",
-            "UPDATE delivery_failures SET consecutive = 0 WHERE kind = ?1 AND consecutive > 0",
         ];
         let plans = store
             .read(move |conn| {

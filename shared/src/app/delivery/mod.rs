@@ -281,11 +281,9 @@ async fn follow_up(
             if fresh {
                 tracing::info!(delivery_id = %id, kind, attempts = delivery.attempts.len(), "delivered");
             }
-            services.deliveries.reset_failures(delivery.kind).await?;
         }
         Decision::DeadLetter { reason } => {
             if fresh {
-                let consecutive = services.deliveries.raise_failures(delivery.kind).await?;
                 super::metrics::delivery_dead_lettered(services).await;
                 services
                     .note(&Activity::DeliveryDeadLettered {
@@ -296,12 +294,11 @@ async fn follow_up(
                         at: services.clock.now(),
                     })
                     .await;
-                // The alert evaluator reads this signal and the counter.
+                // The alert evaluator watches the counter; this line is the signal.
                 tracing::error!(
                     delivery_id = %id,
                     kind,
                     reason = %reason,
-                    consecutive_failures = consecutive,
                     alert_signal = "delivery_dead_lettered",
                     "delivery dead-lettered"
                 );

@@ -59,6 +59,12 @@ const WORKFLOW_BUCKETS: &[f64] = &[
     10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0,
 ];
 
+/// API requests take milliseconds; the slowest routes (a report, a Force Sync
+/// waiting on Optimizely) seconds.
+const API_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 /// The metric families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
@@ -69,14 +75,15 @@ pub enum Family {
     StrategyRecommendationsTotal,
     SystemHealthScore,
     WebhookProcessingTotal,
-    CacheHitRatio,
     ComplianceViolationsTotal,
     ApiRequestsTotal,
+    ApiRequestDurationSeconds,
     DeliveriesDeadLetteredTotal,
+    AgentOverAllowanceTotal,
 }
 
 impl Family {
-    pub const ALL: [Family; 11] = [
+    pub const ALL: [Family; 12] = [
         Family::AgentExecutionTotal,
         Family::AgentExecutionDurationSeconds,
         Family::WorkflowProcessingDurationSeconds,
@@ -84,10 +91,11 @@ impl Family {
         Family::StrategyRecommendationsTotal,
         Family::SystemHealthScore,
         Family::WebhookProcessingTotal,
-        Family::CacheHitRatio,
         Family::ComplianceViolationsTotal,
         Family::ApiRequestsTotal,
+        Family::ApiRequestDurationSeconds,
         Family::DeliveriesDeadLetteredTotal,
+        Family::AgentOverAllowanceTotal,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -101,17 +109,20 @@ impl Family {
             Family::StrategyRecommendationsTotal => "osal_strategy_recommendations_total",
             Family::SystemHealthScore => "osal_system_health_score",
             Family::WebhookProcessingTotal => "osal_webhook_processing_total",
-            Family::CacheHitRatio => "osal_cache_hit_ratio",
             Family::ComplianceViolationsTotal => "osal_compliance_violations_total",
             Family::ApiRequestsTotal => "osal_api_requests_total",
+            Family::ApiRequestDurationSeconds => "osal_api_request_duration_seconds",
             Family::DeliveriesDeadLetteredTotal => "osal_deliveries_dead_lettered_total",
+            Family::AgentOverAllowanceTotal => "osal_agent_over_allowance_total",
         }
     }
 
     pub const fn help(self) -> &'static str {
         match self {
             Family::AgentExecutionTotal => "Total number of OPAL agent executions by status",
-            Family::AgentExecutionDurationSeconds => "Duration of agent executions in seconds",
+            Family::AgentExecutionDurationSeconds => {
+                "Duration of agent executions in seconds, by OSA's clock"
+            }
             Family::WorkflowProcessingDurationSeconds => {
                 "Duration of workflow processing operations"
             }
@@ -121,21 +132,28 @@ impl Family {
             Family::StrategyRecommendationsTotal => "Total strategy recommendations generated",
             Family::SystemHealthScore => "Current system health score by component",
             Family::WebhookProcessingTotal => "Total webhook processing operations",
-            Family::CacheHitRatio => "Cache hit ratio by cache type",
-            Family::ComplianceViolationsTotal => "Total compliance violations detected",
+            Family::ComplianceViolationsTotal => {
+                "Personal data stored unredacted (redaction mode none), by type"
+            }
             Family::ApiRequestsTotal => "Total API requests processed",
+            Family::ApiRequestDurationSeconds => {
+                "Time from request to response head, by route, in seconds"
+            }
             Family::DeliveriesDeadLetteredTotal => {
                 "Outbound deliveries dead-lettered after their last attempt"
+            }
+            Family::AgentOverAllowanceTotal => {
+                "Agents that ran past their own allowance, by OSA's clock"
             }
         }
     }
 
     pub const fn kind(self) -> Kind {
         match self {
-            Family::AgentExecutionDurationSeconds | Family::WorkflowProcessingDurationSeconds => {
-                Kind::Histogram
-            }
-            Family::SystemHealthScore | Family::CacheHitRatio => Kind::Gauge,
+            Family::AgentExecutionDurationSeconds
+            | Family::WorkflowProcessingDurationSeconds
+            | Family::ApiRequestDurationSeconds => Kind::Histogram,
+            Family::SystemHealthScore => Kind::Gauge,
             _ => Kind::Counter,
         }
     }
@@ -158,9 +176,10 @@ impl Family {
                 "webhook_type",
                 "processing_time_range",
             ],
-            Family::CacheHitRatio => &["cache_type"],
             Family::ComplianceViolationsTotal => &["violation_type", "severity", "framework"],
             Family::ApiRequestsTotal => &["method", "endpoint", "status_code", "user_agent"],
+            Family::ApiRequestDurationSeconds => &["method", "endpoint"],
+            Family::AgentOverAllowanceTotal => &["agent_id"],
             // No labels: its EMF metric has no dimensions, as the template's alarm reads it.
             Family::DeliveriesDeadLetteredTotal => &[],
         }
@@ -171,6 +190,7 @@ impl Family {
         match self {
             Family::AgentExecutionDurationSeconds => AGENT_BUCKETS,
             Family::WorkflowProcessingDurationSeconds => WORKFLOW_BUCKETS,
+            Family::ApiRequestDurationSeconds => API_BUCKETS,
             _ => &[],
         }
     }
@@ -459,6 +479,21 @@ impl Snapshot {
         snapshot
     }
 
+    /// The snapshot of these observations alone (as if recorded into an empty
+    /// store).
+    pub fn of_observations(observations: &[Observation]) -> Snapshot {
+        Snapshot::from_cells(observations.iter().flat_map(Observation::updates).map(|u| {
+            StoredCell {
+                series: u.series,
+                field: u.field,
+                value: match u.op {
+                    Op::Add(n) => n,
+                    Op::Set(f) => Number::Float(f),
+                },
+            }
+        }))
+    }
+
     /// A counter's or a gauge's value.
     pub fn value(&self, series: &Series) -> Option<Number> {
         self.cells.get(series)?.get(&Field::Value).copied()
@@ -477,14 +512,18 @@ impl Snapshot {
 
     /// Sum of every series of `family` whose labels match `filter` (name, value).
     pub fn total(&self, family: Family, filter: &[(&str, &str)]) -> f64 {
+        self.total_where(family, |s| {
+            filter
+                .iter()
+                .all(|(name, value)| s.labels().any(|(n, v)| n == *name && v == *value))
+        })
+    }
+
+    /// Sum of every series of `family` that `keep` keeps.
+    pub fn total_where(&self, family: Family, keep: impl Fn(&Series) -> bool) -> f64 {
         self.cells
             .iter()
-            .filter(|(s, _)| s.family == family)
-            .filter(|(s, _)| {
-                filter
-                    .iter()
-                    .all(|(name, value)| s.labels().any(|(n, v)| n == *name && v == *value))
-            })
+            .filter(|(s, _)| s.family == family && keep(s))
             .map(|(s, cells)| match family.kind() {
                 Kind::Histogram => self.count(s) as f64,
                 _ => cells.get(&Field::Value).map_or(0.0, |n| n.as_f64()),
@@ -637,21 +676,6 @@ mod tests {
         Series::new(family, values).expect("valid series")
     }
 
-    fn cells_of(observations: &[Observation]) -> Vec<StoredCell> {
-        observations
-            .iter()
-            .flat_map(Observation::updates)
-            .map(|u| StoredCell {
-                series: u.series,
-                field: u.field,
-                value: match u.op {
-                    Op::Add(n) => n,
-                    Op::Set(f) => Number::Float(f),
-                },
-            })
-            .collect()
-    }
-
     #[test]
     fn every_family_has_the_spec_shape() {
         for family in Family::ALL {
@@ -685,15 +709,15 @@ mod tests {
             Err(MetricsError::LabelCount { expected: 3, .. })
         ));
         let long = "x".repeat(MAX_LABEL_LEN + 1);
-        assert!(Series::new(Family::CacheHitRatio, &[&long]).is_err());
-        assert!(Series::new(Family::CacheHitRatio, &[""]).is_err());
-        let s = series(Family::CacheHitRatio, &["q\"uote"]);
+        assert!(Series::new(Family::AgentOverAllowanceTotal, &[&long]).is_err());
+        assert!(Series::new(Family::AgentOverAllowanceTotal, &[""]).is_err());
+        let s = series(Family::AgentOverAllowanceTotal, &["q\"uote"]);
         assert_eq!(
             Series::from_stored(s.family().name(), &s.labels_json()).ok(),
             Some(s)
         );
         assert!(Series::from_stored("osal_nope", "[]").is_err());
-        assert!(Series::from_stored("osal_cache_hit_ratio", "[1]").is_err());
+        assert!(Series::from_stored("osal_agent_over_allowance_total", "[1]").is_err());
     }
 
     #[test]
@@ -743,9 +767,10 @@ mod tests {
                 &["content_review", "completed", "strategy"],
             )
             .expect("obs"),
-            Observation::set(Family::CacheHitRatio, &["a\\b\"c\nd"], 0.5).expect("obs"),
+            Observation::set(Family::SystemHealthScore, &["a\\b\"c\nd", "local"], 0.5)
+                .expect("obs"),
         ];
-        let snapshot = Snapshot::from_cells(cells_of(&obs));
+        let snapshot = Snapshot::of_observations(&obs);
         let text = snapshot.render();
         assert!(text.contains("# TYPE osal_workflow_processing_duration_seconds histogram\n"));
         assert!(text.contains(
@@ -769,7 +794,9 @@ mod tests {
         assert!(text.contains(
             "osal_agent_execution_total{agent_id=\"content_review\",status=\"completed\",workflow_type=\"strategy\"} 2\n"
         ));
-        assert!(text.contains("osal_cache_hit_ratio{cache_type=\"a\\\\b\\\"c\\nd\"} 0.5\n"));
+        assert!(text.contains(
+            "osal_system_health_score{component=\"a\\\\b\\\"c\\nd\",environment=\"local\"} 0.5\n"
+        ));
         // Every family is announced once, and each series appears once, under
         // its own family.
         assert_eq!(text.matches("# HELP ").count(), Family::ALL.len());
@@ -779,7 +806,7 @@ mod tests {
             11 + 2 + 1 + 1,
             "10 buckets and +Inf, sum, count; a counter; a gauge"
         );
-        assert_eq!(text.matches("osal_cache_hit_ratio{").count(), 1);
+        assert_eq!(text.matches("osal_system_health_score{").count(), 1);
         assert_eq!(text.matches("osal_agent_execution_total{").count(), 1);
         assert_eq!(
             snapshot.total(Family::AgentExecutionTotal, &[("status", "completed")]),

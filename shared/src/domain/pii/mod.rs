@@ -51,6 +51,17 @@ impl PiiType {
             PiiType::Iban => "iban",
         }
     }
+
+    /// How grave it is to keep this type unredacted, and the framework that
+    /// says so: (severity, framework).
+    pub const fn compliance(self) -> (&'static str, &'static str) {
+        match self {
+            PiiType::CreditCard => ("high", "pci_dss"),
+            PiiType::Ssn | PiiType::Iban => ("high", "gdpr"),
+            PiiType::Email | PiiType::Phone => ("medium", "gdpr"),
+            PiiType::Ipv4 | PiiType::Ipv6 => ("low", "gdpr"),
+        }
+    }
 }
 
 /// How a finding is rewritten.

@@ -29,7 +29,6 @@ pub async fn delivery_suite(
     case!(update_delivery_reads_modifies_writes);
     case!(concurrent_delivery_updates_lose_nothing);
     case!(dead_letters_are_listed_newest_first_until_redriven);
-    case!(failure_counters_count_per_kind_and_reset);
 }
 
 type Deliveries = Arc<dyn osa_shared::ports::DeliveryStore>;
@@ -239,23 +238,4 @@ pub async fn dead_letters_are_listed_newest_first_until_redriven(
         .filter(|id| ids.contains(id))
         .collect();
     assert_eq!(after, vec![ids[1], ids[0]]);
-}
-
-pub async fn failure_counters_count_per_kind_and_reset(store: &Deliveries, _clock: &ManualClock) {
-    use osa_shared::domain::delivery::DeliveryKind::{AlertNotification, OpalTrigger};
-    store.reset_failures(OpalTrigger).await.unwrap();
-    store.reset_failures(AlertNotification).await.unwrap();
-    assert_eq!(store.consecutive_failures(OpalTrigger).await.unwrap(), 0);
-    assert_eq!(store.raise_failures(OpalTrigger).await.unwrap(), 1);
-    assert_eq!(store.raise_failures(OpalTrigger).await.unwrap(), 2);
-    assert_eq!(store.consecutive_failures(OpalTrigger).await.unwrap(), 2);
-    assert_eq!(
-        store.consecutive_failures(AlertNotification).await.unwrap(),
-        0,
-        "kinds count apart"
-    );
-    store.reset_failures(OpalTrigger).await.unwrap();
-    store.reset_failures(OpalTrigger).await.unwrap();
-    assert_eq!(store.consecutive_failures(OpalTrigger).await.unwrap(), 0);
-    assert_eq!(store.raise_failures(OpalTrigger).await.unwrap(), 1);
 }

@@ -10,7 +10,7 @@ use crate::clock::ManualClock;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::event::{AgentEvent, parse_agent_event};
 use osa_shared::domain::intake::parse_intake;
-use osa_shared::domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
+use osa_shared::domain::workflow::{AgentRun, AgentState, AgentStatus, Workflow, WorkflowStatus};
 use osa_shared::ports::{Attempt, Clock, CreateOutcome, EventOutcome};
 
 // ---- fixtures --------------------------------------------------------------------
@@ -118,7 +118,28 @@ pub fn accepted(
         workflow_status: wf,
         // No case that uses this expects the event to end the workflow.
         workflow_finished: false,
+        run: None,
     }
+}
+
+/// [`accepted`] for an event that ended its agent after `ran_ms` of its
+/// `allowed_ms`.
+pub fn ended(
+    ev: &AgentEvent,
+    agent: AgentStatus,
+    wf: WorkflowStatus,
+    ran_ms: u64,
+    allowed_ms: u64,
+) -> EventOutcome {
+    let mut outcome = accepted(ev, agent, true, wf);
+    if let EventOutcome::Accepted { run, .. } = &mut outcome {
+        *run = Some(AgentRun {
+            ran_ms,
+            allowed_ms,
+            over_allowance: ran_ms > allowed_ms || agent == AgentStatus::TimedOut,
+        });
+    }
+    outcome
 }
 
 pub async fn workflow_of(store: &Store, id: &str) -> Workflow {

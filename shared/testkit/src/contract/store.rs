@@ -109,9 +109,11 @@ pub async fn accepted_events_move_agent_and_workflow(store: &Store, clock: &Manu
     clock.advance(SECOND);
     let t3 = clock.now();
     let ev3 = completed(&wf.id, agent);
+    let allowed_ms = agent_of(store, &wf.id, agent).await.allowed_ms;
     assert_eq!(
         record(store, clock, &ev3).await,
-        accepted(&ev3, Completed, true, WorkflowStatus::Running)
+        ended(&ev3, Completed, WorkflowStatus::Running, 2000, allowed_ms),
+        "ran from its start to its result, by the store's clock"
     );
     let stored = workflow_of(store, &wf.id).await;
     assert_eq!(stored.progress_percent, 11, "one of nine done");
@@ -229,9 +231,11 @@ pub async fn terminal_agents_stay_terminal(store: &Store, clock: &ManualClock) {
     let wf = created(store, clock).await;
     let geo = AgentId::GeoAudit;
     let ev = failed(&wf.id, geo);
+    let allowed_ms = agent_of(store, &wf.id, geo).await.allowed_ms;
     assert_eq!(
         record(store, clock, &ev).await,
-        accepted(&ev, Failed, true, WorkflowStatus::Running)
+        ended(&ev, Failed, WorkflowStatus::Running, 0, allowed_ms),
+        "never started, never triggered: no time to count"
     );
     clock.advance(SECOND);
     for late in [completed(&wf.id, geo), started(&wf.id, geo)] {
@@ -247,9 +251,11 @@ pub async fn terminal_agents_stay_terminal(store: &Store, clock: &ManualClock) {
 
     let health = AgentId::IntegrationHealth;
     let ev = timed_out(&wf.id, health);
+    let allowed_ms = agent_of(store, &wf.id, health).await.allowed_ms;
     assert_eq!(
         record(store, clock, &ev).await,
-        accepted(&ev, TimedOut, true, WorkflowStatus::Running)
+        ended(&ev, TimedOut, WorkflowStatus::Running, 0, allowed_ms),
+        "timed out: over its allowance whatever the clock says"
     );
     assert!(
         store.get_results(&wf.id).await.unwrap().is_empty(),

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoStore;
 use crate::adapters::aws::attr::{
@@ -25,23 +25,13 @@ use crate::adapters::aws::attr::{
 use crate::adapters::aws::schema::{
     DEAD_LETTER_PK, EXPIRES_AT, RECENT_INDEX, RECENT_PK, RECENT_SK,
 };
-use crate::domain::delivery::{Delivery, DeliveryKind, DeliveryStatus};
+use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::ports::{DeliveryStore, StoreError};
 
 fn delivery_key(id: uuid::Uuid) -> Item {
     HashMap::from([
         ("pk".to_owned(), string(format!("DELIVERY#{id}"))),
         ("sk".to_owned(), string("META")),
-    ])
-}
-
-fn counter_key(kind: DeliveryKind) -> Item {
-    HashMap::from([
-        (
-            "pk".to_owned(),
-            string(format!("DELIVERY-FAILURES#{}", kind.as_str())),
-        ),
-        ("sk".to_owned(), string("COUNTER")),
     ])
 }
 
@@ -170,58 +160,5 @@ impl DeliveryStore for DynamoStore {
             .collect();
         out.truncate(limit);
         Ok(out)
-    }
-
-    async fn consecutive_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table.as_ref())
-            .set_key(Some(counter_key(kind)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("GetItem", &e))?;
-        match out.item {
-            Some(item) => read_number(&item, "consecutive"),
-            None => Ok(0),
-        }
-    }
-
-    async fn raise_failures(&self, kind: DeliveryKind) -> Result<u32, StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(self.table.as_ref())
-            .set_key(Some(counter_key(kind)))
-            .update_expression("ADD #c :one")
-            .expression_attribute_names("#c", "consecutive")
-            .expression_attribute_values(":one", number(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| unavailable("UpdateItem", &e))?;
-        match out.attributes {
-            Some(item) => read_number(&item, "consecutive"),
-            None => Err(StoreError::Corrupt(
-                "counter update returned nothing".into(),
-            )),
-        }
-    }
-
-    async fn reset_failures(&self, kind: DeliveryKind) -> Result<(), StoreError> {
-        // Conditional, so the usual success with the counter at zero writes nothing.
-        let sent = self
-            .client
-            .update_item()
-            .table_name(self.table.as_ref())
-            .set_key(Some(counter_key(kind)))
-            .update_expression("SET #c = :zero")
-            .condition_expression("#c > :zero")
-            .expression_attribute_names("#c", "consecutive")
-            .expression_attribute_values(":zero", number(0))
-            .send()
-            .await;
-        condition_held("UpdateItem", sent).map(|_| ())
     }
 }
