@@ -736,3 +736,83 @@ async fn pii_kept_unredacted_is_counted_as_a_compliance_violation() {
         );
     }
 }
+
+/// A queue that does not answer.
+struct DownQueue;
+
+#[async_trait::async_trait]
+impl osa_shared::ports::JobQueue for DownQueue {
+    async fn enqueue(
+        &self,
+        _: &osa_shared::ports::Job,
+        _: Duration,
+    ) -> Result<(), osa_shared::ports::QueueError> {
+        Err(down())
+    }
+    async fn receive(
+        &self,
+        _: usize,
+        _: Duration,
+    ) -> Result<Vec<osa_shared::ports::ReceivedJob>, osa_shared::ports::QueueError> {
+        Err(down())
+    }
+    async fn ack(&self, _: &str) -> Result<(), osa_shared::ports::QueueError> {
+        Err(down())
+    }
+    async fn depth(&self) -> Result<u64, osa_shared::ports::QueueError> {
+        Err(down())
+    }
+}
+
+fn down() -> osa_shared::ports::QueueError {
+    osa_shared::ports::QueueError::Unavailable("sqs GetQueueAttributes: internal-queue-name".into())
+}
+
+#[tokio::test]
+async fn the_intake_probe_writes_to_the_store_and_reads_the_queue() {
+    let mut app = TestApp::new();
+    // One OPAL trigger waits in the queue.
+    submit(
+        &app.services,
+        osa_testkit::samples::intake().to_string().as_bytes(),
+        "c",
+    )
+    .await
+    .expect("intake");
+    let (status, body) = get_json(&app, "/api/health/intake", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"]["queue_depth"], 1, "{body}");
+    assert!(body["checks"]["store_write_ms"].is_u64(), "{body}");
+    assert!(body["checks"]["queue_ms"].is_u64(), "{body}");
+    let written = app
+        .services
+        .ops
+        .load_state(osa_shared::app::health::INTAKE_PROBE_STATE)
+        .await
+        .expect("store")
+        .expect("the probe wrote");
+    assert_eq!(
+        written.doc["checked_at"],
+        osa_shared::domain::rfc3339(app.clock.now())
+    );
+
+    // The queue stops answering: intake could not start a workflow, and says so.
+    app.services.queue = Arc::new(DownQueue);
+    let (status, body) = get_json(&app, "/api/health/intake", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "unhealthy");
+    assert!(
+        !body.to_string().contains("internal-queue-name"),
+        "the public answer names no internals: {body}"
+    );
+    let report = run_checks(&app.services).await.expect("checks");
+    let intake = report
+        .services
+        .iter()
+        .find(|s| s.service_name == "strategy_intake_service")
+        .expect("intake checked");
+    assert!(
+        intake.last.as_ref().is_some_and(|r| !r.healthy),
+        "{intake:?}"
+    );
+}

@@ -55,6 +55,9 @@ pub trait JobQueue: Send + Sync {
         visibility: Duration,
     ) -> Result<Vec<ReceivedJob>, QueueError>;
     async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+    /// How many messages wait, visible now (approximate on SQS): a cheap read
+    /// that proves the queue answers, for the intake's health probe.
+    async fn depth(&self) -> Result<u64, QueueError>;
 }
 
 /// The longest delay SQS allows on a message; longer waits are chained.

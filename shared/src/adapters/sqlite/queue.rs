@@ -25,6 +25,20 @@ impl JobQueue for SqliteStore {
         .map_err(queue_error)
     }
 
+    async fn depth(&self) -> Result<u64, QueueError> {
+        let now = self.inner.clock.now_ms();
+        self.read(move |conn| {
+            let n: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM jobs WHERE visible_at_ms <= ?1")
+                .or_unavailable()?
+                .query_row([now], |r| r.get(0))
+                .or_unavailable()?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+        .map_err(queue_error)
+    }
+
     async fn receive(
         &self,
         max: usize,

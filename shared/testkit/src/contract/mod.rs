@@ -81,4 +81,5 @@ pub async fn queue_suite_in(queue: Arc<dyn JobQueue>, time: TimeTravel) {
     case!(ack_deletes);
     case!(a_stale_receipt_deletes_nothing);
     case!(receive_respects_max_and_visibility_order);
+    case!(depth_counts_what_waits_now);
 }

@@ -208,3 +208,28 @@ pub async fn receive_respects_max_and_visibility_order(queue: &Queue, time: &Tim
         queue.ack(&r.receipt).await.unwrap();
     }
 }
+
+pub async fn depth_counts_what_waits_now(queue: &Queue, _time: &TimeTravel) {
+    drain(queue).await;
+    assert_eq!(queue.depth().await.unwrap(), 0);
+    let jobs = [unique_job(), unique_job()];
+    for job in &jobs {
+        queue.enqueue(job, Duration::ZERO).await.unwrap();
+    }
+    queue
+        .enqueue(&unique_job(), Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.depth().await.unwrap(),
+        2,
+        "a delayed job is not waiting yet"
+    );
+    let got = receive_mine(queue, &jobs, 10, Duration::from_secs(600)).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        queue.depth().await.unwrap(),
+        0,
+        "received jobs are in flight"
+    );
+}
