@@ -290,10 +290,32 @@ async fn the_webhook_sender_gets_a_larger_allowance_of_its_own() {
             "webhook {i}"
         );
     }
-    assert_eq!(
-        send(&app, from(Method::POST, webhook)).await.0,
-        StatusCode::TOO_MANY_REQUESTS
+    let refused = request(
+        Method::POST,
+        webhook,
+        &[
+            ("x-forwarded-for", "198.51.100.9"),
+            ("x-correlation-id", "refused-hook-1"),
+            ("content-length", "0"),
+        ],
     );
+    assert_eq!(send(&app, refused).await.0, StatusCode::TOO_MANY_REQUESTS);
+    // The refused webhook is in the audit trail like any other attempt.
+    let today = osa_shared::ports::Clock::now(t.clock.as_ref()).date();
+    let audit = t
+        .services
+        .store
+        .unattributed_audit_page(today, None, 100)
+        .await
+        .unwrap();
+    let refused: Vec<_> = audit
+        .items
+        .iter()
+        .filter(|e| e.correlation_id.as_deref() == Some("refused-hook-1"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{:?}", audit.items);
+    assert_eq!(refused[0].reason, "rate_limited");
+    assert_eq!(refused[0].http_status, 429);
 }
 
 #[tokio::test]

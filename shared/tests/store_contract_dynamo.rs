@@ -20,7 +20,7 @@ use osa_shared::domain::event::{AgentEvent, parse_agent_event};
 use osa_shared::domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 use osa_shared::ports::{
     AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Marker,
-    StoreError, WorkflowStore,
+    Page, PagePosition, StoreError, WorkflowStore,
 };
 use osa_testkit::ManualClock;
 use osa_testkit::contract::{self, new_workflow, sample_agent_data};
@@ -169,12 +169,22 @@ impl WorkflowStore for Fleet {
         self.pick().append_audit(entry).await
     }
 
-    async fn audit_for_workflow(
+    async fn audit_page(
         &self,
         workflow_id: &str,
+        after: Option<&PagePosition>,
         limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        self.pick().audit_for_workflow(workflow_id, limit).await
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        self.pick().audit_page(workflow_id, after, limit).await
+    }
+
+    async fn unattributed_audit_page(
+        &self,
+        day: time::Date,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        self.pick().unattributed_audit_page(day, after, limit).await
     }
 
     async fn update_workflow(
@@ -205,8 +215,12 @@ impl WorkflowStore for Fleet {
         self.pick().append_admin_audit(entry).await
     }
 
-    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
-        self.pick().admin_audit(limit).await
+    async fn admin_audit_page(
+        &self,
+        before: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AdminAuditEntry>, StoreError> {
+        self.pick().admin_audit_page(before, limit).await
     }
 }
 

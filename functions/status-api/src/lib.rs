@@ -13,6 +13,7 @@ use osa_shared::domain::report::to_markdown;
 use osa_shared::http::access::guarded;
 use osa_shared::http::extract::{ValidQuery, WorkflowId};
 use osa_shared::http::{ApiError, CorrelationId, dashboard, routes, success, with_common_layers};
+use osa_shared::ports::PagePosition;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -93,20 +94,33 @@ async fn erase_workflow(
     success(json!({"workflow_id": id, "erased_items": items}))
 }
 
-/// `?limit=` 1–1000.
+/// `?limit=` 1–1000 and `?cursor=`, the `next` of the page before.
 #[derive(Deserialize)]
-struct LimitQuery {
+struct PageQuery {
     limit: Option<usize>,
+    cursor: Option<String>,
 }
 
-/// The admin audit trail, newest first.
+/// The position a `cursor` stands for, if one was given.
+fn position(cursor: Option<&str>) -> Result<Option<PagePosition>, ApiError> {
+    cursor
+        .map(PagePosition::from_token)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))
+}
+
+/// The admin audit trail, newest first, a page at a time.
 async fn admin_audit(
     State(services): State<Services>,
-    ValidQuery(query): ValidQuery<LimitQuery>,
+    ValidQuery(query): ValidQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let entries = services.store.admin_audit(limit).await?;
-    success(json!({"entries": entries}))
+    let before = position(query.cursor.as_deref())?;
+    let page = services
+        .store
+        .admin_audit_page(before.as_ref(), limit)
+        .await?;
+    success(json!({"entries": page.items, "next": page.next.map(|p| p.token())}))
 }
 
 async fn recent_status(State(services): State<Services>) -> Result<Response, ApiError> {
@@ -116,22 +130,48 @@ async fn recent_status(State(services): State<Services>) -> Result<Response, Api
 #[derive(Deserialize)]
 struct AuditQuery {
     workflow_id: Option<String>,
+    /// A UTC day (`YYYY-MM-DD`): the attempts that named no workflow then.
+    unattributed_on: Option<String>,
     limit: Option<usize>,
+    cursor: Option<String>,
 }
 
-/// The audit trail of webhook attempts for one workflow, oldest first.
+/// The audit trail of webhook attempts, oldest first, a page at a time: one
+/// workflow's, or a day's that named no workflow (refused unread, unreadable).
 async fn webhook_events(
     State(services): State<Services>,
     ValidQuery(query): ValidQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let workflow_id = query
-        .workflow_id
-        .filter(|id| !id.is_empty() && id.len() <= 128)
-        .ok_or_else(|| ApiError::bad_request("invalid_query", "workflow_id is required"))?;
     let limit = query.limit.unwrap_or(500).clamp(1, 1000);
-    let events = services
-        .store
-        .audit_for_workflow(&workflow_id, limit)
-        .await?;
-    success(json!({ "workflow_id": workflow_id, "events": events }))
+    let after = position(query.cursor.as_deref())?;
+    let (scope, page) = match (query.workflow_id, query.unattributed_on) {
+        (Some(id), None) if !id.is_empty() && id.len() <= 128 => {
+            let page = services
+                .store
+                .audit_page(&id, after.as_ref(), limit)
+                .await?;
+            (json!({"workflow_id": id}), page)
+        }
+        (None, Some(day)) => {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            let date = time::Date::parse(&day, format).map_err(|_| {
+                ApiError::bad_request("invalid_query", "unattributed_on is a day: YYYY-MM-DD")
+            })?;
+            let page = services
+                .store
+                .unattributed_audit_page(date, after.as_ref(), limit)
+                .await?;
+            (json!({"unattributed_on": day}), page)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "give workflow_id (1-128 characters) or unattributed_on (YYYY-MM-DD)",
+            ));
+        }
+    };
+    let mut body = scope;
+    body["events"] = json!(page.items);
+    body["next"] = json!(page.next.map(|p| p.token()));
+    success(body)
 }

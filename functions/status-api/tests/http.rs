@@ -195,6 +195,53 @@ async fn the_audit_trail_lists_every_attempt() {
     assert_eq!(events[1]["http_status"], 401);
     assert_eq!(events[1]["correlation_id"], "c-9");
     assert_eq!(events[1]["body_bytes"], body.len());
+    assert_eq!(audit["next"], Value::Null, "one page holds it all");
+
+    // A page at a time: the cursor is the `next` of the page before.
+    let admin = app.admin_token();
+    let path = format!("/api/admin/webhook-events?workflow_id={id}&limit=1");
+    let (_, first) = get(&app, &path, Some(&admin)).await;
+    assert_eq!(first["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(first["events"][0]["outcome"], "accepted");
+    let cursor = first["next"].as_str().expect("a next page");
+    let (_, second) = get(&app, &format!("{path}&cursor={cursor}"), Some(&admin)).await;
+    assert_eq!(second["events"][0]["outcome"], "rejected");
+    assert_eq!(second["next"], Value::Null);
+    for bad in ["nope!", "MQ", "%27%20OR%201%3D1"] {
+        let (status, body) = get(&app, &format!("{path}&cursor={bad}"), Some(&admin)).await;
+        if bad == "MQ" {
+            // "1": a well-formed position, past the first entry.
+            assert_eq!(status, StatusCode::OK, "{body}");
+            continue;
+        }
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_cursor", "{body}");
+    }
+
+    // Attempts that named no workflow are listed by day.
+    let day = osa_shared::ports::Clock::now(app.clock.as_ref())
+        .date()
+        .to_string();
+    let (status, unattributed) = get(
+        &app,
+        &format!("/api/admin/webhook-events?unattributed_on={day}"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{unattributed}");
+    assert_eq!(unattributed["events"], json!([]));
+    for query in [
+        "unattributed_on=yesterday",
+        "workflow_id=x&unattributed_on=2026-11-30",
+    ] {
+        let (status, body) = get(
+            &app,
+            &format!("/api/admin/webhook-events?{query}"),
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+    }
 }
 
 async fn get_text(app: &TestApp, path: &str) -> (StatusCode, String, String) {

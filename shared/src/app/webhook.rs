@@ -220,17 +220,51 @@ async fn reject_oversized(
     correlation_id: Option<&str>,
     declared_bytes: u64,
 ) -> Result<(), StoreError> {
+    audit_unread(
+        services,
+        correlation_id,
+        declared_bytes,
+        "body_too_large",
+        413,
+    )
+    .await
+}
+
+/// Audits a webhook the edge refused before its body was read (a `429` from the
+/// rate limit): every attempt is in the audit trail, whatever answered it.
+pub async fn audit_rate_limited(
+    services: &Services,
+    correlation_id: Option<&str>,
+    declared_bytes: u64,
+) -> Result<(), StoreError> {
+    audit_unread(
+        services,
+        correlation_id,
+        declared_bytes,
+        "rate_limited",
+        429,
+    )
+    .await
+}
+
+async fn audit_unread(
+    services: &Services,
+    correlation_id: Option<&str>,
+    declared_bytes: u64,
+    reason: &str,
+    status: u16,
+) -> Result<(), StoreError> {
     let attempt = Attempt::unread(services.clock.now(), correlation_id, declared_bytes);
-    tracing::warn!(declared_bytes, "webhook rejected: body too large");
+    tracing::warn!(declared_bytes, reason, status, "webhook rejected unread");
     services
         .store
-        .append_audit(&attempt.rejected(None, "body_too_large", 413))
+        .append_audit(&attempt.rejected(None, reason, status))
         .await?;
     services
         .note(&Activity::WebhookRejected {
             workflow_id: None,
-            reason: "body_too_large".into(),
-            status: 413,
+            reason: reason.into(),
+            status,
             at: attempt.received_at,
         })
         .await;

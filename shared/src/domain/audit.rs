@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use super::event::AgentEvent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,5 +142,119 @@ impl Attempt {
             body_sha256: self.body_sha256.clone(),
             body_bytes: self.body_bytes,
         }
+    }
+}
+
+/// Where the next page of an audit listing starts: the position of the last
+/// entry served, in the store's own order (a sequence number on SQLite, a sort
+/// key on DynamoDB). Callers see it only as an opaque token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PagePosition(String);
+
+/// The longest position a store writes (a 20-digit time, `#`, a 32-digit uuid).
+const MAX_POSITION: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the page token is not one this service issued")]
+pub struct BadPageToken;
+
+impl PagePosition {
+    /// A position as a store writes it: digits, optionally `#` and lowercase hex.
+    pub fn new(position: impl Into<String>) -> Result<PagePosition, BadPageToken> {
+        let position = position.into();
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let hex = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        let well_formed = position.len() <= MAX_POSITION
+            && match position.split_once('#') {
+                None => digits(&position),
+                Some((head, tail)) => digits(head) && hex(tail),
+            };
+        well_formed
+            .then_some(PagePosition(position))
+            .ok_or(BadPageToken)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The opaque token a listing answers as `next`.
+    pub fn token(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+    }
+
+    /// The position a `next` token stands for; anything else is refused.
+    pub fn from_token(token: &str) -> Result<PagePosition, BadPageToken> {
+        if token.len() > MAX_POSITION * 2 {
+            return Err(BadPageToken);
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| BadPageToken)?;
+        PagePosition::new(String::from_utf8(bytes).map_err(|_| BadPageToken)?)
+    }
+}
+
+/// One page of a listing and where the next one starts (`None`: this was the last).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<PagePosition>,
+}
+
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` items in listing order: the extra one only
+    /// says that there is more.
+    pub fn of(mut items: Vec<(PagePosition, T)>, limit: usize) -> Page<T> {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more {
+            items.last().map(|(p, _)| p.clone())
+        } else {
+            None
+        };
+        Page {
+            items: items.into_iter().map(|(_, t)| t).collect(),
+            next,
+        }
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_nothing_else_is_taken() {
+        for position in [
+            "42",
+            "00000001764064800000000000#0123456789abcdef0123456789abcdef",
+        ] {
+            let p = PagePosition::new(position).expect("valid");
+            assert_eq!(PagePosition::from_token(&p.token()), Ok(p));
+        }
+        let injected = URL_SAFE_NO_PAD.encode("1 OR 1=1");
+        for bad in ["", "%%%", "x", &injected, &"A".repeat(500)] {
+            assert_eq!(PagePosition::from_token(bad), Err(BadPageToken), "{bad}");
+        }
+        for bad in ["", "12#", "#ab", "1x", "12#XYZ", "1 OR 1=1", "12#ab#cd"] {
+            assert_eq!(PagePosition::new(bad), Err(BadPageToken), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_page_says_whether_there_is_more() {
+        let items = |n: u32| -> Vec<(PagePosition, u32)> {
+            (1..=n)
+                .map(|i| (PagePosition::new(i.to_string()).expect("valid"), i))
+                .collect()
+        };
+        let page = Page::of(items(3), 2);
+        assert_eq!(page.items, vec![1, 2]);
+        assert_eq!(page.next.as_ref().map(PagePosition::as_str), Some("2"));
+        let last = Page::of(items(2), 2);
+        assert_eq!((last.items.len(), last.next), (2, None));
     }
 }

@@ -205,6 +205,36 @@ impl Limits {
 }
 
 /// Names the client, then lets the request through or answers 429.
+/// A refused webhook is audited like any other (its body unread: only its
+/// declared size is known). Best effort: the `429` stands either way.
+async fn audit_refused_webhook(services: &Services, unread: (Option<String>, u64)) {
+    let (correlation_id, declared_bytes) = unread;
+    let audited = crate::app::webhook::audit_rate_limited(
+        services,
+        correlation_id.as_deref(),
+        declared_bytes,
+    );
+    if let Err(e) = audited.await {
+        tracing::error!(error = %e, "a rate-limited webhook was not audited");
+    }
+}
+
+/// What is known of a request whose body is not read: its correlation id and
+/// declared size.
+fn unread(request: &Request) -> (Option<String>, u64) {
+    let correlation_id = request
+        .extensions()
+        .get::<super::CorrelationId>()
+        .map(|c| c.0.clone());
+    let declared_bytes = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (correlation_id, declared_bytes)
+}
+
 pub(super) async fn identify_and_limit(
     State(edge): State<Arc<Limits>>,
     mut request: Request,
@@ -251,6 +281,10 @@ pub(super) async fn identify_and_limit(
                 retry_after_ms = wait.as_millis() as u64,
                 "rate limited"
             );
+            if webhook {
+                let unread = unread(&request);
+                audit_refused_webhook(&edge.services, unread).await;
+            }
             return too_many_requests(wait);
         }
     }

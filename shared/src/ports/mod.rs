@@ -14,7 +14,9 @@ mod tokens;
 mod workflows;
 
 // The records the ports carry are domain types; callers may name them here.
-pub use crate::domain::audit::{AdminAuditEntry, Attempt, AuditEntry, AuditOutcome};
+pub use crate::domain::audit::{
+    AdminAuditEntry, Attempt, AuditEntry, AuditOutcome, Page, PagePosition,
+};
 pub use crate::domain::record::{AgentResult, EventOutcome, Marker};
 pub use bus::*;
 pub use clock::{Clock, SystemClock};

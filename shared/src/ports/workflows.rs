@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{LastRun, StoreError, Updated};
-use crate::domain::audit::{AdminAuditEntry, Attempt, AuditEntry};
+use crate::domain::audit::{AdminAuditEntry, Attempt, AuditEntry, Page, PagePosition};
 use crate::domain::event::AgentEvent;
 use crate::domain::record::{AgentResult, EventOutcome, Marker};
 use crate::domain::workflow::{AgentState, Workflow};
@@ -46,12 +46,31 @@ pub trait WorkflowStore: Send + Sync {
     /// Appends an audit entry for an attempt that never reached `record_event`.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
 
-    /// Audit entries for a workflow, oldest first.
+    /// A page of a workflow's audit entries, oldest first, after `after`.
+    async fn audit_page(
+        &self,
+        workflow_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError>;
+
+    /// A page of the audit entries that name no workflow (refused before the
+    /// body was read, or unreadable), received on `day` (UTC), oldest first.
+    async fn unattributed_audit_page(
+        &self,
+        day: time::Date,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError>;
+
+    /// The first `limit` audit entries of a workflow, oldest first.
     async fn audit_for_workflow(
         &self,
         workflow_id: &str,
         limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError>;
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.audit_page(workflow_id, None, limit).await?.items)
+    }
 
     /// Read-modify-write of one workflow. `change` returns false to leave it as is.
     /// Returns the workflow as stored afterwards, or `None` if it does not exist.
@@ -78,8 +97,17 @@ pub trait WorkflowStore: Send + Sync {
     /// Appends to the admin audit trail (append-only).
     async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError>;
 
-    /// The admin audit trail, newest first.
-    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError>;
+    /// A page of the admin audit trail, newest first, before `before`.
+    async fn admin_audit_page(
+        &self,
+        before: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AdminAuditEntry>, StoreError>;
+
+    /// The newest `limit` entries of the admin audit trail, newest first.
+    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
+        Ok(self.admin_audit_page(None, limit).await?.items)
+    }
 
     /// Counts one request of `client` in the minute starting at `window_start`
     /// (unix seconds) against `limit`, across every instance that shares this

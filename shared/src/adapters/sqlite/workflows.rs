@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::domain::record;
+use crate::ports::{Page, PagePosition};
 
 // ---- statements (usable from the writer and from readers) --------------------
 
@@ -293,26 +294,68 @@ impl WorkflowStore for SqliteStore {
         self.write(move |conn| insert_audit(conn, &entry)).await
     }
 
-    async fn audit_for_workflow(
+    async fn audit_page(
         &self,
         workflow_id: &str,
+        after: Option<&PagePosition>,
         limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
+    ) -> Result<Page<AuditEntry>, StoreError> {
         let id = workflow_id.to_owned();
+        let after = after.map_or(0, seq_of);
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT doc FROM audit WHERE workflow_id = ?1 ORDER BY seq LIMIT ?2",
+                    "SELECT seq, doc FROM audit WHERE workflow_id = ?1 AND seq > ?2
+                     ORDER BY seq LIMIT ?3",
                 )
                 .or_unavailable()?;
-            let docs = stmt
-                .query_map(params![id, sql_limit(limit)], |r| r.get::<_, String>(0))
+            let rows = stmt
+                .query_map(params![id, after, sql_limit(limit + 1)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
                 .or_unavailable()?;
             let mut entries = Vec::new();
-            for doc in docs {
-                entries.push(decode("audit entry", &doc.or_unavailable()?)?);
+            for row in rows {
+                let (seq, doc) = row.or_unavailable()?;
+                entries.push((position(seq)?, decode("audit entry", &doc)?));
             }
-            Ok(entries)
+            Ok(Page::of(entries, limit))
+        })
+        .await
+    }
+
+    async fn unattributed_audit_page(
+        &self,
+        day: time::Date,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let after = after.map_or(0, seq_of);
+        self.read(move |conn| {
+            // In append order, which is time order: stop past the day.
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT seq, doc FROM audit WHERE workflow_id IS NULL AND seq > ?1 ORDER BY seq",
+                )
+                .or_unavailable()?;
+            let rows = stmt
+                .query_map(params![after], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .or_unavailable()?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (seq, doc) = row.or_unavailable()?;
+                let entry: AuditEntry = decode("audit entry", &doc)?;
+                let received = entry.received_at.to_offset(time::UtcOffset::UTC).date();
+                if received > day || entries.len() > limit {
+                    break;
+                }
+                if received == day {
+                    entries.push((position(seq)?, entry));
+                }
+            }
+            Ok(Page::of(entries, limit))
         })
         .await
     }
@@ -402,21 +445,43 @@ impl WorkflowStore for SqliteStore {
         .await
     }
 
-    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    async fn admin_audit_page(
+        &self,
+        before: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AdminAuditEntry>, StoreError> {
+        let before = before.map_or(i64::MAX, seq_of);
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT doc FROM admin_audit ORDER BY seq DESC LIMIT ?1")
+                .prepare_cached(
+                    "SELECT seq, doc FROM admin_audit WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+                )
                 .or_unavailable()?;
-            let docs = stmt
-                .query_map(params![limit], |row| row.get::<_, String>(0))
-                .or_unavailable()?
-                .collect::<Result<Vec<_>, _>>()
+            let rows = stmt
+                .query_map(params![before, sql_limit(limit + 1)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
                 .or_unavailable()?;
-            docs.iter()
-                .map(|d| decode("admin audit entry", d))
-                .collect()
+            let mut entries = Vec::new();
+            for row in rows {
+                let (seq, doc) = row.or_unavailable()?;
+                entries.push((position(seq)?, decode("admin audit entry", &doc)?));
+            }
+            Ok(Page::of(entries, limit))
         })
         .await
     }
+}
+
+/// A page position here is a row's sequence number. A position this store did
+/// not write (another store's sort key) reads as its leading digits, which
+/// pages past the end rather than failing.
+fn seq_of(position: &PagePosition) -> i64 {
+    let digits = position.as_str().split('#').next().unwrap_or_default();
+    digits.parse().unwrap_or(i64::MAX)
+}
+
+fn position(seq: i64) -> Result<PagePosition, StoreError> {
+    PagePosition::new(seq.to_string())
+        .map_err(|_| StoreError::Corrupt(format!("audit sequence number {seq}")))
 }

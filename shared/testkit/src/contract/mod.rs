@@ -61,6 +61,7 @@ pub async fn store_suite(store: Arc<dyn WorkflowStore>, clock: Arc<ManualClock>)
     case!(update_workflow_reads_modifies_writes);
     case!(erasure_leaves_nothing_behind);
     case!(the_admin_audit_trail_keeps_every_action);
+    case!(audit_listings_page_with_a_cursor);
 }
 
 /// Every `JobQueue` case, one after another, for an adapter that reads `clock`.

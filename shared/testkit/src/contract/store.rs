@@ -13,7 +13,8 @@ use osa_shared::domain::event::AgentEvent;
 use osa_shared::domain::history::Change;
 use osa_shared::domain::workflow::{AgentStatus, Workflow, WorkflowStatus};
 use osa_shared::ports::{
-    AdminAuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker,
+    AdminAuditEntry, Attempt, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker,
+    Page, PagePosition,
 };
 
 use super::fixtures::*;
@@ -720,4 +721,122 @@ pub async fn the_admin_audit_trail_keeps_every_action(store: &Store, clock: &Man
     assert_eq!(mine[0].target, format!("{marker}-1"), "newest first");
     assert_eq!(mine[0].outcome, "not_found");
     assert_eq!(mine[1].actor, "admin-1");
+}
+
+/// Pages every entry of a listing, `size` at a time, following `next`.
+async fn every_page<T, F, Fut>(size: usize, mut page: F) -> Vec<T>
+where
+    F: FnMut(Option<PagePosition>, usize) -> Fut,
+    Fut: std::future::Future<Output = Page<T>>,
+{
+    let mut all = Vec::new();
+    let mut next = None;
+    for _ in 0..10_000 {
+        let got = page(next, size).await;
+        assert!(got.items.len() <= size, "a page holds at most its size");
+        all.extend(got.items);
+        match got.next {
+            Some(position) => next = Some(position),
+            None => return all,
+        }
+    }
+    panic!("the listing never ended");
+}
+
+pub async fn audit_listings_page_with_a_cursor(store: &Store, clock: &ManualClock) {
+    let wf = created(store, clock).await;
+    let marker = unique_id();
+    let attempt = |clock: &ManualClock, i: usize| {
+        Attempt::of_body(clock.now(), Some(&format!("{marker}-{i}")), b"{}")
+    };
+    for i in 0..5 {
+        clock.advance(SECOND);
+        let entry = attempt(clock, i).rejected(Some(wf.id.clone()), "signature_mismatch", 401);
+        store.append_audit(&entry).await.unwrap();
+        // And one naming no workflow (a rate-limited webhook, its body unread).
+        let unread = attempt(clock, 10 + i).rejected(None, "rate_limited", 429);
+        store.append_audit(&unread).await.unwrap();
+    }
+    let correlation = |e: &AuditEntry| e.correlation_id.clone().unwrap_or_default();
+    let want = |range: std::ops::Range<usize>| -> Vec<String> {
+        range.map(|i| format!("{marker}-{i}")).collect()
+    };
+
+    // A workflow's trail: pages of two, oldest first, each entry once.
+    let listed = every_page(2, |after, size| {
+        let id = wf.id.clone();
+        async move { store.audit_page(&id, after.as_ref(), size).await.unwrap() }
+    })
+    .await;
+    assert_eq!(
+        listed.iter().map(correlation).collect::<Vec<_>>(),
+        want(0..5)
+    );
+    let first = store.audit_page(&wf.id, None, 5).await.unwrap();
+    assert_eq!(
+        (first.items.len(), first.next),
+        (5, None),
+        "no page past the end"
+    );
+
+    // The entries naming no workflow, by the day they came.
+    let day = clock.now().date();
+    let listed = every_page(3, |after, size| async move {
+        store
+            .unattributed_audit_page(day, after.as_ref(), size)
+            .await
+            .unwrap()
+    })
+    .await;
+    let mine: Vec<String> = listed
+        .iter()
+        .map(correlation)
+        .filter(|c| c.starts_with(&marker))
+        .collect();
+    assert_eq!(mine, want(10..15), "oldest first, each once");
+    assert!(listed.iter().all(|e| e.workflow_id.is_none()));
+    let yesterday = day.previous_day().expect("a day");
+    let before = store
+        .unattributed_audit_page(yesterday, None, 100)
+        .await
+        .unwrap();
+    assert!(
+        before
+            .items
+            .iter()
+            .all(|e| !correlation(e).starts_with(&marker))
+    );
+
+    // The admin trail: newest first.
+    for i in 0..3 {
+        clock.advance(SECOND);
+        store
+            .append_admin_audit(&AdminAuditEntry {
+                at: clock.now(),
+                actor: "admin-1".into(),
+                action: "maintenance_switched".into(),
+                target: format!("{marker}-{i}"),
+                outcome: "succeeded".into(),
+                correlation_id: None,
+            })
+            .await
+            .unwrap();
+    }
+    let listed = every_page(2, |before, size| async move {
+        store.admin_audit_page(before.as_ref(), size).await.unwrap()
+    })
+    .await;
+    let mine: Vec<String> = listed
+        .iter()
+        .map(|e| e.target.clone())
+        .filter(|t| t.starts_with(&marker))
+        .collect();
+    assert_eq!(
+        mine,
+        vec![
+            format!("{marker}-2"),
+            format!("{marker}-1"),
+            format!("{marker}-0")
+        ]
+    );
 }

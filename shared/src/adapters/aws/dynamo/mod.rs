@@ -208,11 +208,9 @@ impl DynamoStore {
     fn audit_item(&self, entry: &AuditEntry) -> Result<Item, StoreError> {
         let pk = match &entry.workflow_id {
             Some(id) => format!("AUDIT#{id}"),
-            None => format!(
-                "AUDIT-ANON#{}#{:02}",
-                day(entry.received_at),
-                rand::random_range(0..ANON_AUDIT_SHARDS)
-            ),
+            None => unattributed_audit_partitions(entry.received_at.date())
+                .nth(rand::random_range(0..ANON_AUDIT_SHARDS) as usize)
+                .unwrap_or_default(),
         };
         let received_ns = entry.received_at.unix_timestamp_nanos().max(0);
         let sk = format!("{received_ns:020}#{}", uuid::Uuid::new_v4().simple());
@@ -376,8 +374,20 @@ impl DynamoStore {
         forward: bool,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
+        self.query_from(pk, prefix, forward, None, limit).await
+    }
+
+    /// [`Self::query`] resuming after the sort key `after` (in the query's direction).
+    async fn query_from(
+        &self,
+        pk: &str,
+        prefix: &str,
+        forward: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
-        let mut start: Option<Item> = None;
+        let mut start: Option<Item> = after.map(|sk| key(pk.to_owned(), sk.to_owned()));
         loop {
             let remaining = limit.saturating_sub(items.len());
             if remaining == 0 {
@@ -535,6 +545,12 @@ fn doc<T: DeserializeOwned>(item: &Item, what: &str) -> Result<T, StoreError> {
 }
 
 /// `YYYY-MM-DD`, UTC.
+/// The partitions that hold a day's audit entries naming no workflow.
+fn unattributed_audit_partitions(day: time::Date) -> impl Iterator<Item = String> {
+    let day = self::day(day.midnight().assume_utc());
+    (0..ANON_AUDIT_SHARDS).map(move |shard| format!("AUDIT-ANON#{day}#{shard:02}"))
+}
+
 fn day(t: OffsetDateTime) -> String {
     format_date(t.to_offset(time::UtcOffset::UTC).date())
 }

@@ -1,6 +1,7 @@
 //! The workflow store over DynamoDB.
 
 use super::*;
+use crate::ports::{Page, PagePosition};
 
 impl DynamoStore {
     /// One attempt of `record_event`: `None` when it lost a race and must be retried.
@@ -302,15 +303,34 @@ impl WorkflowStore for DynamoStore {
         self.put_audit(entry).await
     }
 
-    async fn audit_for_workflow(
+    async fn audit_page(
         &self,
         workflow_id: &str,
+        after: Option<&PagePosition>,
         limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let items = self
-            .query(&format!("AUDIT#{workflow_id}"), "", true, limit)
-            .await?;
-        items.iter().map(|item| doc(item, "audit entry")).collect()
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let pk = format!("AUDIT#{workflow_id}");
+        let after = after.map(PagePosition::as_str);
+        let items = self.query_from(&pk, "", true, after, limit + 1).await?;
+        Ok(Page::of(positioned(&items, "audit entry")?, limit))
+    }
+
+    async fn unattributed_audit_page(
+        &self,
+        day: time::Date,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        // The day's entries are spread over shards; sort keys begin with the
+        // time received, so the shards' pages merge in order.
+        let after = after.map(PagePosition::as_str);
+        let mut entries = Vec::new();
+        for pk in unattributed_audit_partitions(day) {
+            let items = self.query_from(&pk, "", true, after, limit + 1).await?;
+            entries.extend(positioned::<AuditEntry>(&items, "audit entry")?);
+        }
+        entries.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        Ok(Page::of(entries, limit))
     }
 
     async fn update_workflow(
@@ -497,12 +517,16 @@ impl WorkflowStore for DynamoStore {
         self.take_rate_token(client, window_start, limit).await
     }
 
-    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
-        let items = self.query(ADMIN_AUDIT, "", false, limit).await?;
-        items
-            .iter()
-            .map(|item| doc(item, "admin audit entry"))
-            .collect()
+    async fn admin_audit_page(
+        &self,
+        before: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AdminAuditEntry>, StoreError> {
+        let before = before.map(PagePosition::as_str);
+        let items = self
+            .query_from(ADMIN_AUDIT, "", false, before, limit + 1)
+            .await?;
+        Ok(Page::of(positioned(&items, "admin audit entry")?, limit))
     }
 }
 
@@ -534,4 +558,20 @@ impl DynamoStore {
             .await;
         condition_held("UpdateItem", sent)
     }
+}
+
+/// Each item's document with its sort key as its page position.
+fn positioned<T: serde::de::DeserializeOwned>(
+    items: &[Item],
+    what: &str,
+) -> Result<Vec<(PagePosition, T)>, StoreError> {
+    items
+        .iter()
+        .map(|item| {
+            let sk = read_string(item, SK)?;
+            let position = PagePosition::new(sk)
+                .map_err(|_| StoreError::Corrupt(format!("{what} sort key {sk}")))?;
+            Ok((position, doc(item, what)?))
+        })
+        .collect()
 }
