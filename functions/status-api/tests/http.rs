@@ -390,9 +390,29 @@ async fn erasure_removes_the_workflow_and_is_audited() {
     let path = format!("/api/admin/workflows/{id}");
 
     assert_eq!(delete(&app, &path, &reader).await.0, StatusCode::FORBIDDEN);
+    // The OPAL trigger's delivery carries the intake's business context.
+    let trigger = app
+        .services
+        .store
+        .get_workflow(&id)
+        .await
+        .unwrap()
+        .and_then(|w| w.trigger.delivery_id)
+        .expect("the trigger was a delivery");
+    let trigger = uuid::Uuid::parse_str(&trigger).expect("a delivery id");
+    let payload = app.services.deliveries.get_delivery(trigger).await.unwrap();
+    assert!(
+        payload.is_some_and(|d| d.payload.to_string().contains("business_context")),
+        "the delivery holds the intake"
+    );
     let (status, body) = delete(&app, &path, &admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body["erased_items"].as_u64().unwrap() >= 10);
+    assert!(body["erased_items"].as_u64().unwrap() >= 11);
+    assert_eq!(
+        app.services.deliveries.get_delivery(trigger).await.unwrap(),
+        None,
+        "erasure takes the workflow's deliveries too"
+    );
     let (status, _) = get(&app, &format!("/api/strategy/workflows/{id}"), Some(&admin)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = delete(&app, &path, &admin).await;

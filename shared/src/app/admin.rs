@@ -37,7 +37,7 @@ pub async fn erase_workflow(
     id: &str,
     correlation_id: Option<&str>,
 ) -> Result<Option<u64>, StoreError> {
-    let erased = services.store.erase_workflow(id).await;
+    let erased = erase_everything(services, id).await;
     let outcome = match &erased {
         Ok(Some(_)) => "succeeded",
         Ok(None) => "not_found",
@@ -56,4 +56,24 @@ pub async fn erase_workflow(
         tracing::info!(workflow_id = id, items, actor = %caller.subject, "workflow erased");
     }
     erased
+}
+
+/// The workflow's deliveries first (the OPAL trigger's payload carries the
+/// intake), then the workflow: a failure half-way leaves the workflow, so a
+/// retried erasure finds it and finishes.
+async fn erase_everything(services: &Services, id: &str) -> Result<Option<u64>, StoreError> {
+    let Some(workflow) = services.store.get_workflow(id).await? else {
+        return Ok(None);
+    };
+    let mut erased = 0;
+    for delivery in workflow.delivery_ids() {
+        if services.deliveries.erase_delivery(delivery).await? {
+            erased += 1;
+        }
+    }
+    Ok(services
+        .store
+        .erase_workflow(id)
+        .await?
+        .map(|items| items + erased))
 }

@@ -448,6 +448,20 @@ pub struct DeadlineCheck {
 }
 
 impl Workflow {
+    /// The outbound deliveries that carry this workflow's data.
+    pub fn delivery_ids(&self) -> Vec<uuid::Uuid> {
+        let mut ids: Vec<uuid::Uuid> = [
+            &self.trigger.delivery_id,
+            &self.trigger.dead_lettered_delivery_id,
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|id| uuid::Uuid::parse_str(id).ok())
+        .collect();
+        ids.dedup();
+        ids
+    }
+
     /// When the current run began: the creation, or the latest restart (a
     /// redriven trigger, a resume after paused credentials).
     pub fn run_started_at(&self) -> OffsetDateTime {

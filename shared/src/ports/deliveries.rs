@@ -5,8 +5,7 @@ use async_trait::async_trait;
 use super::{LastRun, StoreError, Updated};
 use crate::domain::delivery::Delivery;
 
-/// Outbound deliveries (`domain::delivery`), their dead-letter queue and the
-/// per-kind consecutive-failure counter that alerting reads.
+/// Outbound deliveries (`domain::delivery`) and their dead-letter queue.
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
     /// Saves a new delivery. Returns false, saving nothing, if its id exists.
@@ -27,6 +26,10 @@ pub trait DeliveryStore: Send + Sync {
     /// Dead-lettered deliveries, the most recently dead-lettered first, from an
     /// index (never a scan). A redriven delivery leaves the list.
     async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Removes a delivery, its history and its dead letter (erasure). Returns
+    /// whether it existed; a queued attempt for it finds nothing and is dropped.
+    async fn erase_delivery(&self, id: uuid::Uuid) -> Result<bool, StoreError>;
 }
 
 impl dyn DeliveryStore {

@@ -92,6 +92,19 @@ impl DeliveryStore for SqliteStore {
             .await
     }
 
+    async fn erase_delivery(&self, id: Uuid) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write(move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM deliveries WHERE id = ?1")
+                .or_unavailable()?
+                .execute([id])
+                .or_unavailable()?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn update_delivery(
         &self,
         id: Uuid,

@@ -29,6 +29,7 @@ pub async fn delivery_suite(
     case!(update_delivery_reads_modifies_writes);
     case!(concurrent_delivery_updates_lose_nothing);
     case!(dead_letters_are_listed_newest_first_until_redriven);
+    case!(erasure_removes_a_delivery_and_its_dead_letter);
 }
 
 type Deliveries = Arc<dyn osa_shared::ports::DeliveryStore>;
@@ -238,4 +239,37 @@ pub async fn dead_letters_are_listed_newest_first_until_redriven(
         .filter(|id| ids.contains(id))
         .collect();
     assert_eq!(after, vec![ids[1], ids[0]]);
+}
+
+pub async fn erasure_removes_a_delivery_and_its_dead_letter(
+    store: &Deliveries,
+    clock: &ManualClock,
+) {
+    clock.advance(Duration::from_secs(3600));
+    let d = new_delivery(clock.now());
+    store.create_delivery(&d).await.unwrap();
+    let now = clock.now();
+    store
+        .update_delivery(d.id, &|x| {
+            fail_attempts(x, 5, now);
+            true
+        })
+        .await
+        .unwrap()
+        .expect("exists");
+    let listed =
+        |list: Vec<osa_shared::domain::delivery::Delivery>| list.iter().any(|x| x.id == d.id);
+    assert!(listed(store.dead_lettered(1000).await.unwrap()));
+    assert!(store.erase_delivery(d.id).await.unwrap());
+    assert_eq!(store.get_delivery(d.id).await.unwrap(), None);
+    assert!(
+        !listed(store.dead_lettered(1000).await.unwrap()),
+        "its dead letter goes too"
+    );
+    assert!(
+        !store.erase_delivery(d.id).await.unwrap(),
+        "nothing left to erase"
+    );
+    let changed = store.update_delivery(d.id, &|_| true).await.unwrap();
+    assert_eq!(changed, None, "a late attempt finds nothing to update");
 }

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::DynamoStore;
 use crate::adapters::aws::attr::{
@@ -103,6 +103,20 @@ impl DeliveryStore for DynamoStore {
 
     async fn get_delivery(&self, id: uuid::Uuid) -> Result<Option<Delivery>, StoreError> {
         Ok(self.load_delivery(id).await?.map(|(d, _)| d))
+    }
+
+    async fn erase_delivery(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
+        // The dead-letter index holds keys of this item only: it goes with it.
+        let out = self
+            .client
+            .delete_item()
+            .table_name(self.table.as_ref())
+            .set_key(Some(delivery_key(id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("DeleteItem", &e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     async fn update_delivery(
