@@ -377,6 +377,47 @@ async fn a_legacy_trigger_job_becomes_a_delivery() {
     assert_eq!(app.http.sent().len(), 1);
 }
 
+#[tokio::test]
+async fn a_redrive_whose_queueing_crashed_is_repaired_by_the_sweep() {
+    use osa_shared::app::delivery::repair_stalled;
+    use osa_shared::domain::delivery::STALL_GRACE;
+    let app = TestApp::new();
+    let (id, d) = dead_lettered_trigger(&app).await;
+    app.http.respond_with(Ok(202));
+    // The redrive is saved, then the queue fails: the process "crashes" there.
+    let mut crashing = app.services.clone();
+    crashing.queue = std::sync::Arc::new(osa_testkit::DownQueue);
+    assert!(redrive(&crashing, d.id).await.is_err());
+    let saved = trigger_of(&app, &id).await;
+    assert_eq!(
+        saved.status,
+        DeliveryStatus::Pending,
+        "the redrive was saved"
+    );
+    // Nothing was queued: nothing is sent, however long we wait.
+    app.advance_running_jobs(Duration::from_secs(120), STEP)
+        .await;
+    assert_eq!(app.http.sent().len(), 5);
+    // Not overdue yet: the sweep leaves it.
+    assert_eq!(repair_stalled(&app.services).await.unwrap(), 0);
+    // Past the grace, the sweep queues the redrive's first attempt again...
+    app.clock.advance(STALL_GRACE);
+    assert_eq!(repair_stalled(&app.services).await.unwrap(), 1);
+    app.run_due_jobs().await;
+    assert_eq!(app.http.sent().len(), 6, "the redriven attempt went out");
+    let delivered = trigger_of(&app, &id).await;
+    assert!(
+        matches!(delivered.status, DeliveryStatus::Delivered { .. }),
+        "{:?}",
+        delivered.status
+    );
+    // ...once: a delivered delivery is never overdue.
+    app.clock.advance(STALL_GRACE * 2);
+    assert_eq!(repair_stalled(&app.services).await.unwrap(), 0);
+    let view = workflow(&app.services, &id).await.unwrap().expect("view");
+    assert_eq!(view.status, WorkflowStatus::Running, "back on track");
+}
+
 /// `osal_deliveries_dead_lettered_total`, which the delivery alert watches.
 async fn dead_letters_counted(app: &TestApp) -> f64 {
     app.services

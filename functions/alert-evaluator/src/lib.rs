@@ -1,9 +1,10 @@
 //! `alert-evaluator`: on each EventBridge schedule event, evaluates the alert
 //! rules, records the notices and queues their
-//! notifications as deliveries (`GET /api/admin/alerts` lists them).
+//! notifications as deliveries (`GET /api/admin/alerts` lists them); then
+//! re-queues the attempts of deliveries whose queued message was lost.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use osa_shared::app::{Services, alerts};
+use osa_shared::app::{Services, alerts, delivery};
 use osa_shared::ports::StoreError;
 use serde_json::{Value, json};
 
@@ -15,5 +16,13 @@ pub async fn handle(
 ) -> Result<Value, StoreError> {
     tracing::debug!(source = %event.source, detail_type = ?event.detail_type, "scheduled alert evaluation");
     let notices = alerts::evaluate(services).await?;
-    Ok(json!({ "ok": true, "notices": notices }))
+    // After the alerts, so a stuck store or queue is reported first.
+    let repaired = match delivery::repair_stalled(services).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "stalled deliveries not repaired");
+            0
+        }
+    };
+    Ok(json!({ "ok": true, "notices": notices, "deliveries_requeued": repaired }))
 }

@@ -737,37 +737,6 @@ async fn pii_kept_unredacted_is_counted_as_a_compliance_violation() {
     }
 }
 
-/// A queue that does not answer.
-struct DownQueue;
-
-#[async_trait::async_trait]
-impl osa_shared::ports::JobQueue for DownQueue {
-    async fn enqueue(
-        &self,
-        _: &osa_shared::ports::Job,
-        _: Duration,
-    ) -> Result<(), osa_shared::ports::QueueError> {
-        Err(down())
-    }
-    async fn receive(
-        &self,
-        _: usize,
-        _: Duration,
-    ) -> Result<Vec<osa_shared::ports::ReceivedJob>, osa_shared::ports::QueueError> {
-        Err(down())
-    }
-    async fn ack(&self, _: &str) -> Result<(), osa_shared::ports::QueueError> {
-        Err(down())
-    }
-    async fn depth(&self) -> Result<u64, osa_shared::ports::QueueError> {
-        Err(down())
-    }
-}
-
-fn down() -> osa_shared::ports::QueueError {
-    osa_shared::ports::QueueError::Unavailable("sqs GetQueueAttributes: internal-queue-name".into())
-}
-
 #[tokio::test]
 async fn the_intake_probe_writes_to_the_store_and_reads_the_queue() {
     let mut app = TestApp::new();
@@ -797,12 +766,13 @@ async fn the_intake_probe_writes_to_the_store_and_reads_the_queue() {
     );
 
     // The queue stops answering: intake could not start a workflow, and says so.
-    app.services.queue = Arc::new(DownQueue);
+    app.services.queue = Arc::new(osa_testkit::DownQueue);
     let (status, body) = get_json(&app, "/api/health/intake", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "unhealthy");
     assert!(
         !body.to_string().contains("internal-queue-name"),
+        // (osa_testkit::fakes::DOWN_QUEUE_ERROR names it)
         "the public answer names no internals: {body}"
     );
     let report = run_checks(&app.services).await.expect("checks");

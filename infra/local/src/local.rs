@@ -15,7 +15,7 @@ use osa_shared::adapters::http::optimizely::{
 use osa_shared::adapters::jwt::{DevKeys, JwtVerifier};
 use osa_shared::adapters::log_bus::LogBus;
 use osa_shared::adapters::sqlite::SqliteStore;
-use osa_shared::app::{Services, alerts, health, jobs};
+use osa_shared::app::{Services, alerts, delivery, health, jobs};
 use osa_shared::bootstrap::{Adapters, Backend, Runtime, assemble, optimizely_from_env};
 use osa_shared::config::{Config, OpalConfig, secrets_from};
 use osa_shared::domain::Secret;
@@ -423,7 +423,7 @@ async fn worker_loop(services: Services, mut stop: watch::Receiver<bool>) {
 }
 
 /// The EventBridge schedules, in-process: the health checks, then the alert
-/// rules, every minute (every 30 s while the health report is degraded, as it
+/// rules and the stalled-delivery repair, every minute (every 30 s while the health report is degraded, as it
 /// advises). `OSA_SCHEDULE_SECS` overrides the period.
 async fn schedule_loop(services: Services, mut stop: watch::Receiver<bool>) {
     let fixed = std::env::var("OSA_SCHEDULE_SECS")
@@ -438,6 +438,9 @@ async fn schedule_loop(services: Services, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = alerts::evaluate(&services).await {
             tracing::error!(error = %e, "scheduled alert evaluation failed");
+        }
+        if let Err(e) = delivery::repair_stalled(&services).await {
+            tracing::error!(error = %e, "stalled deliveries not repaired");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(period)) => {}

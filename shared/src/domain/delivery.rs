@@ -93,6 +93,11 @@ pub enum DeliveryStatus {
     },
 }
 
+/// How long a pending delivery's next attempt may be overdue before its queued
+/// message counts as lost (a crash between saving the delivery and queueing
+/// the attempt): longer than any queue delay, visibility timeout or worker poll.
+pub const STALL_GRACE: Duration = Duration::from_secs(15 * 60);
+
 /// One POST, whatever became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -420,6 +425,16 @@ impl Delivery {
             }
             _ => None,
         }
+    }
+
+    /// When its next attempt is due, while it is pending: the last attempt's
+    /// schedule, or the creation (or latest redrive) before any attempt.
+    pub fn next_attempt_due_at(&self) -> Option<OffsetDateTime> {
+        self.next_attempt()?;
+        Some(match self.attempts.last() {
+            Some(last) => last.next_attempt_at.unwrap_or(last.at),
+            None => self.last_redrive_at.unwrap_or(self.created_at),
+        })
     }
 
     /// Whether a queued message for `(run, number)` should be sent now. False for

@@ -27,6 +27,14 @@ pub trait DeliveryStore: Send + Sync {
     /// index (never a scan). A redriven delivery leaves the list.
     async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
+    /// Pending deliveries whose next attempt was due before `due_before`, the
+    /// longest overdue first, from an index (never a scan).
+    async fn overdue(
+        &self,
+        due_before: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
     /// Removes a delivery, its history and its dead letter (erasure). Returns
     /// whether it existed; a queued attempt for it finds nothing and is dropped.
     async fn erase_delivery(&self, id: uuid::Uuid) -> Result<bool, StoreError>;

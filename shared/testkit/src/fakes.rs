@@ -1,5 +1,5 @@
 //! Fakes for the outside world: a recording outbound HTTP client, the four
-//! Optimizely services, a sleeper that does not wait.
+//! Optimizely services, a sleeper that does not wait, a queue that is down.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,7 +9,10 @@ use async_trait::async_trait;
 use osa_shared::adapters::http::optimizely::{
     OptimizelyClient, OptimizelyService, OptimizelyTransport, ServiceRequest, Sleeper,
 };
-use osa_shared::ports::{Clock, HttpClient, OutboundError, OutboundRequest, OutboundResponse};
+use osa_shared::ports::{
+    Clock, HttpClient, Job, JobQueue, OutboundError, OutboundRequest, OutboundResponse, QueueError,
+    ReceivedJob,
+};
 
 /// Answers every outbound request with a fixed status and remembers it.
 #[derive(Default)]
@@ -167,4 +170,30 @@ pub struct NoSleep;
 #[async_trait]
 impl Sleeper for NoSleep {
     async fn sleep(&self, _duration: Duration) {}
+}
+
+/// A job queue that does not answer (its error names an internal queue, which
+/// must never reach a public answer).
+pub struct DownQueue;
+
+pub const DOWN_QUEUE_ERROR: &str = "sqs SendMessage: internal-queue-name";
+
+fn down() -> QueueError {
+    QueueError::Unavailable(DOWN_QUEUE_ERROR.into())
+}
+
+#[async_trait]
+impl JobQueue for DownQueue {
+    async fn enqueue(&self, _: &Job, _: Duration) -> Result<(), QueueError> {
+        Err(down())
+    }
+    async fn receive(&self, _: usize, _: Duration) -> Result<Vec<ReceivedJob>, QueueError> {
+        Err(down())
+    }
+    async fn ack(&self, _: &str) -> Result<(), QueueError> {
+        Err(down())
+    }
+    async fn depth(&self) -> Result<u64, QueueError> {
+        Err(down())
+    }
 }

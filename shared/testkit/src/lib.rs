@@ -15,4 +15,4 @@ pub mod samples;
 
 pub use app::{AUDIENCE, ISSUER, Reply, TestApp, WEBHOOK_SECRET, call, dev_keys};
 pub use clock::ManualClock;
-pub use fakes::{FakeOptimizely, NoSleep, RecordingHttp};
+pub use fakes::{DownQueue, FakeOptimizely, NoSleep, RecordingHttp};

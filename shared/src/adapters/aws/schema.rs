@@ -29,6 +29,9 @@ pub const RUNNING: &str = "RUNNING";
 pub const ADMIN_AUDIT: &str = "ADMIN_AUDIT";
 /// The `recent` index partition of dead-lettered deliveries.
 pub const DEAD_LETTER_PK: &str = "DEAD-LETTER";
+/// The recent index's partition of pending deliveries, by when their next
+/// attempt is due (the repair sweep reads it).
+pub const DELIVERY_DUE_PK: &str = "DELIVERY-DUE";
 
 /// The partition of a workflow and everything it owns.
 pub fn wf_pk(id: &str) -> String {

@@ -17,11 +17,17 @@ CREATE TABLE IF NOT EXISTS deliveries (
     id                  TEXT    NOT NULL PRIMARY KEY,
     version             INTEGER NOT NULL,
     dead_lettered_at_ms INTEGER,
-    doc                 TEXT    NOT NULL
+    doc                 TEXT    NOT NULL,
+    due_at_ms           INTEGER
 );
 CREATE INDEX IF NOT EXISTS deliveries_dead_lettered
     ON deliveries (dead_lettered_at_ms, id) WHERE dead_lettered_at_ms IS NOT NULL;
 ";
+
+/// Schema version 2 added when a pending delivery's next attempt is due.
+pub(crate) const DUE_INDEX: &str = "
+CREATE INDEX IF NOT EXISTS deliveries_due
+    ON deliveries (due_at_ms, id) WHERE due_at_ms IS NOT NULL;";
 
 /// Attempts of `update_delivery`'s compare-and-set before giving up.
 const MAX_UPDATE_ATTEMPTS: usize = 64;
@@ -47,6 +53,16 @@ fn dead_lettered_at_ms(d: &Delivery) -> Option<i64> {
     }
 }
 
+/// The index column: when a pending delivery's next attempt is due.
+fn due_at_ms(d: &Delivery) -> Option<i64> {
+    d.next_attempt_due_at()
+        .map(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+}
+
+const LIST_OVERDUE: &str =
+    "SELECT doc FROM deliveries WHERE due_at_ms IS NOT NULL AND due_at_ms < ?1
+     ORDER BY due_at_ms, id LIMIT ?2";
+
 fn load(conn: &Connection, id: &str) -> Result<Option<(Delivery, i64)>, StoreError> {
     let row: Option<(String, i64)> = conn
         .prepare_cached("SELECT doc, version FROM deliveries WHERE id = ?1")
@@ -71,15 +87,16 @@ impl DeliveryStore for SqliteStore {
     async fn create_delivery(&self, delivery: &Delivery) -> Result<bool, StoreError> {
         let id = delivery.id.to_string();
         let dead = dead_lettered_at_ms(delivery);
+        let due = due_at_ms(delivery);
         let doc = encode(delivery)?;
         self.write(move |conn| {
             let inserted = conn
                 .prepare_cached(
-                    "INSERT INTO deliveries (id, version, dead_lettered_at_ms, doc)
-                     VALUES (?1, 1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO deliveries (id, version, dead_lettered_at_ms, doc, due_at_ms)
+                     VALUES (?1, 1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
                 )
                 .or_unavailable()?
-                .execute(params![id, dead, doc])
+                .execute(params![id, dead, doc, due])
                 .or_unavailable()?;
             Ok(inserted == 1)
         })
@@ -90,6 +107,27 @@ impl DeliveryStore for SqliteStore {
         let id = id.to_string();
         self.read(move |conn| Ok(load(conn, &id)?.map(|(d, _)| d)))
             .await
+    }
+
+    async fn overdue(
+        &self,
+        due_before: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let before = i64::try_from(due_before.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(LIST_OVERDUE).or_unavailable()?;
+            let docs = stmt
+                .query_map(params![before, limit], |r| r.get::<_, String>(0))
+                .or_unavailable()?;
+            let mut out = Vec::new();
+            for doc in docs {
+                out.push(decode(&doc.or_unavailable()?)?);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn erase_delivery(&self, id: Uuid) -> Result<bool, StoreError> {
@@ -122,6 +160,7 @@ impl DeliveryStore for SqliteStore {
                 return Ok(Some(current));
             }
             let dead = dead_lettered_at_ms(&next);
+            let due = due_at_ms(&next);
             let doc = encode(&next)?;
             let key = key.clone();
             let expected = version;
@@ -129,11 +168,11 @@ impl DeliveryStore for SqliteStore {
                 .write(move |conn| {
                     let updated = conn
                         .prepare_cached(
-                            "UPDATE deliveries SET version = ?3, dead_lettered_at_ms = ?4, doc = ?5
-                             WHERE id = ?1 AND version = ?2",
+                            "UPDATE deliveries SET version = ?3, dead_lettered_at_ms = ?4, doc = ?5,
+                             due_at_ms = ?6 WHERE id = ?1 AND version = ?2",
                         )
                         .or_unavailable()?
-                        .execute(params![key, expected, expected + 1, dead, doc])
+                        .execute(params![key, expected, expected + 1, dead, doc, due])
                         .or_unavailable()?;
                     if updated == 1 {
                         return Ok(DeliveryWrite::Saved);
@@ -196,9 +235,10 @@ mod tests {
         let store = SqliteStore::open(&dir.join("osa.db"), clock).expect("open");
         let statements = [
             "SELECT doc, version FROM deliveries WHERE id = ?1",
-            "UPDATE deliveries SET version = ?3, dead_lettered_at_ms = ?4, doc = ?5
-             WHERE id = ?1 AND version = ?2",
+            "UPDATE deliveries SET version = ?3, dead_lettered_at_ms = ?4, doc = ?5,
+             due_at_ms = ?6 WHERE id = ?1 AND version = ?2",
             LIST_DEAD_LETTERED,
+            LIST_OVERDUE,
         ];
         let plans = store
             .read(move |conn| {

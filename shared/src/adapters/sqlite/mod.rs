@@ -38,7 +38,7 @@ use crate::ports::{
 };
 
 /// The schema this build writes, kept in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Most write requests committed together in one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -274,10 +274,17 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}"
         )));
     }
+    // Version 1 databases lack the deliveries' due column (version 2).
+    let upgrade = if version == 1 {
+        "ALTER TABLE deliveries ADD COLUMN due_at_ms INTEGER;"
+    } else {
+        ""
+    };
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE;\n{SCHEMA}\n{}\n{}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;",
+        "BEGIN IMMEDIATE;\n{SCHEMA}\n{}\n{}\n{upgrade}\n{}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;",
         metrics::SCHEMA,
-        deliveries::SCHEMA
+        deliveries::SCHEMA,
+        deliveries::DUE_INDEX
     ))
     .map_err(|e| {
         rollback(conn);
@@ -575,6 +582,38 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_is_upgraded_in_place() {
+        let dir = TempDir::new("v1");
+        let path = dir.0.join("osa.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE deliveries (
+                id TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL,
+                dead_lettered_at_ms INTEGER, doc TEXT NOT NULL);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(conn);
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::UNIX_EPOCH));
+        let store = SqliteStore::open(&path, clock).unwrap();
+        let version: i64 = store
+            .read(|c| {
+                c.pragma_query_value(None, "user_version", |r| r.get(0))
+                    .or_unavailable()
+            })
+            .await
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let overdue = crate::ports::DeliveryStore::overdue(
+            &store,
+            OffsetDateTime::UNIX_EPOCH + time::Duration::days(1),
+            10,
+        )
+        .await;
+        assert_eq!(overdue.map(|d| d.len()).ok(), Some(0), "the new column is there");
     }
 
     #[test]

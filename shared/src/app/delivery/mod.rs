@@ -10,7 +10,10 @@
 //! then queues the next attempt, or dead-letters the delivery. So a redelivered or
 //! stale message never records an attempt twice.
 //!
-//! Guarantee: at least once. Receivers de-duplicate on `X-Webhook-ID`.
+//! Guarantee: at least once. Receivers de-duplicate on `X-Webhook-ID`. A message
+//! lost between saving a delivery and queueing its attempt (a crash on creation,
+//! after an attempt, or on a redrive) is found by [`repair_stalled`], run on the
+//! schedule: the delivery is pending with its next attempt long overdue.
 //!
 //! The OPAL trigger is a delivery: accepted, it starts the workflow; dead-lettered,
 //! it fails the workflow with the reason (`trigger.last_error`,
@@ -29,7 +32,7 @@ use uuid::Uuid;
 use crate::domain::activity::Activity;
 use crate::domain::delivery::{
     Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, OPAL_API_KEY,
-    random_jitter,
+    STALL_GRACE, random_jitter,
 };
 use crate::ports::{Job, OutboundRequest, QueueError, StoreError, delay_until};
 
@@ -71,6 +74,41 @@ pub async fn enqueue_delivery(
         queue_attempt(services, stored.id, run, attempt, Duration::ZERO).await?;
     }
     Ok(stored)
+}
+
+// ---- the repair sweep -----------------------------------------------------------
+
+/// Deliveries repaired in one sweep at most.
+const REPAIR_BATCH: usize = 100;
+
+/// Re-queues the next attempt of each pending delivery overdue by more than
+/// [`STALL_GRACE`]. A message that was only late, not lost, is then harmless:
+/// the worker sends an attempt only while it is the one due. Returns how many
+/// were re-queued.
+pub async fn repair_stalled(services: &Services) -> Result<usize, DeliveryOpError> {
+    let now = services.clock.now();
+    let grace = time::Duration::try_from(STALL_GRACE).unwrap_or(time::Duration::MINUTE);
+    let overdue = services
+        .deliveries
+        .overdue(now - grace, REPAIR_BATCH)
+        .await?;
+    let mut requeued = 0;
+    for delivery in overdue {
+        let Some((run, attempt)) = delivery.next_attempt() else {
+            continue;
+        };
+        queue_attempt(services, delivery.id, run, attempt, Duration::ZERO).await?;
+        requeued += 1;
+        tracing::warn!(
+            delivery_id = %delivery.id,
+            kind = delivery.kind.as_str(),
+            run,
+            attempt,
+            due_at = ?delivery.next_attempt_due_at(),
+            "a stalled delivery's attempt was queued again"
+        );
+    }
+    Ok(requeued)
 }
 
 // ---- the worker step ----------------------------------------------------------

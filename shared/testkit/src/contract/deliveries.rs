@@ -30,6 +30,7 @@ pub async fn delivery_suite(
     case!(concurrent_delivery_updates_lose_nothing);
     case!(dead_letters_are_listed_newest_first_until_redriven);
     case!(erasure_removes_a_delivery_and_its_dead_letter);
+    case!(overdue_lists_pending_deliveries_by_when_they_were_due);
 }
 
 type Deliveries = Arc<dyn osa_shared::ports::DeliveryStore>;
@@ -272,4 +273,69 @@ pub async fn erasure_removes_a_delivery_and_its_dead_letter(
     );
     let changed = store.update_delivery(d.id, &|_| true).await.unwrap();
     assert_eq!(changed, None, "a late attempt finds nothing to update");
+}
+
+pub async fn overdue_lists_pending_deliveries_by_when_they_were_due(
+    store: &Deliveries,
+    clock: &ManualClock,
+) {
+    clock.advance(Duration::from_secs(3600));
+    let t0 = clock.now();
+    // Due at its creation (no attempt yet), then one due a minute later.
+    let first = new_delivery(t0);
+    let second = new_delivery(t0 + Duration::from_secs(60));
+    // One that failed once: due again at its backoff.
+    let retried = new_delivery(t0);
+    // One dead-lettered and one delivered: never due.
+    let dead = new_delivery(t0);
+    for d in [&first, &second, &retried, &dead] {
+        store.create_delivery(d).await.unwrap();
+    }
+    let retried_due = store
+        .update_delivery(retried.id, &|x| {
+            fail_attempts(x, 1, t0);
+            true
+        })
+        .await
+        .unwrap()
+        .and_then(|d| d.next_attempt_due_at())
+        .expect("due again");
+    store
+        .update_delivery(dead.id, &|x| {
+            fail_attempts(x, 5, t0);
+            true
+        })
+        .await
+        .unwrap();
+    let mine = [first.id, second.id, retried.id, dead.id];
+    let overdue = |before| async move {
+        store
+            .overdue(before, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .filter(|id| mine.contains(id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        overdue(t0).await,
+        Vec::<uuid::Uuid>::new(),
+        "due at t0 is not before t0"
+    );
+    assert_eq!(overdue(t0 + Duration::from_secs(1)).await, vec![first.id]);
+    let later = retried_due.max(t0 + Duration::from_secs(60)) + Duration::from_secs(1);
+    let mut all = overdue(later).await;
+    assert_eq!(all.len(), 3, "{all:?}");
+    all.retain(|id| *id != retried.id);
+    assert_eq!(all, vec![first.id, second.id], "the longest overdue first");
+    // Attempted now and due again later: no longer overdue then.
+    store
+        .update_delivery(first.id, &|x| {
+            fail_attempts(x, 1, later);
+            true
+        })
+        .await
+        .unwrap();
+    assert!(!overdue(later).await.contains(&first.id));
 }

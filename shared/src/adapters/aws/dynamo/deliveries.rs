@@ -23,7 +23,7 @@ use crate::adapters::aws::attr::{
     Item, backoff, condition_held, number, read_number, string, unavailable,
 };
 use crate::adapters::aws::schema::{
-    DEAD_LETTER_PK, EXPIRES_AT, RECENT_INDEX, RECENT_PK, RECENT_SK,
+    DEAD_LETTER_PK, DELIVERY_DUE_PK, EXPIRES_AT, RECENT_INDEX, RECENT_PK, RECENT_SK,
 };
 use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::ports::{DeliveryStore, StoreError};
@@ -53,7 +53,14 @@ impl DynamoStore {
         item.insert("version".into(), number(version));
         item.insert("kind".into(), string(d.kind.as_str()));
         let state = match &d.status {
-            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Pending => {
+                if let Some(due) = d.next_attempt_due_at() {
+                    let ms = (due.unix_timestamp_nanos() / 1_000_000).max(0);
+                    item.insert(RECENT_PK.into(), string(DELIVERY_DUE_PK));
+                    item.insert(RECENT_SK.into(), string(format!("{ms:015}#{}", d.id)));
+                }
+                "pending"
+            }
             DeliveryStatus::Delivered { .. } => "delivered",
             DeliveryStatus::DeadLettered { at, .. } => {
                 let ms = (at.unix_timestamp_nanos() / 1_000_000).max(0);
@@ -103,6 +110,33 @@ impl DeliveryStore for DynamoStore {
 
     async fn get_delivery(&self, id: uuid::Uuid) -> Result<Option<Delivery>, StoreError> {
         Ok(self.load_delivery(id).await?.map(|(d, _)| d))
+    }
+
+    async fn overdue(
+        &self,
+        due_before: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The longest overdue first; the index may lag the table, so what is
+        // read is checked again.
+        let keys = self
+            .query_index(RECENT_INDEX, RECENT_PK, DELIVERY_DUE_PK, true, limit)
+            .await?;
+        let mut out = Vec::new();
+        for item in self.batch_get(keys).await? {
+            let delivery = decode(&item)?;
+            if delivery
+                .next_attempt_due_at()
+                .is_some_and(|due| due < due_before)
+            {
+                out.push(delivery);
+            }
+        }
+        out.sort_by_key(|d| d.next_attempt_due_at());
+        Ok(out)
     }
 
     async fn erase_delivery(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
