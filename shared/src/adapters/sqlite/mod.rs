@@ -613,7 +613,11 @@ mod tests {
             10,
         )
         .await;
-        assert_eq!(overdue.map(|d| d.len()).ok(), Some(0), "the new column is there");
+        assert_eq!(
+            overdue.map(|d| d.len()).ok(),
+            Some(0),
+            "the new column is there"
+        );
     }
 
     #[test]
