@@ -42,6 +42,7 @@ pub struct Config {
     /// See [`stream_url_from_env`].
     pub stream_url: Option<String>,
     pub secret_refs: SecretRefs,
+    pub notify: NotifyConfig,
 }
 
 /// Credentials named by reference (Secrets Manager ARNs), read when first
@@ -52,6 +53,28 @@ pub struct SecretRefs {
     pub webhook_secrets: Option<String>,
     /// Holds the OPAL API key (`OPAL_API_KEY_SECRET_ARN`).
     pub opal_api_key: Option<String>,
+    /// Holds the key result-ready notifications are signed with
+    /// (`OSA_NOTIFY_SIGNING_SECRET_ARN`).
+    pub notify_signing_secret: Option<String>,
+}
+
+/// Result-ready notifications to an intake's `notify_url`.
+#[derive(Clone, Debug)]
+pub struct NotifyConfig {
+    /// `OSA_NOTIFY_SIGNING_SECRET`; else the reference in [`SecretRefs`].
+    pub signing_secret: Option<Secret>,
+    /// Which URLs an intake may name (`OSA_NOTIFY_ALLOW_LOCAL=true`: also http
+    /// and this machine or a private network, for a local run).
+    pub targets: crate::domain::notification::TargetPolicy,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            signing_secret: None,
+            targets: crate::domain::notification::TargetPolicy::Public,
+        }
+    }
 }
 
 /// How a live stream paces itself.
@@ -200,6 +223,7 @@ impl Config {
             stream: StreamSettings::default(),
             stream_url: None,
             secret_refs: SecretRefs::default(),
+            notify: NotifyConfig::default(),
         }
     }
 
@@ -257,6 +281,17 @@ impl Config {
             secret_refs: SecretRefs {
                 webhook_secrets: var("OSA_WEBHOOK_SECRETS_ARN"),
                 opal_api_key: var("OPAL_API_KEY_SECRET_ARN"),
+                notify_signing_secret: var("OSA_NOTIFY_SIGNING_SECRET_ARN"),
+            },
+            notify: NotifyConfig {
+                signing_secret: var("OSA_NOTIFY_SIGNING_SECRET")
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| Secret::new(s.trim())),
+                targets: if parsed("OSA_NOTIFY_ALLOW_LOCAL", false)? {
+                    crate::domain::notification::TargetPolicy::Local
+                } else {
+                    crate::domain::notification::TargetPolicy::Public
+                },
             },
             ..Config::new(&required("OSA_PUBLIC_URL")?, signature, opal)
         })

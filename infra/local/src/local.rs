@@ -17,9 +17,10 @@ use osa_shared::adapters::log_bus::LogBus;
 use osa_shared::adapters::sqlite::SqliteStore;
 use osa_shared::app::{Services, alerts, delivery, health, jobs};
 use osa_shared::bootstrap::{Adapters, Backend, Runtime, assemble, optimizely_from_env};
-use osa_shared::config::{Config, OpalConfig, secrets_from};
+use osa_shared::config::{Config, NotifyConfig, OpalConfig, secrets_from};
 use osa_shared::domain::Secret;
 use osa_shared::domain::access::scopes;
+use osa_shared::domain::notification::TargetPolicy;
 use osa_shared::domain::signature::SignatureConfig;
 use osa_shared::http::with_common_layers;
 use osa_shared::ports::{Clock, CredentialChecker, SystemClock};
@@ -37,6 +38,8 @@ pub struct LocalFiles {
     pub keys: DevKeys,
     pub webhook_secret: Secret,
     pub opal_api_key: Secret,
+    /// What result-ready notifications are signed with.
+    pub notify_secret: Secret,
 }
 
 impl LocalFiles {
@@ -50,6 +53,7 @@ impl LocalFiles {
             keys,
             webhook_secret: random_secret(&dir.join("webhook-secret"))?,
             opal_api_key: random_secret(&dir.join("opal-api-key"))?,
+            notify_secret: random_secret(&dir.join("notify-secret"))?,
         })
     }
 
@@ -156,6 +160,7 @@ impl Default for LifecycleSettings {
 /// run by `sam local`: the data dir's webhook secret and OPAL key.
 pub const WEBHOOK_SECRETS_NAME: &str = "osa-local/webhook-secrets";
 pub const OPAL_API_KEY_NAME: &str = "osa-local/opal-api-key";
+pub const NOTIFY_SECRET_NAME: &str = "osa-local/notify-secret";
 
 /// The AWS adapters against `AWS_ENDPOINT_URL` (or a real account), creating the
 /// table and the queue pair first if they are missing; on a local endpoint, also
@@ -171,6 +176,7 @@ async fn aws_adapters(
         );
         put_secret(&secrets, WEBHOOK_SECRETS_NAME, &files.webhook_secret).await?;
         put_secret(&secrets, OPAL_API_KEY_NAME, &files.opal_api_key).await?;
+        put_secret(&secrets, NOTIFY_SECRET_NAME, &files.notify_secret).await?;
     }
     let clients = AwsClients::shared().await;
     provision::ensure_table(&clients.dynamodb, &args.table)
@@ -259,6 +265,11 @@ fn local_services(
     let config = Config {
         deadline_scale: lifecycle.deadline_scale,
         retrigger_timed_out_agents: lifecycle.retrigger_timed_out_agents,
+        // A local run may notify a receiver on this machine.
+        notify: NotifyConfig {
+            signing_secret: Some(files.notify_secret.clone()),
+            targets: TargetPolicy::Local,
+        },
         ..Config::new(base, SignatureConfig::new(secrets), opal)
     };
     let runtime = Runtime {

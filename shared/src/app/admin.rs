@@ -59,14 +59,18 @@ pub async fn erase_workflow(
 }
 
 /// The workflow's deliveries first (the OPAL trigger's payload carries the
-/// intake), then the workflow: a failure half-way leaves the workflow, so a
+/// intake; the notification names the workflow), then the workflow: a failure half-way leaves the workflow, so a
 /// retried erasure finds it and finishes.
 async fn erase_everything(services: &Services, id: &str) -> Result<Option<u64>, StoreError> {
     let Some(workflow) = services.store.get_workflow(id).await? else {
         return Ok(None);
     };
+    let mut deliveries = workflow.delivery_ids();
+    if workflow.notify_url.is_some() {
+        deliveries.push(crate::domain::notification::delivery_id(&workflow.id));
+    }
     let mut erased = 0;
-    for delivery in workflow.delivery_ids() {
+    for delivery in deliveries {
         if services.deliveries.erase_delivery(delivery).await? {
             erased += 1;
         }

@@ -3,8 +3,9 @@
 use crate::domain::credentials::{names, pause};
 use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Intake, parse_intake};
+use crate::domain::notification;
 use crate::domain::pii::{Findings, PiiPolicy, redact_text};
-use crate::domain::validation::InvalidBody;
+use crate::domain::validation::{FieldError, InvalidBody};
 use crate::domain::workflow::{Workflow, WorkflowStatus};
 use crate::ports::{CreateOutcome, DomainEvent, QueueError, StoreError};
 
@@ -50,6 +51,13 @@ pub async fn submit(
     correlation_id: &str,
 ) -> Result<Submitted, IntakeError> {
     let mut intake = parse_intake(body)?;
+    if let Some(url) = &intake.notify_url
+        && let Err(why) = notification::check_url(url, services.config.notify.targets)
+    {
+        return Err(IntakeError::Invalid(InvalidBody::Schema(vec![
+            FieldError::new("notify_url", why),
+        ])));
+    }
     let findings = redact_intake(&mut intake, &services.config.pii);
     if findings.total() > 0 {
         super::metrics::intake_pii_redacted(services, &findings, services.config.pii.mode).await;

@@ -11,6 +11,7 @@ pub mod intake;
 pub mod jobs;
 pub mod metrics;
 pub mod monitoring;
+pub mod notify;
 pub mod secrets;
 pub mod status;
 pub mod stream;
@@ -92,11 +93,14 @@ impl Services {
                     workflow_id,
                     status,
                     at,
-                } => Activity::WorkflowFinished {
-                    workflow_id: workflow_id.clone(),
-                    status: *status,
-                    at: *at,
-                },
+                } => {
+                    notify::workflow_finished(self, workflow_id).await;
+                    Activity::WorkflowFinished {
+                        workflow_id: workflow_id.clone(),
+                        status: *status,
+                        at: *at,
+                    }
+                }
                 DomainEvent::AgentResultAccepted { .. } => continue,
             };
             self.note(&activity).await;

@@ -19,6 +19,7 @@ pub struct HeldSecrets {
     /// The configured signature settings with the referenced secrets added.
     webhook: OnceCell<SignatureConfig>,
     opal_api_key: OnceCell<Secret>,
+    notify_signing_secret: OnceCell<Secret>,
 }
 
 impl HeldSecrets {
@@ -28,6 +29,7 @@ impl HeldSecrets {
             store,
             webhook: OnceCell::new(),
             opal_api_key: OnceCell::new(),
+            notify_signing_secret: OnceCell::new(),
         }
     }
 
@@ -86,4 +88,24 @@ pub async fn opal_api_key(services: &Services) -> Result<Option<Secret>, SecretU
         .get_or_try_init(|| async { Ok(Secret::new(held.read(arn).await?.expose().trim())) })
         .await?;
     Ok(Some(key.clone()))
+}
+
+/// The secret result-ready notifications are signed with: the configured one,
+/// or the one the reference names.
+pub async fn notify_signing_secret(
+    services: &Services,
+) -> Result<Option<Secret>, SecretUnavailable> {
+    let config = &services.config;
+    if let Some(secret) = &config.notify.signing_secret {
+        return Ok(Some(secret.clone()));
+    }
+    let Some(arn) = config.secret_refs.notify_signing_secret.as_deref() else {
+        return Ok(None);
+    };
+    let held = &services.secrets;
+    let secret = held
+        .notify_signing_secret
+        .get_or_try_init(|| async { Ok(Secret::new(held.read(arn).await?.expose().trim())) })
+        .await?;
+    Ok(Some(secret.clone()))
 }

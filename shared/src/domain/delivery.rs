@@ -48,6 +48,8 @@ pub enum DeliveryKind {
     OpalTrigger,
     /// A notification sent by an alert rule.
     AlertNotification,
+    /// A finished workflow's result-ready notification to its `notify_url`.
+    ResultNotification,
 }
 
 impl DeliveryKind {
@@ -55,6 +57,7 @@ impl DeliveryKind {
         match self {
             DeliveryKind::OpalTrigger => "opal_trigger",
             DeliveryKind::AlertNotification => "alert_notification",
+            DeliveryKind::ResultNotification => "result_notification",
         }
     }
 }
@@ -65,12 +68,15 @@ impl DeliveryKind {
 pub enum DeliveryAuth {
     /// `Authorization: Bearer <value of the named secret>`.
     Bearer { secret: String },
+    /// `X-OSA-Signature: t=<ms>,v1=<HMAC-SHA256 of "<t>.<body>">` with the named
+    /// secret, computed when each attempt is sent.
+    Signature { secret: String },
 }
 
 impl DeliveryAuth {
     pub fn secret_name(&self) -> &str {
         match self {
-            DeliveryAuth::Bearer { secret } => secret,
+            DeliveryAuth::Bearer { secret } | DeliveryAuth::Signature { secret } => secret,
         }
     }
 }
@@ -457,6 +463,8 @@ impl Delivery {
     pub fn outbound_headers(
         &self,
         number: u32,
+        sent_at_ms: i64,
+        body: &[u8],
         lookup: impl FnOnce(&str) -> Option<Secret>,
     ) -> Result<Vec<(String, String)>, DeliveryError> {
         let mut headers = vec![
@@ -475,6 +483,10 @@ impl Delivery {
                 DeliveryAuth::Bearer { .. } => headers.push((
                     "Authorization".to_owned(),
                     format!("Bearer {}", secret.expose()),
+                )),
+                DeliveryAuth::Signature { .. } => headers.push((
+                    "X-OSA-Signature".to_owned(),
+                    super::signature::sign(&[secret], sent_at_ms, body),
                 )),
             }
         }
@@ -1042,7 +1054,7 @@ mod tests {
                 secret: OPAL_API_KEY.into(),
             });
         let headers = d
-            .outbound_headers(3, |name| {
+            .outbound_headers(3, 0, b"{}", |name| {
                 (name == OPAL_API_KEY).then(|| Secret::new("sk_opal_123"))
             })
             .expect("headers");
@@ -1062,11 +1074,11 @@ mod tests {
         assert_eq!(get("Authorization"), Some("Bearer sk_opal_123"));
 
         assert_eq!(
-            d.outbound_headers(1, |_| None),
+            d.outbound_headers(1, 0, b"{}", |_| None),
             Err(DeliveryError::MissingSecret(OPAL_API_KEY.into()))
         );
         assert_eq!(
-            d.outbound_headers(1, |_| Some(Secret::new(""))),
+            d.outbound_headers(1, 0, b"{}", |_| Some(Secret::new(""))),
             Err(DeliveryError::MissingSecret(OPAL_API_KEY.into()))
         );
         assert_eq!(d.body(), br#"{"rule":"x"}"#);
@@ -1113,7 +1125,7 @@ mod tests {
         )
         .expect("trigger");
         let _ = d
-            .outbound_headers(1, |_| Some(Secret::new("sk_opal_123")))
+            .outbound_headers(1, 0, b"{}", |_| Some(Secret::new("sk_opal_123")))
             .expect("headers");
         let stored = serde_json::to_string(&d).expect("serialises");
         assert!(!stored.contains("sk_opal"));

@@ -129,6 +129,7 @@ struct IntakeWire {
     business_context: BusinessContext,
     optimizely_config: OptimizelyConfigWire,
     analysis_preferences: AnalysisPreferences,
+    notify_url: Option<String>,
 }
 
 /// What the business told us. Stored with the workflow (credentials never are).
@@ -208,6 +209,8 @@ pub struct Intake {
     pub optimizely: OptimizelyProject,
     pub credentials: Credentials,
     pub analysis_preferences: AnalysisPreferences,
+    /// Where to POST the signed result-ready notification (`domain::notification`).
+    pub notify_url: Option<String>,
     /// SHA-256 over the canonical request, so a retried submission can be told
     /// apart from a different one under the same `workflow_id`.
     pub fingerprint: String,
@@ -322,6 +325,16 @@ fn validate(wire: IntakeWire, fingerprint: String) -> Result<Intake, Vec<FieldEr
         );
     }
 
+    if let Some(url) = &wire.notify_url {
+        // The form every deployment needs; which targets are allowed is its
+        // own setting, checked at intake (`TargetPolicy`).
+        if let Err(why) =
+            super::notification::check_url(url, super::notification::TargetPolicy::Local)
+        {
+            v.push("notify_url", why);
+        }
+    }
+
     let provided = oc.api_credentials.provided();
     v.into_result(Intake {
         workflow_id: wire.workflow_id.map(|s| s.to_ascii_lowercase()),
@@ -333,6 +346,7 @@ fn validate(wire: IntakeWire, fingerprint: String) -> Result<Intake, Vec<FieldEr
         credentials: wire.optimizely_config.api_credentials,
         business_context: wire.business_context,
         analysis_preferences: wire.analysis_preferences,
+        notify_url: wire.notify_url,
         fingerprint,
     })
 }

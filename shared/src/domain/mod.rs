@@ -15,6 +15,7 @@ pub mod history;
 pub mod intake;
 pub mod metrics;
 pub mod monitoring;
+pub mod notification;
 pub mod pii;
 pub mod record;
 pub mod report;

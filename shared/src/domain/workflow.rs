@@ -25,6 +25,9 @@ pub struct Workflow {
     pub business_context: BusinessContext,
     pub optimizely: OptimizelyProject,
     pub analysis_preferences: AnalysisPreferences,
+    /// Where the signed result-ready notification goes (`domain::notification`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
     /// Hash of the intake that created it, for idempotent resubmission.
     pub fingerprint: String,
     pub estimated_completion_minutes: u32,
@@ -448,7 +451,8 @@ pub struct DeadlineCheck {
 }
 
 impl Workflow {
-    /// The outbound deliveries that carry this workflow's data.
+    /// The OPAL trigger deliveries this workflow names (its result-ready
+    /// notification's id is derived: `notification::delivery_id`).
     pub fn delivery_ids(&self) -> Vec<uuid::Uuid> {
         let mut ids: Vec<uuid::Uuid> = [
             &self.trigger.delivery_id,
@@ -537,6 +541,7 @@ impl Workflow {
             business_context: intake.business_context.clone(),
             optimizely: intake.optimizely.clone(),
             analysis_preferences: intake.analysis_preferences.clone(),
+            notify_url: intake.notify_url.clone(),
             fingerprint: intake.fingerprint.clone(),
             estimated_completion_minutes: intake.estimated_completion_minutes(),
             trigger: TriggerState::default(),

@@ -34,6 +34,7 @@ use crate::domain::delivery::{
     Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, OPAL_API_KEY,
     STALL_GRACE, random_jitter,
 };
+use crate::domain::notification::NOTIFY_SIGNING_SECRET;
 use crate::ports::{Job, OutboundRequest, QueueError, StoreError, delay_until};
 
 use super::{JobError, Services};
@@ -197,7 +198,7 @@ pub async fn deliver(
 fn target_url(services: &Services, delivery: &Delivery) -> String {
     match delivery.kind {
         DeliveryKind::OpalTrigger => services.config.opal.trigger_url.clone(),
-        DeliveryKind::AlertNotification => delivery.url.clone(),
+        DeliveryKind::AlertNotification | DeliveryKind::ResultNotification => delivery.url.clone(),
     }
 }
 
@@ -205,23 +206,26 @@ fn target_url(services: &Services, delivery: &Delivery) -> String {
 /// secrets a delivery names (its URL, a body field, its bearer token) are looked
 /// up now and live only in the request.
 async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) -> AttemptOutcome {
-    // The OPAL key may be held by reference: read it (once per process) first.
-    let opal_key = if delivery.kind == DeliveryKind::OpalTrigger {
-        match super::secrets::opal_api_key(services).await {
-            Ok(key) => key,
-            Err(e) => {
-                return AttemptOutcome::Failed {
-                    error: e.to_string(),
-                };
-            }
+    // A key held by reference is read (once per process) first.
+    let held = match delivery.kind {
+        DeliveryKind::OpalTrigger => super::secrets::opal_api_key(services).await,
+        DeliveryKind::ResultNotification => super::secrets::notify_signing_secret(services).await,
+        DeliveryKind::AlertNotification => Ok(None),
+    };
+    let held = match held {
+        Ok(held) => held,
+        Err(e) => {
+            return AttemptOutcome::Failed {
+                error: e.to_string(),
+            };
         }
-    } else {
-        None
     };
     let secret = |name: &str| match name {
-        OPAL_API_KEY => opal_key.clone(),
+        OPAL_API_KEY | NOTIFY_SIGNING_SECRET => held.clone(),
         _ => services.config.secret(name),
     };
+    let sent_at_ms =
+        i64::try_from(services.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
     let request = delivery.outbound_url(secret).and_then(|resolved| {
         // An OPAL trigger goes where the configuration says now.
         let url = if delivery.secret_url().is_some() {
@@ -229,10 +233,11 @@ async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) 
         } else {
             url.to_owned()
         };
+        let body = delivery.outbound_body(secret)?;
         Ok(OutboundRequest {
             url,
-            headers: delivery.outbound_headers(number, secret)?,
-            body: Bytes::from(delivery.outbound_body(secret)?),
+            headers: delivery.outbound_headers(number, sent_at_ms, &body, secret)?,
+            body: Bytes::from(body),
             timeout: delivery.timeout,
         })
     });
