@@ -303,11 +303,11 @@ async fn a_redelivered_queue_message_records_nothing_twice() {
         .collect();
     assert_eq!(deliver.len(), 1, "{jobs:?}");
     let job = &deliver[0].job;
-    jobs::run(&app.services, job, 1).await.expect("ran");
+    jobs::run(&app.services, job).await.expect("ran");
     // The same message again (its ack was lost, say), now and later.
-    jobs::run(&app.services, job, 2).await.expect("acked");
+    jobs::run(&app.services, job).await.expect("acked");
     app.clock.advance(Duration::from_millis(500));
-    jobs::run(&app.services, job, 3).await.expect("acked");
+    jobs::run(&app.services, job).await.expect("acked");
     assert_eq!(app.http.sent().len(), 1, "sent once");
     let d = trigger_of(&app, &id).await;
     assert_eq!(d.attempts.len(), 1, "recorded once");
@@ -325,7 +325,7 @@ async fn a_redelivered_queue_message_records_nothing_twice() {
     assert_eq!(d.attempts.len(), 5);
     assert_eq!(app.http.sent().len(), 5);
     // A message of the finished run changes nothing either.
-    jobs::run(&app.services, job, 4).await.expect("acked");
+    jobs::run(&app.services, job).await.expect("acked");
     assert_eq!(app.http.sent().len(), 5);
     assert_eq!(trigger_of(&app, &id).await, d);
     assert_eq!(dead_letters_counted(&app).await, 1.0, "counted once");
@@ -366,14 +366,14 @@ async fn a_legacy_trigger_job_becomes_a_delivery() {
     let legacy = osa_shared::ports::Job::TriggerOpal {
         workflow_id: id.clone(),
     };
-    jobs::run(&app.services, &legacy, 1).await.expect("ran");
+    jobs::run(&app.services, &legacy).await.expect("ran");
     assert_eq!(app.http.sent().len(), 1);
     let d = trigger_of(&app, &id).await;
     assert!(matches!(d.status, DeliveryStatus::Delivered { .. }));
     let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert_eq!(wf.status, WorkflowStatus::Running);
     // Again: nothing more.
-    jobs::run(&app.services, &legacy, 2).await.expect("ran");
+    jobs::run(&app.services, &legacy).await.expect("ran");
     assert_eq!(app.http.sent().len(), 1);
 }
 

@@ -305,7 +305,11 @@ async fn force_sync_twice_in_a_row_gives_one_run() {
     assert!(second.already_in_flight);
     assert_eq!(first.sync_id, second.sync_id);
 
-    assert_eq!(app.run_due_jobs().await, 1, "one sync job");
+    assert_eq!(
+        app.run_due_jobs().await,
+        2,
+        "one sync job, then its delivery's first attempt"
+    );
     let sent = app.http.sent();
     assert_eq!(sent.len(), sent_before + 1, "one OPAL call");
     let payload: Value = serde_json::from_slice(&sent.last().unwrap().body).unwrap();
@@ -331,6 +335,78 @@ async fn force_sync_twice_in_a_row_gives_one_run() {
     assert!(!third.already_in_flight);
     assert_ne!(third.sync_id, first.sync_id);
     assert_eq!(third.workflow_id, id);
+}
+
+#[tokio::test]
+async fn a_force_sync_is_a_delivery_retried_dead_lettered_and_redriven() {
+    use osa_shared::app::delivery::dead_letter::redrive;
+    use osa_shared::domain::delivery::force_sync_id as force_sync_delivery_id;
+    use osa_shared::domain::delivery::{DeliveryKind, DeliveryStatus};
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    let opal_calls = |app: &TestApp| {
+        app.http
+            .sent()
+            .iter()
+            .filter(|r| r.url == "http://opal.test/trigger")
+            .count()
+    };
+    let before = opal_calls(&app);
+    app.http.respond_with(Ok(503));
+    let body = json!({"client_context": {"workflow_id": id}}).to_string();
+    let sync = force_sync(&app.services, body.as_bytes()).await.unwrap();
+    app.run_due_jobs().await;
+    // Backoff between attempts, not queue redeliveries minutes apart.
+    app.advance_running_jobs(Duration::from_secs(30), Duration::from_secs(1))
+        .await;
+    assert_eq!(opal_calls(&app) - before, 5, "five attempts");
+    let delivery_id = force_sync_delivery_id(&sync.sync_id);
+    let delivery = app
+        .services
+        .deliveries
+        .get_delivery(delivery_id)
+        .await
+        .unwrap()
+        .expect("the sync is a delivery");
+    assert_eq!(delivery.kind, DeliveryKind::OpalForceSync);
+    assert!(matches!(
+        delivery.status,
+        DeliveryStatus::DeadLettered { .. }
+    ));
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    let state = view.force_sync.expect("recorded");
+    assert_eq!(state.state, SyncState::Failed);
+    assert!(
+        state.error.as_deref().is_some_and(|e| e.contains("503")),
+        "{state:?}"
+    );
+    // OPAL is back: a redrive completes the sync.
+    app.http.respond_with(Ok(202));
+    redrive(&app.services, delivery_id).await.unwrap();
+    app.run_due_jobs().await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(view.force_sync.unwrap().state, SyncState::Completed);
+    assert_eq!(opal_calls(&app) - before, 6);
+    // A second sync; erasure then takes both syncs' deliveries (they carry the intake).
+    let second = force_sync(&app.services, body.as_bytes()).await.unwrap();
+    app.run_due_jobs().await;
+    let admin = osa_shared::domain::access::Caller {
+        subject: "admin".into(),
+        scopes: ["osa:admin".to_owned()].into_iter().collect(),
+    };
+    osa_shared::app::admin::erase_workflow(&app.services, &admin, &id, None)
+        .await
+        .unwrap()
+        .expect("erased");
+    for sync_id in [&sync.sync_id, &second.sync_id] {
+        let gone = app
+            .services
+            .deliveries
+            .get_delivery(force_sync_delivery_id(sync_id))
+            .await
+            .unwrap();
+        assert_eq!(gone, None, "sync {sync_id}");
+    }
 }
 
 #[tokio::test]
@@ -380,4 +456,25 @@ async fn a_timed_out_agent_is_triggered_again_once_when_configured() {
     assert_eq!(retriggers[0]["input_data"]["scope"], "reduced");
     let view = workflow(&app.services, &id).await.unwrap().unwrap();
     assert_eq!(view.retriggered_agents, vec![agent]);
+    // It went as a delivery: its attempt is recorded like any other.
+    let sent = &app.http.sent()[before];
+    let delivery_id = sent
+        .headers
+        .iter()
+        .find(|(n, _)| n == "X-Webhook-ID")
+        .and_then(|(_, v)| uuid::Uuid::parse_str(v).ok())
+        .expect("a delivery's id");
+    let delivery = app
+        .services
+        .deliveries
+        .get_delivery(delivery_id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        delivery.kind,
+        osa_shared::domain::delivery::DeliveryKind::OpalRetrigger
+    );
+    assert_eq!(delivery.attempts.len(), 1);
+    assert_eq!(delivery.workflow_id.as_deref(), Some(id.as_str()));
 }

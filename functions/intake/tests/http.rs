@@ -111,7 +111,7 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
             attempt: 1,
         }
     );
-    jobs::run(&app.services, &jobs[0].job, 1).await.unwrap();
+    jobs::run(&app.services, &jobs[0].job).await.unwrap();
     let sent = app.http.sent();
     assert_eq!(sent.len(), 1);
     assert!(
@@ -138,7 +138,7 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
     assert_eq!(running.status.as_str(), "running");
     assert!(running.trigger.accepted_at.is_some());
     // Running the same job again sends nothing more.
-    jobs::run(&app.services, &jobs[0].job, 2).await.unwrap();
+    jobs::run(&app.services, &jobs[0].job).await.unwrap();
     assert_eq!(app.http.sent().len(), 1);
 }
 

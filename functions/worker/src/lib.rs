@@ -58,7 +58,7 @@ async fn run_record(services: &Services, record: SqsMessage) -> Result<(), ()> {
             return Err(());
         }
     };
-    jobs::run(services, &job, receive_count).await.map_err(|e| {
+    jobs::run(services, &job).await.map_err(|e| {
         tracing::warn!(error = %e, receive_count, "job failed; SQS will redeliver it");
     })
 }

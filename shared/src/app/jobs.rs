@@ -10,7 +10,8 @@ use super::{JobError, Services, deadlines, sync};
 
 /// Runs one job. `Ok` means it is finished with (done, or given up on) and can
 /// be acked; an error leaves it to come back after its visibility timeout.
-pub async fn run(services: &Services, job: &Job, receive_count: u32) -> Result<(), JobError> {
+/// Every job is idempotent, so how often it came does not matter.
+pub async fn run(services: &Services, job: &Job) -> Result<(), JobError> {
     match job {
         Job::TriggerOpal { workflow_id } => opal::trigger_opal_job(services, workflow_id).await,
         Job::Deliver {
@@ -22,18 +23,18 @@ pub async fn run(services: &Services, job: &Job, receive_count: u32) -> Result<(
             deadlines::check_deadlines(services, workflow_id).await
         }
         Job::RetriggerAgent { workflow_id, agent } => {
-            opal::retrigger_agent(services, workflow_id, *agent, receive_count).await
+            opal::retrigger_agent(services, workflow_id, *agent).await
         }
         Job::ForceSync {
             workflow_id,
             sync_id,
-        } => sync::run_job(services, workflow_id, sync_id, receive_count).await,
+        } => sync::run_job(services, workflow_id, sync_id).await,
     }
 }
 
 /// Runs a received job and acks it when it is finished with. True when it was.
 pub async fn process(services: &Services, received: &ReceivedJob) -> bool {
-    match run(services, &received.job, received.receive_count).await {
+    match run(services, &received.job).await {
         Ok(()) => match services.queue.ack(&received.receipt).await {
             Ok(()) => true,
             Err(e) => {

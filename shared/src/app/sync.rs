@@ -1,17 +1,17 @@
 //! Force Sync: re-triggers a workflow's OPAL run on demand, at most one in
 //! flight per workflow. The request ([`force_sync`]) records the sync on the
-//! workflow and queues the job ([`run_job`]) that posts the trigger.
+//! workflow and queues the job ([`run_job`]) that sends the trigger as a
+//! delivery (backoff, history, dead letter, redrive).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::domain::validation::{InvalidBody, Violations, parse_json};
 use crate::domain::workflow::{ForceSync, SyncState, Workflow, WorkflowStatus};
-use crate::ports::{Job, Marker, QueueError, StoreError};
+use crate::ports::{Job, QueueError, StoreError};
 
-use super::delivery::opal;
+use super::delivery::{enqueue_delivery, opal};
 use super::{JobError, Services};
 
 /// `POST /api/opal/sync`.
@@ -105,6 +105,9 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
         if w.force_sync.as_ref().is_some_and(|s| s.in_flight(now)) {
             return None; // one in flight per workflow: keep it
         }
+        if let Some(past) = w.force_sync.take() {
+            w.past_sync_ids.push(past.sync_id);
+        }
         w.force_sync = Some(ForceSync {
             sync_id: sync_id.clone(),
             state: SyncState::InFlight,
@@ -150,12 +153,13 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
     })
 }
 
-/// The job a Force Sync queues: re-sends the OPAL trigger for the workflow, once.
+/// The job a Force Sync queues: its trigger becomes a delivery to OPAL (one per
+/// sync), whose outcome the workflow's `force_sync` mirrors
+/// (`delivery::opal::sync_force_sync`).
 pub async fn run_job(
     services: &Services,
     workflow_id: &str,
     sync_id: &str,
-    receive_count: u32,
 ) -> Result<(), JobError> {
     let Some(workflow) = services.store.get_workflow(workflow_id).await? else {
         return Ok(());
@@ -167,44 +171,12 @@ pub async fn run_job(
     else {
         return Ok(()); // finished already, or superseded
     };
-    let mut payload = opal::trigger_payload(services, &workflow);
-    payload["metadata"]["force_sync"] = json!({
-        "sync_id": sync.sync_id,
-        "sync_scope": sync.sync_scope,
-        "include_rag_update": sync.include_rag_update,
-        "triggered_by": sync.triggered_by,
-    });
-    let error = opal::post_to_opal(services, &workflow, &payload).await?;
-    let give_up = error.is_some() && receive_count >= opal::MAX_TRIGGER_ATTEMPTS;
-    if error.is_some() && !give_up {
-        return Err(JobError::Retry(error.unwrap_or_default()));
-    }
-    let now = services.clock.now();
-    let finish = |w: &mut Workflow| match w.force_sync.as_mut() {
-        Some(s) if s.sync_id == sync_id && s.state == SyncState::InFlight => {
-            s.state = if error.is_none() {
-                SyncState::Completed
-            } else {
-                SyncState::Failed
-            };
-            s.finished_at = Some(now);
-            s.error.clone_from(&error);
-            Some(())
-        }
-        _ => None,
-    };
-    services.store.update(workflow_id, finish).await?;
-    if error.is_none() {
-        services
-            .store
-            .set_marker(Marker::LastForceSync, now)
-            .await?;
-    }
-    tracing::info!(
-        workflow_id,
-        sync_id,
-        ok = error.is_none(),
-        "force sync finished"
-    );
+    let delivery = opal::force_sync_delivery(services, &workflow, sync)
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    let id = delivery.id;
+    enqueue_delivery(services, delivery)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    tracing::info!(workflow_id, sync_id, delivery_id = %id, "force sync trigger queued");
     Ok(())
 }

@@ -50,14 +50,30 @@ pub enum DeliveryKind {
     AlertNotification,
     /// A finished workflow's result-ready notification to its `notify_url`.
     ResultNotification,
+    /// A timed-out agent's second chance: OPAL asked to run it once more, with
+    /// a reduced scope (scenario A).
+    OpalRetrigger,
+    /// A Force Sync: OPAL asked to run the workflow again.
+    OpalForceSync,
 }
 
 impl DeliveryKind {
+    /// Sent to OPAL's trigger URL (the one configured when it is sent) with the
+    /// OPAL key.
+    pub const fn to_opal(self) -> bool {
+        matches!(
+            self,
+            DeliveryKind::OpalTrigger | DeliveryKind::OpalRetrigger | DeliveryKind::OpalForceSync
+        )
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             DeliveryKind::OpalTrigger => "opal_trigger",
             DeliveryKind::AlertNotification => "alert_notification",
             DeliveryKind::ResultNotification => "result_notification",
+            DeliveryKind::OpalRetrigger => "opal_retrigger",
+            DeliveryKind::OpalForceSync => "opal_force_sync",
         }
     }
 }
@@ -97,6 +113,26 @@ pub enum DeliveryStatus {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+}
+
+/// A delivery id derived from what the delivery is for (`seed`), so that
+/// creating it again, from a retried job or a second instance, finds the first.
+pub fn derived_id(seed: &str) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+/// The delivery that re-triggers a timed-out agent (one per agent and workflow).
+pub fn retrigger_id(workflow_id: &str, agent: &str) -> Uuid {
+    derived_id(&format!("osa-retrigger:{workflow_id}:{agent}"))
+}
+
+/// The delivery of a Force Sync's trigger (one per sync).
+pub fn force_sync_id(sync_id: &str) -> Uuid {
+    derived_id(&format!("osa-force-sync:{sync_id}"))
 }
 
 /// How long a pending delivery's next attempt may be overdue before its queued

@@ -7,11 +7,10 @@
 use std::net::IpAddr;
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::delivery::{Delivery, DeliveryAuth, DeliveryError, DeliveryKind};
+use super::delivery::{Delivery, DeliveryAuth, DeliveryError, DeliveryKind, derived_id};
 use super::rfc3339;
 
 /// The name of the secret notifications are signed with.
@@ -88,10 +87,7 @@ pub fn check_url(url: &str, policy: TargetPolicy) -> Result<(), &'static str> {
 /// The notification's delivery id: one per workflow, so a finish announced
 /// twice is still notified once.
 pub fn delivery_id(workflow_id: &str) -> Uuid {
-    let digest = Sha256::digest(format!("osa-notification:{workflow_id}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    derived_id(&format!("osa-notification:{workflow_id}"))
 }
 
 /// A finished workflow, as its notification tells it.

@@ -38,6 +38,9 @@ pub struct Workflow {
     /// The latest Force Sync of this workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_sync: Option<ForceSync>,
+    /// The ids of the Force Syncs before the current one (their deliveries).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub past_sync_ids: Vec<String>,
     /// The latest credentials pause: which services refused the
     /// keys, when, and when refreshed keys resumed it. Never holds a key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -451,8 +454,9 @@ pub struct DeadlineCheck {
 }
 
 impl Workflow {
-    /// The OPAL trigger deliveries this workflow names (its result-ready
-    /// notification's id is derived: `notification::delivery_id`).
+    /// The deliveries to OPAL that carry this workflow's intake: its trigger,
+    /// its agents' re-triggers, its Force Syncs' triggers (its result-ready
+    /// notification's id is derived too: `notification::delivery_id`).
     pub fn delivery_ids(&self) -> Vec<uuid::Uuid> {
         let mut ids: Vec<uuid::Uuid> = [
             &self.trigger.delivery_id,
@@ -462,6 +466,19 @@ impl Workflow {
         .flatten()
         .filter_map(|id| uuid::Uuid::parse_str(id).ok())
         .collect();
+        ids.extend(
+            self.retriggered_agents
+                .iter()
+                .map(|agent| super::delivery::retrigger_id(&self.id, agent.as_str())),
+        );
+        ids.extend(
+            self.force_sync
+                .iter()
+                .map(|s| s.sync_id.as_str())
+                .chain(self.past_sync_ids.iter().map(String::as_str))
+                .map(super::delivery::force_sync_id),
+        );
+        ids.sort();
         ids.dedup();
         ids
     }
@@ -547,6 +564,7 @@ impl Workflow {
             trigger: TriggerState::default(),
             retriggered_agents: Vec::new(),
             force_sync: None,
+            past_sync_ids: Vec::new(),
             credentials_pause: None,
             history: Vec::new(),
             version: 0,

@@ -196,9 +196,10 @@ pub async fn deliver(
 /// redrive after fixing the configuration reaches the fixed URL), anything else
 /// to its own URL.
 fn target_url(services: &Services, delivery: &Delivery) -> String {
-    match delivery.kind {
-        DeliveryKind::OpalTrigger => services.config.opal.trigger_url.clone(),
-        DeliveryKind::AlertNotification | DeliveryKind::ResultNotification => delivery.url.clone(),
+    if delivery.kind.to_opal() {
+        services.config.opal.trigger_url.clone()
+    } else {
+        delivery.url.clone()
     }
 }
 
@@ -208,9 +209,9 @@ fn target_url(services: &Services, delivery: &Delivery) -> String {
 async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) -> AttemptOutcome {
     // A key held by reference is read (once per process) first.
     let held = match delivery.kind {
-        DeliveryKind::OpalTrigger => super::secrets::opal_api_key(services).await,
+        kind if kind.to_opal() => super::secrets::opal_api_key(services).await,
         DeliveryKind::ResultNotification => super::secrets::notify_signing_secret(services).await,
-        DeliveryKind::AlertNotification => Ok(None),
+        _ => Ok(None),
     };
     let held = match held {
         Ok(held) => held,
@@ -348,8 +349,10 @@ async fn follow_up(
             }
         }
     }
-    if delivery.kind == DeliveryKind::OpalTrigger {
-        opal::sync_workflow(services, delivery, decision).await?;
+    match delivery.kind {
+        DeliveryKind::OpalTrigger => opal::sync_workflow(services, delivery, decision).await?,
+        DeliveryKind::OpalForceSync => opal::sync_force_sync(services, delivery, decision).await?,
+        _ => {}
     }
     Ok(())
 }

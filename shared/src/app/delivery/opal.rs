@@ -1,23 +1,24 @@
-//! The OPAL `strategy_workflow` trigger: the delivery that starts a workflow,
-//! the mirror of its progress in the workflow (accepted: running; dead-lettered:
-//! failed, with the reason; redriven and accepted: back on track), and the direct
-//! POSTs that re-trigger a timed-out agent or a whole workflow (Force Sync).
+//! The deliveries to OPAL: the `strategy_workflow` trigger that starts a
+//! workflow, and the mirror of its progress in the workflow (accepted: running;
+//! dead-lettered: failed, with the reason; redriven and accepted: back on
+//! track); a timed-out agent's re-trigger (scenario A); a Force Sync's trigger,
+//! mirrored in the workflow's `force_sync`. Each is a delivery: backoff,
+//! history, dead letter, redrive.
 
-use bytes::Bytes;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::AgentId;
-use crate::domain::delivery::{Decision, Delivery, DeliveryAuth, DeliveryError, OPAL_API_KEY};
-use crate::domain::workflow::{Workflow, WorkflowStatus};
-use crate::ports::{DomainEvent, OutboundError, OutboundRequest, StoreError, Updated};
+use crate::domain::delivery::{
+    Decision, Delivery, DeliveryAuth, DeliveryError, DeliveryKind, OPAL_API_KEY, force_sync_id,
+    retrigger_id,
+};
+use crate::domain::workflow::{ForceSync, SyncState, Workflow, WorkflowStatus};
+use crate::ports::{DomainEvent, Marker, StoreError, Updated};
 
 use super::super::deadlines;
 use super::super::{JobError, Services};
-use super::last_outcome;
-
-/// Give up on a re-trigger or a Force Sync after this many receives of its job.
-pub const MAX_TRIGGER_ATTEMPTS: u32 = 5;
+use super::{enqueue_delivery, last_outcome};
 
 /// The OPAL `strategy_workflow` trigger for a workflow, as a delivery: bearer auth
 /// with the OPAL key (looked up when sent), the configured timeout (45 s by
@@ -27,16 +28,29 @@ pub fn opal_trigger(
     workflow: &Workflow,
     id: Option<Uuid>,
 ) -> Result<Delivery, DeliveryError> {
-    let delivery = Delivery::opal_trigger(
+    let payload = trigger_payload(services, workflow);
+    opal_delivery(services, workflow, DeliveryKind::OpalTrigger, payload, id)
+}
+
+/// A delivery of `kind` to OPAL's trigger URL for `workflow`.
+fn opal_delivery(
+    services: &Services,
+    workflow: &Workflow,
+    kind: DeliveryKind,
+    payload: serde_json::Value,
+    id: Option<Uuid>,
+) -> Result<Delivery, DeliveryError> {
+    let mut delivery = Delivery::opal_trigger(
         services.config.opal.trigger_url.clone(),
         workflow.id.clone(),
-        trigger_payload(services, workflow),
+        payload,
         Some(DeliveryAuth::Bearer {
             secret: OPAL_API_KEY.to_owned(),
         }),
         services.clock.now(),
     )?
     .with_timeout(services.config.opal.timeout);
+    delivery.kind = kind;
     // A correlation id that is no valid header value is simply not sent.
     let delivery = delivery
         .clone()
@@ -218,54 +232,12 @@ pub(super) async fn sync_workflow(
     Ok(())
 }
 
-/// POSTs a payload to OPAL's trigger URL. `None` when OPAL accepted it (200,
-/// 201, 202), else what went wrong.
-pub(crate) async fn post_to_opal(
-    services: &Services,
-    workflow: &Workflow,
-    payload: &serde_json::Value,
-) -> Result<Option<String>, JobError> {
-    let opal = &services.config.opal;
-    let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-    let api_key = super::super::secrets::opal_api_key(services)
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))?;
-    if let Some(key) = &api_key {
-        headers.push((
-            "authorization".to_owned(),
-            format!("Bearer {}", key.expose()),
-        ));
-    }
-    headers.push((
-        "x-correlation-id".to_owned(),
-        workflow.correlation_id.clone(),
-    ));
-    let body = serde_json::to_vec(payload).map_err(|e| JobError::Retry(e.to_string()))?;
-    let result = services
-        .http
-        .post(OutboundRequest {
-            url: opal.trigger_url.clone(),
-            headers,
-            body: Bytes::from(body),
-            timeout: opal.timeout,
-        })
-        .await;
-    Ok(match result {
-        Ok(r) if (200..=202).contains(&r.status) => None,
-        Ok(r) => Some(format!("OPAL answered HTTP {}", r.status)),
-        Err(e @ (OutboundError::Timeout | OutboundError::Connect(_) | OutboundError::Other(_))) => {
-            Some(e.to_string())
-        }
-    })
-}
-
 /// Scenario A: asks OPAL to run one timed-out agent again, once, with a reduced
-/// scope. Its result, if it comes, is kept and marked late.
+/// scope, as a delivery. Its result, if it comes, is kept and marked late.
 pub async fn retrigger_agent(
     services: &Services,
     workflow_id: &str,
     agent: AgentId,
-    receive_count: u32,
 ) -> Result<(), JobError> {
     let claim = |w: &mut Workflow| {
         if w.retriggered_agents.contains(&agent) {
@@ -274,12 +246,6 @@ pub async fn retrigger_agent(
         w.retriggered_agents.push(agent);
         Some(())
     };
-    let Some(before) = services.store.get_workflow(workflow_id).await? else {
-        return Ok(());
-    };
-    if before.retriggered_agents.contains(&agent) && receive_count == 1 {
-        return Ok(()); // someone already did it
-    }
     let Some(Updated {
         stored: workflow, ..
     }) = services.store.update(workflow_id, claim).await?
@@ -290,17 +256,88 @@ pub async fn retrigger_agent(
     payload["input_data"]["agents"] = json!([agent.as_str()]);
     payload["input_data"]["scope"] = json!("reduced");
     payload["metadata"]["retrigger"] = json!(true);
-    match post_to_opal(services, &workflow, &payload).await? {
-        None => {
-            tracing::info!(workflow_id, agent = %agent, "timed-out agent triggered again");
-            Ok(())
+    // One per agent and workflow: a repeated job finds the first.
+    let id = retrigger_id(workflow_id, agent.as_str());
+    let delivery = opal_delivery(
+        services,
+        &workflow,
+        DeliveryKind::OpalRetrigger,
+        payload,
+        Some(id),
+    )
+    .map_err(|e| JobError::Retry(e.to_string()))?;
+    enqueue_delivery(services, delivery)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    tracing::info!(workflow_id, agent = %agent, delivery_id = %id, "timed-out agent to be triggered again");
+    Ok(())
+}
+
+/// The delivery of a Force Sync's trigger (one per sync).
+pub fn force_sync_delivery(
+    services: &Services,
+    workflow: &Workflow,
+    sync: &ForceSync,
+) -> Result<Delivery, DeliveryError> {
+    let mut payload = trigger_payload(services, workflow);
+    payload["metadata"]["force_sync"] = json!({
+        "sync_id": sync.sync_id,
+        "sync_scope": sync.sync_scope,
+        "include_rag_update": sync.include_rag_update,
+        "triggered_by": sync.triggered_by,
+    });
+    let id = force_sync_id(&sync.sync_id);
+    opal_delivery(
+        services,
+        workflow,
+        DeliveryKind::OpalForceSync,
+        payload,
+        Some(id),
+    )
+}
+
+/// Mirrors a Force Sync's delivery into the workflow's `force_sync`: accepted,
+/// it is completed (also after a redrive); dead-lettered, failed with the
+/// reason; a failed attempt is noted. Idempotent.
+pub(super) async fn sync_force_sync(
+    services: &Services,
+    delivery: &Delivery,
+    decision: &Decision,
+) -> Result<(), JobError> {
+    let Some(workflow_id) = delivery.workflow_id.as_deref() else {
+        return Ok(());
+    };
+    let now = services.clock.now();
+    let (state, error) = match decision {
+        Decision::Delivered => (SyncState::Completed, None),
+        Decision::DeadLetter { reason } => (SyncState::Failed, Some(reason.to_string())),
+        Decision::Retry { .. } => (SyncState::InFlight, Some(last_outcome(delivery))),
+    };
+    let mirror = |w: &mut Workflow| {
+        let sync = w
+            .force_sync
+            .as_mut()
+            .filter(|s| force_sync_id(&s.sync_id) == delivery.id)?;
+        if sync.state == state && sync.error == error {
+            return None;
         }
-        Some(e) if receive_count >= MAX_TRIGGER_ATTEMPTS => {
-            tracing::error!(workflow_id, agent = %agent, error = %e, "re-trigger failed; giving up");
-            Ok(())
+        sync.state = state;
+        sync.error.clone_from(&error);
+        sync.finished_at = (state != SyncState::InFlight).then_some(now);
+        w.updated_at = now;
+        Some(())
+    };
+    let updated = services.store.update(workflow_id, mirror).await?;
+    if updated.is_some_and(|u| u.change.is_some()) && state != SyncState::InFlight {
+        if state == SyncState::Completed {
+            services
+                .store
+                .set_marker(Marker::LastForceSync, now)
+                .await?;
         }
-        Some(e) => Err(JobError::Retry(e)),
+        tracing::info!(workflow_id, delivery_id = %delivery.id, state = ?state, "force sync finished");
     }
+    Ok(())
 }
 
 /// The body OPAL's `strategy_workflow` webhook takes.
