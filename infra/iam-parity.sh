@@ -52,6 +52,13 @@ for name, binary in binaries.items():
     role = resources[role_ref]["Properties"]
     actions = set()
     for policy in role.get("Policies", []):
+        # A conditional policy (Fn::If): its granting branch, as with the
+        # condition true (the loop's environment sets what it depends on).
+        if "Fn::If" in policy:
+            branches = [b for b in policy["Fn::If"][1:] if isinstance(b, dict) and "PolicyDocument" in b]
+            if not branches:
+                continue
+            policy = branches[0]
         statements = policy["PolicyDocument"]["Statement"]
         for statement in statements if isinstance(statements, list) else [statements]:
             actions.update(actions_of(statement))
