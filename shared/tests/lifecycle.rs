@@ -409,6 +409,104 @@ async fn a_force_sync_is_a_delivery_retried_dead_lettered_and_redriven() {
     }
 }
 
+/// One agent's terminal event of run `run` (its own execution id).
+async fn finish_in_run(app: &TestApp, id: &str, agent: AgentId, run: u32, ok: bool) -> Ingested {
+    let mut body = json!({"workflow_id": id, "agent_id": agent.as_str(),
+                          "execution_id": format!("exec-{}-run{run}", agent.as_str()),
+                          "execution_status": if ok { "completed" } else { "failed" },
+                          "metadata": {"confidence_score": 0.8}});
+    if ok {
+        // Each run's data is fresher: its own timestamp.
+        let mut data = agent_data(agent);
+        data["meta"]["lastUpdated"] = json!(format!("2026-11-2{}T10:00:00Z", 6 + run));
+        body["agent_data"] = data;
+    } else {
+        body["metadata"]["error"] = json!("upstream timeout");
+    }
+    send(app, body).await
+}
+
+#[tokio::test]
+async fn a_force_sync_runs_the_workflow_again_and_repairs_a_partial_one() {
+    let app = TestApp::new();
+    let id = new_workflow(&app).await;
+    let flaky = [AgentId::GeoAudit, AgentId::CmpOrganizer];
+    for agent in AgentId::ALL {
+        finish_in_run(&app, &id, agent, 0, !flaky.contains(&agent)).await;
+    }
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(view.status, WorkflowStatus::Partial);
+
+    // The sync: OPAL takes it, and the next run starts from now.
+    app.clock.advance(Duration::from_secs(60));
+    let body = json!({"client_context": {"workflow_id": id}}).to_string();
+    force_sync(&app.services, body.as_bytes()).await.unwrap();
+    app.run_due_jobs().await;
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(view.status, WorkflowStatus::Running, "running again");
+    assert_eq!(view.finished_at, None);
+    let agents = app.services.store.get_agents(&id).await.unwrap();
+    assert!(
+        agents
+            .iter()
+            .all(|a| a.run == 1 && a.status == AgentStatus::Pending)
+    );
+    assert_eq!(
+        agents[0].deadline_at,
+        app.clock.now() + time::Duration::seconds(agents[0].max_duration_secs as i64),
+        "deadlines count from the sync"
+    );
+    // A straggler of the first run changes nothing now.
+    let late = finish_in_run(&app, &id, flaky[0], 0, false).await;
+    assert!(matches!(
+        late,
+        Ingested::Duplicate { .. } | Ingested::Accepted { .. }
+    ));
+    let geo = app.services.store.get_agents(&id).await.unwrap();
+    assert_eq!(geo[2].agent, flaky[0]);
+    assert_eq!(
+        geo[2].status,
+        AgentStatus::Pending,
+        "an earlier run's event"
+    );
+
+    // Run 1: the flaky ones complete; content review fails this time, but its
+    // earlier result stands.
+    for agent in AgentId::ALL {
+        finish_in_run(&app, &id, agent, 1, agent != AgentId::ContentReview).await;
+    }
+    let view = workflow(&app.services, &id).await.unwrap().unwrap();
+    assert_eq!(view.status, WorkflowStatus::Completed, "repaired");
+    let report = report(&app.services, &id).await.unwrap().unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["run"], 1);
+    let run_of = |agent: AgentId| {
+        json["results_from"]
+            .as_array()
+            .and_then(|all| all.iter().find(|r| r["agent"] == agent.as_str()))
+            .map(|r| r["run"].clone())
+    };
+    assert_eq!(run_of(flaky[0]), Some(json!(1)), "fresher data");
+    assert_eq!(run_of(flaky[1]), Some(json!(1)));
+    assert_eq!(
+        run_of(AgentId::ContentReview),
+        Some(json!(0)),
+        "newest complete"
+    );
+    assert_eq!(
+        run_of(AgentId::RoadmapGenerator),
+        Some(json!(1)),
+        "replaced"
+    );
+    let results = app.services.store.get_results(&id).await.unwrap();
+    assert_eq!(results.len(), 9, "one per agent, the newest");
+    let geo = results.iter().find(|r| r.agent == flaky[0]).unwrap();
+    assert_eq!(
+        geo.agent_data["meta"]["lastUpdated"],
+        "2026-11-27T10:00:00Z"
+    );
+}
+
 #[tokio::test]
 async fn force_sync_rejects_bad_input() {
     let app = TestApp::new();

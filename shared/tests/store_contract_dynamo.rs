@@ -195,6 +195,18 @@ impl WorkflowStore for Fleet {
         self.pick().update_workflow(id, change).await
     }
 
+    async fn start_run(
+        &self,
+        workflow_id: &str,
+        sync_id: &str,
+        now: time::OffsetDateTime,
+        deadline_scale: f64,
+    ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError> {
+        self.pick()
+            .start_run(workflow_id, sync_id, now, deadline_scale)
+            .await
+    }
+
     async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
         self.pick().recent_workflows(limit).await
     }

@@ -118,7 +118,7 @@ async fn time_out_agent(
         .iter()
         .find(|a| a.agent == agent)
         .map_or(0, |a| a.allowed_ms);
-    let event = AgentEvent::deadline_expired(&workflow.id, agent, allowed_ms);
+    let event = AgentEvent::deadline_expired(&workflow.id, agent, allowed_ms, workflow.run);
     // Recorded like any event, so de-duplication, the agent's state machine and
     // the workflow's aggregate status all apply; the audit trail shows it as
     // `deadline_expired`.

@@ -3,7 +3,6 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::domain::AgentId;
 use crate::domain::report::{Report, build_report};
 use crate::domain::workflow::{AgentState, Progress, Workflow, WorkflowStatus};
 use crate::ports::{AgentResult, Marker, StoreError};
@@ -102,9 +101,7 @@ pub async fn workflow_and_report(
     let Some(workflow) = workflow else {
         return Ok(None);
     };
-    let data: Vec<(AgentId, &serde_json::Value)> =
-        results.iter().map(|r| (r.agent, &r.agent_data)).collect();
-    let report = build_report(&workflow, &agents, &data, services.clock.now());
+    let report = build_report(&workflow, &agents, &results, services.clock.now());
     Ok(Some((workflow, report)))
 }
 

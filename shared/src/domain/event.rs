@@ -130,9 +130,18 @@ impl AgentEvent {
     }
 
     /// The event OSA records itself when an agent's deadline passes without a
-    /// result. Its identity is fixed per agent, so a repeated check is a duplicate.
-    pub fn deadline_expired(workflow_id: &str, agent: AgentId, allowed_ms: u64) -> AgentEvent {
-        let dedup_key = format!("{DEADLINE_KEY}{}", agent.as_str());
+    /// result. Its identity is fixed per agent and run, so a repeated check is a
+    /// duplicate while a later run (a Force Sync) times out afresh.
+    pub fn deadline_expired(
+        workflow_id: &str,
+        agent: AgentId,
+        allowed_ms: u64,
+        run: u32,
+    ) -> AgentEvent {
+        let dedup_key = match run {
+            0 => format!("{DEADLINE_KEY}{}", agent.as_str()),
+            n => format!("{DEADLINE_KEY}{n}:{}", agent.as_str()),
+        };
         AgentEvent {
             workflow_id: workflow_id.to_owned(),
             agent,

@@ -23,6 +23,9 @@ pub struct AgentResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
     pub agent_data: serde_json::Value,
+    /// The workflow run that produced it (0: the first).
+    #[serde(default)]
+    pub run: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +57,7 @@ pub enum Marker {
 
 impl AgentResult {
     /// The result an event carries: a completed agent's output, or nothing.
-    pub fn of(event: &AgentEvent, received_at: OffsetDateTime) -> Option<AgentResult> {
+    pub fn of(event: &AgentEvent, received_at: OffsetDateTime, run: u32) -> Option<AgentResult> {
         match (&event.kind, &event.agent_data) {
             (EventKind::Completed, Some(data)) => Some(AgentResult {
                 workflow_id: event.workflow_id.clone(),
@@ -63,6 +66,7 @@ impl AgentResult {
                 received_at,
                 confidence: event.confidence,
                 agent_data: data.clone(),
+                run,
             }),
             _ => None,
         }
@@ -134,7 +138,7 @@ pub fn apply(
     }
     workflow.note_status(before, now);
     let was_terminal = before.is_terminal();
-    let keep_result = applied.keep_result && AgentResult::of(event, now).is_some();
+    let keep_result = applied.keep_result && AgentResult::of(event, now, 0).is_some();
     let mut markers = vec![Marker::LastWebhook];
     if keep_result {
         markers.push(Marker::LastAgentData);

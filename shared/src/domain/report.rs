@@ -2,14 +2,14 @@
 //! JSON and as Markdown for export.
 
 use serde::{Deserialize as _, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::agent_output::{AgentOutput, Level};
 use super::agents::AgentId;
 use super::intake::{FocusArea, Timeline};
+use super::record::AgentResult;
 use super::synthesis::{AgentInput, Recommendation, Strategy, SynthesisInput, synthesise};
-use super::workflow::{AgentState, Workflow, WorkflowStatus};
+use super::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -24,15 +24,29 @@ pub struct Report {
     pub generated_at: OffsetDateTime,
     pub timeline: Timeline,
     pub focus_areas: Vec<FocusArea>,
+    /// The workflow's current run (0: the first; each Force Sync starts one).
+    pub run: u32,
+    /// Which run each agent's result came from, and when it arrived.
+    pub results_from: Vec<ResultSource>,
     #[serde(flatten)]
     pub strategy: Strategy,
 }
 
-/// Builds the report. `results` are the stored `agent_data` documents by agent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResultSource {
+    pub agent: AgentId,
+    pub run: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+}
+
+/// Builds the report from the stored results: the newest complete data of
+/// each agent. An agent whose current run has not (or not yet) completed
+/// counts with the result of an earlier run, if it has one.
 pub fn build_report(
     workflow: &Workflow,
     agents: &[AgentState],
-    results: &[(AgentId, &Value)],
+    results: &[AgentResult],
     now: OffsetDateTime,
 ) -> Report {
     let prefs = &workflow.analysis_preferences;
@@ -41,17 +55,23 @@ pub fn build_report(
         focus_areas: prefs.focus_areas.clone(),
         agents: agents
             .iter()
-            .map(|a| AgentInput {
-                agent: a.agent,
-                status: a.status,
-                confidence: a.confidence,
-                // Validated when it arrived; stored after PII redaction, so read
-                // it leniently: an unreadable document counts as no output.
-                output: results
-                    .iter()
-                    .find(|(id, _)| *id == a.agent)
-                    .and_then(|(_, data)| AgentOutput::deserialize(*data).ok()),
-                late: a.late_result_at.is_some(),
+            .map(|a| {
+                let result = results.iter().find(|r| r.agent == a.agent);
+                let earlier =
+                    result.filter(|_| a.completed_before && a.status != AgentStatus::Completed);
+                AgentInput {
+                    agent: a.agent,
+                    status: if earlier.is_some() {
+                        AgentStatus::Completed
+                    } else {
+                        a.status
+                    },
+                    confidence: earlier.map_or(a.confidence, |r| r.confidence),
+                    // Validated when it arrived; stored after PII redaction, so read
+                    // it leniently: an unreadable document counts as no output.
+                    output: result.and_then(|r| AgentOutput::deserialize(&r.agent_data).ok()),
+                    late: earlier.is_none() && a.late_result_at.is_some(),
+                }
             })
             .collect(),
     };
@@ -63,6 +83,15 @@ pub fn build_report(
         generated_at: now,
         timeline: prefs.timeline,
         focus_areas: prefs.focus_areas.clone(),
+        run: workflow.run,
+        results_from: results
+            .iter()
+            .map(|r| ResultSource {
+                agent: r.agent,
+                run: r.run,
+                received_at: r.received_at,
+            })
+            .collect(),
         strategy: synthesise(&input),
     }
 }
@@ -412,6 +441,8 @@ mod tests {
             generated_at: OffsetDateTime::UNIX_EPOCH,
             timeline: Timeline::Days60,
             focus_areas: vec![FocusArea::Content],
+            run: 0,
+            results_from: Vec::new(),
             strategy,
         }
     }
@@ -474,7 +505,7 @@ mod tests {
         let json = serde_json::to_value(report()).expect("serialisable");
         assert_eq!(json["recommendations"].as_array().map(Vec::len), Some(20));
         assert_eq!(json["backlog"].as_array().map(Vec::len), Some(2));
-        assert_eq!(json["backlog"][0]["phase"], Value::Null);
+        assert_eq!(json["backlog"][0]["phase"], serde_json::Value::Null);
         let first = &json["recommendations"][0];
         for field in [
             "score_breakdown",

@@ -38,6 +38,13 @@ pub struct Workflow {
     /// The latest Force Sync of this workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_sync: Option<ForceSync>,
+    /// The current run: 0 for the first; each Force Sync OPAL accepts starts
+    /// the next (`Workflow::start_run`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub run: u32,
+    /// The Force Sync that started the current run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_sync_id: Option<String>,
     /// The ids of the Force Syncs before the current one (their deliveries).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub past_sync_ids: Vec<String>,
@@ -182,6 +189,21 @@ pub struct AgentState {
     /// A result arrived after the agent had timed out; it is kept, marked late.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub late_result_at: Option<OffsetDateTime>,
+    /// The workflow run this state belongs to.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub run: u32,
+    /// It completed in an earlier run: its result stands until this run's
+    /// replaces it, so it counts as completed even if this run fails.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub completed_before: bool,
+    /// The execution ids of this agent in earlier runs: their late events
+    /// change nothing now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub past_execution_ids: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How long an agent ran by OSA's own clock, against the time it was allowed.
@@ -224,6 +246,9 @@ impl AgentState {
             events: 0,
             last_event_at: None,
             late_result_at: None,
+            run: 0,
+            completed_before: false,
+            past_execution_ids: Vec::new(),
         }
     }
 
@@ -275,6 +300,13 @@ impl AgentState {
     pub fn apply(&mut self, event: &AgentEvent, now: OffsetDateTime) -> Applied {
         self.events = self.events.saturating_add(1);
         self.last_event_at = Some(now);
+        if event
+            .execution_id
+            .as_ref()
+            .is_some_and(|x| self.past_execution_ids.contains(x))
+        {
+            return Applied::default(); // an earlier run's, arriving late
+        }
         let has_data = event.agent_data.is_some();
         let Some(next) = self.status.after(event.kind) else {
             let late = self.status == AgentStatus::TimedOut
@@ -389,6 +421,10 @@ impl Progress {
                 AgentStatus::Pending => &mut p.pending,
                 AgentStatus::Running => &mut p.running,
                 AgentStatus::Completed => &mut p.completed,
+                // An earlier run's result stands for this run's failure.
+                AgentStatus::Failed | AgentStatus::TimedOut if a.completed_before => {
+                    &mut p.completed
+                }
                 AgentStatus::Failed => &mut p.failed,
                 AgentStatus::TimedOut => &mut p.timed_out,
             };
@@ -483,6 +519,55 @@ impl Workflow {
         ids
     }
 
+    /// Starts the next run for the Force Sync `sync_id` that OPAL accepted:
+    /// every agent starts over (pending, its deadline from now), the workflow
+    /// is running again and its overall limit counts from now. Results already
+    /// stored stay until the new run's replace them. False, changing nothing,
+    /// when this sync already started a run or the workflow is paused.
+    pub fn start_run(
+        &mut self,
+        agents: &mut [AgentState],
+        sync_id: &str,
+        now: OffsetDateTime,
+        deadline_scale: f64,
+    ) -> bool {
+        if self.run_sync_id.as_deref() == Some(sync_id)
+            || self.status == WorkflowStatus::CredentialsInvalid
+        {
+            return false;
+        }
+        let before = self.status;
+        self.run = self.run.saturating_add(1);
+        self.run_sync_id = Some(sync_id.to_owned());
+        let marker = format!("run-{}", self.run);
+        for agent in agents.iter_mut() {
+            let mut past = std::mem::take(&mut agent.past_execution_ids);
+            past.extend(agent.execution_id.take());
+            let completed_before = agent.completed_before
+                || agent.status == AgentStatus::Completed
+                || agent.late_result_at.is_some();
+            *agent = AgentState::new(agent.agent, now, deadline_scale);
+            agent.run = self.run;
+            agent.completed_before = completed_before;
+            agent.past_execution_ids = past;
+            self.note_agent(AgentChange {
+                agent: agent.agent,
+                status: AgentStatus::Pending,
+                event_id: &marker,
+                internal: true,
+                late: false,
+                at: now,
+            });
+        }
+        self.trigger.restarted_at = Some(now);
+        self.status = WorkflowStatus::Running;
+        self.finished_at = None;
+        self.progress_percent = 0;
+        self.updated_at = now;
+        self.note_status(before, now);
+        true
+    }
+
     /// When the current run began: the creation, or the latest restart (a
     /// redriven trigger, a resume after paused credentials).
     pub fn run_started_at(&self) -> OffsetDateTime {
@@ -565,6 +650,8 @@ impl Workflow {
             retriggered_agents: Vec::new(),
             force_sync: None,
             past_sync_ids: Vec::new(),
+            run: 0,
+            run_sync_id: None,
             credentials_pause: None,
             history: Vec::new(),
             version: 0,

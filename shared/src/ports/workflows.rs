@@ -81,6 +81,18 @@ pub trait WorkflowStore: Send + Sync {
         change: &(dyn for<'w> Fn(&'w mut Workflow) -> bool + Send + Sync),
     ) -> Result<Option<Workflow>, StoreError>;
 
+    /// Starts the workflow's next run for the Force Sync `sync_id`
+    /// (`Workflow::start_run`): the workflow and its nine agents in one write.
+    /// The workflow and agents as stored when a run started; `None` when none
+    /// did (no such workflow, this sync already started one, or it is paused).
+    async fn start_run(
+        &self,
+        workflow_id: &str,
+        sync_id: &str,
+        now: OffsetDateTime,
+        deadline_scale: f64,
+    ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError>;
+
     /// Newest first, from an index (never a scan).
     async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
 

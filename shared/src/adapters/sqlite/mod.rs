@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS agent_results (
     workflow_id TEXT NOT NULL,
     agent_id    TEXT NOT NULL,
     doc         TEXT NOT NULL,
+    run         INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (workflow_id, agent_id)
 );
 
@@ -274,9 +275,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}"
         )));
     }
-    // Version 1 databases lack the deliveries' due column (version 2).
+    // Version 1 databases lack the deliveries' due column and the results'
+    // run (version 2).
     let upgrade = if version == 1 {
-        "ALTER TABLE deliveries ADD COLUMN due_at_ms INTEGER;"
+        "ALTER TABLE deliveries ADD COLUMN due_at_ms INTEGER;
+         ALTER TABLE agent_results ADD COLUMN run INTEGER NOT NULL DEFAULT 0;"
     } else {
         ""
     };
@@ -593,6 +596,9 @@ mod tests {
             "CREATE TABLE deliveries (
                 id TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL,
                 dead_lettered_at_ms INTEGER, doc TEXT NOT NULL);
+             CREATE TABLE agent_results (
+                workflow_id TEXT NOT NULL, agent_id TEXT NOT NULL, doc TEXT NOT NULL,
+                PRIMARY KEY (workflow_id, agent_id));
              PRAGMA user_version = 1;",
         )
         .unwrap();

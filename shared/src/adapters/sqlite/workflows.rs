@@ -58,17 +58,19 @@ fn save_agent(conn: &Connection, workflow_id: &str, agent: &AgentState) -> Resul
 
 fn load_results(conn: &Connection, workflow_id: &str) -> Result<Vec<AgentResult>, StoreError> {
     let mut stmt = conn
-        .prepare_cached("SELECT doc FROM agent_results WHERE workflow_id = ?1")
+        .prepare_cached("SELECT doc, run FROM agent_results WHERE workflow_id = ?1")
         .or_unavailable()?;
-    let docs = stmt
-        .query_map([workflow_id], |r| r.get::<_, String>(0))
+    let rows = stmt
+        .query_map([workflow_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+        })
         .or_unavailable()?;
     let mut results = Vec::new();
-    for doc in docs {
-        results.push(decode::<AgentResult>(
-            "agent result",
-            &doc.or_unavailable()?,
-        )?);
+    for row in rows {
+        let (doc, run) = row.or_unavailable()?;
+        let mut result = decode::<AgentResult>("agent result", &doc)?;
+        result.run = run;
+        results.push(result);
     }
     results.sort_by_key(|r| catalogue_position(r.agent));
     Ok(results)
@@ -126,11 +128,16 @@ fn record_event_tx(
     save_agent(conn, &event.workflow_id, &agents[recording.agent])?;
     if let (true, Some(doc)) = (recording.keep_result, result_doc) {
         conn.prepare_cached(
-            "INSERT INTO agent_results (workflow_id, agent_id, doc) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO NOTHING",
+            "INSERT INTO agent_results (workflow_id, agent_id, doc, run) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (workflow_id, agent_id) DO UPDATE SET doc = excluded.doc, run = excluded.run",
         )
         .or_unavailable()?
-        .execute(params![event.workflow_id, event.agent.as_str(), doc])
+        .execute(params![
+            event.workflow_id,
+            event.agent.as_str(),
+            doc,
+            agents[recording.agent].run
+        ])
         .or_unavailable()?;
     }
     workflow.version = workflow.version.saturating_add(1);
@@ -274,8 +281,9 @@ impl WorkflowStore for SqliteStore {
         attempt: &Attempt,
     ) -> Result<EventOutcome, StoreError> {
         // Encode the (possibly large) result off the writer thread; the writer
-        // stores it only if this event is what completes the agent.
-        let result_doc = AgentResult::of(event, attempt.received_at)
+        // stores it only if this event is what completes the agent, with the
+        // run it belongs to in its own column.
+        let result_doc = AgentResult::of(event, attempt.received_at, 0)
             .map(|r| encode(&r))
             .transpose()?;
         let event = event.clone();
@@ -366,6 +374,37 @@ impl WorkflowStore for SqliteStore {
         change: &(dyn for<'w> Fn(&'w mut Workflow) -> bool + Send + Sync),
     ) -> Result<Option<Workflow>, StoreError> {
         self.update_workflow_cas(id, change).await
+    }
+
+    async fn start_run(
+        &self,
+        workflow_id: &str,
+        sync_id: &str,
+        now: OffsetDateTime,
+        deadline_scale: f64,
+    ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError> {
+        let (id, sync_id) = (workflow_id.to_owned(), sync_id.to_owned());
+        let started = self
+            .write(move |conn| {
+                let Some(mut workflow) = load_workflow(conn, &id)? else {
+                    return Ok(None);
+                };
+                let mut agents = load_agents(conn, &id)?;
+                if !workflow.start_run(&mut agents, &sync_id, now, deadline_scale) {
+                    return Ok(None);
+                }
+                workflow.version = workflow.version.saturating_add(1);
+                save_workflow(conn, &id, &workflow)?;
+                for agent in &agents {
+                    save_agent(conn, &id, agent)?;
+                }
+                Ok(Some((workflow, agents)))
+            })
+            .await?;
+        if let Some((workflow, _)) = &started {
+            self.tell(|| StoreChange::Written(Arc::new(workflow.clone())));
+        }
+        Ok(started)
     }
 
     async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {

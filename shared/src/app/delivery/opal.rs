@@ -296,9 +296,17 @@ pub fn force_sync_delivery(
     )
 }
 
+/// The Force Sync a delivery carries.
+fn sync_of(delivery: &Delivery) -> Option<String> {
+    delivery.payload["metadata"]["force_sync"]["sync_id"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// Mirrors a Force Sync's delivery into the workflow's `force_sync`: accepted,
-/// it is completed (also after a redrive); dead-lettered, failed with the
-/// reason; a failed attempt is noted. Idempotent.
+/// the workflow's next run starts and the sync is completed (also after a
+/// redrive); dead-lettered, failed with the reason; a failed attempt is noted.
+/// Idempotent.
 pub(super) async fn sync_force_sync(
     services: &Services,
     delivery: &Delivery,
@@ -308,6 +316,25 @@ pub(super) async fn sync_force_sync(
         return Ok(());
     };
     let now = services.clock.now();
+    if matches!(decision, Decision::Delivered)
+        && let Some(sync_id) = sync_of(delivery)
+    {
+        // OPAL took it: the workflow's next run starts now (once per sync).
+        let scale = services.config.deadline_scale;
+        if let Some((workflow, agents)) = services
+            .store
+            .start_run(workflow_id, &sync_id, now, scale)
+            .await?
+        {
+            deadlines::start_chain(services, &workflow, &agents).await?;
+            tracing::info!(
+                workflow_id,
+                sync_id,
+                run = workflow.run,
+                "a new run started"
+            );
+        }
+    }
     let (state, error) = match decision {
         Decision::Delivered => (SyncState::Completed, None),
         Decision::DeadLetter { reason } => (SyncState::Failed, Some(reason.to_string())),

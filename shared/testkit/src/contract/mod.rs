@@ -62,6 +62,7 @@ pub async fn store_suite(store: Arc<dyn WorkflowStore>, clock: Arc<ManualClock>)
     case!(erasure_leaves_nothing_behind);
     case!(the_admin_audit_trail_keeps_every_action);
     case!(audit_listings_page_with_a_cursor);
+    case!(a_new_run_resets_the_agents_once_and_its_results_replace_the_old);
 }
 
 /// Every `JobQueue` case, one after another, for an adapter that reads `clock`.

@@ -840,3 +840,65 @@ pub async fn audit_listings_page_with_a_cursor(store: &Store, clock: &ManualCloc
         ]
     );
 }
+
+pub async fn a_new_run_resets_the_agents_once_and_its_results_replace_the_old(
+    store: &Store,
+    clock: &ManualClock,
+) {
+    use AgentStatus::*;
+    let wf = created(store, clock).await;
+    let agent = AgentId::GeoAudit;
+    clock.advance(SECOND);
+    record(store, clock, &completed(&wf.id, agent)).await;
+    record(store, clock, &failed(&wf.id, AgentId::ContentReview)).await;
+
+    clock.advance(SECOND);
+    let now = clock.now();
+    let (started, agents) = store
+        .start_run(&wf.id, "sync-1", now, 1.0)
+        .await
+        .unwrap()
+        .expect("a run started");
+    assert_eq!((started.run, started.status), (1, WorkflowStatus::Running));
+    assert_eq!(started.trigger.restarted_at, Some(now));
+    let stored = store.get_agents(&wf.id).await.unwrap();
+    assert_eq!(stored, agents, "what it answers is what it stored");
+    assert!(stored.iter().all(|a| a.run == 1 && a.status == Pending));
+    let geo = agent_of(store, &wf.id, agent).await;
+    assert!(geo.completed_before);
+    assert_eq!(geo.past_execution_ids, vec![format!("exec-{agent}")]);
+    assert!(
+        !agent_of(store, &wf.id, AgentId::ContentReview)
+            .await
+            .completed_before
+    );
+    // Once per sync; another sync starts the next.
+    assert_eq!(
+        store.start_run(&wf.id, "sync-1", now, 1.0).await.unwrap(),
+        None
+    );
+    assert_eq!(workflow_of(store, &wf.id).await.run, 1);
+
+    // The run's result replaces the first run's.
+    clock.advance(SECOND);
+    let ev = completed_by(&wf.id, agent, "exec-run-1");
+    assert!(matches!(
+        record(store, clock, &ev).await,
+        EventOutcome::Accepted {
+            agent_status: Completed,
+            state_changed: true,
+            ..
+        }
+    ));
+    let results = store.get_results(&wf.id).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!((results[0].agent, results[0].run), (agent, 1));
+    assert_eq!(results[0].event_id, ev.event_id);
+    assert_eq!(
+        store
+            .start_run("no-such-workflow", "s", now, 1.0)
+            .await
+            .unwrap(),
+        None
+    );
+}

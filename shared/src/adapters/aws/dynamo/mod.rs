@@ -31,7 +31,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem, Update,
+    WriteRequest,
 };
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -305,6 +306,15 @@ impl DynamoStore {
                 .expression_attribute_values(":v", number(v)),
         };
         put.build().map_err(build_error)
+    }
+
+    /// A transaction's delete of the item at `key` (there or not).
+    fn delete(&self, key: Item) -> Result<Delete, StoreError> {
+        Delete::builder()
+            .table_name(self.table.as_ref())
+            .set_key(Some(key))
+            .build()
+            .map_err(build_error)
     }
 
     // ---- reads -------------------------------------------------------------------

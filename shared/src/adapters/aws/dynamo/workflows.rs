@@ -68,7 +68,7 @@ impl DynamoStore {
             ))
         })?;
         let result = if recording.keep_result {
-            AgentResult::of(event, now)
+            AgentResult::of(event, now, agents[recording.agent].run)
         } else {
             None
         };
@@ -94,14 +94,28 @@ impl DynamoStore {
             )?,
             self.put(self.audit_item(&recording.audit)?, Condition::Always)?,
         ];
+        let mut stale_parts = Vec::new();
         if let Some(result) = &result {
-            for part in self.result_items(&workflow, result)? {
+            let parts = self.result_items(&workflow, result)?;
+            // A later run's result replaces an earlier one: parts the new one
+            // does not have must not outlive it.
+            if result.run > 0 {
+                stale_parts = (parts.len()..MAX_RESULT_PARTS)
+                    .map(|i| self.delete(key(wf_pk(&workflow.id), result_sk(result.agent, i))))
+                    .collect::<Result<Vec<_>, _>>()?;
+            }
+            for part in parts {
                 writes.push(self.put(part, Condition::Always)?);
             }
         }
         let mut transact: Vec<TransactWriteItem> = writes
             .into_iter()
             .map(|p| TransactWriteItem::builder().put(p).build())
+            .chain(
+                stale_parts
+                    .into_iter()
+                    .map(|d| TransactWriteItem::builder().delete(d).build()),
+            )
             .collect();
         for &marker in &recording.markers {
             let stored = get(&self.marker_key(marker, shard))
@@ -363,6 +377,65 @@ impl WorkflowStore for DynamoStore {
         Err(StoreError::Unavailable(format!(
             "workflow {id} kept changing; gave up updating it after {} attempts",
             self.settings.max_attempts
+        )))
+    }
+
+    async fn start_run(
+        &self,
+        workflow_id: &str,
+        sync_id: &str,
+        now: OffsetDateTime,
+        deadline_scale: f64,
+    ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError> {
+        let _local = self.local_lock(workflow_id).await;
+        for attempt in 0..self.settings.max_attempts {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let Some(item) = self.get_item(wf_pk(workflow_id), META.into()).await? else {
+                return Ok(None);
+            };
+            let mut workflow: Workflow = doc(&item, "workflow")?;
+            let stored_version: i64 = read_number(&item, VERSION)?;
+            let mut agents = self.get_agents(workflow_id).await?;
+            if !workflow.start_run(&mut agents, sync_id, now, deadline_scale) {
+                return Ok(None);
+            }
+            workflow.version = workflow.version.saturating_add(1);
+            // Conditioned on the workflow's version: every recorded event
+            // changes it too, so no agent write is lost in between.
+            let mut transact = vec![
+                TransactWriteItem::builder()
+                    .put(self.put(
+                        self.workflow_item(&workflow)?,
+                        Condition::Version(stored_version),
+                    )?)
+                    .build(),
+            ];
+            for agent in &agents {
+                transact.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(self.agent_item(&workflow, agent)?, Condition::Always)?)
+                        .build(),
+                );
+            }
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(transact))
+                .client_request_token(uuid::Uuid::new_v4().to_string())
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(Some((workflow, agents))),
+                Err(e) => match cancellation_codes(&e) {
+                    Some(codes) if codes.iter().any(|c| c == CONDITION_FAILED) => continue,
+                    _ => return Err(unavailable("TransactWriteItems", &e)),
+                },
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "workflow {workflow_id} kept changing; gave up starting its run"
         )))
     }
 
