@@ -358,6 +358,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     if simulate {
         let settings = SimulatorSettings {
             fail: args.sim_fail.clone(),
+            fail_first_run: args.sim_fail_first_run.clone(),
             silent: args.sim_silent.clone(),
             duplicates: args.sim_duplicates,
             out_of_order: args.sim_out_of_order,

@@ -164,6 +164,10 @@ pub struct ServeArgs {
     /// Simulator: these agents report failure (comma-separated ids).
     #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
     sim_fail: ::std::vec::Vec<AgentId>,
+    /// Simulator: these agents fail on a workflow's first run only, so a Force
+    /// Sync (the next run) repairs it (comma-separated ids).
+    #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
+    sim_fail_first_run: ::std::vec::Vec<AgentId>,
     /// Simulator: these agents never report.
     #[arg(long, value_parser = simulator::parse_agent_list, default_value = "")]
     sim_silent: ::std::vec::Vec<AgentId>,

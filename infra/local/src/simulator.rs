@@ -52,6 +52,9 @@ const WRONG_SECRET: &str = "osa-simulator-deliberately-wrong-secret";
 pub struct SimulatorSettings {
     /// These agents report a failure (with `metadata.error`) instead of completing.
     pub fail: Vec<AgentId>,
+    /// These agents fail on a workflow's first full run only: a Force Sync
+    /// (the next run) sees them complete.
+    pub fail_first_run: Vec<AgentId>,
     /// These agents never send anything.
     pub silent: Vec<AgentId>,
     /// Every event is sent twice: byte-identical body, freshly signed.
@@ -72,6 +75,7 @@ impl Default for SimulatorSettings {
     fn default() -> Self {
         SimulatorSettings {
             fail: Vec::new(),
+            fail_first_run: Vec::new(),
             silent: Vec::new(),
             duplicates: false,
             out_of_order: false,
@@ -113,6 +117,8 @@ pub struct Simulator {
     settings: SimulatorSettings,
     http: reqwest::Client,
     runs_finished: AtomicUsize,
+    /// Full runs started, per workflow.
+    runs_started: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 impl Simulator {
@@ -143,6 +149,7 @@ impl Simulator {
             settings,
             http,
             runs_finished: AtomicUsize::new(0),
+            runs_started: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -174,6 +181,12 @@ impl Simulator {
     async fn run(self: Arc<Self>, trigger: Trigger, execution_id: Uuid) {
         let trigger = Arc::new(trigger);
         let data_seed = fnv1a(trigger.workflow_id.as_bytes());
+        let first_run = trigger.only.is_none() && {
+            let mut runs = self.runs_started.lock().unwrap_or_else(|e| e.into_inner());
+            let n = runs.entry(trigger.workflow_id.clone()).or_insert(0);
+            *n += 1;
+            *n == 1
+        };
         let mut rng = StdRng::seed_from_u64(rand::random());
         let plans = schedule(&mut rng, self.settings.spread);
         let started = Instant::now();
@@ -196,6 +209,8 @@ impl Simulator {
                 plan,
                 data_seed,
                 origin: started,
+                fail: self.settings.fail.contains(&agent)
+                    || (first_run && self.settings.fail_first_run.contains(&agent)),
             };
             tasks.spawn(Arc::clone(&self).run_agent(job));
         }
@@ -221,6 +236,7 @@ impl Simulator {
             plan,
             data_seed,
             origin,
+            fail,
         } = job;
         let vocab = Vocabulary::of(agent);
         let execution_id = Uuid::new_v4().to_string();
@@ -247,18 +263,14 @@ impl Simulator {
         };
         sleep_until(origin + plan.finish + delay).await;
         let duration_ms = plan.finish.saturating_sub(plan.start).as_millis() as u64;
-        let terminal = if self.settings.fail.contains(&agent) {
+        let terminal = if fail {
             vocab.failed(&trigger, agent, &execution_id, duration_ms)
         } else {
             let mut data = agent_data(agent, &trigger.company, data_seed);
             data["meta"]["lastUpdated"] = json!(now_rfc3339());
             vocab.completed(&trigger, agent, &execution_id, duration_ms, data)
         };
-        let outcome = if self.settings.fail.contains(&agent) {
-            "failed"
-        } else {
-            "completed"
-        };
+        let outcome = if fail { "failed" } else { "completed" };
         let terminal_body = match serde_json::to_vec(&terminal) {
             Ok(b) => Bytes::from(b),
             Err(e) => {
@@ -464,6 +476,8 @@ struct AgentJob {
     plan: Plan,
     data_seed: u64,
     origin: Instant,
+    /// It reports a failure this run.
+    fail: bool,
 }
 
 /// When an agent starts and finishes, as offsets from the trigger.

@@ -114,6 +114,18 @@ impl Osa {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .expect("post");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
     async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
             .http
@@ -425,6 +437,76 @@ async fn simulator_faults_end_partial_and_change_nothing_twice() {
     assert_eq!(events.len(), 36, "9 agents x (start + end) x 2");
     assert_eq!(count("accepted"), 18);
     assert_eq!(count("duplicate"), 18);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_force_sync_repairs_a_partial_workflow_with_fresher_data() {
+    let osa = Osa::start(
+        "resync",
+        &[
+            "--sim-spread-ms",
+            "800",
+            "--sim-fail-first-run",
+            "geo_audit,cmp_organizer",
+        ],
+    );
+    let id = new_id();
+    let (status, _) = osa.post_intake(&intake(&id)).await;
+    assert_eq!(status, 202);
+    let partial = osa
+        .wait_for(&id, Duration::from_secs(60), |w| w["status"] == "partial")
+        .await;
+    assert_eq!(partial["run"], 0);
+    assert_eq!(partial["results"].as_array().map(Vec::len), Some(7));
+    let (_, before) = osa
+        .get(&format!("/api/strategy/workflows/{id}/report"))
+        .await;
+    let received = |report: &Value, agent: &str| {
+        report["results_from"]
+            .as_array()
+            .and_then(|all| all.iter().find(|r| r["agent"] == agent))
+            .cloned()
+    };
+    assert_eq!(received(&before, "geo_audit"), None, "no result yet");
+
+    let (status, sync) = osa
+        .post(
+            "/api/opal/sync",
+            &json!({"triggered_by": "e2e", "client_context": {"workflow_id": id}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{sync}");
+    let done = osa
+        .wait_for(&id, Duration::from_secs(60), |w| {
+            w["run"] == 1 && w["status"] == "completed"
+        })
+        .await;
+    assert_eq!(done["force_sync"]["state"], "completed", "{done}");
+    assert_eq!(done["results"].as_array().map(Vec::len), Some(9));
+    assert!(
+        done["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["run"] == 1),
+        "{done}"
+    );
+    let (status, after) = osa
+        .get(&format!("/api/strategy/workflows/{id}/report"))
+        .await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["status"], "completed");
+    assert_eq!(after["run"], 1);
+    for agent in ["geo_audit", "cmp_organizer", "content_review"] {
+        let source = received(&after, agent).unwrap_or_else(|| panic!("{agent}: {after}"));
+        assert_eq!(source["run"], 1, "{agent}: fresher data");
+    }
+    let content_before = received(&before, "content_review").expect("a first result");
+    let content_after = received(&after, "content_review").expect("a second result");
+    assert!(
+        content_after["received_at"].as_str() > content_before["received_at"].as_str(),
+        "{content_before} then {content_after}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

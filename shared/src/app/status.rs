@@ -17,6 +17,9 @@ pub struct WorkflowView {
     pub workflow_id: String,
     pub correlation_id: String,
     pub status: WorkflowStatus,
+    /// The current run: 0 for the first; each Force Sync OPAL accepts starts
+    /// the next. Each agent and result says its own.
+    pub run: u32,
     pub progress_percent: u8,
     pub progress: Progress,
     #[serde(with = "time::serde::rfc3339")]
@@ -53,6 +56,7 @@ impl WorkflowView {
             workflow_id: w.id,
             correlation_id: w.correlation_id,
             status: w.status,
+            run: w.run,
             progress_percent: w.progress_percent,
             created_at: w.created_at,
             updated_at: w.updated_at,
