@@ -36,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the whole system on 127.0.0.1 over an embedded store.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a development bearer token signed with the data dir's dev key.
     Token(TokenArgs),
     /// Print the X-OSA-Signature header value for a body (file or stdin).
@@ -236,7 +236,7 @@ struct SignArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => local::serve(args),
+        Command::Serve(args) => local::serve(*args),
         Command::Token(args) => token(args),
         Command::Sign(args) => sign_body(args),
         Command::Loadgen(args) => tokio::runtime::Runtime::new()
