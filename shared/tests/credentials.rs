@@ -369,3 +369,149 @@ async fn a_paused_workflow_pages_no_one_and_a_resumed_one_counts_from_its_resume
         1
     );
 }
+
+async fn report_event(app: &TestApp, id: &str, agent: AgentId, body: Value) {
+    let mut event = body;
+    event["workflow_id"] = json!(id);
+    event["agent_id"] = json!(agent.as_str());
+    let bytes = serde_json::to_vec(&event).expect("json");
+    let signature = app.sign(&bytes);
+    ingest(
+        &app.services,
+        WebhookRequest {
+            signature: Some(&signature),
+            correlation_id: None,
+            body: &bytes,
+        },
+    )
+    .await
+    .expect("event accepted");
+}
+
+#[tokio::test]
+async fn a_key_refused_mid_run_pauses_and_a_resume_reruns_what_is_missing() {
+    let app = TestApp::new();
+    let w = submit_intake(&app).await;
+    app.run_due_jobs().await;
+    let running = view(&app, &w.id).await;
+    assert_eq!(running.status, WorkflowStatus::Running);
+    for agent in [AgentId::ContentReview, AgentId::GeoAudit] {
+        complete(&app, &w.id, agent).await;
+    }
+    // The blueprinter's call to Optimizely Experimentation was refused.
+    let blueprinter = AgentId::ExperimentBlueprinter;
+    report_event(
+        &app,
+        &w.id,
+        blueprinter,
+        json!({"execution_status": "failed", "execution_id": "exec-bp-0",
+               "metadata": {"error": "Experimentation API answered 401",
+                            "optimizely_refused": {"service": "experimentation", "status": 401}}}),
+    )
+    .await;
+    let paused = view(&app, &w.id).await;
+    assert_eq!(paused.status, WorkflowStatus::CredentialsInvalid);
+    let pause = paused.credentials_pause.clone().expect("the pause");
+    assert_eq!(
+        pause.refused,
+        vec![RefusedService {
+            service: "experimentation".into(),
+            status: 401
+        }]
+    );
+    // No deadline runs while paused.
+    app.advance_running_jobs(20 * MINUTE, MINUTE).await;
+    let still = view(&app, &w.id).await;
+    assert_eq!(still.status, WorkflowStatus::CredentialsInvalid);
+    assert!(
+        still
+            .agents
+            .iter()
+            .all(|a| a.status != AgentStatus::TimedOut),
+        "{:?}",
+        still.agents
+    );
+
+    // Refreshed keys: OPAL is asked to run again exactly the agents without a result.
+    let before = opal_triggers(&app);
+    let resumed = resume(&app.services, &w.id, &refreshed())
+        .await
+        .expect("resumed");
+    assert!(resumed.triggered);
+    assert_eq!(resumed.workflow.status, WorkflowStatus::Running);
+    assert_eq!(resumed.workflow.run, 1);
+    app.run_due_jobs().await;
+    let sent = app.http.sent();
+    let rerun = sent
+        .iter()
+        .filter(|r| r.url == "http://opal.test/trigger")
+        .nth(before)
+        .expect("a re-trigger");
+    let body: Value = serde_json::from_slice(&rerun.body).expect("json");
+    let agents: Vec<&str> = body["input_data"]["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(agents.len(), 7, "{agents:?}");
+    assert!(agents.contains(&blueprinter.as_str()));
+    assert!(!agents.contains(&AgentId::ContentReview.as_str()));
+    let state = view(&app, &w.id).await;
+    let agent = |id: AgentId| {
+        state
+            .agents
+            .iter()
+            .find(|a| a.agent == id)
+            .cloned()
+            .expect("agent")
+    };
+    assert_eq!(
+        agent(AgentId::ContentReview).status,
+        AgentStatus::Completed,
+        "kept"
+    );
+    assert_eq!(
+        agent(blueprinter).status,
+        AgentStatus::Pending,
+        "runs again"
+    );
+    assert_eq!(state.results.len(), 2, "results already in stay");
+
+    // The rerun agents report: the workflow completes.
+    for agent in AgentId::ALL {
+        if [AgentId::ContentReview, AgentId::GeoAudit].contains(&agent) {
+            continue;
+        }
+        report_event(
+            &app,
+            &w.id,
+            agent,
+            json!({"execution_status": "completed", "execution_id": format!("exec-{}-1", agent.as_str()),
+                   "agent_data": sample_agent_data()}),
+        )
+        .await;
+    }
+    assert_eq!(view(&app, &w.id).await.status, WorkflowStatus::Completed);
+}
+
+#[test]
+fn a_refusal_is_told_only_with_a_failure_and_a_known_service() {
+    use osa_shared::domain::event::parse_agent_event;
+    let event = |status: &str, refused: Value| {
+        json!({"workflow_id": "wf", "agent_id": "geo_audit", "execution_status": status,
+               "metadata": {"optimizely_refused": refused}})
+        .to_string()
+    };
+    assert!(
+        parse_agent_event(event("failed", json!({"service": "odp", "status": 403})).as_bytes())
+            .is_ok()
+    );
+    for bad in [
+        event("started", json!({"service": "odp", "status": 401})),
+        event("failed", json!({"service": "crm", "status": 401})),
+        event("failed", json!({"service": "odp", "status": 500})),
+    ] {
+        assert!(parse_agent_event(bad.as_bytes()).is_err(), "{bad}");
+    }
+}

@@ -198,12 +198,12 @@ impl WorkflowStore for Fleet {
     async fn start_run(
         &self,
         workflow_id: &str,
-        sync_id: &str,
+        why: osa_shared::domain::workflow::NewRun<'_>,
         now: time::OffsetDateTime,
         deadline_scale: f64,
     ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError> {
         self.pick()
-            .start_run(workflow_id, sync_id, now, deadline_scale)
+            .start_run(workflow_id, why, now, deadline_scale)
             .await
     }
 

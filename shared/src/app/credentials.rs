@@ -14,14 +14,15 @@
 //!
 //! Keys are never stored, logged or echoed: they live for the request only.
 
+use crate::domain::AgentId;
 use crate::domain::credentials::{CheckOutcome, Verification, names, pause};
 use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Credentials, parse_credentials_update};
 use crate::domain::validation::InvalidBody;
-use crate::domain::workflow::{RefusedService, Workflow, WorkflowStatus};
+use crate::domain::workflow::{NewRun, RefusedService, Workflow, WorkflowStatus};
 use crate::ports::{QueueError, StoreError};
 
-use super::delivery::opal::{claim_trigger_id, opal_trigger};
+use super::delivery::opal::{claim_trigger_id, opal_trigger, resume_trigger};
 use super::delivery::{DeliveryOpError, enqueue_delivery};
 use super::{Services, deadlines};
 
@@ -134,6 +135,10 @@ pub async fn resume(
         return Err(CredentialsError::StillInvalid(verification.refused));
     }
 
+    if workflow.trigger.accepted_at.is_some() {
+        return resume_mid_run(services, &workflow, now).await;
+    }
+
     // The trigger first, then the status: if we stop in between, a retried
     // request finds the workflow still paused and queues the same delivery again
     // (its id is stable, so OPAL gets it once).
@@ -190,5 +195,57 @@ pub async fn resume(
     Ok(Resumed {
         workflow: stored,
         triggered,
+    })
+}
+
+/// A workflow paused mid-run (an agent reported Optimizely refusing its key)
+/// resumes from its checkpoint: the agents without a result run again, in a
+/// new run, asked of OPAL by a re-trigger delivery; results already in stay.
+/// The delivery first, then the run: a retried request finds the workflow
+/// still paused and queues the same delivery (its id is the pause's).
+async fn resume_mid_run(
+    services: &Services,
+    workflow: &Workflow,
+    now: time::OffsetDateTime,
+) -> Result<Resumed, CredentialsError> {
+    let agents = services.store.get_agents(&workflow.id).await?;
+    let rerun: Vec<AgentId> = agents
+        .iter()
+        .filter(|a| NewRun::Resume.reruns(a))
+        .map(|a| a.agent)
+        .collect();
+    let paused_at = workflow
+        .credentials_pause
+        .as_ref()
+        .map_or(workflow.updated_at, |p| p.paused_at);
+    let delivery = resume_trigger(services, workflow, &rerun, paused_at)?;
+    enqueue_delivery(services, delivery).await?;
+    let scale = services.config.deadline_scale;
+    let Some((stored, agents)) = services
+        .store
+        .start_run(&workflow.id, NewRun::Resume, now, scale)
+        .await?
+    else {
+        // A concurrent request resumed it first.
+        let current = services
+            .store
+            .get_workflow(&workflow.id)
+            .await?
+            .ok_or(CredentialsError::NotFound)?;
+        return Ok(Resumed {
+            workflow: current,
+            triggered: false,
+        });
+    };
+    deadlines::start_chain(services, &stored, &agents).await?;
+    tracing::info!(
+        workflow_id = %stored.id,
+        run = stored.run,
+        agents = rerun.len(),
+        "workflow resumed mid-run with refreshed Optimizely credentials"
+    );
+    Ok(Resumed {
+        workflow: stored,
+        triggered: true,
     })
 }

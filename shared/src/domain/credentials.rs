@@ -134,3 +134,14 @@ pub fn names(refused: &[RefusedService]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_name_the_same_services() {
+        let names: Vec<&str> = OptimizelyService::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, super::super::event::OPTIMIZELY_SERVICES);
+    }
+}

@@ -130,6 +130,14 @@ pub fn retrigger_id(workflow_id: &str, agent: &str) -> Uuid {
     derived_id(&format!("osa-retrigger:{workflow_id}:{agent}"))
 }
 
+/// The re-trigger that resumes a workflow paused mid-run (one per pause).
+pub fn resume_id(workflow_id: &str, paused_at: OffsetDateTime) -> Uuid {
+    derived_id(&format!(
+        "osa-resume:{workflow_id}:{}",
+        paused_at.unix_timestamp_nanos()
+    ))
+}
+
 /// The delivery of a Force Sync's trigger (one per sync).
 pub fn force_sync_id(sync_id: &str) -> Uuid {
     derived_id(&format!("osa-force-sync:{sync_id}"))

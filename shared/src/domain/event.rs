@@ -68,6 +68,19 @@ struct EventWire {
     environment: Option<String>,
 }
 
+/// One Optimizely service that refused its key: its name (`odp`,
+/// `experimentation`, `content_recs`, `cmp`) and the HTTP status it answered.
+/// Found by the intake's check, or reported by an agent mid-run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedService {
+    pub service: String,
+    pub status: u16,
+}
+
+/// The Optimizely services by name (`credentials::OptimizelyService`, which
+/// this module cannot name without a cycle; a test keeps the two equal).
+pub const OPTIMIZELY_SERVICES: [&str; 4] = ["odp", "experimentation", "content_recs", "cmp"];
+
 #[derive(Debug, Default, Deserialize)]
 struct MetadataWire {
     #[serde(default)]
@@ -80,6 +93,10 @@ struct MetadataWire {
     data_sources: Option<Vec<String>>,
     #[serde(default)]
     error: Option<String>,
+    /// A failure because Optimizely refused the workflow's key mid-run
+    /// (scenario C): `{"service": "odp", "status": 401}`.
+    #[serde(default)]
+    optimizely_refused: Option<RefusedService>,
 }
 
 /// A validated, normalised agent event.
@@ -98,6 +115,8 @@ pub struct AgentEvent {
     pub correlation_id: Option<String>,
     pub environment: Option<String>,
     pub error: Option<String>,
+    /// The agent failed because Optimizely refused the key (401/403).
+    pub optimizely_refused: Option<RefusedService>,
     /// The validated output of a completed agent.
     pub output: Option<AgentOutput>,
     /// The raw `agent_data` (for a completed agent), stored as received after redaction.
@@ -158,6 +177,7 @@ impl AgentEvent {
                 "no result within the agent's deadline ({} s)",
                 allowed_ms / 1000
             )),
+            optimizely_refused: None,
             output: None,
             agent_data: None,
             event_id: event_id(workflow_id, &dedup_key),
@@ -206,6 +226,23 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
     };
     if let Some(c) = meta.confidence_score {
         v.range("metadata.confidence_score", c, 0.0, 1.0);
+    }
+    if let Some(refused) = &meta.optimizely_refused {
+        if kind != Some(EventKind::Failed) {
+            v.push(
+                "metadata.optimizely_refused",
+                "is only for a failed execution_status",
+            );
+        }
+        if !OPTIMIZELY_SERVICES.contains(&refused.service.as_str()) {
+            v.push(
+                "metadata.optimizely_refused.service",
+                "must be one of odp, experimentation, content_recs, cmp",
+            );
+        }
+        if !matches!(refused.status, 401 | 403) {
+            v.push("metadata.optimizely_refused.status", "must be 401 or 403");
+        }
     }
     let duration_ms = match meta.execution_duration_ms {
         Some(d) if !(0.0..=86_400_000.0).contains(&d) => {
@@ -276,6 +313,7 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
         correlation_id: wire.correlation_id,
         environment: wire.environment,
         error: error.map(|e| e.chars().take(500).collect()),
+        optimizely_refused: meta.optimizely_refused,
         output,
         agent_data,
         dedup_key,

@@ -126,6 +126,19 @@ pub fn apply(
     let agent_status = agents[index].status;
     let before = workflow.status;
     workflow.refresh(agents, now);
+    // Scenario C mid-run: Optimizely refused the key an agent used. The
+    // workflow stops as at intake: paused until refreshed keys resume it, which
+    // runs the agents without a result again.
+    if let Some(refused) = &event.optimizely_refused
+        && applied.state_changed
+        && !before.is_terminal()
+        && before != WorkflowStatus::CredentialsInvalid
+    {
+        workflow.status = WorkflowStatus::CredentialsInvalid;
+        workflow.finished_at = None;
+        workflow.progress_percent = super::workflow::Progress::of(agents.iter()).percent();
+        workflow.credentials_pause = Some(super::credentials::pause(vec![refused.clone()], now));
+    }
     if applied.state_changed || applied.late {
         workflow.note_agent(AgentChange {
             agent: event.agent,

@@ -120,13 +120,7 @@ pub struct CredentialsPause {
     pub resumed_at: Option<OffsetDateTime>,
 }
 
-/// One Optimizely service that refused its key: its name (`odp`,
-/// `experimentation`, `content_recs`, `cmp`) and the HTTP status it answered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefusedService {
-    pub service: String,
-    pub status: u16,
-}
+pub use super::event::RefusedService;
 
 /// Where the OPAL trigger stands.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -214,6 +208,28 @@ pub struct AgentRun {
     pub allowed_ms: u64,
     /// It ran past its own allowance, or was timed out for it.
     pub over_allowance: bool,
+}
+
+/// Why a workflow starts a new run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewRun<'a> {
+    /// OPAL accepted this Force Sync: every agent runs again.
+    ForceSync { sync_id: &'a str },
+    /// Refreshed credentials resume a workflow paused mid-run: the agents
+    /// without a result run again; the others keep theirs.
+    Resume,
+}
+
+impl NewRun<'_> {
+    /// Whether `agent` runs again in this run.
+    pub fn reruns(self, agent: &AgentState) -> bool {
+        match self {
+            NewRun::ForceSync { .. } => true,
+            NewRun::Resume => {
+                agent.status != AgentStatus::Completed && agent.late_result_at.is_none()
+            }
+        }
+    }
 }
 
 /// What applying one event did to an agent.
@@ -514,33 +530,54 @@ impl Workflow {
                 .chain(self.past_sync_ids.iter().map(String::as_str))
                 .map(super::delivery::force_sync_id),
         );
+        ids.extend(
+            self.credentials_pause
+                .iter()
+                .filter(|p| p.resumed_at.is_some())
+                .map(|p| super::delivery::resume_id(&self.id, p.paused_at)),
+        );
         ids.sort();
         ids.dedup();
         ids
     }
 
-    /// Starts the next run for the Force Sync `sync_id` that OPAL accepted:
-    /// every agent starts over (pending, its deadline from now), the workflow
-    /// is running again and its overall limit counts from now. Results already
-    /// stored stay until the new run's replace them. False, changing nothing,
-    /// when this sync already started a run or the workflow is paused.
+    /// Starts the next run: every agent of it starts over (pending, its
+    /// deadline from now), the workflow is running again and its overall limit
+    /// counts from now. Results already stored stay until the new run's
+    /// replace them. False, changing nothing, when there is no run to start:
+    /// this sync already started one, or a paused workflow for a sync; a
+    /// workflow not paused mid-run for a resume.
     pub fn start_run(
         &mut self,
         agents: &mut [AgentState],
-        sync_id: &str,
+        why: NewRun<'_>,
         now: OffsetDateTime,
         deadline_scale: f64,
     ) -> bool {
-        if self.run_sync_id.as_deref() == Some(sync_id)
-            || self.status == WorkflowStatus::CredentialsInvalid
-        {
+        let paused = self.status == WorkflowStatus::CredentialsInvalid;
+        let starts = match why {
+            NewRun::ForceSync { sync_id } => {
+                !paused && self.run_sync_id.as_deref() != Some(sync_id)
+            }
+            NewRun::Resume => paused && self.trigger.accepted_at.is_some(),
+        };
+        if !starts {
             return false;
         }
         let before = self.status;
         self.run = self.run.saturating_add(1);
-        self.run_sync_id = Some(sync_id.to_owned());
+        match why {
+            NewRun::ForceSync { sync_id } => self.run_sync_id = Some(sync_id.to_owned()),
+            NewRun::Resume => {
+                if let Some(pause) = self.credentials_pause.as_mut() {
+                    pause.refused.clear();
+                    pause.last_checked_at = Some(now);
+                    pause.resumed_at = Some(now);
+                }
+            }
+        }
         let marker = format!("run-{}", self.run);
-        for agent in agents.iter_mut() {
+        for agent in agents.iter_mut().filter(|a| why.reruns(a)) {
             let mut past = std::mem::take(&mut agent.past_execution_ids);
             past.extend(agent.execution_id.take());
             let completed_before = agent.completed_before

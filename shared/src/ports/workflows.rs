@@ -8,7 +8,7 @@ use super::{LastRun, StoreError, Updated};
 use crate::domain::audit::{AdminAuditEntry, Attempt, AuditEntry, Page, PagePosition};
 use crate::domain::event::AgentEvent;
 use crate::domain::record::{AgentResult, EventOutcome, Marker};
-use crate::domain::workflow::{AgentState, Workflow};
+use crate::domain::workflow::{AgentState, NewRun, Workflow};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
@@ -81,14 +81,13 @@ pub trait WorkflowStore: Send + Sync {
         change: &(dyn for<'w> Fn(&'w mut Workflow) -> bool + Send + Sync),
     ) -> Result<Option<Workflow>, StoreError>;
 
-    /// Starts the workflow's next run for the Force Sync `sync_id`
-    /// (`Workflow::start_run`): the workflow and its nine agents in one write.
-    /// The workflow and agents as stored when a run started; `None` when none
-    /// did (no such workflow, this sync already started one, or it is paused).
+    /// Starts the workflow's next run (`Workflow::start_run`): the workflow
+    /// and its agents in one write. The workflow and agents as stored when a
+    /// run started; `None` when none did (no such workflow, or no run to start).
     async fn start_run(
         &self,
         workflow_id: &str,
-        sync_id: &str,
+        why: NewRun<'_>,
         now: OffsetDateTime,
         deadline_scale: f64,
     ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError>;

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::domain::record;
+use crate::domain::workflow::NewRun;
 use crate::ports::{Page, PagePosition};
 
 // ---- statements (usable from the writer and from readers) --------------------
@@ -379,18 +380,27 @@ impl WorkflowStore for SqliteStore {
     async fn start_run(
         &self,
         workflow_id: &str,
-        sync_id: &str,
+        why: NewRun<'_>,
         now: OffsetDateTime,
         deadline_scale: f64,
     ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError> {
-        let (id, sync_id) = (workflow_id.to_owned(), sync_id.to_owned());
+        let id = workflow_id.to_owned();
+        // Owned for the writer thread.
+        let sync_id = match why {
+            NewRun::ForceSync { sync_id } => Some(sync_id.to_owned()),
+            NewRun::Resume => None,
+        };
         let started = self
             .write(move |conn| {
                 let Some(mut workflow) = load_workflow(conn, &id)? else {
                     return Ok(None);
                 };
                 let mut agents = load_agents(conn, &id)?;
-                if !workflow.start_run(&mut agents, &sync_id, now, deadline_scale) {
+                let why = match sync_id.as_deref() {
+                    Some(sync_id) => NewRun::ForceSync { sync_id },
+                    None => NewRun::Resume,
+                };
+                if !workflow.start_run(&mut agents, why, now, deadline_scale) {
                     return Ok(None);
                 }
                 workflow.version = workflow.version.saturating_add(1);

@@ -11,9 +11,9 @@ use uuid::Uuid;
 use crate::domain::AgentId;
 use crate::domain::delivery::{
     Decision, Delivery, DeliveryAuth, DeliveryError, DeliveryKind, OPAL_API_KEY, force_sync_id,
-    retrigger_id,
+    resume_id, retrigger_id,
 };
-use crate::domain::workflow::{ForceSync, SyncState, Workflow, WorkflowStatus};
+use crate::domain::workflow::{ForceSync, NewRun, SyncState, Workflow, WorkflowStatus};
 use crate::ports::{DomainEvent, Marker, StoreError, Updated};
 
 use super::super::deadlines;
@@ -273,6 +273,27 @@ pub async fn retrigger_agent(
     Ok(())
 }
 
+/// The re-trigger that resumes a workflow paused mid-run: OPAL runs `agents`
+/// again. One per pause (its id is derived from when the pause began).
+pub fn resume_trigger(
+    services: &Services,
+    workflow: &Workflow,
+    agents: &[AgentId],
+    paused_at: time::OffsetDateTime,
+) -> Result<Delivery, DeliveryError> {
+    let mut payload = trigger_payload(services, workflow);
+    payload["input_data"]["agents"] = json!(agents.iter().map(|a| a.as_str()).collect::<Vec<_>>());
+    payload["metadata"]["resume"] = json!(true);
+    let id = resume_id(&workflow.id, paused_at);
+    opal_delivery(
+        services,
+        workflow,
+        DeliveryKind::OpalRetrigger,
+        payload,
+        Some(id),
+    )
+}
+
 /// The delivery of a Force Sync's trigger (one per sync).
 pub fn force_sync_delivery(
     services: &Services,
@@ -323,7 +344,12 @@ pub(super) async fn sync_force_sync(
         let scale = services.config.deadline_scale;
         if let Some((workflow, agents)) = services
             .store
-            .start_run(workflow_id, &sync_id, now, scale)
+            .start_run(
+                workflow_id,
+                NewRun::ForceSync { sync_id: &sync_id },
+                now,
+                scale,
+            )
             .await?
         {
             deadlines::start_chain(services, &workflow, &agents).await?;

@@ -11,7 +11,7 @@ use crate::clock::ManualClock;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::event::AgentEvent;
 use osa_shared::domain::history::Change;
-use osa_shared::domain::workflow::{AgentStatus, Workflow, WorkflowStatus};
+use osa_shared::domain::workflow::{AgentStatus, NewRun, Workflow, WorkflowStatus};
 use osa_shared::ports::{
     AdminAuditEntry, Attempt, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker,
     Page, PagePosition,
@@ -855,7 +855,7 @@ pub async fn a_new_run_resets_the_agents_once_and_its_results_replace_the_old(
     clock.advance(SECOND);
     let now = clock.now();
     let (started, agents) = store
-        .start_run(&wf.id, "sync-1", now, 1.0)
+        .start_run(&wf.id, NewRun::ForceSync { sync_id: "sync-1" }, now, 1.0)
         .await
         .unwrap()
         .expect("a run started");
@@ -874,7 +874,10 @@ pub async fn a_new_run_resets_the_agents_once_and_its_results_replace_the_old(
     );
     // Once per sync; another sync starts the next.
     assert_eq!(
-        store.start_run(&wf.id, "sync-1", now, 1.0).await.unwrap(),
+        store
+            .start_run(&wf.id, NewRun::ForceSync { sync_id: "sync-1" }, now, 1.0)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(workflow_of(store, &wf.id).await.run, 1);
@@ -896,7 +899,12 @@ pub async fn a_new_run_resets_the_agents_once_and_its_results_replace_the_old(
     assert_eq!(results[0].event_id, ev.event_id);
     assert_eq!(
         store
-            .start_run("no-such-workflow", "s", now, 1.0)
+            .start_run(
+                "no-such-workflow",
+                NewRun::ForceSync { sync_id: "s" },
+                now,
+                1.0
+            )
             .await
             .unwrap(),
         None

@@ -1,6 +1,7 @@
 //! The workflow store over DynamoDB.
 
 use super::*;
+use crate::domain::workflow::NewRun;
 use crate::ports::{Page, PagePosition};
 
 impl DynamoStore {
@@ -383,7 +384,7 @@ impl WorkflowStore for DynamoStore {
     async fn start_run(
         &self,
         workflow_id: &str,
-        sync_id: &str,
+        why: NewRun<'_>,
         now: OffsetDateTime,
         deadline_scale: f64,
     ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError> {
@@ -398,7 +399,7 @@ impl WorkflowStore for DynamoStore {
             let mut workflow: Workflow = doc(&item, "workflow")?;
             let stored_version: i64 = read_number(&item, VERSION)?;
             let mut agents = self.get_agents(workflow_id).await?;
-            if !workflow.start_run(&mut agents, sync_id, now, deadline_scale) {
+            if !workflow.start_run(&mut agents, why, now, deadline_scale) {
                 return Ok(None);
             }
             workflow.version = workflow.version.saturating_add(1);
