@@ -48,21 +48,10 @@ async fn view(app: &TestApp, id: &str) -> osa_shared::app::status::WorkflowView 
 }
 
 async fn complete(app: &TestApp, id: &str, agent: AgentId) {
-    let body = json!({"workflow_id": id, "agent_id": agent.as_str(), "execution_status": "completed",
+    let body = json!({"execution_status": "completed",
                       "execution_id": format!("exec-{}", agent.as_str()), "agent_data": sample_agent_data(),
                       "metadata": {"confidence_score": 0.8}});
-    let bytes = serde_json::to_vec(&body).expect("json");
-    let signature = app.sign(&bytes);
-    ingest(
-        &app.services,
-        WebhookRequest {
-            signature: Some(&signature),
-            correlation_id: None,
-            body: &bytes,
-        },
-    )
-    .await
-    .expect("event accepted");
+    report_event(app, id, agent, body).await;
 }
 
 /// Requests to the OPAL trigger (the recording client sees nothing else here).
@@ -370,6 +359,7 @@ async fn a_paused_workflow_pages_no_one_and_a_resumed_one_counts_from_its_resume
     );
 }
 
+/// Sends `body` (an event without its workflow and agent), signed, as OPAL would.
 async fn report_event(app: &TestApp, id: &str, agent: AgentId, body: Value) {
     let mut event = body;
     event["workflow_id"] = json!(id);

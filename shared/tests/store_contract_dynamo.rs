@@ -198,7 +198,7 @@ impl WorkflowStore for Fleet {
     async fn start_run(
         &self,
         workflow_id: &str,
-        why: osa_shared::domain::workflow::NewRun<'_>,
+        why: osa_shared::domain::run::NewRun<'_>,
         now: time::OffsetDateTime,
         deadline_scale: f64,
     ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError> {

@@ -18,8 +18,9 @@ use crate::domain::AgentId;
 use crate::domain::credentials::{CheckOutcome, Verification, names, pause};
 use crate::domain::delivery::DeliveryError;
 use crate::domain::intake::{Credentials, parse_credentials_update};
+use crate::domain::run::NewRun;
 use crate::domain::validation::InvalidBody;
-use crate::domain::workflow::{NewRun, RefusedService, Workflow, WorkflowStatus};
+use crate::domain::workflow::{RefusedService, Workflow, WorkflowStatus};
 use crate::ports::{QueueError, StoreError};
 
 use super::delivery::opal::{claim_trigger_id, opal_trigger, resume_trigger};

@@ -20,6 +20,7 @@ pub mod pii;
 pub mod record;
 pub mod report;
 pub mod resilience;
+pub mod run;
 pub mod secret;
 pub mod signature;
 pub mod status;

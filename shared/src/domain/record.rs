@@ -10,7 +10,8 @@ use super::AgentId;
 use super::audit::{Attempt, AuditEntry, AuditOutcome};
 use super::event::{AgentEvent, EventKind};
 use super::history::AgentChange;
-use super::workflow::{AgentRun, AgentState, AgentStatus, Workflow, WorkflowStatus};
+use super::run::AgentRun;
+use super::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 
 /// One agent's accepted result: its own item, so nine agents never contend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use super::BusError;
 use crate::domain::event::AgentEvent;
 use crate::domain::record::EventOutcome;
-use crate::domain::workflow::{AgentRun, AgentStatus, WorkflowStatus};
+use crate::domain::run::AgentRun;
+use crate::domain::workflow::{AgentStatus, WorkflowStatus};
 
 /// What happened, for other systems to subscribe to (EventBridge on AWS).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,8 @@ use super::{LastRun, StoreError, Updated};
 use crate::domain::audit::{AdminAuditEntry, Attempt, AuditEntry, Page, PagePosition};
 use crate::domain::event::AgentEvent;
 use crate::domain::record::{AgentResult, EventOutcome, Marker};
-use crate::domain::workflow::{AgentState, NewRun, Workflow};
+use crate::domain::run::NewRun;
+use crate::domain::workflow::{AgentState, Workflow};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::record;
-use crate::domain::workflow::NewRun;
+use crate::domain::run::NewRun;
 use crate::ports::{Page, PagePosition};
 
 // ---- statements (usable from the writer and from readers) --------------------

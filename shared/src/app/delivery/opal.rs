@@ -13,7 +13,8 @@ use crate::domain::delivery::{
     Decision, Delivery, DeliveryAuth, DeliveryError, DeliveryKind, OPAL_API_KEY, force_sync_id,
     resume_id, retrigger_id,
 };
-use crate::domain::workflow::{ForceSync, NewRun, SyncState, Workflow, WorkflowStatus};
+use crate::domain::run::NewRun;
+use crate::domain::workflow::{ForceSync, SyncState, Workflow, WorkflowStatus};
 use crate::ports::{DomainEvent, Marker, StoreError, Updated};
 
 use super::super::deadlines;

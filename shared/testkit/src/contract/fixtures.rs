@@ -10,7 +10,8 @@ use crate::clock::ManualClock;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::event::{AgentEvent, parse_agent_event};
 use osa_shared::domain::intake::parse_intake;
-use osa_shared::domain::workflow::{AgentRun, AgentState, AgentStatus, Workflow, WorkflowStatus};
+use osa_shared::domain::run::AgentRun;
+use osa_shared::domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 use osa_shared::ports::{Attempt, Clock, CreateOutcome, EventOutcome};
 
 // ---- fixtures --------------------------------------------------------------------

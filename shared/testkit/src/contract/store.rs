@@ -11,7 +11,8 @@ use crate::clock::ManualClock;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::event::AgentEvent;
 use osa_shared::domain::history::Change;
-use osa_shared::domain::workflow::{AgentStatus, NewRun, Workflow, WorkflowStatus};
+use osa_shared::domain::run::NewRun;
+use osa_shared::domain::workflow::{AgentStatus, Workflow, WorkflowStatus};
 use osa_shared::ports::{
     AdminAuditEntry, Attempt, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker,
     Page, PagePosition,

@@ -1,7 +1,7 @@
 //! The workflow store over DynamoDB.
 
 use super::*;
-use crate::domain::workflow::NewRun;
+use crate::domain::run::NewRun;
 use crate::ports::{Page, PagePosition};
 
 impl DynamoStore {
