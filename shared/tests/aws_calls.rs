@@ -1,0 +1,177 @@
+//! What a webhook and a whole workflow cost on AWS, through the application
+//! (not only the store): every DynamoDB, SQS and EventBridge call an intake and
+//! eighteen webhooks (each agent starts, then completes) make, counted on the
+//! local endpoint and printed per operation. The assertions pin today's counts,
+//! so a change that adds a call per webhook fails here by name.
+//!
+//! Not counted: what the HTTP edge adds per request in front of the handler (the
+//! shared rate-limit `UpdateItem` and the API-request metric `UpdateItem`).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use osa_shared::adapters::aws::dynamo::{DynamoMetrics, DynamoStore};
+use osa_shared::adapters::aws::eventbridge::EventBridgeBus;
+use osa_shared::adapters::aws::provision::{ensure_queues, ensure_table};
+use osa_shared::adapters::aws::sqs::SqsQueue;
+use osa_shared::app::intake::submit;
+use osa_shared::domain::AgentId;
+use osa_shared::domain::workflow::WorkflowStatus;
+use osa_shared::ports::Clock;
+use osa_testkit::TestApp;
+use support::{CallCounter, endpoint, sdk_config, unique_name};
+
+/// A TestApp whose stateful ports are DynamoDB, SQS and EventBridge on the
+/// local endpoint, every call counted per service.
+async fn app_on_aws(endpoint: &str) -> (TestApp, [CallCounter; 3]) {
+    let config = sdk_config(endpoint).await;
+    let counters = [
+        CallCounter::default(),
+        CallCounter::default(),
+        CallCounter::default(),
+    ];
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(counters[0].clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&config)
+            .interceptor(counters[1].clone())
+            .build(),
+    );
+    let eventbridge = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&config)
+            .interceptor(counters[2].clone())
+            .build(),
+    );
+    let table = unique_name("calls");
+    ensure_table(&dynamodb, &table).await.expect("table");
+    let queues = ensure_queues(&sqs, &unique_name("calls"))
+        .await
+        .expect("queues");
+    let bus = unique_name("bus");
+    eventbridge
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("event bus");
+    let mut app = TestApp::new();
+    let clock: Arc<dyn Clock> = app.clock.clone();
+    let store = Arc::new(DynamoStore::new(
+        dynamodb.clone(),
+        table.as_str(),
+        clock.clone(),
+    ));
+    let metrics = Arc::new(DynamoMetrics::new(dynamodb, table.as_str(), clock));
+    let services = &mut app.services;
+    services.store = store.clone();
+    services.deliveries = store;
+    services.metrics = metrics.clone();
+    services.ops = metrics;
+    services.queue = Arc::new(SqsQueue::new(sqs, queues.url.clone()));
+    services.events = Arc::new(EventBridgeBus::new(eventbridge, bus));
+    services.changes = None;
+    for counter in &counters {
+        counter.reset();
+    }
+    (app, counters)
+}
+
+fn taken(counters: &[CallCounter; 3]) -> [BTreeMap<String, u64>; 3] {
+    let calls = [
+        counters[0].snapshot(),
+        counters[1].snapshot(),
+        counters[2].snapshot(),
+    ];
+    for counter in counters {
+        counter.reset();
+    }
+    calls
+}
+
+fn total(calls: &BTreeMap<String, u64>) -> u64 {
+    calls.values().sum()
+}
+
+fn print(what: &str, calls: &[BTreeMap<String, u64>; 3]) {
+    eprintln!("{what}:");
+    for (service, calls) in ["dynamodb", "sqs", "eventbridge"].iter().zip(calls) {
+        for (operation, n) in calls {
+            eprintln!("  {service:<12} {operation:<20} {n}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_webhook_and_a_workflow_cost_on_aws() {
+    let Some(endpoint) = endpoint("what_a_webhook_and_a_workflow_cost_on_aws") else {
+        return;
+    };
+    let (app, counters) = app_on_aws(&endpoint).await;
+    let intake = osa_testkit::samples::intake();
+    let id = submit(&app.services, intake.to_string().as_bytes(), "corr-calls")
+        .await
+        .expect("intake")
+        .workflow
+        .id;
+    let intake_calls = taken(&counters);
+    print("intake", &intake_calls);
+
+    let mut per_webhook = Vec::new();
+    let mut workflow = [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()];
+    for status in ["started", "completed"] {
+        for agent in AgentId::ALL {
+            app.send_agent_event(&id, agent, status).await;
+            let calls = taken(&counters);
+            per_webhook.push(calls.iter().map(total).collect::<Vec<_>>());
+            for (sum, calls) in workflow.iter_mut().zip(calls) {
+                for (operation, n) in calls {
+                    *sum.entry(operation).or_insert(0) += n;
+                }
+            }
+        }
+    }
+    print("18 webhooks (each agent starts, then completes)", &workflow);
+    let stored = app.services.store.get_workflow(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status, WorkflowStatus::Completed);
+
+    // Per accepted webhook: the store's read and its transaction, then one
+    // metric write per series the webhook moves (issue 15 wants these folded
+    // into the transaction: at most 2).
+    let dynamodb: Vec<u64> = per_webhook.iter().map(|calls| calls[0]).collect();
+    eprintln!("DynamoDB calls per accepted webhook: {dynamodb:?}");
+    assert_eq!(workflow[0].get("BatchGetItem"), Some(&18), "one read each");
+    assert_eq!(
+        workflow[0].get("TransactWriteItems"),
+        Some(&18),
+        "one transaction each"
+    );
+    let (starts, ends) = dynamodb.split_at(9);
+    assert!(
+        starts.iter().all(|n| *n == 3),
+        "read, transaction, webhook count"
+    );
+    assert!(
+        ends[..8].iter().all(|n| *n == 5),
+        "and the agent's execution count and duration"
+    );
+    assert_eq!(
+        ends[8], 13,
+        "the last also reads the workflow for its report and notification, \
+         counts its duration and recommendations, and notes the activity"
+    );
+    // One PutEvents per state change (the last webhook's agent and workflow
+    // changes go together); never a queue call.
+    assert_eq!(workflow[2].get("PutEvents"), Some(&18), "{workflow:?}");
+    assert_eq!(total(&workflow[1]), 0, "no queue call on a webhook");
+    assert_eq!(total(&intake_calls[0]), 4, "{intake_calls:?}");
+    assert_eq!(
+        intake_calls[1].get("SendMessage"),
+        Some(&2),
+        "trigger attempt and deadline check"
+    );
+}
