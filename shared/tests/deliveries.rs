@@ -403,6 +403,10 @@ async fn a_redrive_whose_queueing_crashed_is_repaired_by_the_sweep() {
     // Past the grace, the sweep queues the redrive's first attempt again...
     app.clock.advance(STALL_GRACE);
     assert_eq!(repair_stalled(&app.services).await.unwrap(), 1);
+    // A minute later, its message not yet worked (the worker is down): the
+    // sweep does not queue it a second time within the grace period.
+    app.clock.advance(Duration::from_secs(60));
+    assert_eq!(repair_stalled(&app.services).await.unwrap(), 0);
     app.run_due_jobs().await;
     assert_eq!(app.http.sent().len(), 6, "the redriven attempt went out");
     let delivered = trigger_of(&app, &id).await;

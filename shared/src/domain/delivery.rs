@@ -304,6 +304,13 @@ pub struct Delivery {
         with = "time::serde::rfc3339::option"
     )]
     pub last_redrive_at: Option<OffsetDateTime>,
+    /// When the repair sweep last queued its overdue attempt again.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub last_repaired_at: Option<OffsetDateTime>,
 }
 
 impl Delivery {
@@ -355,6 +362,7 @@ impl Delivery {
             previous_attempts: Vec::new(),
             redrives: 0,
             last_redrive_at: None,
+            last_repaired_at: None,
         }
     }
 
@@ -485,6 +493,18 @@ impl Delivery {
             Some(last) => last.next_attempt_at.unwrap_or(last.at),
             None => self.last_redrive_at.unwrap_or(self.created_at),
         })
+    }
+
+    /// Claims the repair of a stalled attempt at `now`: false when the sweep
+    /// already queued it again within `grace` (its message may just be slow).
+    pub fn claim_repair(&mut self, now: OffsetDateTime, grace: Duration) -> bool {
+        let grace = time::Duration::try_from(grace).unwrap_or(time::Duration::MINUTE);
+        if self.next_attempt().is_none() || self.last_repaired_at.is_some_and(|at| now - at < grace)
+        {
+            return false;
+        }
+        self.last_repaired_at = Some(now);
+        true
     }
 
     /// Whether a queued message for `(run, number)` should be sent now. False for

@@ -35,7 +35,7 @@ use crate::domain::delivery::{
     STALL_GRACE, random_jitter,
 };
 use crate::domain::notification::NOTIFY_SIGNING_SECRET;
-use crate::ports::{Job, OutboundRequest, QueueError, StoreError, delay_until};
+use crate::ports::{Job, OutboundRequest, QueueError, StoreError, Updated, delay_until};
 
 use super::{JobError, Services};
 
@@ -95,6 +95,21 @@ pub async fn repair_stalled(services: &Services) -> Result<usize, DeliveryOpErro
         .await?;
     let mut requeued = 0;
     for delivery in overdue {
+        // Claimed first, so a sweep every minute queues it once per grace
+        // period, not once a minute while a worker is down.
+        let claimed = services
+            .deliveries
+            .update(delivery.id, |d| {
+                d.claim_repair(now, STALL_GRACE).then_some(())
+            })
+            .await?;
+        let Some(Updated {
+            stored: delivery,
+            change: Some(()),
+        }) = claimed
+        else {
+            continue;
+        };
         let Some((run, attempt)) = delivery.next_attempt() else {
             continue;
         };
