@@ -195,6 +195,10 @@ impl WorkflowStore for Fleet {
         self.pick().update_workflow(id, change).await
     }
 
+    async fn running_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+        self.pick().running_workflows(limit).await
+    }
+
     async fn start_run(
         &self,
         workflow_id: &str,

@@ -41,6 +41,8 @@ pub const MAINTENANCE_STATE: &str = "maintenance";
 /// Notices kept for `GET /api/admin/alerts`.
 pub const RECENT: usize = 50;
 const SAVE_ATTEMPTS: usize = 8;
+/// Unfinished and recent workflows each that the timeout rule looks at.
+const WORKFLOWS_TIMED: usize = 100;
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 /// The counters the rules take deltas of, from the previous run.
@@ -194,9 +196,7 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
     let snapshot = services.metrics.snapshot().await?;
     let current = Counters::from_snapshot(&snapshot);
     let mut extra = live_samples(services, now).await;
-    let workflows = services
-        .store
-        .recent_workflows(100)
+    let workflows = workflows_to_time(services)
         .await
         .inspect_err(|e| tracing::warn!(error = %e, "workflow runs not sampled"))
         .ok();
@@ -283,6 +283,21 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
     Err(StoreError::Unavailable(
         "the alert state kept changing; gave up".into(),
     ))
+}
+
+/// The workflows whose runs the timeout rule looks at: the oldest unfinished
+/// (a stuck one however old), and the most recent (those that just finished).
+async fn workflows_to_time(services: &Services) -> Result<Vec<Workflow>, StoreError> {
+    let (mut running, recent) = tokio::try_join!(
+        services.store.running_workflows(WORKFLOWS_TIMED),
+        services.store.recent_workflows(WORKFLOWS_TIMED),
+    )?;
+    for workflow in recent {
+        if !running.iter().any(|w| w.id == workflow.id) {
+            running.push(workflow);
+        }
+    }
+    Ok(running)
 }
 
 /// Samples read live rather than from counters (but for the workflow runs,

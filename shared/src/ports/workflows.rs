@@ -93,6 +93,10 @@ pub trait WorkflowStore: Send + Sync {
         deadline_scale: f64,
     ) -> Result<Option<(Workflow, Vec<AgentState>)>, StoreError>;
 
+    /// Workflows not finished yet (pending, running or paused), oldest first,
+    /// from an index of exactly those (never a scan).
+    async fn running_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
+
     /// Newest first, from an index (never a scan).
     async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
 

@@ -63,6 +63,8 @@ CREATE TABLE IF NOT EXISTS workflows (
     doc           TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS workflows_by_created ON workflows (created_at_ms, id);
+CREATE INDEX IF NOT EXISTS workflows_unfinished ON workflows (created_at_ms, id)
+    WHERE status IN ('pending', 'running', 'credentials_invalid');
 
 CREATE TABLE IF NOT EXISTS agents (
     workflow_id TEXT NOT NULL,
@@ -651,6 +653,7 @@ mod tests {
             "SELECT doc FROM workflows WHERE id = ?1",
             "UPDATE workflows SET status = ?2, doc = ?3 WHERE id = ?1",
             "SELECT doc FROM workflows ORDER BY created_at_ms DESC, id DESC LIMIT ?1",
+            workflows::LIST_UNFINISHED,
             "SELECT doc FROM agents WHERE workflow_id = ?1",
             "UPDATE agents SET doc = ?3 WHERE workflow_id = ?1 AND agent_id = ?2",
             "SELECT doc FROM agent_results WHERE workflow_id = ?1",

@@ -7,6 +7,11 @@ use crate::ports::{Page, PagePosition};
 
 // ---- statements (usable from the writer and from readers) --------------------
 
+/// The unfinished workflows, oldest first, from their partial index.
+pub(crate) const LIST_UNFINISHED: &str = "SELECT doc FROM workflows
+     WHERE status IN ('pending', 'running', 'credentials_invalid')
+     ORDER BY created_at_ms, id LIMIT ?1";
+
 fn load_workflow(conn: &Connection, id: &str) -> Result<Option<Workflow>, StoreError> {
     let doc: Option<String> = conn
         .prepare_cached("SELECT doc FROM workflows WHERE id = ?1")
@@ -375,6 +380,22 @@ impl WorkflowStore for SqliteStore {
         change: &(dyn for<'w> Fn(&'w mut Workflow) -> bool + Send + Sync),
     ) -> Result<Option<Workflow>, StoreError> {
         self.update_workflow_cas(id, change).await
+    }
+
+    async fn running_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(LIST_UNFINISHED).or_unavailable()?;
+            let docs = stmt
+                .query_map([limit], |r| r.get::<_, String>(0))
+                .or_unavailable()?;
+            let mut out = Vec::new();
+            for doc in docs {
+                out.push(decode("workflow", &doc.or_unavailable()?)?);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn start_run(

@@ -63,6 +63,7 @@ pub async fn store_suite(store: Arc<dyn WorkflowStore>, clock: Arc<ManualClock>)
     case!(the_admin_audit_trail_keeps_every_action);
     case!(audit_listings_page_with_a_cursor);
     case!(a_new_run_resets_the_agents_once_and_its_results_replace_the_old);
+    case!(running_workflows_are_the_unfinished_oldest_first);
 }
 
 /// Every `JobQueue` case, one after another, for an adapter that reads `clock`.

@@ -911,3 +911,28 @@ pub async fn a_new_run_resets_the_agents_once_and_its_results_replace_the_old(
         None
     );
 }
+
+pub async fn running_workflows_are_the_unfinished_oldest_first(store: &Store, clock: &ManualClock) {
+    let first = created(store, clock).await;
+    clock.advance(SECOND);
+    let second = created(store, clock).await;
+    clock.advance(SECOND);
+    let finished = created(store, clock).await;
+    for agent in AgentId::ALL {
+        record(store, clock, &failed(&finished.id, agent)).await;
+    }
+    assert_eq!(
+        workflow_of(store, &finished.id).await.status,
+        WorkflowStatus::Failed
+    );
+    let mine = [&first.id, &second.id, &finished.id];
+    let running: Vec<String> = store
+        .running_workflows(10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .filter(|id| mine.contains(&id))
+        .collect();
+    assert_eq!(running, vec![first.id.clone(), second.id.clone()]);
+}

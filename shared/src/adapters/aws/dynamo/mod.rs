@@ -155,17 +155,6 @@ impl DynamoStore {
         &self.table
     }
 
-    /// Workflows not yet finished, oldest first, from the sparse `running` index.
-    pub async fn running_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let keys = self
-            .query_index(RUNNING_INDEX, RUNNING_PK, RUNNING, true, limit)
-            .await?;
-        self.workflows_by_key(keys).await
-    }
-
     // ---- items -------------------------------------------------------------------
 
     fn expiry(&self, from: OffsetDateTime, retention: Duration) -> AttributeValue {

@@ -381,6 +381,17 @@ impl WorkflowStore for DynamoStore {
         )))
     }
 
+    // From the sparse `running` index.
+    async fn running_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let keys = self
+            .query_index(RUNNING_INDEX, RUNNING_PK, RUNNING, true, limit)
+            .await?;
+        self.workflows_by_key(keys).await
+    }
+
     async fn start_run(
         &self,
         workflow_id: &str,
