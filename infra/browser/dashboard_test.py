@@ -284,6 +284,11 @@ def scenario(page, steps, serve, out):
     page.click("#force-sync")
     expect(page.locator("#notice")).to_contain_text("Force Sync")
     expect(page.locator("#alert")).to_be_hidden()
+    # OPAL takes the sync: a second run starts, and the simulator finishes it.
+    expect(page.locator("#wf-run")).to_contain_text("2")
+    expect(page.locator("#wf-status")).to_have_text("completed")
+    expect(page.locator("#wf-run")).to_contain_text("completed")
+    steps.shot("force-sync-second-run")
     live.stop()
 
 

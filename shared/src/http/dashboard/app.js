@@ -830,6 +830,9 @@
     const status = $('#wf-status');
     status.className = `badge ${v.status}`;
     status.textContent = v.status.replace(/_/g, ' ');
+    // Runs count from 1 for people: the first, then one per Force Sync.
+    const sync = v.force_sync ? ` · last Force Sync ${v.force_sync.state.replace(/_/g, ' ')}` : '';
+    $('#wf-run').textContent = `${(v.run || 0) + 1}${sync}`;
     $('#wf-progress').value = v.progress_percent;
     const p = v.progress || {};
     const done = (p.completed || 0) + (p.failed || 0) + (p.timed_out || 0);
@@ -912,7 +915,14 @@
       notify(reply.already_in_flight
         ? `A Force Sync was already in flight (sync ${reply.sync_id}).`
         : `Force Sync started (sync ${reply.sync_id}).`);
+      // The new run starts when OPAL takes the sync: wait for it (a few
+      // seconds at most), then follow it live.
+      const before = wf.view?.run ?? 0;
       await refreshView();
+      for (let i = 0; i < 40 && wf.view && wf.view.run <= before && wf.view.force_sync?.state === 'in_flight'; i++) {
+        await sleep(250);
+        await refreshView();
+      }
       if (!wf.follow && wf.view && !TERMINAL.has(wf.view.status)) {
         const id = wf.id;
         wf.id = null;
