@@ -8,7 +8,6 @@ use osa_shared::adapters::http::optimizely::OptimizelyService;
 use osa_shared::app::credentials::{CredentialsError, resume};
 use osa_shared::app::intake::submit;
 use osa_shared::app::status::workflow;
-use osa_shared::app::webhook::{WebhookRequest, ingest};
 use osa_shared::domain::AgentId;
 use osa_shared::domain::workflow::{AgentStatus, RefusedService, WorkflowStatus};
 use osa_shared::ports::{Job, OutboundError};
@@ -364,18 +363,7 @@ async fn report_event(app: &TestApp, id: &str, agent: AgentId, body: Value) {
     let mut event = body;
     event["workflow_id"] = json!(id);
     event["agent_id"] = json!(agent.as_str());
-    let bytes = serde_json::to_vec(&event).expect("json");
-    let signature = app.sign(&bytes);
-    ingest(
-        &app.services,
-        WebhookRequest {
-            signature: Some(&signature),
-            correlation_id: None,
-            body: &bytes,
-        },
-    )
-    .await
-    .expect("event accepted");
+    app.send_webhook(&event).await;
 }
 
 #[tokio::test]

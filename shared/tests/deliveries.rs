@@ -8,7 +8,6 @@ use std::time::Duration;
 use osa_shared::app::delivery::dead_letter::{dead_letters, redrive, redrive_all, show};
 use osa_shared::app::jobs;
 use osa_shared::app::status::workflow;
-use osa_shared::app::webhook::{WebhookRequest, ingest};
 use osa_shared::domain::AgentId;
 use osa_shared::domain::delivery::{Delivery, DeliveryStatus, MAX_ATTEMPTS};
 use osa_shared::domain::metrics::Family;
@@ -255,18 +254,7 @@ async fn a_redrive_delivers_and_the_workflow_gets_back_on_track() {
         let body = json!({"workflow_id": id, "agent_id": agent.as_str(),
                           "execution_status": "completed", "execution_id": format!("x-{agent}"),
                           "agent_data": sample_agent_data()});
-        let bytes = serde_json::to_vec(&body).unwrap();
-        let signature = app.sign(&bytes);
-        ingest(
-            &app.services,
-            WebhookRequest {
-                signature: Some(&signature),
-                correlation_id: None,
-                body: &bytes,
-            },
-        )
-        .await
-        .expect("event accepted");
+        app.send_webhook(&body).await;
     }
     let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert_eq!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use osa_shared::app::Services;
 use osa_shared::app::status::{recent, report, workflow};
 use osa_shared::app::sync::force_sync;
-use osa_shared::app::webhook::{Ingested, WebhookRequest, ingest};
+use osa_shared::app::webhook::Ingested;
 use osa_shared::config::Config;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::report::to_markdown;
@@ -47,18 +47,7 @@ fn agent_data(agent: AgentId) -> Value {
 }
 
 async fn send(app: &TestApp, body: Value) -> Ingested {
-    let bytes = serde_json::to_vec(&body).expect("json");
-    let signature = app.sign(&bytes);
-    ingest(
-        &app.services,
-        WebhookRequest {
-            signature: Some(&signature),
-            correlation_id: None,
-            body: &bytes,
-        },
-    )
-    .await
-    .expect("event accepted")
+    app.send_webhook(&body).await
 }
 
 async fn complete(app: &TestApp, id: &str, agent: AgentId) -> Ingested {

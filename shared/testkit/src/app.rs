@@ -213,6 +213,15 @@ impl TestApp {
         if status == "completed" {
             event["agent_data"] = crate::samples::agent_output();
         }
+        self.send_webhook(&event).await;
+    }
+
+    /// Sends `event` as the webhook body, signed, as OPAL would; panics if it
+    /// is refused.
+    pub async fn send_webhook(
+        &self,
+        event: &serde_json::Value,
+    ) -> osa_shared::app::webhook::Ingested {
         let body = event.to_string();
         let signature = self.sign(body.as_bytes());
         let request = osa_shared::app::webhook::WebhookRequest {
@@ -222,7 +231,7 @@ impl TestApp {
         };
         osa_shared::app::webhook::ingest(&self.services, request)
             .await
-            .unwrap_or_else(|e| panic!("{agent} {status} is accepted: {e}"));
+            .unwrap_or_else(|e| panic!("the webhook {event} is refused: {e}"))
     }
 
     /// `X-OSA-Signature` for `body` at the manual clock's now.

@@ -268,10 +268,14 @@ fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The schema version the database was written with.
+fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .or_unavailable()
+}
+
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .or_unavailable()?;
+    let version = schema_version(conn)?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::Unavailable(format!(
             "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}"
@@ -571,13 +575,7 @@ mod tests {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::UNIX_EPOCH));
         drop(SqliteStore::open(&path, clock.clone()).unwrap());
         let store = SqliteStore::open(&path, clock).unwrap();
-        let version: i64 = store
-            .read(|c| {
-                c.pragma_query_value(None, "user_version", |r| r.get(0))
-                    .or_unavailable()
-            })
-            .await
-            .unwrap();
+        let version = store.read(schema_version).await.unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         let mode: String = store
             .read(|c| {
@@ -607,13 +605,7 @@ mod tests {
         drop(conn);
         let clock = Arc::new(ManualClock::new(OffsetDateTime::UNIX_EPOCH));
         let store = SqliteStore::open(&path, clock).unwrap();
-        let version: i64 = store
-            .read(|c| {
-                c.pragma_query_value(None, "user_version", |r| r.get(0))
-                    .or_unavailable()
-            })
-            .await
-            .unwrap();
+        let version = store.read(schema_version).await.unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         let overdue = crate::ports::DeliveryStore::overdue(
             &store,

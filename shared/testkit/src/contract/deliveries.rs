@@ -100,14 +100,7 @@ pub async fn update_delivery_reads_modifies_writes(store: &Deliveries, clock: &M
     let d = new_delivery(clock.now());
     store.create_delivery(&d).await.unwrap();
     let now = clock.now();
-    let saved = store
-        .update_delivery(d.id, &|x| {
-            fail_attempts(x, 1, now);
-            true
-        })
-        .await
-        .unwrap()
-        .expect("exists");
+    let saved = store_failures(store, d.id, 1, now).await;
     assert_eq!(saved.attempts.len(), 1);
     assert_eq!(store.get_delivery(d.id).await.unwrap(), Some(saved.clone()));
     // `false` leaves it as is and answers the stored delivery.
@@ -148,6 +141,23 @@ pub async fn concurrent_delivery_updates_lose_nothing(store: &Deliveries, clock:
     assert_eq!(stored.payload["n"], WRITERS, "every increment kept");
 }
 
+/// [`fail_attempts`] on the stored delivery `id`; what is stored afterwards.
+async fn store_failures(
+    store: &Deliveries,
+    id: uuid::Uuid,
+    n: u32,
+    at: OffsetDateTime,
+) -> osa_shared::domain::delivery::Delivery {
+    store
+        .update_delivery(id, &|x| {
+            fail_attempts(x, n, at);
+            true
+        })
+        .await
+        .unwrap()
+        .expect("exists")
+}
+
 pub async fn dead_letters_are_listed_newest_first_until_redriven(
     store: &Deliveries,
     clock: &ManualClock,
@@ -163,14 +173,7 @@ pub async fn dead_letters_are_listed_newest_first_until_redriven(
         let d = new_delivery(clock.now());
         store.create_delivery(&d).await.unwrap();
         let now = clock.now();
-        let saved = store
-            .update_delivery(d.id, &|x| {
-                fail_attempts(x, 5, now);
-                true
-            })
-            .await
-            .unwrap()
-            .expect("exists");
+        let saved = store_failures(store, d.id, 5, now).await;
         assert!(matches!(saved.status, DeliveryStatus::DeadLettered { .. }));
         ids.push(d.id);
     }
@@ -250,14 +253,7 @@ pub async fn erasure_removes_a_delivery_and_its_dead_letter(
     let d = new_delivery(clock.now());
     store.create_delivery(&d).await.unwrap();
     let now = clock.now();
-    store
-        .update_delivery(d.id, &|x| {
-            fail_attempts(x, 5, now);
-            true
-        })
-        .await
-        .unwrap()
-        .expect("exists");
+    store_failures(store, d.id, 5, now).await;
     let listed =
         |list: Vec<osa_shared::domain::delivery::Delivery>| list.iter().any(|x| x.id == d.id);
     assert!(listed(store.dead_lettered(1000).await.unwrap()));
@@ -291,22 +287,11 @@ pub async fn overdue_lists_pending_deliveries_by_when_they_were_due(
     for d in [&first, &second, &retried, &dead] {
         store.create_delivery(d).await.unwrap();
     }
-    let retried_due = store
-        .update_delivery(retried.id, &|x| {
-            fail_attempts(x, 1, t0);
-            true
-        })
+    let retried_due = store_failures(store, retried.id, 1, t0)
         .await
-        .unwrap()
-        .and_then(|d| d.next_attempt_due_at())
+        .next_attempt_due_at()
         .expect("due again");
-    store
-        .update_delivery(dead.id, &|x| {
-            fail_attempts(x, 5, t0);
-            true
-        })
-        .await
-        .unwrap();
+    store_failures(store, dead.id, 5, t0).await;
     let mine = [first.id, second.id, retried.id, dead.id];
     let overdue = |before| async move {
         store
@@ -330,12 +315,6 @@ pub async fn overdue_lists_pending_deliveries_by_when_they_were_due(
     all.retain(|id| *id != retried.id);
     assert_eq!(all, vec![first.id, second.id], "the longest overdue first");
     // Attempted now and due again later: no longer overdue then.
-    store
-        .update_delivery(first.id, &|x| {
-            fail_attempts(x, 1, later);
-            true
-        })
-        .await
-        .unwrap();
+    store_failures(store, first.id, 1, later).await;
     assert!(!overdue(later).await.contains(&first.id));
 }

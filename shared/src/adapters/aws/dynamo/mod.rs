@@ -297,6 +297,53 @@ impl DynamoStore {
         put.build().map_err(build_error)
     }
 
+    /// A workflow's item (on `condition`) and its agents' items, for one
+    /// transaction.
+    fn workflow_with_agents(
+        &self,
+        workflow: &Workflow,
+        agents: &[AgentState],
+        condition: Condition,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(self.put(self.workflow_item(workflow)?, condition)?)
+                .build(),
+        ];
+        for agent in agents {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.put(self.agent_item(workflow, agent)?, Condition::Always)?)
+                    .build(),
+            );
+        }
+        Ok(items)
+    }
+
+    /// Sends one transaction: `Ok(None)` when it committed, `Ok(Some(codes))`
+    /// when it was cancelled (each item's reason, in order), an error for any
+    /// other failure. A fresh client token makes the SDK's own retry of this
+    /// very request (say, after a timeout that hid a commit) idempotent: it
+    /// succeeds instead of failing on its own conditions.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(uuid::Uuid::new_v4().to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(None),
+            Err(e) => cancellation_codes(&e)
+                .map(Some)
+                .ok_or_else(|| unavailable("TransactWriteItems", &e)),
+        }
+    }
+
     /// A transaction's delete of the item at `key` (there or not).
     fn delete(&self, key: Item) -> Result<Delete, StoreError> {
         Delete::builder()

@@ -128,28 +128,15 @@ impl DynamoStore {
             }
         }
 
-        let sent = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(transact))
-            // Makes the SDK's own retry of this very request (say, after a timeout
-            // that hid a commit) idempotent: it succeeds instead of failing on its
-            // own de-duplication item.
-            .client_request_token(uuid::Uuid::new_v4().to_string())
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(Some(recording.outcome)),
-            Err(e) => match cancellation_codes(&e) {
-                Some(codes) if codes.first().map(String::as_str) == Some(CONDITION_FAILED) => {
-                    let (outcome, audit) = record::duplicate(event, attempt);
-                    self.put_audit(&audit).await?;
-                    Ok(Some(outcome))
-                }
-                // A version or marker condition, or a conflicting transaction.
-                Some(codes) => retry_or_fail(&codes).map(|()| None),
-                None => Err(unavailable("TransactWriteItems", &e)),
-            },
+        match self.transact(transact).await? {
+            None => Ok(Some(recording.outcome)),
+            Some(codes) if codes.first().map(String::as_str) == Some(CONDITION_FAILED) => {
+                let (outcome, audit) = record::duplicate(event, attempt);
+                self.put_audit(&audit).await?;
+                Ok(Some(outcome))
+            }
+            // A version or marker condition, or a conflicting transaction.
+            Some(codes) => retry_or_fail(&codes).map(|()| None),
         }
     }
 }
@@ -163,34 +150,13 @@ impl WorkflowStore for DynamoStore {
         workflow: &Workflow,
         agents: &[AgentState],
     ) -> Result<CreateOutcome, StoreError> {
-        let mut transact = vec![
-            TransactWriteItem::builder()
-                .put(self.put(self.workflow_item(workflow)?, Condition::New)?)
-                .build(),
-        ];
-        for agent in agents {
-            transact.push(
-                TransactWriteItem::builder()
-                    .put(self.put(self.agent_item(workflow, agent)?, Condition::Always)?)
-                    .build(),
-            );
-        }
+        let transact = self.workflow_with_agents(workflow, agents, Condition::New)?;
         for attempt in 0..self.settings.max_attempts {
             if attempt > 0 {
                 backoff(attempt).await;
             }
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(transact.clone()))
-                .client_request_token(uuid::Uuid::new_v4().to_string())
-                .send()
-                .await;
-            let codes = match sent {
-                Ok(_) => return Ok(CreateOutcome::Created),
-                Err(e) => {
-                    cancellation_codes(&e).ok_or_else(|| unavailable("TransactWriteItems", &e))?
-                }
+            let Some(codes) = self.transact(transact.clone()).await? else {
+                return Ok(CreateOutcome::Created);
             };
             if codes.first().map(String::as_str) == Some(CONDITION_FAILED) {
                 if let Some(existing) = self.get_workflow(&workflow.id).await? {
@@ -416,34 +382,11 @@ impl WorkflowStore for DynamoStore {
             workflow.version = workflow.version.saturating_add(1);
             // Conditioned on the workflow's version: every recorded event
             // changes it too, so no agent write is lost in between.
-            let mut transact = vec![
-                TransactWriteItem::builder()
-                    .put(self.put(
-                        self.workflow_item(&workflow)?,
-                        Condition::Version(stored_version),
-                    )?)
-                    .build(),
-            ];
-            for agent in &agents {
-                transact.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(self.agent_item(&workflow, agent)?, Condition::Always)?)
-                        .build(),
-                );
-            }
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(transact))
-                .client_request_token(uuid::Uuid::new_v4().to_string())
-                .send()
-                .await;
-            match sent {
-                Ok(_) => return Ok(Some((workflow, agents))),
-                Err(e) => match cancellation_codes(&e) {
-                    Some(codes) if codes.iter().any(|c| c == CONDITION_FAILED) => continue,
-                    _ => return Err(unavailable("TransactWriteItems", &e)),
-                },
+            let transact =
+                self.workflow_with_agents(&workflow, &agents, Condition::Version(stored_version))?;
+            match self.transact(transact).await? {
+                None => return Ok(Some((workflow, agents))),
+                Some(codes) => retry_or_fail(&codes)?,
             }
         }
         Err(StoreError::Unavailable(format!(
