@@ -2,9 +2,10 @@
 # Every test OSA has, in one command: formatting, lints, the SAM template lint,
 # then unit, property, contract (embedded SQLite and a local AWS-compatible
 # endpoint), function and end-to-end tests, the dashboard in headless Chromium,
-# and the real Lambda runtime loop. Installs what it needs itself, once, into a
+# the whole API fuzzed from its OpenAPI document (Schemathesis), and the real
+# Lambda runtime loop. Installs what it needs itself, once, into a
 # versioned tool cache outside the repository (infra/tools.sh: moto, aws-sam-cli,
-# cfn-lint, cargo-lambda and Playwright from PyPI, promtool and Chromium from
+# cfn-lint, cargo-lambda, Playwright and Schemathesis from PyPI, promtool and Chromium from
 # Debian), writes nothing into the checkout but target/, and stops every service
 # it starts.
 set -euo pipefail
@@ -49,6 +50,9 @@ test -s "$OSA_METRICS_EXPOSITION" || { echo "no exposition was written to $OSA_M
 
 step "dashboard in a real browser (headless Chromium, Playwright)"
 ./infra/browser-test.sh
+
+step "the API fuzzed from its OpenAPI document (Schemathesis against osa serve)"
+./infra/fuzz.sh
 
 step "Lambda runtime loop (cargo lambda watch + invoke)"
 ./infra/lambda-loop.sh

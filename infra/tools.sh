@@ -76,6 +76,8 @@ OSA_SAM_CLI_VERSION="1.170.0"
 OSA_CFN_LINT_VERSION="1.58.0"
 OSA_CARGO_LAMBDA_VERSION="1.9.2"
 OSA_PLAYWRIGHT_VERSION="1.65.2"
+OSA_SCHEMATHESIS_VERSION="4.32.5"
+OSA_OPENAPI_VALIDATOR_VERSION="0.9.0"
 
 osa_moto_venv() {
     osa_pip_tool "moto-$OSA_MOTO_VERSION" "moto[server]==$OSA_MOTO_VERSION"
@@ -110,4 +112,12 @@ osa_promtool() {
 # Python Playwright, pinned; it drives Debian's Chromium (never its own download).
 osa_playwright_venv() {
     osa_pip_tool "playwright-$OSA_PLAYWRIGHT_VERSION" "playwright==$OSA_PLAYWRIGHT_VERSION"
+}
+
+# Schemathesis, the API fuzzer, and a validator of OpenAPI documents, pinned, in
+# their own venv.
+osa_schemathesis_venv() {
+    osa_pip_tool "schemathesis-$OSA_SCHEMATHESIS_VERSION-validator-$OSA_OPENAPI_VALIDATOR_VERSION" \
+        "schemathesis==$OSA_SCHEMATHESIS_VERSION" \
+        "openapi-spec-validator==$OSA_OPENAPI_VALIDATOR_VERSION"
 }

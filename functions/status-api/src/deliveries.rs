@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use osa_shared::app::Services;
 use osa_shared::app::delivery::dead_letter;
 use osa_shared::domain::access::Caller;
-use osa_shared::http::extract::{DeliveryId, ValidQuery};
+use osa_shared::http::extract::{DeliveryId, ValidQuery, page_limit};
 use osa_shared::http::{ApiError, routes, success};
 use serde::Deserialize;
 use serde_json::json;
@@ -32,7 +32,7 @@ async fn list(
     State(services): State<Services>,
     ValidQuery(query): ValidQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = page_limit(query.limit, 100, 1000)?;
     let dead = dead_letter::dead_letters(&services, limit).await?;
     success(json!({ "count": dead.len(), "deliveries": dead }))
 }

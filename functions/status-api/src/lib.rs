@@ -11,7 +11,7 @@ use osa_shared::app::{Services, admin, status};
 use osa_shared::domain::access::Caller;
 use osa_shared::domain::report::to_markdown;
 use osa_shared::http::access::guarded;
-use osa_shared::http::extract::{ValidQuery, WorkflowId};
+use osa_shared::http::extract::{ValidQuery, WorkflowId, page_limit};
 use osa_shared::http::{ApiError, CorrelationId, dashboard, routes, success, with_common_layers};
 use osa_shared::ports::PagePosition;
 use serde::Deserialize;
@@ -28,6 +28,7 @@ pub fn routes(services: Services) -> Router {
         .route(routes::ADMIN_AUDIT.path, get(admin_audit))
         .route(routes::RECENT_STATUS.path, get(recent_status))
         .route(routes::WEBHOOK_EVENTS.path, get(webhook_events))
+        .route(routes::OPENAPI.path, get(openapi))
         .merge(ops::routes())
         .merge(deliveries::routes())
         .merge(dashboard::routes(services.config.stream_url.as_deref()))
@@ -114,13 +115,19 @@ async fn admin_audit(
     State(services): State<Services>,
     ValidQuery(query): ValidQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = page_limit(query.limit, 100, 1000)?;
     let before = position(query.cursor.as_deref())?;
     let page = services
         .store
         .admin_audit_page(before.as_ref(), limit)
         .await?;
     success(json!({"entries": page.items, "next": page.next.map(|p| p.token())}))
+}
+
+/// The API's OpenAPI 3.1 document; built once per process.
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    axum::Json(DOCUMENT.get_or_init(osa_shared::http::openapi::document)).into_response()
 }
 
 async fn recent_status(State(services): State<Services>) -> Result<Response, ApiError> {
@@ -142,7 +149,7 @@ async fn webhook_events(
     State(services): State<Services>,
     ValidQuery(query): ValidQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = query.limit.unwrap_or(500).clamp(1, 1000);
+    let limit = page_limit(query.limit, 500, 1000)?;
     let after = position(query.cursor.as_deref())?;
     let (scope, page) = match (query.workflow_id, query.unattributed_on) {
         (Some(id), None) if !id.is_empty() && id.len() <= 128 => {

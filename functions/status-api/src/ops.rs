@@ -14,7 +14,7 @@ use osa_shared::app::{Services, alerts, health, monitoring};
 use osa_shared::domain::access::Caller;
 use osa_shared::domain::alerts::Maintenance;
 use osa_shared::domain::metrics::CONTENT_TYPE;
-use osa_shared::http::extract::{JsonBody, ValidQuery};
+use osa_shared::http::extract::{JsonBody, ValidQuery, page_limit};
 use osa_shared::http::{ApiError, CorrelationId, routes, success};
 use serde::Deserialize;
 use serde_json::json;
@@ -97,14 +97,11 @@ struct WindowQuery {
 
 /// The window of recent workflows: `?limit=` 1..=200, 50 by default.
 fn window(query: &WindowQuery) -> Result<usize, ApiError> {
-    let limit = query.limit.unwrap_or(monitoring::DEFAULT_WINDOW);
-    if !(1..=monitoring::MAX_WINDOW).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be 1 to {}", monitoring::MAX_WINDOW),
-        ));
-    }
-    Ok(limit)
+    page_limit(
+        query.limit,
+        monitoring::DEFAULT_WINDOW,
+        monitoring::MAX_WINDOW,
+    )
 }
 
 /// Confidence of the agents' results over the recent workflows: per agent and

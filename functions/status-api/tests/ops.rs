@@ -786,3 +786,41 @@ async fn the_intake_probe_writes_to_the_store_and_reads_the_queue() {
         "{intake:?}"
     );
 }
+
+/// Found by the API fuzzer: `?limit=0` was clamped in silence to 1 and answered
+/// 200, and an unknown field in the maintenance switch was ignored. Both are
+/// refused now, as JSON errors.
+#[tokio::test]
+async fn out_of_range_limits_and_unknown_fields_are_refused() {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    for path in [
+        "/api/admin/audit?limit=0",
+        "/api/admin/audit?limit=1001",
+        "/api/admin/webhook-events?workflow_id=w&limit=0",
+        "/api/admin/deliveries/dead-letter?limit=5000",
+        "/api/admin/monitoring/fallback-stats?limit=201",
+    ] {
+        let (status, body) = get_json(&app, path, Some(&admin)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_query", "{path}");
+    }
+    let (status, body) = get_json(&app, "/api/admin/audit?limit=1000", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let path = "/api/admin/alerts/maintenance";
+    let (status, _, body) = call_with(
+        &app,
+        "PUT",
+        path,
+        Some(&admin),
+        Some(&json!({"scheduled": false, "manual_until": null, "extra": 42})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _, body) = call_with(&app, "PUT", path, Some(&admin), Some(&json!([false]))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Neither changed the switch.
+    let (_, state) = get_json(&app, path, Some(&admin)).await;
+    assert_eq!(state["settings"]["scheduled"], true, "{state}");
+}

@@ -51,6 +51,8 @@ enum Command {
     Dlq(DlqArgs),
     /// The Lambda event files of events/: render them ready to invoke.
     Events(EventsArgs),
+    /// Print the API's OpenAPI 3.1 document (what docs/openapi.json holds).
+    Openapi,
 }
 
 #[derive(Args)]
@@ -239,6 +241,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => local::serve(*args),
         Command::Token(args) => token(args),
         Command::Sign(args) => sign_body(args),
+        Command::Openapi => openapi(),
         Command::Loadgen(args) => tokio::runtime::Runtime::new()
             .map_err(|e| e.to_string())
             .and_then(|rt| {
@@ -319,6 +322,12 @@ fn requested_scopes(asked: &[String]) -> Result<Vec<&'static str>, String> {
         }
     }
     Ok(granted)
+}
+
+fn openapi() -> Result<(), String> {
+    serde_json::to_string_pretty(&osa_shared::http::openapi::document())
+        .map_err(|e| e.to_string())
+        .and_then(|text| print_out(&text))
 }
 
 fn sign_body(args: SignArgs) -> Result<(), String> {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::validation::{FieldError, Violations, from_value};
+use super::validation::{FieldError, Violations, from_value, objects_at};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Level {
@@ -103,6 +103,23 @@ pub struct Meta {
 
 /// Validates `agent_data` against the output schema. Paths start at `agent_data`.
 pub fn validate_agent_output(data: &serde_json::Value) -> Result<AgentOutput, Vec<FieldError>> {
+    let not_objects = objects_at(
+        data,
+        "agent_data",
+        &[
+            "",
+            "hero",
+            "hero.metrics[]",
+            "overview",
+            "insights[]",
+            "opportunities[]",
+            "nextSteps[]",
+            "meta",
+        ],
+    );
+    if !not_objects.is_empty() {
+        return Err(not_objects);
+    }
     let out: AgentOutput = from_value(data, "agent_data")?;
     let mut v = Violations::at("agent_data");
     v.text("hero.title", &out.hero.title, 1, 200);

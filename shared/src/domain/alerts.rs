@@ -365,6 +365,7 @@ pub fn evaluate(
 
 /// The maintenance settings the admin API switches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Maintenance {
     /// The weekly planned window (Sunday 02:00-04:00 UTC) applies.
     pub scheduled: bool,

@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use super::agent_output::{AgentOutput, validate_agent_output};
 use super::agents::AgentId;
 use super::canonical::canonical_hash;
-use super::validation::{FieldError, InvalidBody, Violations, parse_json};
+use super::validation::{FieldError, InvalidBody, Violations, optional_object, parse_json};
 
 /// What an event says happened to an agent, whichever vocabulary it used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,11 +56,11 @@ struct EventWire {
     execution_id: Option<String>,
     #[serde(default)]
     agent_data: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     offset: Option<u64>,
     #[serde(default)]
     timestamp: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     metadata: Option<MetadataWire>,
     #[serde(default)]
     correlation_id: Option<String>,
@@ -95,7 +95,7 @@ struct MetadataWire {
     error: Option<String>,
     /// A failure because Optimizely refused the workflow's key mid-run
     /// (scenario C): `{"service": "odp", "status": 401}`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     optimizely_refused: Option<RefusedService>,
 }
 
@@ -187,6 +187,23 @@ impl AgentEvent {
 }
 
 /// Parses and validates a webhook body (already signature-verified).
+/// A whole number, written `16` or `16.0` (JSON does not tell them apart, and
+/// neither does JSON Schema's `integer`).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match (n.as_u64(), n.as_f64()) {
+        (Some(n), _) => Ok(Some(n)),
+        (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f < u64::MAX as f64 => {
+            Ok(Some(f as u64))
+        }
+        _ => Err(serde::de::Error::custom(
+            "must be a whole number of at least 0",
+        )),
+    }
+}
+
 pub fn parse_agent_event(body: &[u8]) -> Result<AgentEvent, InvalidBody> {
     let wire: EventWire = parse_json(body)?;
     normalise(wire).map_err(InvalidBody::Schema)
@@ -209,21 +226,17 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
         );
     }
     let meta = wire.metadata.unwrap_or_default();
-    let occurred_at = match wire.timestamp.as_deref().or(meta.timestamp.as_deref()) {
-        None => None,
-        Some(ts) => match OffsetDateTime::parse(ts, &Rfc3339) {
-            Ok(t) => Some(t),
-            Err(_) => {
-                let path = if wire.timestamp.is_some() {
-                    "timestamp"
-                } else {
-                    "metadata.timestamp"
-                };
-                v.push(path, "must be an ISO 8601 (RFC 3339) timestamp");
-                None
-            }
-        },
+    // Both are checked when both are given; the top-level one wins.
+    let mut timestamp = |path: &str, value: Option<&str>| {
+        let parsed = value.map(|ts| OffsetDateTime::parse(ts, &Rfc3339));
+        if let Some(Err(_)) = parsed {
+            v.push(path, "must be an ISO 8601 (RFC 3339) timestamp");
+        }
+        parsed.and_then(Result::ok)
     };
+    let top = timestamp("timestamp", wire.timestamp.as_deref());
+    let in_metadata = timestamp("metadata.timestamp", meta.timestamp.as_deref());
+    let occurred_at = top.or(in_metadata);
     if let Some(c) = meta.confidence_score {
         v.range("metadata.confidence_score", c, 0.0, 1.0);
     }
@@ -484,6 +497,56 @@ pub(crate) mod tests {
         let mut v = completed("w", "geo_audit");
         v["offset"] = json!(-1);
         assert_eq!(paths(&v), vec!["offset"]);
+    }
+
+    /// Found by the API fuzzer: serde reads a struct from an array too, so
+    /// `"metadata": [null, null]` and a whole body sent as an array were taken
+    /// as events; a bad `metadata.timestamp` passed unchecked beside a good
+    /// `timestamp`; `16.0` (an integer to JSON Schema) was refused as an offset.
+    #[test]
+    fn objects_are_objects_every_timestamp_is_checked_and_offsets_are_whole_numbers() {
+        let mut v = completed("w", "geo_audit");
+        v["metadata"] = json!([null, null]);
+        assert_eq!(paths(&v), vec!["metadata"]);
+        let mut v = completed("w", "geo_audit");
+        v["metadata"] = json!({"optimizely_refused": ["odp", 401]});
+        v["execution_status"] = json!("failed");
+        assert_eq!(paths(&v), vec!["metadata.optimizely_refused"]);
+        let as_array = json!(["w", "geo_audit", "started"]);
+        assert!(matches!(
+            parse_agent_event(as_array.to_string().as_bytes()),
+            Err(InvalidBody::Schema(_))
+        ));
+        let mut v = completed("w", "geo_audit");
+        v["agent_data"]["hero"] = json!(["title", "promise", [], 80]);
+        assert_eq!(paths(&v), vec!["agent_data.hero"]);
+
+        let mut v = completed("w", "geo_audit");
+        v["timestamp"] = json!("2026-11-25T10:00:00Z");
+        v["metadata"]["timestamp"] = json!("AAA");
+        assert_eq!(paths(&v), vec!["metadata.timestamp"]);
+
+        for (offset, whole) in [
+            (json!(16.0), Some(16)),
+            (json!(16), Some(16)),
+            (json!(16.5), None),
+            (json!(-1.0), None),
+            (json!(u64::MAX), Some(u64::MAX)),
+            (
+                serde_json::from_str::<Value>("18446744073709551616").expect("json"),
+                None,
+            ),
+        ] {
+            let mut v = completed("w", "geo_audit");
+            v["offset"] = offset.clone();
+            match whole {
+                Some(n) => {
+                    let event = parse_agent_event(v.to_string().as_bytes()).expect("accepted");
+                    assert_eq!(event.offset, Some(n), "{offset}");
+                }
+                None => assert_eq!(paths(&v), vec!["offset"], "{offset}"),
+            }
+        }
     }
 
     #[test]

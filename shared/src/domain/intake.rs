@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::canonical::canonical_hash;
 use super::secret::Secret;
-use super::validation::{FieldError, InvalidBody, Violations, from_value};
+use super::validation::{FieldError, InvalidBody, Violations, from_value, objects_at};
 
 /// Industries an intake may name. Documented in the README; `other` is the escape hatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,8 +149,13 @@ pub struct BusinessContext {
 struct OptimizelyConfigWire {
     project_id: String,
     workspace_id: String,
-    #[serde(default)]
+    /// Absent or null: no keys given.
+    #[serde(default, deserialize_with = "null_as_none")]
     api_credentials: Credentials,
+}
+
+fn null_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Credentials, D::Error> {
+    Ok(Option::<Credentials>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The four optional Optimizely keys. Never serialised, never logged.
@@ -247,6 +252,19 @@ pub fn parse_intake(body: &[u8]) -> Result<Intake, InvalidBody> {
     // Parse once into a canonical value (object keys sorted) for the fingerprint.
     let value = json_object(body)?;
     let fingerprint = canonical_hash(&value);
+    let not_objects = objects_at(
+        &value,
+        "",
+        &[
+            "business_context",
+            "optimizely_config",
+            "optimizely_config.api_credentials",
+            "analysis_preferences",
+        ],
+    );
+    if !not_objects.is_empty() {
+        return Err(InvalidBody::Schema(not_objects));
+    }
     let wire: IntakeWire = from_value(&value, "").map_err(InvalidBody::Schema)?;
     validate(wire, fingerprint).map_err(InvalidBody::Schema)
 }
@@ -381,6 +399,10 @@ struct CredentialsUpdateWire {
 /// workflow's credentials: the intake's schema, with at least one key.
 pub fn parse_credentials_update(body: &[u8]) -> Result<Credentials, InvalidBody> {
     let value = json_object(body)?;
+    let not_objects = objects_at(&value, "", &["api_credentials"]);
+    if !not_objects.is_empty() {
+        return Err(InvalidBody::Schema(not_objects));
+    }
     let wire: CredentialsUpdateWire = from_value(&value, "").map_err(InvalidBody::Schema)?;
     let mut v = Violations::at("");
     check_keys(&wire.api_credentials, "api_credentials", &mut v);
@@ -545,6 +567,32 @@ pub(crate) mod tests {
             paths(&v),
             vec!["optimizely_config.api_credentials.extra_key"]
         );
+    }
+
+    /// Found by the API fuzzer: `api_credentials: null` was refused while every
+    /// other optional field may be null; objects sent as arrays were read as
+    /// structs.
+    #[test]
+    fn null_credentials_are_none_and_objects_must_be_objects() {
+        let mut v = valid();
+        v["optimizely_config"]["api_credentials"] = Value::Null;
+        let intake = parse(&v).expect("null credentials are none given");
+        assert_eq!(
+            intake.credentials.provided(),
+            CredentialsProvided::default()
+        );
+
+        let mut v = valid();
+        v["business_context"] = json!(["Acme", "retail", ["Grow"], "Outdoor people"]);
+        assert_eq!(paths(&v), vec!["business_context"]);
+        let mut v = valid();
+        v["optimizely_config"]["api_credentials"] = json!(["a-key"]);
+        assert_eq!(paths(&v), vec!["optimizely_config.api_credentials"]);
+        let refresh = json!({"api_credentials": ["a-key"]});
+        match parse_credentials_update(refresh.to_string().as_bytes()) {
+            Err(InvalidBody::Schema(errors)) => assert_eq!(errors[0].path, "api_credentials"),
+            other => panic!("an array is not credentials: {other:?}"),
+        }
     }
 
     #[test]

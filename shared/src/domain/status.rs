@@ -28,6 +28,16 @@ pub enum WorkflowStatus {
 }
 
 impl WorkflowStatus {
+    pub const ALL: [WorkflowStatus; 7] = [
+        WorkflowStatus::Pending,
+        WorkflowStatus::Running,
+        WorkflowStatus::Completed,
+        WorkflowStatus::Partial,
+        WorkflowStatus::Failed,
+        WorkflowStatus::TimedOut,
+        WorkflowStatus::CredentialsInvalid,
+    ];
+
     pub const fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -62,6 +72,14 @@ pub enum AgentStatus {
 }
 
 impl AgentStatus {
+    pub const ALL: [AgentStatus; 5] = [
+        AgentStatus::Pending,
+        AgentStatus::Running,
+        AgentStatus::Completed,
+        AgentStatus::Failed,
+        AgentStatus::TimedOut,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             AgentStatus::Pending => "pending",

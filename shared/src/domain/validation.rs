@@ -1,6 +1,11 @@
 //! Field-path validation errors and JSON parsing that reports where it failed.
 
-use serde::{Serialize, de::DeserializeOwned};
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// One problem with one field, addressed by a path such as
 /// `business_context.goals[2]` or `agent_data.hero.metrics`.
@@ -113,11 +118,86 @@ impl Violations {
     }
 }
 
-/// Deserialises `T` from raw bytes; a shape error carries the path it happened at.
+/// Deserialises `T` from raw bytes, which must hold a JSON object; a shape error
+/// carries the path it happened at.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, InvalidBody> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(shape_or_syntax)?;
+    let Object(value) = serde_path_to_error::deserialize(de).map_err(shape_or_syntax)?;
     Ok(value)
+}
+
+/// A `T` read only from a JSON object. Serde reads a struct from an array as well
+/// (`["a", "b"]` as its first two fields), which no client of this API means.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+
+        deserializer.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+/// For `#[serde(default, deserialize_with = "optional_object")]` on an
+/// `Option<T>` field: absent or null is `None`, else a JSON object.
+pub fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Object<T>>::deserialize(deserializer)?.map(|Object(value)| value))
+}
+
+/// The paths under `root` of `value` that should hold objects and hold something
+/// else (absent and null are the schema's business). `name[]` is every item of the
+/// array `name`; `""` is `value` itself. For values parsed already, where
+/// `Object` cannot be put in the way.
+pub fn objects_at(value: &serde_json::Value, root: &str, paths: &[&str]) -> Vec<FieldError> {
+    fn walk(value: &serde_json::Value, at: String, rest: &[&str], out: &mut Vec<FieldError>) {
+        let Some((first, rest)) = rest.split_first() else {
+            if !value.is_object() && !value.is_null() {
+                out.push(FieldError::new(at, "must be an object"));
+            }
+            return;
+        };
+        let join = |name: &str| match at.is_empty() {
+            true => name.to_owned(),
+            false => format!("{at}.{name}"),
+        };
+        match first.strip_suffix("[]") {
+            Some(name) => {
+                if let Some(items) = value.get(name).and_then(|v| v.as_array()) {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, format!("{}[{i}]", join(name)), rest, out);
+                    }
+                }
+            }
+            None => {
+                if let Some(inner) = value.as_object().and_then(|o| o.get(*first)) {
+                    walk(inner, join(first), rest, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+        walk(value, root.to_owned(), &segments, &mut out);
+    }
+    out
 }
 
 /// Deserialises `T` from an already parsed JSON value, prefixing paths with `root`.

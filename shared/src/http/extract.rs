@@ -154,3 +154,16 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         ))
     }
 }
+
+/// A `?limit=`: `default` when absent, else 1 to `max`, or a JSON 400 `invalid_query`
+/// (never clamped in silence: the answer would not be the page asked for).
+pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 1 to {max}"),
+        )),
+    }
+}

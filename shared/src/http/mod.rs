@@ -9,6 +9,7 @@ pub mod dashboard;
 mod error;
 pub mod extract;
 mod layers;
+pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod sse;

@@ -204,6 +204,8 @@ pub const REDRIVE: Route = route(
     Scope(scopes::ADMIN),
     StatusApi,
 );
+/// The API described as OpenAPI 3.1 (`http::openapi`).
+pub const OPENAPI: Route = route(Method::GET, "/api/openapi.json", Public, StatusApi);
 pub const DASHBOARD: Route = route(Method::GET, "/", Public, StatusApi);
 pub const DASHBOARD_FILE: Route = route(Method::GET, "/dashboard/{file}", Public, StatusApi);
 
@@ -234,6 +236,7 @@ pub const ROUTES: &[Route] = &[
     CONFIDENCE_METRICS,
     FALLBACK_STATS,
     PROMETHEUS,
+    OPENAPI,
     DASHBOARD,
     DASHBOARD_FILE,
 ];
