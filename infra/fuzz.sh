@@ -79,10 +79,12 @@ seed=()
 [[ -n "${OSA_FUZZ_SEED:-}" ]] && seed=(--seed "$OSA_FUZZ_SEED")
 
 echo "fuzz.sh: Schemathesis $OSA_SCHEMATHESIS_VERSION, $EXAMPLES examples per operation, against $BASE"
-cd infra/fuzz
+FUZZ="$PWD/infra/fuzz"
+# From the output directory: Schemathesis keeps its cache in the working directory.
+cd "$OUT"
 OSA_FUZZ_WEBHOOK_SECRET_FILE="$DATA/webhook-secret" \
-    SCHEMATHESIS_HOOKS=hooks PYTHONPATH=. \
-    "$VENV/bin/schemathesis" --config-file schemathesis.toml run "$BASE/api/openapi.json" \
+    SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$FUZZ" PYTHONDONTWRITEBYTECODE=1 \
+    "$VENV/bin/schemathesis" --config-file "$FUZZ/schemathesis.toml" run "$BASE/api/openapi.json" \
     --header "Authorization: Bearer $TOKEN" \
     --max-examples "$EXAMPLES" "${seed[@]}" \
-    --report junit --report-junit-path "$OLDPWD/$OUT/junit.xml"
+    --report junit --report-junit-path junit.xml
