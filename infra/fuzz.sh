@@ -2,7 +2,7 @@
 # The whole API fuzzed from its own OpenAPI document: Schemathesis (pinned in
 # infra/tools.sh, from PyPI, in the tool cache) against `osa serve` on a free
 # loopback port over a throw-away data dir, with the development token. Every
-# operation but the live streams (they never end; their own tests cover them),
+# operation (the live streams: their first events),
 # positive and negative data, the stateful phase through the document's links
 # (intake -> status -> report -> erasure). Webhooks are signed per generated body
 # (infra/fuzz/hooks.py). Checks and per-operation settings: infra/fuzz/schemathesis.toml.

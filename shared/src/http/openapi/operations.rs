@@ -79,12 +79,24 @@ fn last_event_id() -> Value {
         "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}})
 }
 
-fn event_stream() -> Value {
+/// Server-sent events, each `id`, `event` and JSON `data`.
+fn event_stream(events: &str) -> Value {
     json!({
-        "description": "Server-sent events: `connection`, `webhook_event`, `agent_status`, `workflow_status`, `report_ready`, `heartbeat` every 15 s, `error` before closing.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": format!("Server-sent events: {events}; `heartbeat` every 15 s when quiet, and `error` before closing."),
+        "content": {"text/event-stream": {"schema": {
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^[0-9]+$", "description": "Resume after it with `Last-Event-ID`."},
+                "event": {"type": "string"},
+                "data": {"type": "string", "contentMediaType": "application/json"},
+            },
+        }}},
     })
 }
+
+const WORKFLOW_EVENTS: &str = "`connection` (the status view), then `webhook_event`, `agent_status`, `workflow_status`, `report_ready`";
+const ACTIVITY_EVENTS: &str = "`connection`, then `workflow_created`, `workflow_finished`, `webhook_rejected`, `delivery_dead_lettered`, `alert_fired`, `alert_resolved`";
 
 /// Where a workflow's id leads: its status, report, credentials, erasure (the
 /// stateful phase of a fuzzer follows these).
@@ -210,13 +222,13 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
         op("streamWorkflow", "A workflow's changes, live", "streams")
             .param(workflow_id())
             .param(last_event_id())
-            .answer(200, event_stream())
+            .answer(200, event_stream(WORKFLOW_EVENTS))
             .errors(&[400, 404])
     } else if r(&routes::STREAM_BY_QUERY) {
         op("streamWorkflowByQuery", "A workflow's changes, live (the original path)", "streams")
             .param(json!({"name": "workflow_id", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128}}))
             .param(last_event_id())
-            .answer(200, event_stream())
+            .answer(200, event_stream(WORKFLOW_EVENTS))
             .errors(&[400, 404])
     } else if r(&routes::ADMIN_STREAM) {
         op(
@@ -225,7 +237,7 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "streams",
         )
         .param(last_event_id())
-        .answer(200, event_stream())
+        .answer(200, event_stream(ACTIVITY_EVENTS))
         .errors(&[400])
     } else if r(&routes::FORCE_SYNC) {
         op(
