@@ -175,3 +175,49 @@ async fn what_a_webhook_and_a_workflow_cost_on_aws() {
         "trigger attempt and deadline check"
     );
 }
+
+/// The edge's shared rate limit on AWS: a busy client takes its tokens in
+/// leases (1, 2, 4... up to a tenth of its minute), so 200 requests cost 9
+/// store writes, not 200, and the limit still holds across the minute.
+#[tokio::test]
+async fn a_busy_client_pays_the_shared_rate_limit_in_leases() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use osa_shared::http::rate_limit::RateLimitConfig;
+    use osa_shared::http::{EdgeConfig, with_edge_layers};
+    use tower::ServiceExt;
+
+    let Some(endpoint) = endpoint("a_busy_client_pays_the_shared_rate_limit_in_leases") else {
+        return;
+    };
+    let (app, counters) = app_on_aws(&endpoint).await;
+    let router = axum::Router::new().route("/ping", axum::routing::get(|| async { "pong" }));
+    let edge = EdgeConfig {
+        cors_allowed_origins: Vec::new(),
+        rate_limit: Some(RateLimitConfig {
+            per_minute: 600,
+            burst: 600,
+            max_clients: 100,
+        }),
+    };
+    let router = with_edge_layers(router, &app.services, edge);
+    let mut served = 0;
+    for _ in 0..200 {
+        let request = Request::get("/ping")
+            .header("x-forwarded-for", "203.0.113.7")
+            .body(Body::empty())
+            .expect("request");
+        let reply = router.clone().oneshot(request).await.expect("infallible");
+        if reply.status() == StatusCode::OK {
+            served += 1;
+        }
+    }
+    assert_eq!(served, 200);
+    let writes = counters[0]
+        .snapshot()
+        .get("UpdateItem (rate limit)")
+        .copied();
+    eprintln!("shared rate-limit writes for 200 requests: {writes:?}");
+    // 1 + 2 + 4 + 8 + 16 + 32 + 60 + 60 + 60 = 243 tokens for 200 requests.
+    assert_eq!(writes, Some(9));
+}

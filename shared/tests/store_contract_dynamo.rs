@@ -470,7 +470,8 @@ async fn ensure_table_is_idempotent() {
 
 /// The rate limit shared by every Lambda instance: two stores over one table
 /// (two instances) count against one allowance per client and minute, under
-/// concurrent requests; other clients and the next minute are unaffected.
+/// concurrent requests and leases of several tokens; other clients and the next
+/// minute are unaffected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shared_rate_limit_holds_across_instances() {
     let Some(endpoint) = endpoint("the_shared_rate_limit_holds_across_instances") else {
@@ -486,25 +487,31 @@ async fn the_shared_rate_limit_holds_across_instances() {
         } else {
             second.clone()
         };
-        tasks.spawn(async move { store.take_shared_rate_token("sub:a", window, 5).await });
+        tasks.spawn(async move { store.take_shared_rate_tokens("sub:a", window, 5, 1).await });
     }
     let mut allowed = 0;
     while let Some(joined) = tasks.join_next().await {
-        if joined.expect("task").expect("store") {
-            allowed += 1;
-        }
+        allowed += joined.expect("task").expect("store");
     }
     assert_eq!(allowed, 5, "exactly the limit, whichever instance served");
-    assert!(
-        second
-            .take_shared_rate_token("sub:b", window, 5)
-            .await
-            .unwrap()
-    );
-    assert!(
-        first
-            .take_shared_rate_token("sub:a", window + 60, 5)
-            .await
-            .unwrap()
+    let take = |store: &DynamoStore, client: &'static str, window: i64, wanted: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .take_shared_rate_tokens(client, window, 10, wanted)
+                .await
+                .expect("store")
+        }
+    };
+    // Leases: granted whole while they fit, then what is left one at a time.
+    assert_eq!(take(&second, "sub:b", window, 4).await, 4);
+    assert_eq!(take(&first, "sub:b", window, 4).await, 4);
+    assert_eq!(take(&second, "sub:b", window, 4).await, 1, "two left: one");
+    assert_eq!(take(&first, "sub:b", window, 4).await, 1);
+    assert_eq!(take(&first, "sub:b", window, 1).await, 0, "all ten spent");
+    assert_eq!(
+        take(&first, "sub:b", window + 60, 4).await,
+        4,
+        "a new minute"
     );
 }

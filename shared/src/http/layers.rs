@@ -221,6 +221,10 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
         clock: services.clock.clone(),
         shared_per_minute,
         webhook_limiter,
+        leases: std::sync::Mutex::new(std::collections::HashMap::new()),
+        max_clients: edge
+            .rate_limit
+            .map_or(1, |config| config.max_clients.max(1)),
     });
     let router = router
         .fallback(not_found)

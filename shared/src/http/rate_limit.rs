@@ -8,10 +8,14 @@
 //! claims, so nobody can spend another client's allowance.
 //!
 //! Each instance (Lambda execution environment, `osa serve`) keeps its own GCRA,
-//! so a burst stops without a store call; a request it lets through also takes
-//! a token from a one-minute window the instances share in the store
-//! (`WorkflowStore::take_shared_rate_token`; the embedded store, used by one
-//! process, needs none). The webhook sender gets a larger allowance of its own.
+//! so a burst stops without a store call; a request it lets through also spends
+//! a token of a one-minute window the instances share in the store. Tokens are
+//! taken in leases (`WorkflowStore::take_shared_rate_tokens`): one, then twice as
+//! many each time a client spends its lease within the minute, up to a tenth of
+//! its allowance, so a busy sender costs one store write per many requests while
+//! no instance sits on more than a tenth of anyone's minute. (The embedded store,
+//! used by one process, needs no shared count.) The webhook sender gets a larger
+//! allowance of its own.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -155,6 +159,42 @@ pub(super) struct Limits {
     /// few addresses, so one sender gets [`WEBHOOK_ALLOWANCE`] times the normal
     /// allowance; unsigned floods still stop (each would cost an audit write).
     pub webhook_limiter: Option<RateLimiter>,
+    /// Shared tokens this instance holds, per client: at most `max_clients`.
+    pub leases: Mutex<HashMap<String, Lease>>,
+    pub max_clients: usize,
+}
+
+/// Tokens of one client's shared minute that this instance took and has not
+/// spent yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Lease {
+    window: i64,
+    left: u32,
+    /// The size of the last lease: the next is twice that.
+    size: u32,
+}
+
+impl Lease {
+    /// Spends one token of the current window's lease, if any is left.
+    fn spend(lease: Option<&mut Lease>, window: i64) -> bool {
+        match lease {
+            Some(lease) if lease.window == window && lease.left > 0 => {
+                lease.left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// How many to ask for next: 1 in a new minute, else twice the last lease,
+    /// at most a tenth of the limit.
+    fn next_size(lease: Option<&Lease>, window: i64, limit: u32) -> u32 {
+        let most = (limit / 10).max(1);
+        match lease {
+            Some(lease) if lease.window == window => lease.size.saturating_mul(2).min(most),
+            _ => 1,
+        }
+    }
 }
 
 /// The webhook path, limited on its own, more generously.
@@ -189,13 +229,38 @@ impl Limits {
         };
         let now = self.clock.now().unix_timestamp();
         let window = now - now.rem_euclid(60);
+        let size = {
+            let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+            if Lease::spend(leases.get_mut(client), window) {
+                return Ok(());
+            }
+            Lease::next_size(leases.get(client), window, per_minute)
+        };
         match self
             .store
-            .take_shared_rate_token(client, window, per_minute)
+            .take_shared_rate_tokens(client, window, per_minute, size)
             .await
         {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Duration::from_secs((window + 60 - now).max(1) as u64)),
+            Ok(0) => Err(Duration::from_secs((window + 60 - now).max(1) as u64)),
+            Ok(granted) => {
+                let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+                if leases.len() >= self.max_clients && !leases.contains_key(client) {
+                    // Last minute's leases are spent or void: forget them first.
+                    leases.retain(|_, lease| lease.window == window);
+                    if leases.len() >= self.max_clients {
+                        leases.clear();
+                    }
+                }
+                leases.insert(
+                    client.to_owned(),
+                    Lease {
+                        window,
+                        left: granted - 1,
+                        size: granted,
+                    },
+                );
+                Ok(())
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "shared rate limit unavailable; request allowed");
                 Ok(())

@@ -125,18 +125,22 @@ pub trait WorkflowStore: Send + Sync {
         Ok(self.admin_audit_page(None, limit).await?.items)
     }
 
-    /// Counts one request of `client` in the minute starting at `window_start`
-    /// (unix seconds) against `limit`, across every instance that shares this
-    /// store: `false` when the client already used its `limit`. A store that only
-    /// one process uses (the embedded one) needs no shared count: the in-process
-    /// limiter is exact there, so by default everything is allowed.
-    async fn take_shared_rate_token(
+    /// Takes up to `wanted` requests of `client`'s allowance in the minute
+    /// starting at `window_start` (unix seconds), `limit` in all, across every
+    /// instance that shares this store, and answers how many it got: `wanted`,
+    /// fewer near the limit (at least one while any is left), 0 when the client
+    /// used its `limit`. An instance takes several at once (a lease) and spends
+    /// them without asking again. A store that only one process uses (the
+    /// embedded one) needs no shared count: the in-process limiter is exact
+    /// there, so by default everything is granted.
+    async fn take_shared_rate_tokens(
         &self,
         _client: &str,
         _window_start: i64,
         _limit: u32,
-    ) -> Result<bool, StoreError> {
-        Ok(true)
+        wanted: u32,
+    ) -> Result<u32, StoreError> {
+        Ok(wanted)
     }
 }
 

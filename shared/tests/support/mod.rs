@@ -81,7 +81,12 @@ impl Intercept for CallCounter {
             .headers()
             .get("x-amz-target")
             .unwrap_or("unknown");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        let mut operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        // The shared rate limit's writes, told apart (their key is `RATE#<client>`).
+        let body = context.request().body().bytes().unwrap_or_default();
+        if operation == "UpdateItem" && body.windows(6).any(|w| w == b"\"RATE#") {
+            operation.push_str(" (rate limit)");
+        }
         *self
             .0
             .lock()

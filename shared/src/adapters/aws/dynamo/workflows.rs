@@ -536,13 +536,26 @@ impl WorkflowStore for DynamoStore {
         Ok(())
     }
 
-    async fn take_shared_rate_token(
+    async fn take_shared_rate_tokens(
         &self,
         client: &str,
         window_start: i64,
         limit: u32,
-    ) -> Result<bool, StoreError> {
-        self.take_rate_token(client, window_start, limit).await
+        wanted: u32,
+    ) -> Result<u32, StoreError> {
+        let wanted = wanted.clamp(1, limit.max(1));
+        if self
+            .take_rate_tokens(client, window_start, limit, wanted)
+            .await?
+        {
+            return Ok(wanted);
+        }
+        // Near the limit: whatever is left, one at a time.
+        let one = wanted > 1
+            && self
+                .take_rate_tokens(client, window_start, limit, 1)
+                .await?;
+        Ok(u32::from(one))
     }
 
     async fn admin_audit_page(
@@ -560,14 +573,16 @@ impl WorkflowStore for DynamoStore {
 
 impl DynamoStore {
     /// The shared rate limit: one counter item per client and minute (`ADD`, so
-    /// one write a request and no read), refused by its condition at the limit.
+    /// one write a lease and no read), refused by its condition when `n` more
+    /// would pass the limit.
     /// Each client has its own partition, so no key runs hot; the item expires
     /// by TTL after its minute.
-    pub(crate) async fn take_rate_token(
+    pub(crate) async fn take_rate_tokens(
         &self,
         client: &str,
         window_start: i64,
         limit: u32,
+        n: u32,
     ) -> Result<bool, StoreError> {
         let sent = self
             .client
@@ -575,12 +590,12 @@ impl DynamoStore {
             .table_name(self.table.as_ref())
             .key(PK, string(format!("RATE#{client}")))
             .key(SK, string(window_start.to_string()))
-            .update_expression("ADD #hits :one SET #exp = :exp")
-            .condition_expression("attribute_not_exists(#hits) OR #hits < :limit")
+            .update_expression("ADD #hits :n SET #exp = :exp")
+            .condition_expression("attribute_not_exists(#hits) OR #hits <= :room")
             .expression_attribute_names("#hits", "hits")
             .expression_attribute_names("#exp", EXPIRES_AT)
-            .expression_attribute_values(":one", number(1))
-            .expression_attribute_values(":limit", number(limit))
+            .expression_attribute_values(":n", number(n))
+            .expression_attribute_values(":room", number(limit.saturating_sub(n)))
             .expression_attribute_values(":exp", number(window_start.saturating_add(180)))
             .send()
             .await;
