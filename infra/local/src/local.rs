@@ -108,9 +108,14 @@ fn random_secret(path: &Path) -> Result<Secret, String> {
 pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A log line that cannot be written (stderr on a full disk) is dropped. By
+    // default the subscriber reports that with `eprintln!`, which panics when
+    // stderr fails too: a request's task would die without an answer, and the
+    // store's writer thread with it, for good.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     if json {
         builder.json().flatten_event(true).init();
     } else {
@@ -291,7 +296,22 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
     runtime.block_on(run(args))
 }
 
+/// A file-size limit (`ulimit -f`, `RLIMIT_FSIZE`) reached must fail the write
+/// (`EFBIG`: the store answers unavailable, the request `503`) rather than kill
+/// the server, which is what `SIGXFSZ` does unless it is handled. Handling it
+/// is enough; the handler tokio installs stays for the life of the process.
+fn survive_file_size_limit() -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _handled = signal(SignalKind::from_raw(libc::SIGXFSZ))
+            .map_err(|e| format!("cannot handle SIGXFSZ: {e}"))?;
+    }
+    Ok(())
+}
+
 async fn run(args: ServeArgs) -> Result<(), String> {
+    survive_file_size_limit()?;
     let files = LocalFiles::open(&args.data.data_dir)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

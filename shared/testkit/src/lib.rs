@@ -10,9 +10,11 @@ pub mod app;
 pub mod clock;
 pub mod contract;
 pub mod fakes;
+pub mod fault_proxy;
 pub mod keys;
 pub mod samples;
 
 pub use app::{AUDIENCE, ISSUER, Reply, TestApp, WEBHOOK_SECRET, call, dev_keys};
 pub use clock::ManualClock;
 pub use fakes::{DownQueue, FakeOptimizely, NoSleep, RecordingHttp};
+pub use fault_proxy::FaultProxy;

@@ -9,6 +9,10 @@
 //! `AWS_ENDPOINT_URL` (or a per-service `AWS_ENDPOINT_URL_DYNAMODB`...) to talk to a
 //! local endpoint such as moto.
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
@@ -52,10 +56,36 @@ impl AwsClients {
     }
 }
 
+/// Attempts of one AWS call, the first included (the SDK's standard retry mode:
+/// transient errors, timeouts and throttling are retried with jittered backoff).
+pub const MAX_ATTEMPTS: u32 = 3;
+/// How long connecting to an endpoint may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one attempt may take, from sending to the whole answer.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one call may take, retries included. An HTTP request makes at most
+/// a few calls one after another before it fails (the shared rate limit, then
+/// its own), so an endpoint that is down or hangs is answered `503` well inside
+/// the HTTP functions' 15 s Lambda timeout (and API Gateway's 30 s).
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The time budget of every call: the timeouts above. Without them the SDK
+/// waits for an endpoint that accepts and never answers for ever.
+pub fn call_budget() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
 /// The SDK configuration from the environment; `endpoint` overrides
-/// `AWS_ENDPOINT_URL` (tests pass the moto endpoint here).
+/// `AWS_ENDPOINT_URL` (tests pass the moto endpoint here). Every call is bounded
+/// by [`call_budget`] and [`MAX_ATTEMPTS`].
 pub async fn load_config(endpoint: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(call_budget());
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
     }

@@ -15,9 +15,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
-use super::describe;
+use super::{ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, OPERATION_TIMEOUT, describe};
 use crate::ports::{Job, JobQueue, QueueError, ReceivedJob};
 
 /// The longest delay SQS accepts.
@@ -65,6 +66,18 @@ where
     R: std::fmt::Debug,
 {
     QueueError::Unavailable(format!("sqs {}", describe(operation, e)))
+}
+
+/// A long poll waits `wait_secs` for a message before it answers: its attempts
+/// get that much more than the call budget every other call has.
+fn long_poll_budget(wait_secs: i32) -> aws_sdk_sqs::config::Builder {
+    let wait = Duration::from_secs(u64::try_from(wait_secs).unwrap_or(0));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT + wait)
+        .operation_timeout(OPERATION_TIMEOUT + wait)
+        .build();
+    aws_sdk_sqs::config::Builder::default().timeout_config(timeouts)
 }
 
 /// Whole seconds, rounded up (a delay is never shorter than asked), at most `max`.
@@ -137,6 +150,8 @@ impl JobQueue for SqsQueue {
                 .visibility_timeout(visibility_secs)
                 .wait_time_seconds(wait)
                 .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                .customize()
+                .config_override(long_poll_budget(wait))
                 .send()
                 .await
                 .map_err(|e| unavailable("ReceiveMessage", &e))?;

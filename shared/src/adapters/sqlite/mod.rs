@@ -323,6 +323,8 @@ fn rollback(conn: &Connection) {
 trait WriteOp: Send {
     /// Runs the request inside the open transaction. Returns whether it succeeded.
     fn run(&mut self, conn: &Connection) -> bool;
+    /// Why the request failed, once it has.
+    fn failure(&self) -> Option<String>;
     /// Answers the caller once the batch has committed (`Ok`) or failed (`Err`).
     fn answer(self: Box<Self>, batch: Result<(), &str>);
 }
@@ -348,6 +350,13 @@ where
         let ok = result.is_ok();
         self.result = Some(result);
         ok
+    }
+
+    fn failure(&self) -> Option<String> {
+        match &self.result {
+            Some(Err(e)) => Some(e.to_string()),
+            _ => None,
+        }
     }
 
     fn answer(self: Box<Self>, batch: Result<(), &str>) {
@@ -404,12 +413,20 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteOp>]) -> Result<(), St
     Ok(())
 }
 
-fn run_one(conn: &Connection, op: &mut dyn WriteOp) -> rusqlite::Result<()> {
-    exec(conn, "SAVEPOINT request")?;
+fn run_one(conn: &Connection, op: &mut dyn WriteOp) -> Result<(), String> {
+    let sql = |sql| exec(conn, sql).map_err(|e| e.to_string());
+    sql("SAVEPOINT request")?;
     if !op.run(conn) {
-        exec(conn, "ROLLBACK TO request")?;
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (it may on SQLITE_FULL or
+            // SQLITE_IOERR): the request's own error says why.
+            return Err(op
+                .failure()
+                .unwrap_or_else(|| "SQLite rolled the transaction back".into()));
+        }
+        sql("ROLLBACK TO request")?;
     }
-    exec(conn, "RELEASE request")
+    sql("RELEASE request")
 }
 
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
@@ -516,6 +533,66 @@ mod tests {
             count,
             (0..200).filter(|i| i % 3 != 0 && *i != 100).count() as i64
         );
+    }
+
+    /// `SQLITE_FULL` (the database may not grow: `max_page_count` on the writer's
+    /// connection, as a full disk would): each write that needs room is refused
+    /// as unavailable and stores nothing, the writer thread carries on, the file
+    /// stays sound, and writes succeed again once there is room.
+    #[tokio::test]
+    async fn a_full_database_refuses_writes_and_recovers() {
+        let dir = TempDir::new("full");
+        let store = store(&dir);
+        let limit = |pages: Option<i64>| {
+            store.write(move |c| {
+                let now: i64 = c
+                    .pragma_query_value(None, "page_count", |r| r.get(0))
+                    .or_unavailable()?;
+                c.pragma_update(None, "max_page_count", pages.unwrap_or(now))
+                    .or_unavailable()
+            })
+        };
+        limit(None).await.unwrap();
+        let insert = |i: usize| {
+            store.write(move |c| {
+                c.execute(
+                    "INSERT INTO markers (name, at_ms) VALUES (?1, ?2)",
+                    params![format!("{i:04}{}", "x".repeat(3000)), i as i64],
+                )
+                .or_unavailable()
+            })
+        };
+        let (mut stored, mut refused) = (0, 0);
+        for i in 0..50 {
+            match insert(i).await {
+                Ok(_) => stored += 1,
+                Err(StoreError::Unavailable(e)) => {
+                    assert!(e.contains("full"), "{e}");
+                    refused += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(refused > 40, "{stored} stored, {refused} refused");
+        let count = || {
+            store.read(|c| {
+                c.query_row("SELECT count(*) FROM markers", [], |r| r.get::<_, i64>(0))
+                    .or_unavailable()
+            })
+        };
+        assert_eq!(count().await.unwrap(), stored);
+
+        limit(Some(1_000_000)).await.unwrap();
+        insert(1000).await.expect("room again");
+        assert_eq!(count().await.unwrap(), stored + 1);
+        let check: String = store
+            .read(|c| {
+                c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                    .or_unavailable()
+            })
+            .await
+            .unwrap();
+        assert_eq!(check, "ok");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
