@@ -197,6 +197,10 @@ impl Lease {
     }
 }
 
+/// How long the shared count may take before the request goes on without it:
+/// a store that stalls must not spend the request's own time budget twice.
+const SHARED_CHECK_BUDGET: Duration = Duration::from_millis(500);
+
 /// The webhook path, limited on its own, more generously.
 pub const WEBHOOK_PATH: &str = super::routes::WEBHOOK_PATH;
 
@@ -236,11 +240,18 @@ impl Limits {
             }
             Lease::next_size(leases.get(client), window, per_minute)
         };
-        match self
-            .store
-            .take_shared_rate_tokens(client, window, per_minute, size)
-            .await
-        {
+        let taken = tokio::time::timeout(
+            SHARED_CHECK_BUDGET,
+            self.store
+                .take_shared_rate_tokens(client, window, per_minute, size),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::ports::StoreError::Unavailable(
+                "the shared rate limit did not answer in time".into(),
+            ))
+        });
+        match taken {
             Ok(0) => Err(Duration::from_secs((window + 60 - now).max(1) as u64)),
             Ok(granted) => {
                 let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
