@@ -243,7 +243,7 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
     };
     router
         .layer(middleware::from_fn_with_state(
-            services.clone(),
+            super::api_metrics::ApiMetrics::new(services.clone()),
             super::api_metrics::record,
         ))
         .layer(middleware::from_fn(security_headers))

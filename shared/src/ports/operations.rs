@@ -21,6 +21,14 @@ pub trait MetricsStore: Send + Sync {
 
     /// Every series, shards summed.
     async fn snapshot(&self) -> Result<crate::domain::metrics::Snapshot, StoreError>;
+
+    /// How long statistics that may be late (the API's request counts and
+    /// latencies) wait to be written together: a store whose every write is a
+    /// remote call pays one write per series a window instead of one a request.
+    /// Zero writes each at once.
+    fn batch_window(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 /// A named JSON document of operational state (health report, alert state, the

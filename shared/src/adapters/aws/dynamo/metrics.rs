@@ -162,6 +162,11 @@ struct UpdateRequest {
 
 #[async_trait]
 impl MetricsStore for DynamoMetrics {
+    /// Each write is a DynamoDB call: the API's statistics go every 10 s.
+    fn batch_window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(10)
+    }
+
     async fn record(&self, observations: &[Observation]) -> Result<(), StoreError> {
         // One item update per series (cells of one series change together).
         let mut by_series: Vec<(Series, Vec<(Field, Op)>)> = Vec::new();
