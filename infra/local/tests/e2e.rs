@@ -1,6 +1,7 @@
 //! End to end: the real `osa` binary on a free port, driven over HTTP.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,18 +64,7 @@ impl Osa {
             .stderr(stderr)
             .spawn()
             .expect("osa starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("OSA listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("osa prints its address");
+        let base = support::listening_url(&mut child);
         let out = Command::new(env!("CARGO_BIN_EXE_osa"))
             .args(["token", "--data-dir"])
             .arg(&data_dir)

@@ -1,0 +1,21 @@
+//! What the tests that run the `osa` binary share.
+
+use std::io::{BufRead, BufReader};
+use std::process::Child;
+use std::time::Duration;
+
+/// The URL a started `osa serve` prints (`OSA listening on <url>`), read from its
+/// piped stdout; the rest of its output is drained so the server never blocks.
+pub fn listening_url(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("OSA listening on ") {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("osa prints its address")
+}
