@@ -403,8 +403,28 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let worker = tokio::spawn(worker_loop(services.clone(), stop_rx.clone()));
     let schedules = tokio::spawn(schedule_loop(services.clone(), stop_rx));
 
-    let token = files.mint_token("local-developer", &scopes::ALL, 86_400)?;
-    print_banner(&base, &files.dir, simulate, &token);
+    // Serving starts at once; the banner follows. Its development token takes an
+    // RSA signature (tens of milliseconds, mostly reading the key), which no
+    // request should wait for.
+    let keys = DevKeys {
+        private_pem: files.keys.private_pem.clone(),
+        public_pem: files.keys.public_pem.clone(),
+    };
+    let dir = files.dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match keys.mint(
+            ISSUER,
+            AUDIENCE,
+            "local-developer",
+            &scopes::ALL,
+            now,
+            86_400,
+        ) {
+            Ok(token) => print_banner(&base, &dir, simulate, &token),
+            Err(e) => tracing::error!(error = %e, "no development token"),
+        }
+    });
 
     let shutdown = async move {
         let _ = tokio::signal::ctrl_c().await;
