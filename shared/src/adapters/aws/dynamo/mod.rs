@@ -86,6 +86,10 @@ pub struct DynamoSettings {
     /// every lost race is a cancelled transaction (billed, and retried). Writers in
     /// other processes still race, and the conditions settle it. Zero: no locks.
     pub local_lock_stripes: u16,
+    /// Shards `record_event` spreads the counts it writes over: the metrics
+    /// store on the same table must read at least as many
+    /// (`DynamoMetrics::with_shards`).
+    pub metric_shards: u16,
 }
 
 impl Default for DynamoSettings {
@@ -97,6 +101,7 @@ impl Default for DynamoSettings {
             recent_days: 31,
             max_attempts: 32,
             local_lock_stripes: 64,
+            metric_shards: DEFAULT_SHARDS,
         }
     }
 }
@@ -110,6 +115,8 @@ pub struct DynamoStore {
     clock: Arc<dyn Clock>,
     pub(crate) settings: DynamoSettings,
     stripes: Arc<[tokio::sync::Mutex<()>]>,
+    /// Also print what `record_event` counts as EMF lines (in Lambda).
+    emf: bool,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -117,6 +124,7 @@ impl std::fmt::Debug for DynamoStore {
         f.debug_struct("DynamoStore")
             .field("table", &self.table)
             .field("settings", &self.settings)
+            .field("emf", &self.emf)
             .finish_non_exhaustive()
     }
 }
@@ -138,7 +146,15 @@ impl DynamoStore {
             clock,
             settings: DynamoSettings::default(),
             stripes: stripes(DynamoSettings::default().local_lock_stripes),
+            emf: false,
         }
+    }
+
+    /// Also print what `record_event` counts as CloudWatch Embedded Metric
+    /// Format lines, as the metrics store does in Lambda.
+    pub fn with_emf(mut self, emf: bool) -> Self {
+        self.emf = emf;
+        self
     }
 
     pub fn with_settings(mut self, settings: DynamoSettings) -> Self {
@@ -146,6 +162,7 @@ impl DynamoStore {
         self.settings = DynamoSettings {
             marker_shards: settings.marker_shards.max(1),
             max_attempts: settings.max_attempts.max(1),
+            metric_shards: settings.metric_shards.max(1),
             ..settings
         };
         self
@@ -561,10 +578,13 @@ impl DynamoStore {
 
 mod activity;
 mod deliveries;
+mod metric_items;
 mod metrics;
+mod record_event;
 mod workflows;
 
-pub use metrics::{DEFAULT_SHARDS, DynamoMetrics};
+pub use metric_items::DEFAULT_SHARDS;
+pub use metrics::DynamoMetrics;
 
 // ---- helpers -----------------------------------------------------------------------
 
