@@ -123,14 +123,18 @@ impl Adapters {
                 event_bus,
             } => {
                 let clients = AwsClients::shared().await;
-                // In Lambda, metrics also go to CloudWatch as EMF log lines.
+                // In Lambda, metrics also go to CloudWatch as EMF log lines:
+                // those the metrics store writes, and those the workflow store
+                // writes with the events they count.
+                let emf = var("AWS_LAMBDA_FUNCTION_NAME").is_some();
                 let metrics = Arc::new(
                     DynamoMetrics::new(clients.dynamodb.clone(), table.as_str(), clock.clone())
-                        .with_emf(var("AWS_LAMBDA_FUNCTION_NAME").is_some()),
+                        .with_emf(emf),
                 );
                 let dynamo = Arc::new(
                     DynamoStore::new(clients.dynamodb.clone(), table.as_str(), clock)
-                        .with_settings(retention_from_env()?),
+                        .with_settings(retention_from_env()?)
+                        .with_emf(emf),
                 );
                 Ok(Adapters {
                     changes: None,

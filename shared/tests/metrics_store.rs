@@ -334,3 +334,10 @@ async fn the_exposition_covers_every_family() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A workflow's webhooks, a duplicate and two refused ones on the embedded
+/// store: each counted once (the recorded ones in the event's own write).
+#[tokio::test]
+async fn a_workflows_webhooks_are_counted_exactly() {
+    osa_testkit::counts::a_workflow_counts_exactly(&osa_testkit::TestApp::new()).await;
+}

@@ -12,11 +12,12 @@ use async_trait::async_trait;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
-use osa_shared::adapters::aws::dynamo::{DynamoSettings, DynamoStore};
+use osa_shared::adapters::aws::dynamo::{DynamoMetrics, DynamoSettings, DynamoStore};
 use osa_shared::adapters::aws::provision::ensure_table;
 use osa_shared::adapters::aws::schema::EXPIRES_AT;
 use osa_shared::domain::AgentId;
 use osa_shared::domain::event::{AgentEvent, parse_agent_event};
+use osa_shared::domain::metrics::EventMetrics;
 use osa_shared::domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 use osa_shared::ports::{
     AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Marker,
@@ -122,6 +123,31 @@ async fn a_fleet_of_dynamo_stores_honours_the_contract() {
     eprintln!("fleet contract suite API calls: {:?}", counter.snapshot());
 }
 
+/// What recorded events count goes in the event's own transaction: three
+/// stores racing through DynamoDB's conditions (their lost transactions
+/// cancelled and tried again) count every event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fleet_of_dynamo_stores_counts_each_event_once() {
+    let Some(endpoint) = endpoint("a_fleet_of_dynamo_stores_counts_each_event_once") else {
+        return;
+    };
+    let clock = clock();
+    let (first, client, counter) = store(&endpoint, clock.clone()).await;
+    let metrics = Arc::new(DynamoMetrics::new(
+        client.clone(),
+        first.table(),
+        clock.clone(),
+    ));
+    let fleet = Fleet {
+        stores: (0..3)
+            .map(|_| DynamoStore::new(client.clone(), first.table(), clock.clone()))
+            .collect(),
+        next: AtomicUsize::new(0),
+    };
+    contract::counts_suite(Arc::new(fleet), metrics, clock).await;
+    eprintln!("fleet counts API calls: {:?}", counter.snapshot());
+}
+
 /// A `WorkflowStore` that hands each call to the next of its stores.
 struct Fleet {
     stores: Vec<DynamoStore>,
@@ -157,12 +183,13 @@ impl WorkflowStore for Fleet {
         self.pick().get_results(workflow_id).await
     }
 
-    async fn record_event(
+    async fn record_event_with(
         &self,
         event: &AgentEvent,
         attempt: &Attempt,
+        metrics: Option<&EventMetrics>,
     ) -> Result<EventOutcome, StoreError> {
-        self.pick().record_event(event, attempt).await
+        self.pick().record_event_with(event, attempt, metrics).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

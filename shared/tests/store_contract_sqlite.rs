@@ -55,6 +55,15 @@ async fn sqlite_store_honours_the_contract() {
     contract::store_suite(Arc::new(store), clock).await;
 }
 
+/// What recorded events count is written in the event's own savepoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_counts_recorded_events_once() {
+    let dir = TempDir::new("counts");
+    let clock = clock();
+    let store = Arc::new(SqliteStore::open(&dir.db(), clock.clone()).expect("open"));
+    contract::counts_suite(store.clone(), store, clock).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_deliveries_honour_the_contract() {
     let dir = TempDir::new("deliveries");

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::domain::AgentId;
 use crate::domain::audit::Attempt;
 use crate::domain::event::AgentEvent;
+use crate::domain::metrics::EventMetrics;
 use crate::domain::workflow::{AgentState, Workflow, WorkflowStatus};
 use crate::ports::{DomainEvent, Job, QueueError, delay_until};
 
@@ -123,7 +124,11 @@ async fn time_out_agent(
     // the workflow's aggregate status all apply; the audit trail shows it as
     // `deadline_expired`.
     let attempt = Attempt::internal(now, Some(&workflow.correlation_id));
-    let outcome = services.store.record_event(&event, &attempt).await?;
+    // Its agent's end is counted in the same write.
+    let outcome = services
+        .store
+        .record_event_with(&event, &attempt, Some(&EventMetrics::internal()))
+        .await?;
     let events = DomainEvent::of_recorded(&event, &outcome, now);
     if events.is_empty() {
         return Ok(()); // already timed out by an earlier check, or finished meanwhile

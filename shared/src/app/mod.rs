@@ -20,8 +20,11 @@ pub mod webhook;
 
 use std::sync::Arc;
 
+use time::OffsetDateTime;
+
 use crate::config::Config;
 use crate::domain::activity::Activity;
+use crate::domain::workflow::WorkflowStatus;
 use crate::ports::{
     Clock, CredentialChecker, DeliveryStore, DomainEvent, EventBus, HttpClient, JobQueue,
     MetricsStore, OpsStore, QueueError, StoreChanges, StoreError, TokenVerifier, WorkflowStore,
@@ -80,7 +83,6 @@ impl Services {
         if let Err(e) = self.events.publish(events).await {
             tracing::warn!(error = %e, count = events.len(), "domain events not published");
         }
-        metrics::on_published(self, events).await;
         for event in events {
             let activity = match event {
                 DomainEvent::WorkflowCreated {
@@ -94,7 +96,7 @@ impl Services {
                     status,
                     at,
                 } => {
-                    notify::workflow_finished(self, workflow_id).await;
+                    self.workflow_finished(workflow_id, *status, *at).await;
                     Activity::WorkflowFinished {
                         workflow_id: workflow_id.clone(),
                         status: *status,
@@ -104,6 +106,31 @@ impl Services {
                 DomainEvent::AgentResultAccepted { .. } => continue,
             };
             self.note(&activity).await;
+        }
+    }
+
+    /// A finished workflow's metrics and notification, from one read of it
+    /// and its report. An agent's end, this one's included, was counted when
+    /// its event was recorded (`WorkflowStore::record_event_with`).
+    async fn workflow_finished(
+        &self,
+        workflow_id: &str,
+        status: WorkflowStatus,
+        at: OffsetDateTime,
+    ) {
+        match status::workflow_and_report(self, workflow_id).await {
+            Ok(found) => {
+                metrics::workflow_finished(self, found.as_ref(), status, at).await;
+                if let Some((workflow, _)) = &found {
+                    notify::finished(self, workflow).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, workflow_id, "workflow duration and strategy unknown");
+                metrics::workflow_finished(self, None, status, at).await;
+                // The notification needs only the workflow: try that alone.
+                notify::workflow_finished(self, workflow_id).await;
+            }
         }
     }
 

@@ -2,23 +2,28 @@
 //! goes to the intake's `notify_url` as a delivery (`domain::notification`).
 
 use crate::domain::notification;
+use crate::domain::workflow::Workflow;
 
 use super::Services;
 use super::delivery::enqueue_delivery;
 
-/// Queues the notification of a finished workflow, if its intake asked for
-/// one. The delivery's id is the workflow's own, so a finish announced twice
-/// is notified once. Best effort like the rest of publishing: the outcome is
-/// durable and readable whatever happens here.
+/// [`finished`] for a workflow not read yet: reads it first.
 pub async fn workflow_finished(services: &Services, workflow_id: &str) {
-    let workflow = match services.store.get_workflow(workflow_id).await {
-        Ok(Some(workflow)) => workflow,
-        Ok(None) => return,
+    match services.store.get_workflow(workflow_id).await {
+        Ok(Some(workflow)) => finished(services, &workflow).await,
+        Ok(None) => {}
         Err(e) => {
             tracing::error!(error = %e, workflow_id, "result notification not queued");
-            return;
         }
-    };
+    }
+}
+
+/// Queues the notification of a finished workflow, as read after it finished,
+/// if its intake asked for one. The delivery's id is the workflow's own, so a
+/// finish announced twice is notified once. Best effort like the rest of
+/// publishing: the outcome is durable and readable whatever happens here.
+pub async fn finished(services: &Services, workflow: &Workflow) {
+    let workflow_id = workflow.id.as_str();
     let Some(url) = workflow.notify_url.as_deref() else {
         return;
     };

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use crate::domain::activity::Activity;
 use crate::domain::audit::Attempt;
 use crate::domain::event::{parse_agent_event, sniff_workflow_id};
+use crate::domain::metrics::EventMetrics;
 use crate::domain::pii::{Findings, redact_json, redact_text};
 use crate::domain::signature::{SignatureError, verify};
 use crate::domain::validation::InvalidBody;
@@ -123,7 +124,7 @@ pub async fn ingest(
             Err(err) => {
                 reject(services, &attempt, request.body, &err).await?;
                 let reason = err.reason_and_status().0;
-                metrics::webhook_processed(services, None, reason, started.elapsed(), None).await;
+                metrics::webhook_rejected(services, None, reason, started.elapsed()).await;
                 return Err(err);
             }
         };
@@ -145,8 +146,14 @@ pub async fn ingest(
             "PII redacted from agent output"
         );
     }
-    let outcome = services.store.record_event(&event, &attempt).await?;
-    let (label, result) = match &outcome {
+    // Counted in the event's own write (`domain::metrics::of_recorded`): exactly
+    // once whatever races or retries it takes.
+    let counts = EventMetrics::webhook(started.elapsed().as_millis(), findings, policy.mode);
+    let outcome = services
+        .store
+        .record_event_with(&event, &attempt, Some(&counts))
+        .await?;
+    let result = match &outcome {
         EventOutcome::Accepted {
             event_id,
             agent_status,
@@ -164,16 +171,20 @@ pub async fn ingest(
                 state_changed: *state_changed,
                 workflow_status: *workflow_status,
             };
-            ("accepted", Ok(accepted))
+            Ok(accepted)
         }
         EventOutcome::Duplicate { event_id } => {
             tracing::info!(workflow_id = %event.workflow_id, agent = %event.agent, %event_id, "duplicate agent event");
             let duplicate = Ingested::Duplicate {
                 event_id: event_id.clone(),
             };
-            ("duplicate", Ok(duplicate))
+            Ok(duplicate)
         }
-        EventOutcome::UnknownWorkflow => ("unknown_workflow", Err(WebhookError::UnknownWorkflow)),
+        EventOutcome::UnknownWorkflow => {
+            let reason = "unknown_workflow";
+            metrics::webhook_rejected(services, Some(&event), reason, started.elapsed()).await;
+            Err(WebhookError::UnknownWorkflow)
+        }
     };
     services
         .publish(&DomainEvent::of_recorded(
@@ -182,8 +193,6 @@ pub async fn ingest(
             services.clock.now(),
         ))
         .await;
-    let found = (label == "accepted").then_some((&findings, policy.mode));
-    metrics::webhook_processed(services, Some(&event), label, started.elapsed(), found).await;
     result
 }
 

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use super::{LastRun, StoreError, Updated};
 use crate::domain::audit::{AdminAuditEntry, Attempt, AuditEntry, Page, PagePosition};
 use crate::domain::event::AgentEvent;
+use crate::domain::metrics::EventMetrics;
 use crate::domain::record::{AgentResult, EventOutcome, Marker};
 use crate::domain::run::NewRun;
 use crate::domain::workflow::{AgentState, Workflow};
@@ -37,12 +38,24 @@ pub trait WorkflowStore: Send + Sync {
     /// Records a verified event exactly once, atomically, as `domain::record`
     /// decides: de-duplicates it, applies it to its agent, stores a completed
     /// agent's result, refreshes the workflow's status, raises the markers and
-    /// appends the attempt's audit entry. Durable when it returns.
+    /// appends the attempt's audit entry. With `metrics`, the same write adds
+    /// what `domain::metrics::of_recorded` says the outcome counts, so a count
+    /// is kept exactly when the event's outcome is. Durable when it returns.
+    async fn record_event_with(
+        &self,
+        event: &AgentEvent,
+        attempt: &Attempt,
+        metrics: Option<&EventMetrics>,
+    ) -> Result<EventOutcome, StoreError>;
+
+    /// [`Self::record_event_with`], counting nothing.
     async fn record_event(
         &self,
         event: &AgentEvent,
         attempt: &Attempt,
-    ) -> Result<EventOutcome, StoreError>;
+    ) -> Result<EventOutcome, StoreError> {
+        self.record_event_with(event, attempt, None).await
+    }
 
     /// Appends an audit entry for an attempt that never reached `record_event`.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;

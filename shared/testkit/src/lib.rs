@@ -9,6 +9,7 @@ use osa_shared::ports::Clock;
 pub mod app;
 pub mod clock;
 pub mod contract;
+pub mod counts;
 pub mod fakes;
 pub mod fault_proxy;
 pub mod keys;

@@ -8,13 +8,15 @@
 //! reals.
 
 use async_trait::async_trait;
-use rusqlite::params;
 use rusqlite::types::Value;
+use rusqlite::{Connection, params};
 
 use super::{SqliteResult, SqliteStore, sql_limit};
 use crate::adapters::codec::{decode, encode};
 use crate::domain::activity::Activity;
-use crate::domain::metrics::{Field, Number, Observation, Op, Series, Snapshot, StoredCell};
+use crate::domain::metrics::{
+    CellUpdate, Field, Number, Observation, Op, Series, Snapshot, StoredCell,
+};
 use crate::ports::{MetricsStore, OpsStore, StateDoc, StoreChange, StoreError};
 
 /// Created with the store's schema (see `sqlite::migrate`).
@@ -49,43 +51,7 @@ impl MetricsStore for SqliteStore {
         if updates.is_empty() {
             return Ok(());
         }
-        self.write(move |conn| {
-            let mut add = conn
-                .prepare_cached(
-                    "INSERT INTO metric_cells (family, labels, field, v) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (family, labels, field) DO UPDATE SET v = v + excluded.v",
-                )
-                .or_unavailable()?;
-            for u in updates.iter().filter(|u| matches!(u.op, Op::Add(_))) {
-                let Op::Add(n) = u.op else { continue };
-                add.execute(params![
-                    u.series.family().name(),
-                    u.series.labels_json(),
-                    u.field.name(),
-                    sql_number(n)
-                ])
-                .or_unavailable()?;
-            }
-            let mut set = conn
-                .prepare_cached(
-                    "INSERT INTO metric_cells (family, labels, field, v) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (family, labels, field) DO UPDATE SET v = excluded.v",
-                )
-                .or_unavailable()?;
-            for u in &updates {
-                if let Op::Set(f) = u.op {
-                    set.execute(params![
-                        u.series.family().name(),
-                        u.series.labels_json(),
-                        u.field.name(),
-                        sql_number(Number::Float(f))
-                    ])
-                    .or_unavailable()?;
-                }
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |conn| write_cells(conn, &updates)).await
     }
 
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
@@ -114,6 +80,45 @@ impl MetricsStore for SqliteStore {
             .await?;
         Ok(Snapshot::from_cells(cells))
     }
+}
+
+/// Applies cell updates on the writer, inside the caller's savepoint: the
+/// metrics store's own writes, and `record_event`'s counts with its event.
+pub(super) fn write_cells(conn: &Connection, updates: &[CellUpdate]) -> Result<(), StoreError> {
+    let mut add = conn
+        .prepare_cached(
+            "INSERT INTO metric_cells (family, labels, field, v) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (family, labels, field) DO UPDATE SET v = v + excluded.v",
+        )
+        .or_unavailable()?;
+    for u in updates {
+        let Op::Add(n) = u.op else { continue };
+        add.execute(params![
+            u.series.family().name(),
+            u.series.labels_json(),
+            u.field.name(),
+            sql_number(n)
+        ])
+        .or_unavailable()?;
+    }
+    let mut set = conn
+        .prepare_cached(
+            "INSERT INTO metric_cells (family, labels, field, v) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (family, labels, field) DO UPDATE SET v = excluded.v",
+        )
+        .or_unavailable()?;
+    for u in updates {
+        if let Op::Set(f) = u.op {
+            set.execute(params![
+                u.series.family().name(),
+                u.series.labels_json(),
+                u.field.name(),
+                sql_number(Number::Float(f))
+            ])
+            .or_unavailable()?;
+        }
+    }
+    Ok(())
 }
 
 fn sql_number(n: Number) -> Value {

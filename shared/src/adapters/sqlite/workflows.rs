@@ -1,6 +1,8 @@
 //! The workflow store over SQLite.
 
+use super::metrics::write_cells;
 use super::*;
+use crate::domain::metrics::{EventMetrics, of_recorded};
 use crate::domain::record;
 use crate::domain::run::NewRun;
 use crate::ports::{Page, PagePosition};
@@ -102,8 +104,25 @@ fn raise_marker(conn: &Connection, marker: Marker, at_ms: i64) -> Result<(), Sto
 }
 
 /// The body of `record_event`, run on the writer inside its savepoint: loads what
-/// `domain::record` needs and writes what it decides.
+/// `domain::record` needs and writes what it decides, with what its outcome
+/// counts (`metrics`) in the same savepoint.
 fn record_event_tx(
+    conn: &Connection,
+    event: &AgentEvent,
+    result_doc: Option<&str>,
+    attempt: &Attempt,
+    metrics: Option<&EventMetrics>,
+) -> Result<(EventOutcome, Option<Workflow>), StoreError> {
+    let (outcome, written) = decide_and_write(conn, event, result_doc, attempt)?;
+    if let Some(metrics) = metrics {
+        let counted = of_recorded(event, &outcome, metrics);
+        let updates: Vec<_> = counted.iter().flat_map(|o| o.updates()).collect();
+        write_cells(conn, &updates)?;
+    }
+    Ok((outcome, written))
+}
+
+fn decide_and_write(
     conn: &Connection,
     event: &AgentEvent,
     result_doc: Option<&str>,
@@ -281,10 +300,11 @@ impl WorkflowStore for SqliteStore {
         self.read(move |conn| load_results(conn, &id)).await
     }
 
-    async fn record_event(
+    async fn record_event_with(
         &self,
         event: &AgentEvent,
         attempt: &Attempt,
+        metrics: Option<&EventMetrics>,
     ) -> Result<EventOutcome, StoreError> {
         // Encode the (possibly large) result off the writer thread; the writer
         // stores it only if this event is what completes the agent, with the
@@ -294,8 +314,17 @@ impl WorkflowStore for SqliteStore {
             .transpose()?;
         let event = event.clone();
         let attempt = attempt.clone();
+        let metrics = metrics.cloned();
         let (outcome, written) = self
-            .write(move |conn| record_event_tx(conn, &event, result_doc.as_deref(), &attempt))
+            .write(move |conn| {
+                record_event_tx(
+                    conn,
+                    &event,
+                    result_doc.as_deref(),
+                    &attempt,
+                    metrics.as_ref(),
+                )
+            })
             .await?;
         if let Some(workflow) = written {
             self.tell(|| StoreChange::Written(Arc::new(workflow)));

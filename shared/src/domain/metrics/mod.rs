@@ -18,13 +18,17 @@
 
 mod emf;
 mod labels;
+mod merge;
 mod prometheus;
+mod recorded;
 
 use std::collections::BTreeMap;
 
 pub use emf::emf_line;
 pub use labels::*;
+pub use merge::{SeriesUpdate, merged};
 pub use prometheus::{escape_help, escape_label, format_float};
+pub use recorded::{EventMetrics, WORKFLOW_TYPE, of_recorded, pii_observations};
 
 /// `Content-Type` of the text exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

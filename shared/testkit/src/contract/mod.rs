@@ -17,17 +17,19 @@
 use std::sync::Arc;
 
 use crate::clock::ManualClock;
-use osa_shared::ports::{JobQueue, WorkflowStore};
+use osa_shared::ports::{JobQueue, MetricsStore, WorkflowStore};
 
 pub type Store = Arc<dyn WorkflowStore>;
 pub type Queue = Arc<dyn JobQueue>;
 
+mod counts;
 mod deliveries;
 mod fixtures;
 mod queue;
 mod store;
 mod time_travel;
 
+pub use counts::*;
 pub use deliveries::*;
 pub use fixtures::*;
 pub use queue::*;
@@ -64,6 +66,17 @@ pub async fn store_suite(store: Arc<dyn WorkflowStore>, clock: Arc<ManualClock>)
     case!(audit_listings_page_with_a_cursor);
     case!(a_new_run_resets_the_agents_once_and_its_results_replace_the_old);
     case!(running_workflows_are_the_unfinished_oldest_first);
+}
+
+/// The cases of what recorded events count: `store` writes the counts,
+/// `metrics` (over the same storage) reads them.
+pub async fn counts_suite(
+    store: Arc<dyn WorkflowStore>,
+    metrics: Arc<dyn MetricsStore>,
+    clock: Arc<ManualClock>,
+) {
+    eprintln!("store contract: racing_writers_count_each_event_once");
+    racing_writers_count_each_event_once(&store, &metrics, &clock).await;
 }
 
 /// Every `JobQueue` case, one after another, for an adapter that reads `clock`.

@@ -2,40 +2,33 @@
 //!
 //! | item | `pk` | `sk` |
 //! |---|---|---|
-//! | counter/histogram shard | `METRICS#<shard>` | `<family>\|<labels json>` |
-//! | gauge | `METRICS#G` | `<family>\|<labels json>` |
+//! | metric series (see [`super::metric_items`]) | `METRICS#<shard>`, `METRICS#G` | `<family>\|<labels json>` |
 //! | operations state | `OPS#<name>` | `STATE` |
 //! | the activity feed | `ACTIVITY` | see [`super::activity`] |
 //!
 //! An observation is one `UpdateItem` per series on a random shard, `ADD`ing to its
-//! cells (`v`, or a histogram's `b<i>` and `sum`): atomic per item, so concurrent
-//! Lambda instances never lose an increment, and spread over [`DEFAULT_SHARDS`]
-//! partitions so 1,000 requests a second never heat one partition. A read queries
-//! every shard partition (never a scan) and sums. Gauges are `SET` (last writer
-//! wins) in one partition: they are written once a minute by the health check.
+//! cells: atomic per item, so concurrent Lambda instances never lose an
+//! increment, and spread over [`DEFAULT_SHARDS`] partitions so 1,000 requests a
+//! second never heat one partition. A read queries every shard partition (never
+//! a scan) and sums. Gauges are `SET` (last writer wins) in one partition: they
+//! are written once a minute by the health check. What a recorded event counts
+//! is written by `record_event`, in the event's own transaction.
 //!
 //! In Lambda (`emf`), every observation is also printed as a CloudWatch Embedded
 //! Metric Format line on stdout, which CloudWatch turns into metrics.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::metric_items::{DEFAULT_SHARDS, GAUGE_PK, UpdateRequest, print_emf, shard_pk};
 use crate::adapters::aws::attr::{Item, condition_held, string};
 use crate::adapters::aws::describe;
 use crate::domain::activity::Activity;
-use crate::domain::metrics::{
-    EMF_NAMESPACE, Field, Number, Observation, Op, Series, Snapshot, StoredCell, emf_line,
-};
+use crate::domain::metrics::{Field, Number, Observation, Series, Snapshot, StoredCell, merged};
 use crate::ports::{Clock, MetricsStore, OpsStore, StateDoc, StoreError};
-
-/// Partitions each counter and histogram series is spread over.
-pub const DEFAULT_SHARDS: u16 = 16;
-
-const GAUGE_PK: &str = "METRICS#G";
 
 #[derive(Clone)]
 pub struct DynamoMetrics {
@@ -78,55 +71,6 @@ impl DynamoMetrics {
         self
     }
 
-    fn shard_pk(shard: u16) -> String {
-        format!("METRICS#{shard:02}")
-    }
-
-    fn update(&self, series: &Series, cells: &[(Field, Op)]) -> UpdateRequest {
-        let gauge = cells.iter().any(|(_, op)| matches!(op, Op::Set(_)));
-        let pk = if gauge {
-            GAUGE_PK.to_owned()
-        } else {
-            Self::shard_pk(rand::random_range(0..self.shards))
-        };
-        let mut names = HashMap::from([
-            ("#fam".to_owned(), "family".to_owned()),
-            ("#lab".to_owned(), "labels".to_owned()),
-        ]);
-        let mut values = HashMap::from([
-            (":fam".to_owned(), string(series.family().name())),
-            (":lab".to_owned(), string(series.labels_json())),
-        ]);
-        let mut sets = vec!["#fam = :fam".to_owned(), "#lab = :lab".to_owned()];
-        let mut adds = Vec::new();
-        for (i, (field, op)) in cells.iter().enumerate() {
-            names.insert(format!("#c{i}"), field.name());
-            match op {
-                Op::Add(n) => {
-                    values.insert(format!(":c{i}"), metric_number(*n));
-                    adds.push(format!("#c{i} :c{i}"));
-                }
-                Op::Set(f) => {
-                    values.insert(format!(":c{i}"), metric_number(Number::Float(*f)));
-                    sets.push(format!("#c{i} = :c{i}"));
-                }
-            }
-        }
-        let mut expression = format!("SET {}", sets.join(", "));
-        if !adds.is_empty() {
-            expression.push_str(&format!(" ADD {}", adds.join(", ")));
-        }
-        UpdateRequest {
-            key: HashMap::from([
-                ("pk".to_owned(), string(pk)),
-                ("sk".to_owned(), string(series.key())),
-            ]),
-            expression,
-            names,
-            values,
-        }
-    }
-
     async fn query_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
@@ -153,13 +97,6 @@ impl DynamoMetrics {
     }
 }
 
-struct UpdateRequest {
-    key: Item,
-    expression: String,
-    names: HashMap<String, String>,
-    values: Item,
-}
-
 #[async_trait]
 impl MetricsStore for DynamoMetrics {
     /// Each write is a DynamoDB call: the API's statistics go every 10 s.
@@ -169,26 +106,10 @@ impl MetricsStore for DynamoMetrics {
 
     async fn record(&self, observations: &[Observation]) -> Result<(), StoreError> {
         // One item update per series (cells of one series change together).
-        let mut by_series: Vec<(Series, Vec<(Field, Op)>)> = Vec::new();
-        for observation in observations {
-            for u in observation.updates() {
-                match by_series.iter_mut().find(|(s, _)| *s == u.series) {
-                    Some((_, cells)) => match cells.iter_mut().find(|(f, _)| *f == u.field) {
-                        Some((_, Op::Add(n))) => {
-                            if let Op::Add(m) = u.op {
-                                *n = n.plus(m);
-                            }
-                        }
-                        Some((_, op)) => *op = u.op,
-                        None => cells.push((u.field, u.op)),
-                    },
-                    None => by_series.push((u.series, vec![(u.field, u.op)])),
-                }
-            }
-        }
+        let by_series = merged(observations);
         let mut tasks = tokio::task::JoinSet::new();
         for (series, cells) in &by_series {
-            let request = self.update(series, cells);
+            let request = UpdateRequest::of(series, cells, self.shards);
             let client = self.client.clone();
             let table = self.table.clone();
             tasks.spawn(async move {
@@ -217,10 +138,7 @@ impl MetricsStore for DynamoMetrics {
             }
         }
         if self.emf {
-            let at = self.clock.now_ms();
-            for observation in observations {
-                println!("{}", emf_line(EMF_NAMESPACE, observation, at));
-            }
+            print_emf(observations, self.clock.now_ms());
         }
         result
     }
@@ -228,7 +146,7 @@ impl MetricsStore for DynamoMetrics {
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let mut tasks = tokio::task::JoinSet::new();
         let partitions = (0..self.shards)
-            .map(Self::shard_pk)
+            .map(shard_pk)
             .chain(std::iter::once(GAUGE_PK.to_owned()));
         for pk in partitions {
             let this = self.clone();
@@ -267,24 +185,6 @@ fn decode_item(item: &Item) -> Result<Vec<StoredCell>, StoreError> {
         });
     }
     Ok(cells)
-}
-
-/// A DynamoDB number: integers as they are, reals to microseconds (well inside
-/// DynamoDB's 38 significant digits, and never in exponent form).
-fn metric_number(n: Number) -> AttributeValue {
-    match n {
-        Number::Int(i) => AttributeValue::N(i.to_string()),
-        Number::Float(f) if f.is_finite() => {
-            let text = format!("{f:.6}");
-            let text = text.trim_end_matches('0').trim_end_matches('.');
-            AttributeValue::N(if text.is_empty() || text == "-" {
-                "0".into()
-            } else {
-                text.to_owned()
-            })
-        }
-        Number::Float(_) => AttributeValue::N("0".into()),
-    }
 }
 
 #[async_trait]
@@ -357,25 +257,5 @@ impl OpsStore for DynamoMetrics {
 
     async fn last_activity(&self) -> Result<u64, StoreError> {
         super::activity::last(&self.client, &self.table).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_plain_decimals() {
-        let n = |x| match metric_number(x) {
-            AttributeValue::N(v) => v,
-            _ => String::new(),
-        };
-        assert_eq!(n(Number::Int(42)), "42");
-        assert_eq!(n(Number::Float(0.1)), "0.1");
-        assert_eq!(n(Number::Float(3.0)), "3");
-        assert_eq!(n(Number::Float(1e-300)), "0");
-        assert_eq!(n(Number::Float(f64::NAN)), "0");
-        assert_eq!(Number::parse("3"), Some(Number::Int(3)));
-        assert_eq!(Number::parse("0.5"), Some(Number::Float(0.5)));
     }
 }

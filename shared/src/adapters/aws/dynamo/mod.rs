@@ -67,40 +67,6 @@ const BATCH_GET_ROUNDS: u32 = 8;
 /// Anonymous audit entries spread over this many partitions per day.
 const ANON_AUDIT_SHARDS: u32 = 16;
 
-/// Tunables, with the defaults the design names.
-#[derive(Debug, Clone, Copy)]
-pub struct DynamoSettings {
-    /// Workflow items (the workflow, agents, results, seen events) expire this long
-    /// after the workflow was created.
-    pub workflow_retention: Duration,
-    /// Audit entries expire this long after they were received.
-    pub audit_retention: Duration,
-    /// Items each marker is spread over (write sharding); a read takes the maximum.
-    pub marker_shards: u16,
-    /// Creation days `recent_workflows` walks back at most, starting tomorrow (UTC).
-    pub recent_days: u16,
-    /// Attempts of one `record_event` or `update_workflow` that keeps losing races.
-    pub max_attempts: u32,
-    /// Writes to one workflow from this process queue behind one of this many
-    /// locks (by workflow id) instead of racing each other through DynamoDB, where
-    /// every lost race is a cancelled transaction (billed, and retried). Writers in
-    /// other processes still race, and the conditions settle it. Zero: no locks.
-    pub local_lock_stripes: u16,
-}
-
-impl Default for DynamoSettings {
-    fn default() -> Self {
-        DynamoSettings {
-            workflow_retention: Duration::from_secs(90 * 24 * 3600),
-            audit_retention: Duration::from_secs(400 * 24 * 3600),
-            marker_shards: 64,
-            recent_days: 31,
-            max_attempts: 32,
-            local_lock_stripes: 64,
-        }
-    }
-}
-
 /// `WorkflowStore` over one DynamoDB table. Cheap to clone (the SDK client is a
 /// handle on shared state).
 #[derive(Clone)]
@@ -110,6 +76,8 @@ pub struct DynamoStore {
     clock: Arc<dyn Clock>,
     pub(crate) settings: DynamoSettings,
     stripes: Arc<[tokio::sync::Mutex<()>]>,
+    /// Also print what `record_event` counts as EMF lines (in Lambda).
+    emf: bool,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -117,6 +85,7 @@ impl std::fmt::Debug for DynamoStore {
         f.debug_struct("DynamoStore")
             .field("table", &self.table)
             .field("settings", &self.settings)
+            .field("emf", &self.emf)
             .finish_non_exhaustive()
     }
 }
@@ -138,7 +107,15 @@ impl DynamoStore {
             clock,
             settings: DynamoSettings::default(),
             stripes: stripes(DynamoSettings::default().local_lock_stripes),
+            emf: false,
         }
+    }
+
+    /// Also print what `record_event` counts as CloudWatch Embedded Metric
+    /// Format lines, as the metrics store does in Lambda.
+    pub fn with_emf(mut self, emf: bool) -> Self {
+        self.emf = emf;
+        self
     }
 
     pub fn with_settings(mut self, settings: DynamoSettings) -> Self {
@@ -146,6 +123,7 @@ impl DynamoStore {
         self.settings = DynamoSettings {
             marker_shards: settings.marker_shards.max(1),
             max_attempts: settings.max_attempts.max(1),
+            metric_shards: settings.metric_shards.max(1),
             ..settings
         };
         self
@@ -561,10 +539,15 @@ impl DynamoStore {
 
 mod activity;
 mod deliveries;
+mod metric_items;
 mod metrics;
+mod record_event;
+mod settings;
 mod workflows;
 
-pub use metrics::{DEFAULT_SHARDS, DynamoMetrics};
+pub use metric_items::DEFAULT_SHARDS;
+pub use metrics::DynamoMetrics;
+pub use settings::DynamoSettings;
 
 // ---- helpers -----------------------------------------------------------------------
 
