@@ -22,20 +22,22 @@ use osa_shared::domain::AgentId;
 use osa_shared::domain::workflow::WorkflowStatus;
 use osa_shared::ports::Clock;
 use osa_testkit::TestApp;
-use support::{CallCounter, endpoint, sdk_config, unique_name};
+use support::{CallCounter, CapacityEstimate, endpoint, sdk_config, unique_name};
 
 /// A TestApp whose stateful ports are DynamoDB, SQS and EventBridge on the
 /// local endpoint, every call counted per service.
-async fn app_on_aws(endpoint: &str) -> (TestApp, [CallCounter; 3]) {
+async fn app_on_aws(endpoint: &str) -> (TestApp, [CallCounter; 3], CapacityEstimate) {
     let config = sdk_config(endpoint).await;
     let counters = [
         CallCounter::default(),
         CallCounter::default(),
         CallCounter::default(),
     ];
+    let capacity = CapacityEstimate::default();
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&config)
             .interceptor(counters[0].clone())
+            .interceptor(capacity.clone())
             .build(),
     );
     let sqs = aws_sdk_sqs::Client::from_conf(
@@ -79,7 +81,8 @@ async fn app_on_aws(endpoint: &str) -> (TestApp, [CallCounter; 3]) {
     for counter in &counters {
         counter.reset();
     }
-    (app, counters)
+    capacity.reset();
+    (app, counters, capacity)
 }
 
 fn taken(counters: &[CallCounter; 3]) -> [BTreeMap<String, u64>; 3] {
@@ -112,7 +115,7 @@ async fn what_a_webhook_and_a_workflow_cost_on_aws() {
     let Some(endpoint) = endpoint("what_a_webhook_and_a_workflow_cost_on_aws") else {
         return;
     };
-    let (app, counters) = app_on_aws(&endpoint).await;
+    let (app, counters, capacity) = app_on_aws(&endpoint).await;
     let intake = osa_testkit::samples::intake();
     let id = submit(&app.services, intake.to_string().as_bytes(), "corr-calls")
         .await
@@ -123,10 +126,14 @@ async fn what_a_webhook_and_a_workflow_cost_on_aws() {
     print("intake", &intake_calls);
 
     let mut per_webhook = Vec::new();
+    let mut units = Vec::new();
     let mut workflow = [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()];
+    capacity.reset();
     for status in ["started", "completed"] {
         for agent in AgentId::ALL {
             app.send_agent_event(&id, agent, status).await;
+            units.push(capacity.units());
+            capacity.reset();
             let calls = taken(&counters);
             per_webhook.push(calls.iter().map(total).collect::<Vec<_>>());
             for (sum, calls) in workflow.iter_mut().zip(calls) {
@@ -145,6 +152,14 @@ async fn what_a_webhook_and_a_workflow_cost_on_aws() {
     // overrun), so nothing is counted after the write.
     let dynamodb: Vec<u64> = per_webhook.iter().map(|calls| calls[0]).collect();
     eprintln!("DynamoDB calls per accepted webhook: {dynamodb:?}");
+    // What README's cost per million webhooks starts from.
+    eprintln!("DynamoDB (write, read) units per accepted webhook, estimated: {units:?}");
+    assert!(
+        units
+            .iter()
+            .all(|(writes, reads)| *writes > 0 && *reads > 0),
+        "every webhook reads and writes: {units:?}"
+    );
     assert_eq!(workflow[0].get("BatchGetItem"), Some(&18), "one read each");
     assert_eq!(
         workflow[0].get("TransactWriteItems"),
@@ -186,7 +201,7 @@ async fn a_workflows_webhooks_are_counted_exactly_on_aws() {
     let Some(endpoint) = endpoint("a_workflows_webhooks_are_counted_exactly_on_aws") else {
         return;
     };
-    let (app, _) = app_on_aws(&endpoint).await;
+    let (app, _, _) = app_on_aws(&endpoint).await;
     osa_testkit::counts::a_workflow_counts_exactly(&app).await;
 }
 
@@ -204,7 +219,7 @@ async fn a_busy_client_pays_the_shared_rate_limit_in_leases() {
     let Some(endpoint) = endpoint("a_busy_client_pays_the_shared_rate_limit_in_leases") else {
         return;
     };
-    let (app, counters) = app_on_aws(&endpoint).await;
+    let (app, counters, _) = app_on_aws(&endpoint).await;
     let router = axum::Router::new().route("/ping", axum::routing::get(|| async { "pong" }));
     let edge = EdgeConfig {
         cors_allowed_origins: Vec::new(),

@@ -96,3 +96,106 @@ impl Intercept for CallCounter {
         Ok(())
     }
 }
+
+/// Estimates the capacity units DynamoDB requests consume, on-demand, from the
+/// requests as sent: a write unit per KB of each item put (twice that in a
+/// transaction), one for an update or a delete (twice in a transaction; OSA's
+/// updated items, counters, are under 1 KB), and a read unit per item or query
+/// read with strong consistency (up to 4 KB each). An estimate: DynamoDB counts
+/// an updated item's whole size, and a read item's real size.
+#[derive(Debug, Clone, Default)]
+pub struct CapacityEstimate(Arc<Mutex<(u64, u64)>>);
+
+impl CapacityEstimate {
+    /// (write units, read units) since the last reset.
+    pub fn units(&self) -> (u64, u64) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn reset(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = (0, 0);
+    }
+}
+
+/// An item's size as DynamoDB counts it: names plus values.
+fn item_bytes(item: &serde_json::Map<String, serde_json::Value>) -> u64 {
+    fn value_bytes(value: &serde_json::Value) -> u64 {
+        let Some((kind, inner)) = value.as_object().and_then(|o| o.iter().next()) else {
+            return 0;
+        };
+        match (kind.as_str(), inner) {
+            ("S" | "B", serde_json::Value::String(s)) => s.len() as u64,
+            ("N", serde_json::Value::String(n)) => (n.len() as u64).div_ceil(2) + 1,
+            ("M", serde_json::Value::Object(m)) => 3 + item_bytes(m),
+            ("L", serde_json::Value::Array(l)) => 3 + l.iter().map(value_bytes).sum::<u64>(),
+            ("SS" | "NS" | "BS", serde_json::Value::Array(l)) => l
+                .iter()
+                .filter_map(|s| s.as_str())
+                .map(|s| s.len() as u64)
+                .sum(),
+            _ => 1,
+        }
+    }
+    item.iter()
+        .map(|(name, value)| name.len() as u64 + value_bytes(value))
+        .sum()
+}
+
+impl Intercept for CapacityEstimate {
+    fn name(&self) -> &'static str {
+        "CapacityEstimate"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or(target);
+        let body: serde_json::Value = request
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
+        let kb = |item: &serde_json::Value| {
+            item.as_object()
+                .map_or(1, |o| item_bytes(o).div_ceil(1024).max(1))
+        };
+        let (writes, reads) = match operation {
+            "TransactWriteItems" => {
+                let items = body["TransactItems"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let units = items
+                    .iter()
+                    .map(|op| match op.get("Put") {
+                        Some(put) => 2 * kb(&put["Item"]),
+                        None => 2,
+                    })
+                    .sum();
+                (units, 0)
+            }
+            "PutItem" => (kb(&body["Item"]), 0),
+            "UpdateItem" | "DeleteItem" => (1, 0),
+            "BatchGetItem" => {
+                let keys = body["RequestItems"].as_object().map_or(0, |tables| {
+                    tables
+                        .values()
+                        .map(|t| t["Keys"].as_array().map_or(0, |k| k.len() as u64))
+                        .sum()
+                });
+                (0, keys)
+            }
+            "GetItem" | "Query" => (0, 1),
+            _ => (0, 0),
+        };
+        let mut units = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        units.0 += writes;
+        units.1 += reads;
+        Ok(())
+    }
+}
