@@ -426,21 +426,59 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         }
     });
 
+    // Ctrl-C or SIGTERM (what `kill`, systemd and container runtimes send) stop
+    // the server cleanly: requests in flight finish and the store closes, so the
+    // next start has no journal to recover. Live streams never end by themselves,
+    // so connections still open after a grace period are dropped.
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_signal().await;
         tracing::info!("shutting down");
+        let _ = stopping_tx.send(());
+    };
+    let grace = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
     };
     // The peer address names a client without a token for the rate limit.
-    let served = axum::serve(
+    let serving = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    .with_graceful_shutdown(shutdown);
+    let served = tokio::select! {
+        served = serving => served,
+        () = grace => {
+            tracing::warn!("connections still open after the grace period are closed");
+            Ok(())
+        }
+    };
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = schedules.await;
     served.map_err(|e| format!("server error: {e}"))
+}
+
+/// How long a stopping server waits for open connections (live streams).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Ctrl-C, or SIGTERM where there is one.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Polls the queue and runs jobs concurrently; a failed job becomes visible
