@@ -32,6 +32,18 @@ use crate::{BackendKind, ServeArgs};
 pub const ISSUER: &str = "osa-local";
 pub const AUDIENCE: &str = "osa-api";
 
+/// A development token: signed with the dev key, for the local issuer and audience.
+fn mint_dev_token(
+    keys: &DevKeys,
+    subject: &str,
+    scopes: &[&str],
+    ttl_secs: i64,
+) -> Result<String, String> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    keys.mint(ISSUER, AUDIENCE, subject, scopes, now, ttl_secs)
+        .map_err(|e| e.to_string())
+}
+
 /// The files `osa` keeps in its data dir, created on first use.
 pub struct LocalFiles {
     pub dir: PathBuf,
@@ -74,10 +86,7 @@ impl LocalFiles {
         scopes: &[&str],
         ttl_secs: i64,
     ) -> Result<String, String> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        self.keys
-            .mint(ISSUER, AUDIENCE, subject, scopes, now, ttl_secs)
-            .map_err(|e| e.to_string())
+        mint_dev_token(&self.keys, subject, scopes, ttl_secs)
     }
 }
 
@@ -406,21 +415,10 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     // Serving starts at once; the banner follows. Its development token takes an
     // RSA signature (tens of milliseconds, mostly reading the key), which no
     // request should wait for.
-    let keys = DevKeys {
-        private_pem: files.keys.private_pem.clone(),
-        public_pem: files.keys.public_pem.clone(),
-    };
+    let keys = files.keys.clone();
     let dir = files.dir.clone();
     tokio::task::spawn_blocking(move || {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        match keys.mint(
-            ISSUER,
-            AUDIENCE,
-            "local-developer",
-            &scopes::ALL,
-            now,
-            86_400,
-        ) {
+        match mint_dev_token(&keys, "local-developer", &scopes::ALL, 86_400) {
             Ok(token) => print_banner(&base, &dir, simulate, &token),
             Err(e) => tracing::error!(error = %e, "no development token"),
         }

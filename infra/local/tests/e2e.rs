@@ -2,28 +2,13 @@
 
 mod support;
 
+use support::Osa;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-/// A running `osa serve`, killed on drop.
-struct Osa {
-    child: Child,
-    base: String,
-    token: String,
-    data_dir: PathBuf,
-    http: reqwest::Client,
-}
-
-impl Drop for Osa {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-    }
-}
 
 fn unique_dir(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!(

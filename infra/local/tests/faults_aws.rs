@@ -27,6 +27,7 @@ use osa_shared::domain::access::scopes;
 use osa_shared::domain::workflow::WorkflowStatus;
 use osa_shared::ports::{AuditOutcome, Clock};
 use osa_testkit::fault_proxy::{FaultProxy, Throttle};
+use osa_testkit::samples::agent_event;
 use osa_testkit::{Reply, TestApp, call};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -164,20 +165,6 @@ impl OnAws {
     }
 }
 
-/// One agent's webhook, as OPAL sends it.
-fn event(workflow_id: &str, agent: AgentId, status: &str) -> Value {
-    let mut event = json!({
-        "workflow_id": workflow_id,
-        "agent_id": agent.as_str(),
-        "execution_id": format!("exec-{agent}"),
-        "execution_status": status,
-    });
-    if status == "completed" {
-        event["agent_data"] = osa_testkit::samples::agent_output();
-    }
-    event
-}
-
 /// A `503` with `Retry-After: 1` and exactly the JSON error.
 fn assert_unavailable(reply: &Reply, what: &str) {
     assert_eq!(
@@ -259,12 +246,12 @@ async fn an_endpoint_down_mid_run_answers_503_acknowledges_nothing_and_recovers(
     aws.start_workflow(&id).await;
     let mut acknowledged = 0;
     for agent in AgentId::ALL {
-        let reply = aws.send(&event(&id, agent, "started")).await;
+        let reply = aws.send(&agent_event(&id, agent, "started")).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
         acknowledged += 1;
     }
     for agent in &AgentId::ALL[..4] {
-        let reply = aws.send(&event(&id, *agent, "completed")).await;
+        let reply = aws.send(&agent_event(&id, *agent, "completed")).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
         acknowledged += 1;
     }
@@ -275,7 +262,11 @@ async fn an_endpoint_down_mid_run_answers_503_acknowledges_nothing_and_recovers(
     let other_intake = osa_testkit::samples::intake_with_id(&other);
     let (intake, intake_took) = timed("intake (down)", aws.submit(&other_intake)).await;
     assert_unavailable(&intake, "intake");
-    let (hook, hook_took) = timed("webhook (down)", aws.send(&event(&id, late, "completed"))).await;
+    let (hook, hook_took) = timed(
+        "webhook (down)",
+        aws.send(&agent_event(&id, late, "completed")),
+    )
+    .await;
     assert_unavailable(&hook, "webhook");
     let status_path = format!("/api/strategy/workflows/{id}");
     let (status, status_took) = timed("status (down)", aws.get(&status_path)).await;
@@ -289,10 +280,10 @@ async fn an_endpoint_down_mid_run_answers_503_acknowledges_nothing_and_recovers(
     aws.proxy.pass();
     let (tries, back_after) = until_served(&aws, &id, Duration::from_secs(10)).await;
     // The webhook answered 503 was not stored: now it is new (202), then a duplicate.
-    let again = aws.send(&event(&id, late, "completed")).await;
+    let again = aws.send(&agent_event(&id, late, "completed")).await;
     assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.text());
     assert_eq!(again.json()["duplicate"], false);
-    let twice = aws.send(&event(&id, late, "completed")).await;
+    let twice = aws.send(&agent_event(&id, late, "completed")).await;
     assert_eq!(twice.status, StatusCode::OK, "{}", twice.text());
     assert_eq!(twice.json()["duplicate"], true);
     assert_eq!(
@@ -307,7 +298,7 @@ async fn an_endpoint_down_mid_run_answers_503_acknowledges_nothing_and_recovers(
 
     // The run goes on to the end, its data intact.
     for agent in &AgentId::ALL[5..] {
-        let reply = aws.send(&event(&id, *agent, "completed")).await;
+        let reply = aws.send(&agent_event(&id, *agent, "completed")).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
     }
     let stored = aws
@@ -351,8 +342,11 @@ async fn a_stalled_endpoint_is_answered_503_within_the_budget() {
     let agent = AgentId::ALL[0];
 
     aws.proxy.stall();
-    let (hook, hook_took) =
-        timed("webhook (stalled)", aws.send(&event(&id, agent, "started"))).await;
+    let (hook, hook_took) = timed(
+        "webhook (stalled)",
+        aws.send(&agent_event(&id, agent, "started")),
+    )
+    .await;
     assert_unavailable(&hook, "webhook");
     let status_path = format!("/api/strategy/workflows/{id}");
     let (status, status_took) = timed("status (stalled)", aws.get(&status_path)).await;
@@ -363,7 +357,7 @@ async fn a_stalled_endpoint_is_answered_503_within_the_budget() {
 
     aws.proxy.pass();
     let (tries, back_after) = until_served(&aws, &id, Duration::from_secs(10)).await;
-    let again = aws.send(&event(&id, agent, "started")).await;
+    let again = aws.send(&agent_event(&id, agent, "started")).await;
     assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.text());
     assert_eq!(aws.accepted_webhooks(&id, agent).await, 1);
     eprintln!(
@@ -396,7 +390,7 @@ async fn dynamodb_throttling_below_the_attempt_budget_is_retried() {
         aws.proxy.throttle_dynamodb(2, kind, Some(operation));
         let (reply, took) = timed(
             &format!("webhook ({operation} throttled twice)"),
-            aws.send(&event(&id, agent, "started")),
+            aws.send(&agent_event(&id, agent, "started")),
         )
         .await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
@@ -434,7 +428,7 @@ async fn persistent_dynamodb_throttling_is_answered_503_within_the_budget() {
         let before = aws.proxy.throttled();
         let (hook, hook_took) = timed(
             &format!("webhook ({} always)", kind.code()),
-            aws.send(&event(&id, agent, "started")),
+            aws.send(&agent_event(&id, agent, "started")),
         )
         .await;
         assert_unavailable(&hook, "webhook");
@@ -456,7 +450,7 @@ async fn persistent_dynamodb_throttling_is_answered_503_within_the_budget() {
     }
     // Nothing was stored; now the webhook is new, and is stored once.
     assert_eq!(aws.accepted_webhooks(&id, agent).await, 0);
-    let reply = aws.send(&event(&id, agent, "started")).await;
+    let reply = aws.send(&agent_event(&id, agent, "started")).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
     assert_eq!(aws.accepted_webhooks(&id, agent).await, 1);
 }

@@ -16,33 +16,19 @@
 
 mod support;
 
+use support::Osa;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use osa_shared::domain::AgentId;
+use osa_testkit::samples::agent_event;
 use serde_json::{Value, json};
 
 /// Where the OPAL trigger goes: nothing listens there, so the built-in simulator
 /// sends no webhook and the test sends each one itself.
 const DEAD_OPAL_URL: &str = "http://127.0.0.1:9/opal-unreachable";
-
-/// A running `osa serve`, killed on drop.
-struct Osa {
-    child: Child,
-    base: String,
-    token: String,
-    data_dir: PathBuf,
-    http: reqwest::Client,
-}
-
-impl Drop for Osa {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-    }
-}
 
 impl Osa {
     fn start() -> Osa {
@@ -183,19 +169,6 @@ fn assert_unavailable(reply: &Reply, what: &str) {
     );
 }
 
-fn event(workflow_id: &str, agent: AgentId, status: &str) -> Value {
-    let mut event = json!({
-        "workflow_id": workflow_id,
-        "agent_id": agent.as_str(),
-        "execution_id": format!("exec-{agent}"),
-        "execution_status": status,
-    });
-    if status == "completed" {
-        event["agent_data"] = osa_testkit::samples::agent_output();
-    }
-    event
-}
-
 /// Sets the soft file-size limit of process `pid` (the hard limit stays).
 fn set_file_size_limit(pid: i32, bytes: Option<u64>) {
     let mut old = libc::rlimit {
@@ -245,12 +218,12 @@ async fn a_full_disk_answers_503_acknowledges_nothing_and_recovers() {
     assert_eq!(started.status, 202, "{}", started.body);
     let mut acknowledged = 0;
     for agent in AgentId::ALL {
-        let reply = osa.send(&event(&id, agent, "started")).await;
+        let reply = osa.send(&agent_event(&id, agent, "started")).await;
         assert_eq!(reply.status, 202, "{}", reply.body);
         acknowledged += 1;
     }
     for agent in AgentId::ALL[..4].iter().copied() {
-        let reply = osa.send(&event(&id, agent, "completed")).await;
+        let reply = osa.send(&agent_event(&id, agent, "completed")).await;
         assert_eq!(reply.status, 202, "{}", reply.body);
         acknowledged += 1;
     }
@@ -263,7 +236,7 @@ async fn a_full_disk_answers_503_acknowledges_nothing_and_recovers() {
     for round in 0..3 {
         let intake = osa.submit(&other).await;
         assert_unavailable(&intake, &format!("intake, round {round}"));
-        let hook = osa.send(&event(&id, late, "completed")).await;
+        let hook = osa.send(&agent_event(&id, late, "completed")).await;
         assert_unavailable(&hook, &format!("webhook, round {round}"));
         refused += 2;
         // Reads answer from what is stored.
@@ -281,7 +254,7 @@ async fn a_full_disk_answers_503_acknowledges_nothing_and_recovers() {
     let mut tries = 0;
     let again = loop {
         tries += 1;
-        let reply = osa.send(&event(&id, late, "completed")).await;
+        let reply = osa.send(&agent_event(&id, late, "completed")).await;
         if reply.status != 503 || Instant::now() > deadline {
             break reply;
         }
@@ -293,7 +266,7 @@ async fn a_full_disk_answers_503_acknowledges_nothing_and_recovers() {
         again.body
     );
     acknowledged += 1;
-    let twice = osa.send(&event(&id, late, "completed")).await;
+    let twice = osa.send(&agent_event(&id, late, "completed")).await;
     assert_eq!(twice.status, 200, "{}", twice.body);
     assert_eq!(twice.body["duplicate"], true);
     let created = osa.submit(&other).await;
@@ -303,7 +276,7 @@ async fn a_full_disk_answers_503_acknowledges_nothing_and_recovers() {
         "the refused intake was not stored"
     );
     for agent in AgentId::ALL[5..].iter().copied() {
-        let reply = osa.send(&event(&id, agent, "completed")).await;
+        let reply = osa.send(&agent_event(&id, agent, "completed")).await;
         assert_eq!(reply.status, 202, "{}", reply.body);
         acknowledged += 1;
     }

@@ -204,15 +204,7 @@ impl TestApp {
         agent: osa_shared::domain::AgentId,
         status: &str,
     ) {
-        let mut event = serde_json::json!({
-            "workflow_id": workflow_id,
-            "agent_id": agent.as_str(),
-            "execution_id": format!("exec-{agent}"),
-            "execution_status": status,
-        });
-        if status == "completed" {
-            event["agent_data"] = crate::samples::agent_output();
-        }
+        let event = crate::samples::agent_event(workflow_id, agent, status);
         self.send_webhook(&event).await;
     }
 

@@ -27,3 +27,18 @@ pub fn agent_output() -> Value {
     serde_json::from_str(AGENT_OUTPUT_JSON)
         .unwrap_or_else(|e| panic!("events/samples/agent-output.json: {e}"))
 }
+
+/// One agent's webhook body, as OPAL sends it: its status, and for a completed
+/// agent the sample `agent_data`.
+pub fn agent_event(workflow_id: &str, agent: osa_shared::domain::AgentId, status: &str) -> Value {
+    let mut event = serde_json::json!({
+        "workflow_id": workflow_id,
+        "agent_id": agent.as_str(),
+        "execution_id": format!("exec-{agent}"),
+        "execution_status": status,
+    });
+    if status == "completed" {
+        event["agent_data"] = agent_output();
+    }
+    event
+}

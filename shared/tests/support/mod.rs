@@ -45,6 +45,14 @@ pub fn unique_name(what: &str) -> String {
     format!("osa-{what}-{}", &id[..12])
 }
 
+/// The operation a request calls, from the `X-Amz-Target` header of the JSON
+/// protocols DynamoDB, SQS and EventBridge speak (`DynamoDB_20120810.PutItem`:
+/// `PutItem`).
+fn operation(request: &aws_sdk_dynamodb::config::http::HttpRequest) -> &str {
+    let target = request.headers().get("x-amz-target").unwrap_or("unknown");
+    target.rsplit('.').next().unwrap_or(target)
+}
+
 /// Counts the requests a client sends, per operation (from the `X-Amz-Target`
 /// header of the JSON protocols DynamoDB, SQS and EventBridge speak). Counts every
 /// attempt the SDK transmits, retries included.
@@ -76,12 +84,7 @@ impl Intercept for CallCounter {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("unknown");
-        let mut operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        let mut operation = operation(context.request()).to_owned();
         // The shared rate limit's writes, told apart (their key is `RATE#<client>`).
         let body = context.request().body().bytes().unwrap_or_default();
         if operation == "UpdateItem" && body.windows(6).any(|w| w == b"\"RATE#") {
@@ -153,8 +156,7 @@ impl Intercept for CapacityEstimate {
         _cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let request = context.request();
-        let target = request.headers().get("x-amz-target").unwrap_or_default();
-        let operation = target.rsplit('.').next().unwrap_or(target);
+        let operation = operation(request);
         let body: serde_json::Value = request
             .body()
             .bytes()

@@ -1,8 +1,26 @@
 //! What the tests that run the `osa` binary share.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::Child;
 use std::time::Duration;
+
+/// A running `osa serve`, killed on drop (its data dir removed).
+pub struct Osa {
+    pub child: Child,
+    pub base: String,
+    pub token: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Drop for Osa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
 
 /// The URL a started `osa serve` prints (`OSA listening on <url>`), read from its
 /// piped stdout; the rest of its output is drained so the server never blocks.

@@ -8,6 +8,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use crate::domain::access::AccessError;
 
 /// A local RSA key pair for development: `osa` creates it on first start.
+#[derive(Clone)]
 pub struct DevKeys {
     pub private_pem: String,
     pub public_pem: String,
