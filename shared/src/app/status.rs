@@ -105,8 +105,16 @@ pub async fn workflow_and_report(
     let Some(workflow) = workflow else {
         return Ok(None);
     };
-    let report = build_report(&workflow, &agents, &results, services.clock.now());
-    Ok(Some((workflow, report)))
+    // Synthesis reads every result (milliseconds of CPU for nine 15 KB
+    // outputs): off the async workers, so requests in flight keep moving.
+    let now = services.clock.now();
+    tokio::task::spawn_blocking(move || {
+        let report = build_report(&workflow, &agents, &results, now);
+        (workflow, report)
+    })
+    .await
+    .map(Some)
+    .map_err(|e| StoreError::Unavailable(format!("synthesis failed: {e}")))
 }
 
 #[derive(Debug, Serialize, PartialEq)]

@@ -14,9 +14,11 @@ pub(super) struct Sentence {
     pub(super) text: String,
     pub(super) terms: Terms,
     pub(super) has_number: bool,
-    /// The agent writes the same sentence, or one built on the same skeleton,
-    /// more than once (per page, per segment, ...): it says nothing specific.
-    pub(super) repeated: bool,
+    /// What may back a recommendation: a whole sentence, not a heading, not a
+    /// statement of order, and not boilerplate (the agent writes the same
+    /// sentence, or one on the same skeleton, more than once: per page, per
+    /// segment, ...).
+    pub(super) finding: bool,
 }
 
 /// Sentences sharing this much of their words are one skeleton.
@@ -34,9 +36,7 @@ pub(super) fn sentences(out: &AgentOutput) -> Vec<Sentence> {
     }
     let texts: Vec<String> = texts.into_iter().map(|t| t.trim().to_owned()).collect();
     let words: Vec<Vec<u64>> = texts.iter().map(|t| word_hashes(t)).collect();
-    let repeated: Vec<bool> = (0..texts.len())
-        .map(|i| (0..texts.len()).any(|j| i != j && jaccard(&words[i], &words[j]) >= SAME_SKELETON))
-        .collect();
+    let repeated = same_skeletons(&words);
     let mut seen = std::collections::HashSet::new();
     texts
         .into_iter()
@@ -45,10 +45,46 @@ pub(super) fn sentences(out: &AgentOutput) -> Vec<Sentence> {
         .map(|(text, repeated)| Sentence {
             terms: Terms::parse(&text),
             has_number: text.chars().any(|c| c.is_ascii_digit()),
-            repeated,
+            finding: !repeated && is_finding(&text),
             text,
         })
         .collect()
+}
+
+/// Which word sets share [`SAME_SKELETON`] of their words with another set.
+///
+/// Prefix filtering keeps this near linear where comparing every pair was
+/// quadratic (a 15 KB output has hundreds of sentences): with each set's
+/// words ordered rarest first, two sets that share at least `t` of their
+/// union share a word among the first `|set| - ceil(t * |set|) + 1` of each,
+/// so only sets meeting in such a word are compared.
+fn same_skeletons(words: &[Vec<u64>]) -> Vec<bool> {
+    let mut frequency: HashMap<u64, usize> = HashMap::new();
+    for w in words.iter().flatten() {
+        *frequency.entry(*w).or_default() += 1;
+    }
+    let mut repeated = vec![false; words.len()];
+    let mut by_prefix_word: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut compared_with = vec![usize::MAX; words.len()];
+    for (i, set) in words.iter().enumerate() {
+        let mut rarest_first: Vec<(usize, u64)> = set.iter().map(|w| (frequency[w], *w)).collect();
+        rarest_first.sort_unstable();
+        let needed = (SAME_SKELETON * set.len() as f64).ceil() as usize;
+        let prefix = &rarest_first[..(set.len() + 1).saturating_sub(needed.max(1))];
+        for (_, word) in prefix {
+            for &j in by_prefix_word.get(word).into_iter().flatten() {
+                if compared_with[j] != i && jaccard(set, &words[j]) >= SAME_SKELETON {
+                    repeated[i] = true;
+                    repeated[j] = true;
+                }
+                compared_with[j] = i;
+            }
+        }
+        for (_, word) in prefix {
+            by_prefix_word.entry(*word).or_default().push(i);
+        }
+    }
+    repeated
 }
 
 /// The sentence's distinct lowercase words, as sorted hashes (FNV-1a).
@@ -115,6 +151,15 @@ fn split_sentences(text: &str) -> Vec<String> {
     out
 }
 
+/// Whether a sentence may back a recommendation: whole (ending as a sentence
+/// ends, long enough to say something) and not a statement of order.
+fn is_finding(text: &str) -> bool {
+    let text = text.trim_end();
+    text.split_whitespace().count() >= EVIDENCE_MIN_WORDS
+        && text.ends_with(['.', '!', '?'])
+        && order_of_work(text).is_none()
+}
+
 /// A finding that backs a recommendation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
@@ -164,12 +209,7 @@ const EVIDENCE_MIN_WORDS: usize = 6;
 /// not the agent's boilerplate, and not the statements of order, which are
 /// shown as dependencies.
 pub(super) fn support(sentence: &Sentence, wordings: &[Terms], rarity: &Rarity) -> Option<f64> {
-    let text = sentence.text.trim_end();
-    if sentence.repeated
-        || text.split_whitespace().count() < EVIDENCE_MIN_WORDS
-        || !text.ends_with(['.', '!', '?'])
-        || order_of_work(text).is_some()
-    {
+    if !sentence.finding {
         return None;
     }
     wordings
@@ -332,6 +372,21 @@ pub(super) fn kpis(agent: AgentId, out: &AgentOutput) -> Vec<Kpi> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The prefix filter finds exactly the pairs comparing every pair finds.
+        #[test]
+        fn same_skeletons_matches_comparing_every_pair(
+            sets in prop::collection::vec(prop::collection::btree_set(0u64..24, 0..9), 0..40)
+        ) {
+            let words: Vec<Vec<u64>> = sets.into_iter().map(|s| s.into_iter().collect()).collect();
+            let every_pair: Vec<bool> = (0..words.len())
+                .map(|i| (0..words.len()).any(|j| i != j && jaccard(&words[i], &words[j]) >= SAME_SKELETON))
+                .collect();
+            prop_assert_eq!(same_skeletons(&words), every_pair);
+        }
+    }
 
     #[test]
     fn prose_splits_into_sentences_but_not_at_decimals() {
