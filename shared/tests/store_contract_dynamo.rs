@@ -350,7 +350,7 @@ async fn a_large_result_is_split_into_parts_and_read_back_whole() {
     let mut data = sample_agent_data();
     data["attachment"] = json!(base64::engine::general_purpose::STANDARD.encode(&noise));
     let mut ev = event(&id, AgentId::GeoAudit, "completed");
-    ev.agent_data = Some(data.clone());
+    ev.agent_data = Some(data.clone().into());
     let outcome = store
         .record_event(&ev, &attempt(clock.now()))
         .await
@@ -359,7 +359,7 @@ async fn a_large_result_is_split_into_parts_and_read_back_whole() {
 
     let results = store.get_results(&id).await.expect("results");
     assert_eq!(results.len(), 1);
-    assert_eq!(results[0].agent_data, data);
+    assert_eq!(*results[0].agent_data, data);
 
     let parts = client
         .query()

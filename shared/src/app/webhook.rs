@@ -132,7 +132,8 @@ pub async fn ingest(
     let policy = &services.config.pii;
     let mut findings = Findings::default();
     if let Some(data) = event.agent_data.as_mut() {
-        findings.merge(redact_json(data, policy));
+        // The event's only reference yet: redacted in place, not copied.
+        findings.merge(redact_json(std::sync::Arc::make_mut(data), policy));
     }
     if let Some(error) = event.error.take() {
         let (redacted, found) = redact_text(&error, policy);

@@ -1,5 +1,7 @@
 //! Agent webhook payloads: both vocabularies parsed, validated and normalised.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -117,10 +119,10 @@ pub struct AgentEvent {
     pub error: Option<String>,
     /// The agent failed because Optimizely refused the key (401/403).
     pub optimizely_refused: Option<RefusedService>,
-    /// The validated output of a completed agent.
-    pub output: Option<AgentOutput>,
-    /// The raw `agent_data` (for a completed agent), stored as received after redaction.
-    pub agent_data: Option<Value>,
+    /// The `agent_data` of a completed agent (validated as an `AgentOutput`),
+    /// stored as received after redaction. Shared, not copied, on its way
+    /// to the store: it is most of the body.
+    pub agent_data: Option<Arc<Value>>,
     /// Identity for de-duplication: the execution id where there is one, else a
     /// content hash. Scoped to the workflow.
     pub dedup_key: String,
@@ -178,7 +180,6 @@ impl AgentEvent {
                 allowed_ms / 1000
             )),
             optimizely_refused: None,
-            output: None,
             agent_data: None,
             event_id: event_id(workflow_id, &dedup_key),
             dedup_key,
@@ -269,7 +270,7 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
         None => None,
     };
 
-    let mut output = None;
+    let mut output: Option<AgentOutput> = None;
     if kind == Some(EventKind::Completed) {
         match &wire.agent_data {
             None | Some(Value::Null) => v.push("agent_data", "is required when an agent completes"),
@@ -300,7 +301,7 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
             .map(str::to_owned)
     });
     let agent_data = if kind == EventKind::Completed {
-        wire.agent_data
+        wire.agent_data.map(Arc::new)
     } else {
         None
     };
@@ -310,7 +311,7 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
         kind,
         wire.execution_id.as_deref(),
         wire.offset,
-        agent_data.as_ref(),
+        agent_data.as_deref(),
     );
     let event_id = event_id(&wire.workflow_id, &dedup_key);
     Ok(AgentEvent {
@@ -327,7 +328,6 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
         environment: wire.environment,
         error: error.map(|e| e.chars().take(500).collect()),
         optimizely_refused: meta.optimizely_refused,
-        output,
         agent_data,
         dedup_key,
         event_id,
@@ -425,7 +425,7 @@ pub(crate) mod tests {
         assert_eq!(ev.kind, EventKind::Completed);
         assert_eq!(ev.confidence, Some(0.87));
         assert_eq!(ev.duration_ms, Some(4200));
-        assert!(ev.output.is_some());
+        assert!(ev.agent_data.is_some());
         assert!(ev.dedup_key.starts_with("x:exec-content_review:"));
     }
 

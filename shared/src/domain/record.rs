@@ -3,6 +3,8 @@
 //! here what to do, and writes what it is told in one atomic step. So the two
 //! stores cannot disagree about an outcome, an audit reason or a status code.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -23,7 +25,8 @@ pub struct AgentResult {
     pub received_at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
-    pub agent_data: serde_json::Value,
+    /// Shared with the event that carried it.
+    pub agent_data: Arc<serde_json::Value>,
     /// The workflow run that produced it (0: the first).
     #[serde(default)]
     pub run: u32,
@@ -66,7 +69,7 @@ impl AgentResult {
                 event_id: event.event_id.clone(),
                 received_at,
                 confidence: event.confidence,
-                agent_data: data.clone(),
+                agent_data: Arc::clone(data),
                 run,
             }),
             _ => None,

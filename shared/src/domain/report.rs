@@ -69,7 +69,7 @@ pub fn build_report(
                     confidence: earlier.map_or(a.confidence, |r| r.confidence),
                     // Validated when it arrived; stored after PII redaction, so read
                     // it leniently: an unreadable document counts as no output.
-                    output: result.and_then(|r| AgentOutput::deserialize(&r.agent_data).ok()),
+                    output: result.and_then(|r| AgentOutput::deserialize(&*r.agent_data).ok()),
                     late: earlier.is_none() && a.late_result_at.is_some(),
                 }
             })

@@ -428,10 +428,8 @@ async fn a_clean_run_sends_a_started_and_a_completed_event_per_agent() {
         assert_eq!(done.kind, EventKind::Completed, "{agent}");
         assert_eq!(done.workflow_id, "wf-e2e");
         assert_eq!(done.correlation_id.as_deref(), Some("corr-test"));
-        assert!(
-            done.output.is_some() && done.agent_data.is_some(),
-            "{agent}"
-        );
+        // Parsed, so validated as an agent output.
+        assert!(done.agent_data.is_some(), "{agent}");
         assert!(done.confidence.is_some_and(|c| (0.0..=1.0).contains(&c)));
         assert!(started.occurred_at.is_some() && done.occurred_at.is_some());
         match &started.execution_id {

@@ -14,6 +14,9 @@
 //! and only then answers every caller. So a write's future resolves only once the
 //! write is durable (WAL, `synchronous=FULL`), and N concurrent writers cost one fsync.
 //!
+//! Checkpoints (copying the log back into the database file) run on a thread of
+//! their own (`checkpoint`), not in the writer's commits.
+//!
 //! Reads: a small pool of read-only connections used through `spawn_blocking`; WAL
 //! lets them run while the writer writes. No SQLite call ever runs on the async runtime.
 
@@ -114,6 +117,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_visibility ON jobs (visible_at_ms);
 ";
 
+mod checkpoint;
 mod deliveries;
 mod metrics;
 mod queue;
@@ -152,7 +156,8 @@ impl SqliteStore {
     /// date and starts the writer thread. Blocking: call it at startup, or from
     /// `spawn_blocking`.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<SqliteStore, StoreError> {
-        let conn = open_writer(path)?;
+        let mut conn = open_writer(path)?;
+        checkpoint::hand_off(&mut conn, path)?;
         let (tx, rx) = mpsc::channel::<Box<dyn WriteOp>>();
         std::thread::Builder::new()
             .name("osa-sqlite-writer".into())
@@ -491,6 +496,37 @@ mod tests {
     fn store(dir: &TempDir) -> SqliteStore {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::UNIX_EPOCH));
         SqliteStore::open(&dir.0.join("osa.db"), clock).unwrap()
+    }
+
+    /// The writer only appends to the log; the checkpointer copies it into the
+    /// database file. Below the writer's own threshold, only the checkpointer
+    /// can have grown the file.
+    #[tokio::test]
+    async fn the_log_is_copied_back_by_the_checkpointer_not_the_writer() {
+        let dir = TempDir::new("checkpoint");
+        let store = store(&dir);
+        let db = dir.0.join("osa.db");
+        let before = std::fs::metadata(&db).unwrap().len();
+        // ~1,500 pages of log, past the checkpointer's wake-up, short of the writer's.
+        for _ in 0..6 {
+            store
+                .write(|c| {
+                    c.execute_batch("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
+                        .or_unavailable()?;
+                    c.execute("INSERT INTO filler (b) VALUES (zeroblob(1000000))", [])
+                        .or_unavailable()
+                })
+                .await
+                .unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::fs::metadata(&db).unwrap().len() < before + 5_000_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the checkpointer never copied the log back"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]

@@ -133,7 +133,7 @@ pub async fn accepted_events_move_agent_and_workflow(store: &Store, clock: &Manu
     assert_eq!(r.event_id, ev3.event_id);
     assert_eq!(r.received_at, t3);
     assert_eq!(r.confidence, Some(0.87));
-    assert_eq!(r.agent_data, sample_agent_data());
+    assert_eq!(*r.agent_data, sample_agent_data());
     assert!(store.marker(Marker::LastWebhook).await.unwrap() >= Some(whole_ms(t3)));
     assert!(store.marker(Marker::LastAgentData).await.unwrap() >= Some(whole_ms(t3)));
 
