@@ -457,6 +457,17 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = schedules.await;
+    if matches!(args.backend, BackendKind::Sqlite) {
+        // The log goes into the database file now, not at the next start.
+        let db = files.dir.join("osa.db");
+        let emptied = tokio::task::spawn_blocking(move || SqliteStore::empty_log(&db))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        if let Err(e) = emptied {
+            tracing::warn!(error = %e, "the store's log is read at the next start");
+        }
+    }
     served.map_err(|e| format!("server error: {e}"))
 }
 

@@ -191,6 +191,54 @@ async fn an_intake_becomes_a_completed_workflow_with_nine_results() {
     intake_to_nine_results(&osa).await;
 }
 
+/// SIGTERM (what `kill`, systemd and container runtimes send) stops the server
+/// cleanly, with the store's write-ahead log in the database file: the next
+/// start has no log to read, and what was acknowledged is there.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_with_its_log_in_the_database() {
+    let mut osa = Osa::start(
+        "sigterm",
+        &[
+            "--no-simulator",
+            "--opal-url",
+            "http://127.0.0.1:9/opal-unreachable",
+        ],
+    );
+    let id = new_id();
+    let (status, _) = osa.post_intake(&intake(&id)).await;
+    assert_eq!(status, 202);
+    let log = osa.data_dir.join("osa.db-wal");
+    assert!(
+        std::fs::metadata(&log).is_ok_and(|m| m.len() > 0),
+        "the intake is in the log first"
+    );
+
+    let pid = libc::pid_t::try_from(osa.child.id()).expect("a pid");
+    // SAFETY: kill(2) with a child's pid and a signal number touches no memory.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exited = loop {
+        if let Some(status) = osa.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "osa did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exited.success(), "osa exited with {exited}");
+    assert!(
+        std::fs::metadata(&log).map_or(true, |m| m.len() == 0),
+        "the log was left for the next start to read"
+    );
+    let db = rusqlite::Connection::open(osa.data_dir.join("osa.db")).expect("the database");
+    let stored: i64 = db
+        .query_row("SELECT COUNT(*) FROM workflows WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .expect("the workflows table");
+    assert_eq!(stored, 1);
+}
+
 /// The same run on DynamoDB, SQS and EventBridge at the local AWS-compatible
 /// endpoint that `infra/test.sh` starts (`OSA_TEST_AWS_ENDPOINT`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

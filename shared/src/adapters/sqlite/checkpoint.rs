@@ -13,30 +13,44 @@ use std::sync::mpsc;
 
 use rusqlite::Connection;
 use rusqlite::hooks::Wal;
+use rusqlite::wal::CheckpointMode;
 
-use super::{BUSY_TIMEOUT, SqliteResult};
+use super::{BUSY_TIMEOUT, SqliteResult, SqliteStore};
 use crate::ports::StoreError;
 
-/// Log pages after which the checkpointer is woken (SQLite's own automatic
-/// checkpoint threshold).
-const WAKE_AT_PAGES: c_int = 1000;
+impl SqliteStore {
+    /// Copies the whole log into the database file and empties it, after the
+    /// writes in progress. A process that stops calls it last, so its next
+    /// start has no log to read.
+    pub fn empty_log(path: &Path) -> Result<(), StoreError> {
+        let conn = open_checkpointer(path)?;
+        let (pages_left, _) = conn
+            .wal_checkpoint_v2(None::<&str>, CheckpointMode::TRUNCATE)
+            .or_unavailable()?;
+        match pages_left {
+            0 => Ok(()),
+            n => Err(StoreError::Unavailable(format!(
+                "{n} log pages are still in use"
+            ))),
+        }
+    }
+}
+
+/// Log pages after which the checkpointer is woken. Four times SQLite's own
+/// automatic threshold: a page written again and again (a workflow's row) is
+/// copied once per checkpoint, and each checkpoint costs two fsyncs.
+const WAKE_AT_PAGES: c_int = 4000;
 
 /// Log pages after which the writer checkpoints the rest itself. The log
 /// starts over only once all of it is in the database file, which a checkpoint
 /// running beside a writer that never pauses never quite reaches; this bounds
-/// the log (~32 MB), and leaves the writer little to copy.
-const WRITER_CHECKPOINT_AT_PAGES: c_int = 8000;
+/// the log (~64 MB), and leaves the writer little to copy.
+const WRITER_CHECKPOINT_AT_PAGES: c_int = 16000;
 
 /// Hands `writer`'s checkpoints to a thread of their own, which stops when
 /// `writer` is closed.
 pub(super) fn hand_off(writer: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let checkpointer = Connection::open(path).or_unavailable()?;
-    checkpointer.busy_timeout(BUSY_TIMEOUT).or_unavailable()?;
-    // A connection learns that the file is in WAL mode when it first reads it;
-    // until then a checkpoint does nothing.
-    checkpointer
-        .pragma_query_value(None, "journal_mode", |r| r.get::<_, String>(0))
-        .or_unavailable()?;
+    let checkpointer = open_checkpointer(path)?;
     // One wake-up pending at most: a busy writer's notes fold into one.
     let (wake, woken) = mpsc::sync_channel::<()>(1);
     std::thread::Builder::new()
@@ -58,6 +72,16 @@ pub(super) fn hand_off(writer: &mut Connection, path: &Path) -> Result<(), Store
             Ok(())
         }))
         .or_unavailable()
+}
+
+fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).or_unavailable()?;
+    conn.busy_timeout(BUSY_TIMEOUT).or_unavailable()?;
+    // A connection learns that the file is in WAL mode when it first reads it;
+    // until then a checkpoint does nothing.
+    conn.pragma_query_value(None, "journal_mode", |r| r.get::<_, String>(0))
+        .or_unavailable()?;
+    Ok(conn)
 }
 
 fn checkpoint_loop(conn: &Connection, woken: &mpsc::Receiver<()>) {

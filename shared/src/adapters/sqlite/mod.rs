@@ -507,8 +507,8 @@ mod tests {
         let store = store(&dir);
         let db = dir.0.join("osa.db");
         let before = std::fs::metadata(&db).unwrap().len();
-        // ~1,500 pages of log, past the checkpointer's wake-up, short of the writer's.
-        for _ in 0..6 {
+        // ~5,000 pages of log, past the checkpointer's wake-up, short of the writer's.
+        for _ in 0..20 {
             store
                 .write(|c| {
                     c.execute_batch("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
@@ -527,6 +527,33 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_stopping_process_leaves_no_log_to_read() {
+        let dir = TempDir::new("empty-log");
+        let store = store(&dir);
+        store
+            .write(|c| {
+                c.execute("INSERT INTO markers (name, at_ms) VALUES ('m', 1)", [])
+                    .or_unavailable()
+            })
+            .await
+            .unwrap();
+        let log = dir.0.join("osa.db-wal");
+        assert!(std::fs::metadata(&log).unwrap().len() > 0);
+        SqliteStore::empty_log(store.path()).unwrap();
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
+        let kept: i64 = store
+            .read(|c| {
+                c.query_row("SELECT at_ms FROM markers WHERE name = 'm'", [], |r| {
+                    r.get(0)
+                })
+                .or_unavailable()
+            })
+            .await
+            .unwrap();
+        assert_eq!(kept, 1);
     }
 
     #[tokio::test]
