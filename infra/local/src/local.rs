@@ -302,7 +302,19 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(run(args))
+    let embedded_db =
+        matches!(args.backend, BackendKind::Sqlite).then(|| args.data.data_dir.join("osa.db"));
+    let served = runtime.block_on(run(args));
+    // Work still in flight (an intake's follow-up, a delivery's attempt) ends
+    // with the runtime, and the store's handles with it; then the store's log
+    // goes into the database file, so the next start has none to read.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    if let Some(db) = embedded_db
+        && let Err(e) = SqliteStore::empty_log(&db)
+    {
+        tracing::warn!(error = %e, "the store's log is read at the next start");
+    }
+    served
 }
 
 /// A file-size limit (`ulimit -f`, `RLIMIT_FSIZE`) reached must fail the write
@@ -457,17 +469,6 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = schedules.await;
-    if matches!(args.backend, BackendKind::Sqlite) {
-        // The log goes into the database file now, not at the next start.
-        let db = files.dir.join("osa.db");
-        let emptied = tokio::task::spawn_blocking(move || SqliteStore::empty_log(&db))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
-        if let Err(e) = emptied {
-            tracing::warn!(error = %e, "the store's log is read at the next start");
-        }
-    }
     served.map_err(|e| format!("server error: {e}"))
 }
 

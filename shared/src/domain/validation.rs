@@ -121,6 +121,13 @@ impl Violations {
 /// Deserialises `T` from raw bytes, which must hold a JSON object; a shape error
 /// carries the path it happened at.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, InvalidBody> {
+    // Most bodies are valid: read them without tracking where the reader is,
+    // and read a refused one again to say where it went wrong.
+    if let Ok(Object(value)) =
+        Object::<T>::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+    {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let Object(value) = serde_path_to_error::deserialize(de).map_err(shape_or_syntax)?;
     Ok(value)
@@ -205,6 +212,10 @@ pub fn from_value<T: DeserializeOwned>(
     value: &serde_json::Value,
     root: &str,
 ) -> Result<T, Vec<FieldError>> {
+    // As in `parse_json`: the path is tracked only to explain a refusal.
+    if let Ok(parsed) = T::deserialize(value) {
+        return Ok(parsed);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let inner = e.path().to_string();
         let path = match (root.is_empty(), inner.as_str()) {
