@@ -507,8 +507,8 @@ mod tests {
         let store = store(&dir);
         let db = dir.0.join("osa.db");
         let before = std::fs::metadata(&db).unwrap().len();
-        // ~5,000 pages of log, past the checkpointer's wake-up, short of the writer's.
-        for _ in 0..20 {
+        // ~1,500 pages of log, past the checkpointer's wake-up, short of the writer's.
+        for _ in 0..6 {
             store
                 .write(|c| {
                     c.execute_batch("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
