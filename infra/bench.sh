@@ -9,7 +9,7 @@
 #
 # Rows: one connection (p50, p99), 16 connections (throughput, p50, p99, errors),
 # 64 connections (throughput, p99), the server's peak resident memory under load,
-# and process start to its first 202. Needs wrk (installed from Debian if missing).
+# process start to its first 202, and the server's CPU time per webhook at 16. Needs wrk (installed from Debian if missing).
 # Not part of the test command: timings belong to a quiet machine, not to CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,10 +91,15 @@ sample_rss() {
     done
 }
 
+# The server's CPU time (user and system, in clock ticks) so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+
 run_wrk sequential 1 1
 sample_rss &
 SAMPLER=$!
+CPU_BEFORE=$(cpu_ticks)
 run_wrk c16 2 16
+echo "$CPU_BEFORE $(cpu_ticks) $(getconf CLK_TCK)" >"$DIR/cpu.txt"
 kill "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
 run_wrk c64 2 64
@@ -150,11 +155,14 @@ def wrk(name):
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return {"rps": rps, "p50": ms(50), "p99": ms(99), "errors": errors}
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    return {"rps": rps, "p50": ms(50), "p99": ms(99), "errors": errors, "requests": requests}
 
 seq, c16, c64 = wrk("sequential"), wrk("c16"), wrk("c64")
 rss_mb = int(open(os.path.join(workdir, "rss.txt")).read()) / 1024 if os.path.exists(os.path.join(workdir, "rss.txt")) else float("nan")
 start_ms = float(open(os.path.join(workdir, "start.txt")).read())
+before, after, hz = (int(n) for n in open(os.path.join(workdir, "cpu.txt")).read().split())
+cpu_us = (after - before) / hz * 1e6 / max(c16["requests"], 1)
 rows = [
     ("throughput at c16", f"{c16['rps']:,.0f} req/s, {c16['errors']} errors", "≥ 10,000 req/s, 0 errors", c16["rps"] >= 10_000 and c16["errors"] == 0),
     ("latency at c16", f"p50 {c16['p50']:.2f} ms, p99 {c16['p99']:.2f} ms", "p99 ≤ 5 ms", c16["p99"] <= 5),
@@ -162,6 +170,8 @@ rows = [
     ("sequential (one connection)", f"p50 {seq['p50']:.2f} ms, p99 {seq['p99']:.2f} ms", "p50 ≤ 0.4 ms", seq["p50"] <= 0.4),
     ("process start → first 202", f"{start_ms:.0f} ms", "≤ 30 ms", start_ms <= 30),
     ("RSS under load (c16)", f"{rss_mb:.0f} MB", "≤ 40 MB", rss_mb <= 40),
+    # Not in the issue's table: what its c16 goal needs, two cores shared with wrk.
+    ("server CPU per webhook (c16)", f"{cpu_us:.0f} µs", "≤ ~100 µs", cpu_us <= 100),
 ]
 width = [max(len(r[i]) for r in rows + [("measure", "now", "goal")]) for i in range(3)]
 print(f"\n| {'measure':<{width[0]}} | {'now':<{width[1]}} | {'goal':<{width[2]}} | met |")
