@@ -31,6 +31,8 @@ use crate::{BackendKind, ServeArgs};
 
 pub const ISSUER: &str = "osa-local";
 pub const AUDIENCE: &str = "osa-api";
+/// The embedded store's database file, in the data dir.
+const DATABASE_FILE: &str = "osa.db";
 
 /// A development token: signed with the dev key, for the local issuer and audience.
 fn mint_dev_token(
@@ -147,7 +149,8 @@ pub fn embedded_services(
 
 /// The data dir's embedded store; domain events to the log.
 fn embedded_adapters(files: &LocalFiles, clock: Arc<dyn Clock>) -> Result<Adapters, String> {
-    let store = SqliteStore::open(&files.dir.join("osa.db"), clock).map_err(|e| e.to_string())?;
+    let store =
+        SqliteStore::open(&files.dir.join(DATABASE_FILE), clock).map_err(|e| e.to_string())?;
     Ok(Adapters::embedded(
         Arc::new(store),
         Arc::new(LogBus::default()),
@@ -303,7 +306,7 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let embedded_db =
-        matches!(args.backend, BackendKind::Sqlite).then(|| args.data.data_dir.join("osa.db"));
+        matches!(args.backend, BackendKind::Sqlite).then(|| args.data.data_dir.join(DATABASE_FILE));
     let served = runtime.block_on(run(args));
     // Work still in flight (an intake's follow-up, a delivery's attempt) ends
     // with the runtime, and the store's handles with it; then the store's log

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::agent_output::{AgentOutput, validate_agent_output};
+use super::agent_output::validate_agent_output;
 use super::agents::AgentId;
 use super::canonical::canonical_hash;
 use super::validation::{FieldError, InvalidBody, Violations, optional_object, parse_json};
@@ -270,12 +270,14 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
         None => None,
     };
 
-    let mut output: Option<AgentOutput> = None;
+    // Of the validated output only the hero's confidence is kept: the stored
+    // result is `agent_data` itself.
+    let mut hero_confidence = None;
     if kind == Some(EventKind::Completed) {
         match &wire.agent_data {
             None | Some(Value::Null) => v.push("agent_data", "is required when an agent completes"),
             Some(data) => match validate_agent_output(data) {
-                Ok(o) => output = Some(o),
+                Ok(output) => hero_confidence = Some(output.hero.confidence / 100.0),
                 Err(errors) => {
                     for e in errors {
                         v.push(e.path, e.message);
@@ -290,9 +292,7 @@ fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
     };
     v.into_result(())?;
 
-    let confidence = meta
-        .confidence_score
-        .or_else(|| output.as_ref().map(|o| o.hero.confidence / 100.0));
+    let confidence = meta.confidence_score.or(hero_confidence);
     let error = meta.error.or_else(|| {
         wire.agent_data
             .as_ref()
