@@ -421,8 +421,10 @@ pub fn synthesise(input: &SynthesisInput) -> Strategy {
     let mut base: Vec<usize> = (0..drafts.len()).collect();
     base.sort_by(|&a, &b| {
         let (ra, rb) = (&drafts[a].rec, &drafts[b].rec);
+        // The score is rounded to tenths: the surer of two tied ranks first.
         rb.score
             .total_cmp(&ra.score)
+            .then_with(|| rb.confidence.total_cmp(&ra.confidence))
             .then_with(|| ra.key.cmp(&rb.key))
             .then_with(|| ra.label.cmp(&rb.label))
     });
