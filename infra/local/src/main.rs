@@ -5,6 +5,7 @@
 //! token; `osa sign` prints the `X-OSA-Signature` for a body; `osa events render`
 //! fills the placeholders of the Lambda event files.
 
+mod allocator;
 mod dlq;
 mod events;
 mod fanout;
@@ -12,12 +13,6 @@ mod invoke;
 mod loadgen;
 mod local;
 mod simulator;
-
-/// mimalloc rather than glibc's allocator: under webhook load glibc's malloc and
-/// free (with its consolidation of freed 15 KB bodies) took a third of the
-/// server's time; see README, Performance.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::io::Read;
 use std::path::PathBuf;
