@@ -2,6 +2,8 @@
 //! re-triggers one on demand; refreshed Optimizely credentials resume a
 //! workflow paused because Optimizely refused its keys.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -21,7 +23,7 @@ pub fn routes(services: Services) -> Router {
         .route(routes::INTAKE.path, post(submit))
         .route(routes::FORCE_SYNC.path, post(force_sync))
         .route(routes::CREDENTIALS.path, post(resume))
-        .with_state(services.clone());
+        .with_state(Arc::new(services.clone()));
     guarded(router, &services)
 }
 
@@ -32,7 +34,7 @@ pub fn app(services: Services) -> Router {
 
 /// `202` a new workflow, `200` the same intake again.
 async fn submit(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     correlation: CorrelationId,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
@@ -76,7 +78,7 @@ fn submitted_reply(services: &Services, submitted: &Submitted) -> Response {
 /// Refreshed Optimizely credentials for a paused workflow: `200` resumed, `404`
 /// unknown, `409` not paused, `422` invalid body or keys still refused.
 async fn resume(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     WorkflowId(id): WorkflowId,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
@@ -93,7 +95,7 @@ async fn resume(
 
 /// Force Sync: `202` started, `200` one was already in flight.
 async fn force_sync(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let accepted = sync::force_sync(&services, &body).await?;

@@ -1,5 +1,7 @@
 //! `opal-webhook`: receives the agents' signed events.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +17,7 @@ use serde_json::json;
 pub fn routes(services: Services) -> Router {
     let router = Router::new()
         .route(routes::WEBHOOK.path, post(handle))
-        .with_state(services.clone());
+        .with_state(Arc::new(services.clone()));
     guarded(router, &services)
 }
 
@@ -25,7 +27,7 @@ pub fn app(services: Services) -> Router {
 
 /// `202` a new event, `200` a duplicate; every refusal is audited by the app.
 async fn handle(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     correlation: CorrelationId,
     headers: HeaderMap,
     body: WebhookBody,

@@ -1,6 +1,8 @@
 //! Dead-letter operations over outbound deliveries (admin only): list the
 //! dead-letter queue, show one delivery with its full history, redrive one or all.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +16,7 @@ use osa_shared::http::{ApiError, routes, success};
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes() -> Router<Services> {
+pub fn routes() -> Router<Arc<Services>> {
     Router::new()
         .route(routes::DEAD_LETTERS.path, get(list))
         .route(routes::REDRIVE_ALL.path, post(redrive_all))
@@ -29,7 +31,7 @@ struct ListQuery {
 
 /// The dead-letter queue, most recently dead-lettered first.
 async fn list(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     ValidQuery(query): ValidQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit, 100, 1000)?;
@@ -39,7 +41,7 @@ async fn list(
 
 /// One delivery: payload, status, every attempt (`history`, earlier runs first).
 async fn show(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     DeliveryId(id): DeliveryId,
 ) -> Result<Response, ApiError> {
     let view = dead_letter::show(&services, id)
@@ -51,7 +53,7 @@ async fn show(
 /// A fresh run of attempts for one dead letter, starting now; recorded in the
 /// admin audit trail whatever came of it.
 async fn redrive(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     DeliveryId(id): DeliveryId,
     caller: Caller,
 ) -> Result<Response, ApiError> {
@@ -66,7 +68,7 @@ async fn redrive(
 
 /// Every dead letter redriven; recorded in the admin audit trail.
 async fn redrive_all(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let done = dead_letter::redrive_all_audited(&services, &caller).await?;

@@ -2,6 +2,8 @@
 //! recent status, erasure), operations (`ops`), dead letters (`deliveries`),
 //! and the operator dashboard's static files.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -32,7 +34,7 @@ pub fn routes(services: Services) -> Router {
         .merge(ops::routes())
         .merge(deliveries::routes())
         .merge(dashboard::routes(services.config.stream_url.as_deref()))
-        .with_state(services.clone());
+        .with_state(Arc::new(services.clone()));
     guarded(router, &services)
 }
 
@@ -41,7 +43,7 @@ pub fn app(services: Services) -> Router {
 }
 
 async fn workflow(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     WorkflowId(id): WorkflowId,
 ) -> Result<Response, ApiError> {
     let view = status::workflow(&services, &id)
@@ -68,7 +70,7 @@ enum ReportFormat {
 
 /// The ranked strategy and roadmap: JSON, or Markdown.
 async fn report(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     WorkflowId(id): WorkflowId,
     ValidQuery(query): ValidQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
@@ -84,7 +86,7 @@ async fn report(
 
 /// Erases every item of a workflow; the admin audit trail records it.
 async fn erase_workflow(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     WorkflowId(id): WorkflowId,
     correlation: CorrelationId,
     caller: Caller,
@@ -112,7 +114,7 @@ fn position(cursor: Option<&str>) -> Result<Option<PagePosition>, ApiError> {
 
 /// The admin audit trail, newest first, a page at a time.
 async fn admin_audit(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     ValidQuery(query): ValidQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit, 100, 1000)?;
@@ -130,7 +132,7 @@ async fn openapi() -> Response {
     axum::Json(DOCUMENT.get_or_init(osa_shared::http::openapi::document)).into_response()
 }
 
-async fn recent_status(State(services): State<Services>) -> Result<Response, ApiError> {
+async fn recent_status(State(services): State<Arc<Services>>) -> Result<Response, ApiError> {
     Ok(axum::Json(status::recent(&services).await?).into_response())
 }
 
@@ -146,7 +148,7 @@ struct AuditQuery {
 /// The audit trail of webhook attempts, oldest first, a page at a time: one
 /// workflow's, or a day's that named no workflow (refused unread, unreadable).
 async fn webhook_events(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     ValidQuery(query): ValidQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit, 500, 1000)?;

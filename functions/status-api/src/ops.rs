@@ -4,6 +4,8 @@
 //! `/api/health/*` need no token, as load balancers and uptime checkers call them;
 //! they reveal only up/down, a response time and a version.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -19,7 +21,7 @@ use osa_shared::http::{ApiError, CorrelationId, routes, success};
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes() -> Router<Services> {
+pub fn routes() -> Router<Arc<Services>> {
     Router::new()
         .route(routes::PROMETHEUS.path, get(prometheus))
         .route(routes::HEALTH.path, get(health_probe))
@@ -35,7 +37,7 @@ pub fn routes() -> Router<Services> {
 
 /// The `osal_*` metrics in the Prometheus text format, totals across every
 /// instance (aggregated in the store).
-async fn prometheus(State(services): State<Services>) -> Result<Response, ApiError> {
+async fn prometheus(State(services): State<Arc<Services>>) -> Result<Response, ApiError> {
     let snapshot = services.metrics.snapshot().await?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], snapshot.render()).into_response())
 }
@@ -43,7 +45,7 @@ async fn prometheus(State(services): State<Services>) -> Result<Response, ApiErr
 /// `/api/health/intake|opal|database`: the check's probe, judged against its
 /// criteria: 200 when it passes, 503 when not.
 async fn health_probe(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     Path(service): Path<String>,
 ) -> Result<Response, ApiError> {
     let (status, body) = health::check_route(&services, &service)
@@ -61,18 +63,18 @@ struct DetailQuery {
 /// The latest stored system report (the scheduled check's); with
 /// `?detailed=true`, also per-service state and the recent reports.
 async fn guardrails_health(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     ValidQuery(query): ValidQuery<DetailQuery>,
 ) -> Result<Response, ApiError> {
     let view = health::report_view(&services, query.detailed.unwrap_or(false)).await?;
     success(view)
 }
 
-async fn alert_list(State(services): State<Services>) -> Result<Response, ApiError> {
+async fn alert_list(State(services): State<Arc<Services>>) -> Result<Response, ApiError> {
     Ok(Json(alerts::overview(&services).await?).into_response())
 }
 
-async fn get_maintenance(State(services): State<Services>) -> Result<Response, ApiError> {
+async fn get_maintenance(State(services): State<Arc<Services>>) -> Result<Response, ApiError> {
     let settings = alerts::maintenance(&services).await?;
     let active = settings.active(services.clock.now());
     success(json!({"active": active, "settings": settings}))
@@ -80,7 +82,7 @@ async fn get_maintenance(State(services): State<Services>) -> Result<Response, A
 
 /// The maintenance switch: `{"scheduled": bool, "manual_until": rfc3339|null}`.
 async fn put_maintenance(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     correlation: CorrelationId,
     caller: Caller,
     JsonBody(settings): JsonBody<Maintenance>,
@@ -107,7 +109,7 @@ fn window(query: &WindowQuery) -> Result<usize, ApiError> {
 /// Confidence of the agents' results over the recent workflows: per agent and
 /// overall, mean/min/max and the low/medium/high distribution.
 async fn confidence_metrics(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     ValidQuery(query): ValidQuery<WindowQuery>,
 ) -> Result<Response, ApiError> {
     success(monitoring::confidence(&services, window(&query)?).await?)
@@ -117,7 +119,7 @@ async fn confidence_metrics(
 /// failed, late results kept, re-triggered agents, workflows that did not
 /// complete, OPAL triggers retried or dead-lettered.
 async fn fallback_stats(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     ValidQuery(query): ValidQuery<WindowQuery>,
 ) -> Result<Response, ApiError> {
     success(monitoring::fallbacks(&services, window(&query)?).await?)

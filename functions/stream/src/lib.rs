@@ -3,6 +3,8 @@
 //! own function behind a Function URL with response streaming (API Gateway's
 //! HTTP API buffers whole answers); `osa serve` serves it with the rest.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -19,7 +21,7 @@ pub fn routes(services: Services) -> Router {
         .route(routes::STREAM.path, get(workflow_stream))
         .route(routes::STREAM_BY_QUERY.path, get(stream_by_query))
         .route(routes::ADMIN_STREAM.path, get(admin_stream))
-        .with_state(services.clone());
+        .with_state(Arc::new(services.clone()));
     guarded(router, &services)
 }
 
@@ -28,7 +30,7 @@ pub fn app(services: Services) -> Router {
 }
 
 async fn workflow_stream(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     WorkflowId(id): WorkflowId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -42,7 +44,7 @@ struct StreamQuery {
 
 /// The original system's path: the workflow in the query.
 async fn stream_by_query(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     ValidQuery(query): ValidQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -61,7 +63,7 @@ async fn follow(services: &Services, id: &str, headers: &HeaderMap) -> Result<Re
 
 /// The whole system's activity, for operators.
 async fn admin_stream(
-    State(services): State<Services>,
+    State(services): State<Arc<Services>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let resume_after = last_event_id(&headers)?;

@@ -43,7 +43,9 @@ pub enum JobError {
 }
 
 /// Everything a use case may touch. Cheap to clone; built once per process
-/// (per Lambda instance), never per request, by `bootstrap` alone.
+/// (per Lambda instance), never per request, by `bootstrap` alone. Routers hold
+/// it in an `Arc`, so a request takes one reference, not one per port (each a
+/// counter both cores would contend for).
 #[derive(Clone)]
 pub struct Services {
     pub store: Arc<dyn WorkflowStore>,

@@ -9,6 +9,8 @@
 //! claims the gateway already verified are read instead of verifying twice; a
 //! request without them (invoked some other way) is verified as usual.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
@@ -70,13 +72,17 @@ fn gateway_caller(extensions: &Extensions) -> Option<Caller> {
 /// to the API's table.
 pub fn guarded(router: Router, services: &Services) -> Router {
     router.route_layer(axum::middleware::from_fn_with_state(
-        services.clone(),
+        Arc::new(services.clone()),
         enforce,
     ))
 }
 
 /// The access layer (a route layer: it runs once the route is known).
-async fn enforce(State(services): State<Services>, mut request: Request, next: Next) -> Response {
+async fn enforce(
+    State(services): State<Arc<Services>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let template = request
         .extensions()
         .get::<MatchedPath>()

@@ -1,6 +1,8 @@
 //! Extractors: what a handler takes from a request, already checked, with every
 //! refusal the JSON error the API promises (never axum's plain-text rejections).
 
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -19,10 +21,10 @@ use crate::domain::validation::parse_json;
 /// it, so validation errors carry field paths.
 pub struct JsonBytes(pub Bytes);
 
-impl FromRequest<Services> for JsonBytes {
+impl FromRequest<Arc<Services>> for JsonBytes {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, services: &Services) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, services: &Arc<Services>) -> Result<Self, ApiError> {
         let limit = services.config.max_body_bytes;
         if declared_length(request.headers()).is_some_and(|len| len > limit as u64) {
             return Err(ApiError::too_large(limit));
@@ -35,10 +37,10 @@ impl FromRequest<Services> for JsonBytes {
 /// A JSON body parsed into `T` (unknown fields are `T`'s business).
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<Services> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<Arc<Services>> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, services: &Services) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, services: &Arc<Services>) -> Result<Self, ApiError> {
         let JsonBytes(bytes) = JsonBytes::from_request(request, services).await?;
         Ok(JsonBody(parse_json(&bytes)?))
     }
@@ -46,10 +48,10 @@ impl<T: DeserializeOwned> FromRequest<Services> for JsonBody<T> {
 
 /// The webhook's body: any type, whole, or refused unread (with the size it
 /// claimed) when over the limit, for the webhook audits even what it refuses.
-impl FromRequest<Services> for WebhookBody {
+impl FromRequest<Arc<Services>> for WebhookBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, services: &Services) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, services: &Arc<Services>) -> Result<Self, ApiError> {
         let limit = services.config.max_body_bytes;
         if let Some(len) = declared_length(request.headers()).filter(|len| *len > limit as u64) {
             return Ok(WebhookBody::TooLarge {
