@@ -128,11 +128,18 @@ fn decide_and_write(
     result_doc: Option<&str>,
     attempt: &Attempt,
 ) -> Result<(EventOutcome, Option<Workflow>), StoreError> {
-    let Some(mut workflow) = load_workflow(conn, &event.workflow_id)? else {
+    // A duplicate (most of a retrying sender's traffic) needs only to know the
+    // workflow exists: its document is decoded once the event proves new.
+    let known = conn
+        .prepare_cached("SELECT 1 FROM workflows WHERE id = ?1")
+        .or_unavailable()?
+        .exists([&event.workflow_id])
+        .or_unavailable()?;
+    if !known {
         let (outcome, audit) = record::unknown_workflow(event, attempt);
         insert_audit(conn, &audit)?;
         return Ok((outcome, None));
-    };
+    }
 
     let fresh = conn
         .prepare_cached(
@@ -147,6 +154,9 @@ fn decide_and_write(
         return Ok((outcome, None));
     }
 
+    let mut workflow = load_workflow(conn, &event.workflow_id)?.ok_or_else(|| {
+        StoreError::Corrupt(format!("workflow {} vanished mid-write", event.workflow_id))
+    })?;
     let mut agents = load_agents(conn, &event.workflow_id)?;
     let recording = record::apply(event, attempt, &mut workflow, &mut agents)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
