@@ -507,8 +507,9 @@ mod tests {
         let store = store(&dir);
         let db = dir.0.join("osa.db");
         let before = std::fs::metadata(&db).unwrap().len();
-        // ~1,500 pages of log, past the checkpointer's wake-up, short of the writer's.
-        for _ in 0..6 {
+        // ~2,450 pages of log: two wake-ups of the checkpointer, short of the
+        // writer's bound.
+        for _ in 0..10 {
             store
                 .write(|c| {
                     c.execute_batch("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
@@ -520,7 +521,8 @@ mod tests {
                 .unwrap();
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::fs::metadata(&db).unwrap().len() < before + 5_000_000 {
+        // At least the ~2,200 pages written by the second wake-up.
+        while std::fs::metadata(&db).unwrap().len() < before + 8_000_000 {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the checkpointer never copied the log back"
