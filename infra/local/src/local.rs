@@ -343,6 +343,8 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let base = format!("http://127.0.0.1:{port}");
+    // On the other core while the rest starts, not in the first webhook.
+    tokio::task::spawn_blocking(osa_shared::domain::pii::prepare);
 
     let simulate = !args.no_simulator;
     let trigger_url = match (&args.opal_url, simulate) {

@@ -149,6 +149,12 @@ impl Findings {
     }
 }
 
+/// Builds the detector now (a few milliseconds, once per process) rather than
+/// in the first webhook that carries text: a process calls it while starting.
+pub fn prepare() {
+    scan::prepare();
+}
+
 /// Every PII value in `text`, left to right, without overlaps.
 pub fn detect(text: &str) -> Vec<Detection> {
     let mut found = Vec::new();

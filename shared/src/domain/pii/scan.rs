@@ -192,6 +192,10 @@ fn first_bytes(patterns: &[&str]) -> Vec<[bool; 256]> {
     table
 }
 
+pub(super) fn prepare() {
+    LazyLock::force(&AUTOMATON);
+}
+
 /// Every PII shape needs an ASCII digit, an `@` or a `:`; text without any
 /// skips the automaton.
 fn may_hold_pii(text: &str) -> bool {
