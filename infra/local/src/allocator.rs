@@ -41,6 +41,8 @@ mod tuning {
     extern "C" fn tune() {
         for (option, variable, value) in TUNING {
             // getenv, not std::env: nothing may allocate yet.
+            // SAFETY: a NUL-terminated name; no thread exists yet to change the
+            // environment, and an option is a plain store into mimalloc's table.
             let unset = unsafe { libc::getenv(variable.as_ptr() as *const c_char) }.is_null();
             if unset {
                 unsafe { mi_option_set(option, value) };
@@ -69,6 +71,7 @@ mod tuning {
         #[test]
         fn memory_is_handed_back_at_once_unless_the_environment_says_otherwise() {
             let mut printed = String::new();
+            // SAFETY: `collect` only appends to `printed`, which outlives the call.
             unsafe { mi_options_print_out(collect, &mut printed as *mut String as *mut c_void) };
             for (option, variable, value) in TUNING {
                 let name = variable
