@@ -73,6 +73,22 @@ impl Osa {
         }
     }
 
+    /// Starts `osa serve` again on the same data dir, once the last one has
+    /// exited, with the same arguments `extra`.
+    fn restart(&mut self, extra: &[&str]) {
+        let _ = self.child.wait();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_osa"))
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(&self.data_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("osa starts again");
+        self.base = support::listening_url(&mut child);
+        self.child = child;
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -237,6 +253,120 @@ async fn sigterm_stops_the_server_with_its_log_in_the_database() {
         })
         .expect("the workflows table");
     assert_eq!(stored, 1);
+}
+
+/// kill -9 loses nothing acknowledged: 64 connections send webhooks at once,
+/// the server is killed mid-stream, and after a restart on the same data dir
+/// every event that was answered 2xx before the kill is known (sent again, it
+/// is a duplicate). Events in flight at the kill may or may not have been kept.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_no_acknowledged_webhook() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const CONNECTIONS: usize = 64;
+    const EVENTS: usize = 320;
+    const KILL_AFTER: usize = 120;
+    let args = [
+        "--no-simulator",
+        "--opal-url",
+        "http://127.0.0.1:9/opal-unreachable",
+    ];
+    let mut osa = Osa::start("sigkill", &args);
+    let mut workflows = Vec::new();
+    for _ in 0..2 {
+        let id = new_id();
+        assert_eq!(osa.post_intake(&intake(&id)).await.0, 202);
+        workflows.push(id);
+    }
+    let agents = osa_shared::domain::AgentId::ALL;
+    let bodies: Vec<Vec<u8>> = (0..EVENTS)
+        .map(|i| {
+            serde_json::to_vec(&json!({
+                "workflow_id": workflows[i % workflows.len()],
+                "agent_id": agents[i % agents.len()].as_str(),
+                "execution_status": "started",
+                "execution_id": format!("kill-9-{i}"),
+            }))
+            .expect("a body")
+        })
+        .collect();
+    let requests: Arc<Vec<(Vec<u8>, String)>> = Arc::new(
+        bodies
+            .into_iter()
+            .map(|body| {
+                let signature = osa.sign(&body);
+                (body, signature)
+            })
+            .collect(),
+    );
+
+    let url = osa.url("/api/webhooks/opal-workflow");
+    let pid = libc::pid_t::try_from(osa.child.id()).expect("a pid");
+    let next = Arc::new(AtomicUsize::new(0));
+    let acknowledged_count = Arc::new(AtomicUsize::new(0));
+    let senders: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (requests, next, count) = (
+                Arc::clone(&requests),
+                Arc::clone(&next),
+                Arc::clone(&acknowledged_count),
+            );
+            let (http, url) = (reqwest::Client::new(), url.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((body, signature)) = requests.get(i) else {
+                        return acknowledged;
+                    };
+                    let sent = http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .header("x-osa-signature", signature)
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(reply) if reply.status().is_success() => {
+                            acknowledged.push(i);
+                            // Killed by the sender that sees the KILL_AFTER-th
+                            // answer, with the other connections mid-request.
+                            if count.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AFTER {
+                                // SAFETY: kill(2) with a child's pid touches no memory.
+                                assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+                            }
+                        }
+                        Ok(reply) => panic!("event {i} answered {}", reply.status()),
+                        // The server is gone: what was not answered is not owed.
+                        Err(_) => return acknowledged,
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let mut acknowledged = Vec::new();
+    for sender in senders {
+        acknowledged.extend(sender.await.expect("a sender"));
+    }
+    assert!(acknowledged.len() >= KILL_AFTER);
+    assert!(
+        acknowledged.len() < EVENTS,
+        "the kill came after the last event: nothing was in flight"
+    );
+
+    osa.restart(&args);
+    for i in acknowledged {
+        let (body, _) = &requests[i];
+        let (status, reply) = osa.webhook(body, Some(&osa.sign(body))).await;
+        assert_eq!(
+            (status, &reply["duplicate"]),
+            (200, &json!(true)),
+            "acknowledged event {i} was lost: {reply}"
+        );
+    }
 }
 
 /// The same run on DynamoDB, SQS and EventBridge at the local AWS-compatible
