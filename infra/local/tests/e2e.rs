@@ -18,6 +18,17 @@ fn unique_dir(name: &str) -> PathBuf {
     ))
 }
 
+/// `osa serve` on a free port over `data_dir`, its address read from stdout.
+fn serve_command(data_dir: &std::path::Path, extra: &[&str]) -> Command {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_osa"));
+    serve
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .stdout(Stdio::piped());
+    serve
+}
+
 impl Osa {
     fn start(name: &str, extra: &[&str]) -> Osa {
         Osa::start_with_env(name, extra, &[])
@@ -39,13 +50,10 @@ impl Osa {
             Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
             None => Stdio::inherit(),
         };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_osa"))
-            .args(["serve", "--port", "0", "--data-dir"])
-            .arg(&data_dir)
-            .args(extra)
+        let mut serve = serve_command(&data_dir, extra);
+        let mut child = serve
             .envs(env.iter().copied())
             .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
-            .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
             .expect("osa starts");
@@ -77,12 +85,8 @@ impl Osa {
     /// exited, with the same arguments `extra`.
     fn restart(&mut self, extra: &[&str]) {
         let _ = self.child.wait();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_osa"))
-            .args(["serve", "--port", "0", "--data-dir"])
-            .arg(&self.data_dir)
-            .args(extra)
+        let mut child = serve_command(&self.data_dir, extra)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
             .spawn()
             .expect("osa starts again");
         self.base = support::listening_url(&mut child);
