@@ -3,7 +3,7 @@
 # (what `sam build` deploys), started as Lambda starts it, against a stand-in
 # Runtime API on loopback. Init time is from spawning the process to its first
 # `GET /runtime/invocation/next` (ready for its first event), over RUNS starts
-# (default 7) per function. Prints a Markdown table for the README.
+# (default 7) per function. Prints a Markdown table for docs/performance.md.
 #
 #   ./infra/cold-start.sh [RUNS]
 #   OSA_COLD_START_FUNCTIONS="worker intake" ./infra/cold-start.sh   # some of them

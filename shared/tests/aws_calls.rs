@@ -152,7 +152,7 @@ async fn what_a_webhook_and_a_workflow_cost_on_aws() {
     // overrun), so nothing is counted after the write.
     let dynamodb: Vec<u64> = per_webhook.iter().map(|calls| calls[0]).collect();
     eprintln!("DynamoDB calls per accepted webhook: {dynamodb:?}");
-    // What README's cost per million webhooks starts from.
+    // What docs/performance.md's cost per million webhooks starts from.
     eprintln!("DynamoDB (write, read) units per accepted webhook, estimated: {units:?}");
     assert!(
         units

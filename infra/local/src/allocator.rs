@@ -1,12 +1,12 @@
 //! The local server's allocator: mimalloc rather than glibc's. Under webhook
 //! load glibc's malloc and free (with its consolidation of freed 15 KB bodies)
-//! took a third of the server's time; see README, Performance.
+//! took a third of the server's time; see docs/performance.md.
 //!
 //! Out of the box mimalloc keeps what it frees: it commits its arena eagerly and
 //! returns freed pages to the system a second later, so a server that had
 //! handled a burst held three times the memory it used. Two options make it
 //! hand memory back at once; they cost the webhook path a few per cent of CPU
-//! (README, Performance). An operator's `MIMALLOC_*` variables still win.
+//! (docs/performance.md, Tuning). An operator's `MIMALLOC_*` variables still win.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -481,7 +481,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
 /// Threads for blocking work: the store's reads (four at a time), syntheses,
 /// the banner's token. Tokio's default of 512 let a burst of finished
 /// workflows start a thread each, and each thread's allocator heap kept what it
-/// had used: 25-60 MB more under webhook load (README, Performance).
+/// had used: 25-60 MB more under webhook load (docs/performance.md, Tuning).
 const BLOCKING_THREADS: usize = 6;
 
 /// How long a stopping server waits for open connections (live streams).

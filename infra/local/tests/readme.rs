@@ -1,5 +1,5 @@
-//! The README's tables of metric families and alert rules list exactly what the
-//! code exports and evaluates.
+//! The tables of metric families and alert rules in docs/operations.md list
+//! exactly what the code exports and evaluates.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -8,8 +8,8 @@ use osa_shared::domain::alerts::ALERT_RULES;
 use osa_shared::domain::metrics::Family;
 
 fn readme() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
-    std::fs::read_to_string(path).expect("README.md")
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operations.md");
+    std::fs::read_to_string(path).expect("docs/operations.md")
 }
 
 /// The code spans that open the rows of the table under `header`.

@@ -1,8 +1,8 @@
-//! The scripts the README names run as written: each exists, is executable and
-//! starts with a bash shebang (they use bash features, and a script without a
-//! shebang runs under `sh`). And the README's moto section: `./infra/moto.sh`,
-//! run directly, prints the exports of a live endpoint, keeps it up until
-//! stopped, and stops it when it is.
+//! The scripts the README and docs/ name run as written: each exists, is
+//! executable and starts with a bash shebang (they use bash features, and a
+//! script without a shebang runs under `sh`). And the moto section of
+//! docs/operations.md: `./infra/moto.sh`, run directly, prints the exports of a
+//! live endpoint, keeps it up until stopped, and stops it when it is.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -71,15 +71,23 @@ fn the_paths_of_scripts_are_found_in_text() {
 #[test]
 fn every_script_the_readme_names_is_executable_with_a_bash_shebang() {
     let root = workspace_root();
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    // The README and the docs/ pages it leads to.
+    let mut readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    for page in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        let path = page.expect("an entry").path();
+        if path.extension().is_some_and(|ext| ext == "md") {
+            readme.push('\n');
+            readme += &std::fs::read_to_string(&path).expect("a docs/ page");
+        }
+    }
     let named = named_scripts(&readme);
     for expected in ["infra/test.sh", "infra/moto.sh", "infra/sam-build.sh"] {
         assert!(
             named.contains(expected),
-            "the README no longer names {expected}: {named:?}"
+            "the README and docs/ no longer name {expected}: {named:?}"
         );
     }
-    // Scripts the README does not name are run by those it does.
+    // Scripts the README and docs/ do not name are run by those they do.
     let mut all = named.clone();
     for entry in std::fs::read_dir(root.join("infra")).expect("infra/") {
         let name = entry.expect("an entry").file_name();

@@ -6,7 +6,7 @@ use super::canonical::canonical_hash;
 use super::secret::Secret;
 use super::validation::{FieldError, InvalidBody, Violations, from_value, objects_at};
 
-/// Industries an intake may name. Documented in the README; `other` is the escape hatch.
+/// Industries an intake may name (docs/api.md, The intake); `other` is the escape hatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Industry {

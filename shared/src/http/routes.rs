@@ -209,7 +209,7 @@ pub const OPENAPI: Route = route(Method::GET, "/api/openapi.json", Public, Statu
 pub const DASHBOARD: Route = route(Method::GET, "/", Public, StatusApi);
 pub const DASHBOARD_FILE: Route = route(Method::GET, "/dashboard/{file}", Public, StatusApi);
 
-/// Every route, in the order the README's API table lists them.
+/// Every route, in the order the API table of docs/api.md lists them.
 pub const ROUTES: &[Route] = &[
     INTAKE,
     WEBHOOK,
