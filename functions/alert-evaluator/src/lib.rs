@@ -4,8 +4,8 @@
 //! re-queues the attempts of deliveries whose queued message was lost.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use osa_shared::app::{Services, alerts, delivery};
-use osa_shared::ports::StoreError;
+use osa_app::ports::StoreError;
+use osa_app::{Services, alerts, delivery};
 use serde_json::{Value, json};
 
 /// Evaluates once. An error (the store is down) fails the invocation, so the

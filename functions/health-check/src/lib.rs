@@ -3,8 +3,8 @@
 //! stores the system report (`GET /api/admin/guardrails-health` reads it).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use osa_shared::app::{Services, health};
-use osa_shared::ports::StoreError;
+use osa_app::ports::StoreError;
+use osa_app::{Services, health};
 use serde_json::{Value, json};
 
 /// Runs the matrix once. An error (the store is down) fails the invocation, so

@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use osa_shared::app::intake::Submitted;
-use osa_shared::app::{Services, credentials, intake, sync};
-use osa_shared::domain::workflow::WorkflowStatus;
-use osa_shared::http::access::guarded;
-use osa_shared::http::extract::{JsonBytes, WorkflowId};
-use osa_shared::http::{ApiError, CorrelationId, routes, success, with_common_layers};
+use osa_app::intake::Submitted;
+use osa_app::{Services, credentials, intake, sync};
+use osa_domain::workflow::WorkflowStatus;
+use osa_http::access::guarded;
+use osa_http::extract::{JsonBytes, WorkflowId};
+use osa_http::{ApiError, CorrelationId, routes, success, with_common_layers};
 use serde_json::json;
 
 /// The routes alone, for merging into the local runtime's single router.

@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let services = osa_shared::bootstrap::from_env(osa_shared::bootstrap::Tokens::Verified).await?;
+    let services = osa_aws::bootstrap::from_env(osa_aws::bootstrap::Tokens::Verified).await?;
     lambda_http::run(intake::app(services)).await
 }

@@ -2,9 +2,9 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::app::jobs;
-use osa_shared::domain::access::scopes;
-use osa_shared::ports::{Job, OutboundError};
+use osa_app::jobs;
+use osa_app::ports::{Job, OutboundError};
+use osa_domain::access::scopes;
 use osa_testkit::{TestApp, call};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -32,8 +32,7 @@ async fn send(
     content_type: &str,
     bytes: Vec<u8>,
 ) -> (StatusCode, Value) {
-    let mut req =
-        Request::post(osa_shared::http::routes::INTAKE.path).header("content-type", content_type);
+    let mut req = Request::post(osa_http::routes::INTAKE.path).header("content-type", content_type);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
@@ -235,7 +234,7 @@ async fn malformed_bodies_get_precise_errors() {
             "optimizely_config.project_id"
         ]
     );
-    let huge = vec![b'x'; osa_shared::config::MAX_BODY_BYTES + 1];
+    let huge = vec![b'x'; osa_app::config::MAX_BODY_BYTES + 1];
     assert_eq!(
         send(&app, Some(&token), "application/json", huge).await.0,
         StatusCode::PAYLOAD_TOO_LARGE
@@ -275,7 +274,7 @@ proptest! {
 }
 
 async fn sync(app: &TestApp, token: &str, body: &str) -> (StatusCode, Value) {
-    let req = Request::post(osa_shared::http::routes::FORCE_SYNC.path)
+    let req = Request::post(osa_http::routes::FORCE_SYNC.path)
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {token}"))
         .body(Body::from(body.to_owned()))
@@ -318,8 +317,8 @@ async fn force_sync_runs_once_at_a_time_and_refuses_bad_input() {
 async fn every_route_refuses_a_token_without_its_scope() {
     let app = TestApp::new();
     for path in [
-        osa_shared::http::routes::INTAKE.path,
-        osa_shared::http::routes::FORCE_SYNC.path,
+        osa_http::routes::INTAKE.path,
+        osa_http::routes::FORCE_SYNC.path,
     ] {
         for granted in [&[][..], &[scopes::READ][..]] {
             let request = Request::post(path)
@@ -380,7 +379,7 @@ async fn post_credentials(
 
 #[tokio::test]
 async fn refused_credentials_pause_and_posting_new_ones_resumes() {
-    use osa_shared::adapters::http::optimizely::OptimizelyService;
+    use osa_net::http::optimizely::OptimizelyService;
     let app = TestApp::new();
     app.optimizely
         .answer(OptimizelyService::Experimentation, Ok(401));

@@ -7,11 +7,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use osa_shared::app::Services;
-use osa_shared::app::webhook::{Ingested, WebhookBody, receive};
-use osa_shared::domain::signature::SIGNATURE_HEADER;
-use osa_shared::http::access::guarded;
-use osa_shared::http::{ApiError, CorrelationId, routes, with_common_layers};
+use osa_app::Services;
+use osa_app::webhook::{Ingested, receive};
+use osa_domain::signature::SIGNATURE_HEADER;
+use osa_http::access::guarded;
+use osa_http::extract::RawWebhook;
+use osa_http::{ApiError, CorrelationId, routes, with_common_layers};
 use serde_json::json;
 
 pub fn routes(services: Services) -> Router {
@@ -30,7 +31,7 @@ async fn handle(
     State(services): State<Arc<Services>>,
     correlation: CorrelationId,
     headers: HeaderMap,
-    body: WebhookBody,
+    RawWebhook(body): RawWebhook,
 ) -> Result<Response, ApiError> {
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     let ingested = receive(&services, signature, Some(&correlation.0), body).await?;

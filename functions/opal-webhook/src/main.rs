@@ -4,7 +4,7 @@
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     // In the init phase, not in the first invocation's budget.
-    osa_shared::domain::pii::prepare();
-    let services = osa_shared::bootstrap::from_env(osa_shared::bootstrap::Tokens::NotUsed).await?;
+    osa_domain::pii::prepare();
+    let services = osa_aws::bootstrap::from_env(osa_aws::bootstrap::Tokens::NotUsed).await?;
     lambda_http::run(opal_webhook::app(services)).await
 }

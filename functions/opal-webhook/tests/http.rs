@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::ports::AuditOutcome;
+use osa_app::ports::AuditOutcome;
 use osa_testkit::{TestApp, call};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -26,8 +26,8 @@ async fn workflow(app: &TestApp) -> String {
 }
 
 async fn send(app: &TestApp, signature: Option<String>, bytes: Vec<u8>) -> (StatusCode, Value) {
-    let mut req = Request::post(osa_shared::http::routes::WEBHOOK.path)
-        .header("content-type", "application/json");
+    let mut req =
+        Request::post(osa_http::routes::WEBHOOK.path).header("content-type", "application/json");
     if let Some(sig) = signature {
         req = req.header("x-osa-signature", sig);
     }
@@ -150,7 +150,7 @@ async fn unknown_workflows_invalid_events_and_huge_bodies_are_refused() {
         err["error"]["details"][0]["path"],
         "agent_data.hero.metrics"
     );
-    let huge = vec![b' '; osa_shared::config::MAX_BODY_BYTES + 1];
+    let huge = vec![b' '; osa_app::config::MAX_BODY_BYTES + 1];
     let (status, err) = send(&app, Some(app.sign(&huge)), huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(err["error"]["code"], "body_too_large");
@@ -163,7 +163,7 @@ async fn unknown_workflows_invalid_events_and_huge_bodies_are_refused() {
 async fn nine_results_complete_the_workflow() {
     let app = TestApp::new();
     let id = workflow(&app).await;
-    for (i, agent) in osa_shared::domain::AgentId::ALL.iter().enumerate() {
+    for (i, agent) in osa_domain::AgentId::ALL.iter().enumerate() {
         let status = if i == 8 { "failed" } else { "completed" };
         let mut event = json!({"workflow_id": id, "agent_id": agent.as_str(), "execution_status": status,
                                "execution_id": format!("x-{i}")});
@@ -229,7 +229,7 @@ async fn a_bearer_token_is_no_substitute_for_the_signature() {
         &json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "started"}),
     )
     .unwrap();
-    let request = Request::post(osa_shared::http::routes::WEBHOOK.path)
+    let request = Request::post(osa_http::routes::WEBHOOK.path)
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {}", app.admin_token()))
         .body(Body::from(bytes))

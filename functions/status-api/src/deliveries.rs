@@ -8,11 +8,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use osa_shared::app::Services;
-use osa_shared::app::delivery::dead_letter;
-use osa_shared::domain::access::Caller;
-use osa_shared::http::extract::{DeliveryId, ValidQuery, page_limit};
-use osa_shared::http::{ApiError, routes, success};
+use osa_app::Services;
+use osa_app::delivery::dead_letter;
+use osa_http::access::Verified;
+use osa_http::extract::{DeliveryId, ValidQuery, page_limit};
+use osa_http::{ApiError, routes, success};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -55,7 +55,7 @@ async fn show(
 async fn redrive(
     State(services): State<Arc<Services>>,
     DeliveryId(id): DeliveryId,
-    caller: Caller,
+    Verified(caller): Verified,
 ) -> Result<Response, ApiError> {
     let redriven = dead_letter::redrive_audited(&services, &caller, id).await?;
     let body = json!({
@@ -69,7 +69,7 @@ async fn redrive(
 /// Every dead letter redriven; recorded in the admin audit trail.
 async fn redrive_all(
     State(services): State<Arc<Services>>,
-    caller: Caller,
+    Verified(caller): Verified,
 ) -> Result<Response, ApiError> {
     let done = dead_letter::redrive_all_audited(&services, &caller).await?;
     let body = json!({

@@ -9,13 +9,13 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use osa_shared::app::{Services, admin, status};
-use osa_shared::domain::access::Caller;
-use osa_shared::domain::report::to_markdown;
-use osa_shared::http::access::guarded;
-use osa_shared::http::extract::{ValidQuery, WorkflowId, page_limit};
-use osa_shared::http::{ApiError, CorrelationId, dashboard, routes, success, with_common_layers};
-use osa_shared::ports::PagePosition;
+use osa_app::ports::PagePosition;
+use osa_app::{Services, admin, status};
+use osa_domain::report::to_markdown;
+use osa_http::access::Verified;
+use osa_http::access::guarded;
+use osa_http::extract::{ValidQuery, WorkflowId, page_limit};
+use osa_http::{ApiError, CorrelationId, dashboard, routes, success, with_common_layers};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -89,7 +89,7 @@ async fn erase_workflow(
     State(services): State<Arc<Services>>,
     WorkflowId(id): WorkflowId,
     correlation: CorrelationId,
-    caller: Caller,
+    Verified(caller): Verified,
 ) -> Result<Response, ApiError> {
     let items = admin::erase_workflow(&services, &caller, &id, Some(&correlation.0))
         .await?
@@ -129,7 +129,7 @@ async fn admin_audit(
 /// The API's OpenAPI 3.1 document; built once per process.
 async fn openapi() -> Response {
     static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    axum::Json(DOCUMENT.get_or_init(osa_shared::http::openapi::document)).into_response()
+    axum::Json(DOCUMENT.get_or_init(osa_http::openapi::document)).into_response()
 }
 
 async fn recent_status(State(services): State<Arc<Services>>) -> Result<Response, ApiError> {

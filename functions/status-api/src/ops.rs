@@ -12,12 +12,12 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use osa_shared::app::{Services, alerts, health, monitoring};
-use osa_shared::domain::access::Caller;
-use osa_shared::domain::alerts::Maintenance;
-use osa_shared::domain::metrics::CONTENT_TYPE;
-use osa_shared::http::extract::{JsonBody, ValidQuery, page_limit};
-use osa_shared::http::{ApiError, CorrelationId, routes, success};
+use osa_app::{Services, alerts, health, monitoring};
+use osa_domain::alerts::Maintenance;
+use osa_domain::metrics::CONTENT_TYPE;
+use osa_http::access::Verified;
+use osa_http::extract::{JsonBody, ValidQuery, page_limit};
+use osa_http::{ApiError, CorrelationId, routes, success};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -84,7 +84,7 @@ async fn get_maintenance(State(services): State<Arc<Services>>) -> Result<Respon
 async fn put_maintenance(
     State(services): State<Arc<Services>>,
     correlation: CorrelationId,
-    caller: Caller,
+    Verified(caller): Verified,
     JsonBody(settings): JsonBody<Maintenance>,
 ) -> Result<Response, ApiError> {
     let active =

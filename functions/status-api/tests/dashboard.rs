@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use osa_shared::http::dashboard::page_csp;
+use osa_http::dashboard::page_csp;
 use osa_testkit::{TestApp, call};
 
 async fn get(app: &TestApp, path: &str) -> osa_testkit::Reply {

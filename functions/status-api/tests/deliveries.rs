@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use osa_shared::domain::access::scopes;
-use osa_shared::ports::OutboundError;
+use osa_app::ports::OutboundError;
+use osa_domain::access::scopes;
 use osa_testkit::TestApp;
 use serde_json::Value;
 

@@ -2,8 +2,8 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::app::webhook::{WebhookRequest, ingest};
-use osa_shared::domain::access::scopes;
+use osa_app::webhook::{WebhookRequest, ingest};
+use osa_domain::access::scopes;
 use osa_testkit::{TestApp, call};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -219,7 +219,7 @@ async fn the_audit_trail_lists_every_attempt() {
     }
 
     // Attempts that named no workflow are listed by day.
-    let day = osa_shared::ports::Clock::now(app.clock.as_ref())
+    let day = osa_app::ports::Clock::now(app.clock.as_ref())
         .date()
         .to_string();
     let (status, unattributed) = get(

@@ -8,19 +8,19 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::app::alerts::evaluate;
-use osa_shared::app::health::run_checks;
-use osa_shared::app::intake::submit;
-use osa_shared::app::webhook::{WebhookRequest, ingest};
-use osa_shared::config::AlertChannels;
-use osa_shared::domain::AgentId;
-use osa_shared::domain::Secret;
-use osa_shared::domain::access::scopes;
-use osa_shared::domain::alerts::NoticeKind;
-use osa_shared::domain::delivery::DeliveryKind;
-use osa_shared::domain::health::OverallStatus;
-use osa_shared::domain::metrics::Family;
-use osa_shared::ports::{Clock, OutboundError};
+use osa_app::alerts::evaluate;
+use osa_app::config::AlertChannels;
+use osa_app::health::run_checks;
+use osa_app::intake::submit;
+use osa_app::ports::{Clock, OutboundError};
+use osa_app::webhook::{WebhookRequest, ingest};
+use osa_domain::AgentId;
+use osa_domain::Secret;
+use osa_domain::access::scopes;
+use osa_domain::alerts::NoticeKind;
+use osa_domain::delivery::DeliveryKind;
+use osa_domain::health::OverallStatus;
+use osa_domain::metrics::Family;
 use osa_testkit::TestApp;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -420,7 +420,7 @@ async fn agents_are_timed_by_osa_against_their_own_allowance() {
     let app = TestApp::new();
     let id = new_workflow(&app).await;
     assert!(evaluate(&app.services).await.expect("baseline").is_empty());
-    let over = |notices: &[osa_shared::domain::alerts::Notice]| {
+    let over = |notices: &[osa_domain::alerts::Notice]| {
         notices
             .iter()
             .filter(|n| n.rule_id == "agent_timeout")
@@ -709,7 +709,7 @@ async fn the_maintenance_body_is_limited_and_must_be_json() {
 
 #[tokio::test]
 async fn pii_kept_unredacted_is_counted_as_a_compliance_violation() {
-    use osa_shared::domain::pii::RedactionMode;
+    use osa_domain::pii::RedactionMode;
     for (mode, violations) in [(RedactionMode::Partial, 0.0), (RedactionMode::None, 9.0)] {
         let mut app = TestApp::new();
         let mut config = (*app.services.config).clone();
@@ -756,13 +756,13 @@ async fn the_intake_probe_writes_to_the_store_and_reads_the_queue() {
     let written = app
         .services
         .ops
-        .load_state(osa_shared::app::health::INTAKE_PROBE_STATE)
+        .load_state(osa_app::health::INTAKE_PROBE_STATE)
         .await
         .expect("store")
         .expect("the probe wrote");
     assert_eq!(
         written.doc["checked_at"],
-        osa_shared::domain::rfc3339(app.clock.now())
+        osa_domain::rfc3339(app.clock.now())
     );
 
     // The queue stops answering: intake could not start a workflow, and says so.

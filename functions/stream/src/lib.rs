@@ -10,10 +10,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use osa_shared::app::{Services, stream};
-use osa_shared::http::access::guarded;
-use osa_shared::http::extract::{ValidQuery, WorkflowId};
-use osa_shared::http::{ApiError, routes, sse, with_common_layers};
+use osa_app::{Services, stream};
+use osa_http::access::guarded;
+use osa_http::extract::{ValidQuery, WorkflowId};
+use osa_http::{ApiError, routes, sse, with_common_layers};
 use serde::Deserialize;
 
 pub fn routes(services: Services) -> Router {

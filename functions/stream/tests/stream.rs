@@ -10,9 +10,9 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use osa_shared::app::Services;
-use osa_shared::domain::AgentId;
-use osa_shared::domain::access::scopes;
+use osa_app::Services;
+use osa_domain::AgentId;
+use osa_domain::access::scopes;
 use osa_testkit::TestApp;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -437,9 +437,9 @@ async fn some_activity(app: &TestApp) -> String {
     let id = running(app).await;
     let body =
         format!(r#"{{"workflow_id":"{id}","agent_id":"geo_audit","execution_status":"started"}}"#);
-    let forged = osa_shared::app::webhook::ingest(
+    let forged = osa_app::webhook::ingest(
         &app.services,
-        osa_shared::app::webhook::WebhookRequest {
+        osa_app::webhook::WebhookRequest {
             signature: Some("t=1,v1=00"),
             correlation_id: None,
             body: body.as_bytes(),

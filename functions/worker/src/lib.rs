@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use osa_shared::app::{Services, jobs};
-use osa_shared::ports::Job;
+use osa_app::ports::Job;
+use osa_app::{Services, jobs};
 use tokio::task::JoinSet;
 
 /// Runs every record of the batch concurrently; the response names the ones to retry.

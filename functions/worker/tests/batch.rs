@@ -1,7 +1,7 @@
 //! The worker handler on SQS batches: partial failures name exactly the failed records.
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use osa_shared::ports::OutboundError;
+use osa_app::ports::OutboundError;
 use osa_testkit::TestApp;
 use serde_json::json;
 
@@ -68,7 +68,7 @@ async fn a_failing_trigger_queues_its_next_attempt() {
     assert!(
         queued
             .iter()
-            .any(|j| matches!(j.job, osa_shared::ports::Job::Deliver { attempt: 2, .. })),
+            .any(|j| matches!(j.job, osa_app::ports::Job::Deliver { attempt: 2, .. })),
         "{queued:?}"
     );
 }
@@ -87,7 +87,7 @@ proptest::proptest! {
             &app.services,
             batch(vec![message("m-fuzz", &body)]),
         ));
-        let parsed = serde_json::from_str::<osa_shared::ports::Job>(&body);
+        let parsed = serde_json::from_str::<osa_app::ports::Job>(&body);
         let failed = response.batch_item_failures.len();
         if parsed.is_err() {
             proptest::prop_assert_eq!(failed, 1);

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use osa_shared::app::delivery::dead_letter;
+use osa_app::delivery::dead_letter;
 use uuid::Uuid;
 
 use crate::local::{LifecycleSettings, LocalFiles, embedded_services};

@@ -12,8 +12,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use base64::Engine;
 use http_body_util::BodyExt;
-use osa_shared::domain::access::scopes;
-use osa_shared::domain::signature::sign;
+use osa_domain::access::scopes;
+use osa_domain::signature::sign;
 use serde_json::Value;
 use tower::ServiceExt;
 

@@ -9,9 +9,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use osa_shared::domain::AgentId;
-use osa_shared::domain::access::scopes;
-use osa_shared::domain::signature::sign;
+use osa_domain::AgentId;
+use osa_domain::access::scopes;
+use osa_domain::signature::sign;
 use serde_json::{Value, json};
 
 use crate::local::{LocalFiles, SAMPLE_INTAKE};

@@ -7,23 +7,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use osa_shared::adapters::aws::{AwsClients, provision};
-use osa_shared::adapters::http::client::ReqwestClient;
-use osa_shared::adapters::http::optimizely::{
+use osa_app::bootstrap::{Adapters, Runtime, assemble};
+use osa_app::config::{Config, NotifyConfig, OpalConfig, secrets_from};
+use osa_app::ports::{Clock, CredentialChecker, SystemClock};
+use osa_app::{Services, alerts, delivery, health, jobs};
+use osa_aws::bootstrap::AwsResources;
+use osa_aws::{AwsClients, provision};
+use osa_domain::Secret;
+use osa_domain::access::scopes;
+use osa_domain::notification::TargetPolicy;
+use osa_domain::signature::SignatureConfig;
+use osa_http::with_common_layers;
+use osa_net::http::client::ReqwestClient;
+use osa_net::http::optimizely::{
     OptimizelyClient, OptimizelyService, ReqwestTransport, TokioSleeper,
 };
-use osa_shared::adapters::jwt::{DevKeys, JwtVerifier};
-use osa_shared::adapters::log_bus::LogBus;
-use osa_shared::adapters::sqlite::SqliteStore;
-use osa_shared::app::{Services, alerts, delivery, health, jobs};
-use osa_shared::bootstrap::{Adapters, Backend, Runtime, assemble, optimizely_from_env};
-use osa_shared::config::{Config, NotifyConfig, OpalConfig, secrets_from};
-use osa_shared::domain::Secret;
-use osa_shared::domain::access::scopes;
-use osa_shared::domain::notification::TargetPolicy;
-use osa_shared::domain::signature::SignatureConfig;
-use osa_shared::http::with_common_layers;
-use osa_shared::ports::{Clock, CredentialChecker, SystemClock};
+use osa_net::jwt::{DevKeys, JwtVerifier};
+use osa_net::optimizely_from_env;
+use osa_sqlite::SqliteStore;
+use osa_sqlite::log_bus::LogBus;
 use tokio::sync::watch;
 
 use crate::simulator::{Simulator, SimulatorSettings, optimizely};
@@ -151,7 +153,7 @@ pub fn embedded_services(
 fn embedded_adapters(files: &LocalFiles, clock: Arc<dyn Clock>) -> Result<Adapters, String> {
     let store =
         SqliteStore::open(&files.dir.join(DATABASE_FILE), clock).map_err(|e| e.to_string())?;
-    Ok(Adapters::embedded(
+    Ok(osa_sqlite::adapters(
         Arc::new(store),
         Arc::new(LogBus::default()),
     ))
@@ -188,9 +190,7 @@ async fn aws_adapters(
     clock: Arc<dyn Clock>,
 ) -> Result<Adapters, String> {
     if std::env::var("AWS_ENDPOINT_URL").is_ok_and(|url| !url.trim().is_empty()) {
-        let secrets = aws_sdk_secretsmanager::Client::new(
-            &osa_shared::adapters::aws::load_config(None).await,
-        );
+        let secrets = aws_sdk_secretsmanager::Client::new(&osa_aws::load_config(None).await);
         put_secret(&secrets, WEBHOOK_SECRETS_NAME, &files.webhook_secret).await?;
         put_secret(&secrets, OPAL_API_KEY_NAME, &files.opal_api_key).await?;
         put_secret(&secrets, NOTIFY_SECRET_NAME, &files.notify_secret).await?;
@@ -202,12 +202,12 @@ async fn aws_adapters(
     let queues = provision::ensure_queues(&clients.sqs, &args.queue)
         .await
         .map_err(|e| format!("SQS queue {}: {e}", args.queue))?;
-    let backend = Backend::Aws {
+    let resources = AwsResources {
         table: args.table.clone(),
         queue_url: queues.url,
         event_bus: args.event_bus.clone(),
     };
-    Adapters::open(&backend, clock)
+    osa_aws::bootstrap::adapters(&resources, clock)
         .await
         .map_err(|e| e.to_string())
 }
@@ -344,7 +344,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let base = format!("http://127.0.0.1:{port}");
     // On the other core while the rest starts, not in the first webhook.
-    tokio::task::spawn_blocking(osa_shared::domain::pii::prepare);
+    tokio::task::spawn_blocking(osa_domain::pii::prepare);
 
     let simulate = !args.no_simulator;
     let trigger_url = match (&args.opal_url, simulate) {

@@ -19,9 +19,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use osa_shared::domain::AgentId;
-use osa_shared::domain::access::scopes;
-use osa_shared::domain::signature::sign;
+use osa_domain::AgentId;
+use osa_domain::access::scopes;
+use osa_domain::signature::sign;
 
 #[derive(Parser)]
 #[command(
@@ -326,7 +326,7 @@ fn requested_scopes(asked: &[String]) -> Result<Vec<&'static str>, String> {
 }
 
 fn openapi() -> Result<(), String> {
-    serde_json::to_string_pretty(&osa_shared::http::openapi::document())
+    serde_json::to_string_pretty(&osa_http::openapi::document())
         .map_err(|e| e.to_string())
         .and_then(|text| print_out(&text))
 }
@@ -345,7 +345,7 @@ fn sign_body(args: SignArgs) -> Result<(), String> {
         }
     }
     let secret = match args.secret {
-        Some(s) => osa_shared::domain::Secret::new(s),
+        Some(s) => osa_domain::Secret::new(s),
         None => local::LocalFiles::open(&args.data.data_dir)?.webhook_secret,
     };
     let now = args.timestamp_ms.unwrap_or_else(|| {

@@ -284,7 +284,7 @@ async fn sigkill_loses_no_acknowledged_webhook() {
         assert_eq!(osa.post_intake(&intake(&id)).await.0, 202);
         workflows.push(id);
     }
-    let agents = osa_shared::domain::AgentId::ALL;
+    let agents = osa_domain::AgentId::ALL;
     let bodies: Vec<Vec<u8>> = (0..EVENTS)
         .map(|i| {
             serde_json::to_vec(&json!({
@@ -424,7 +424,7 @@ async fn functions_run_elsewhere_can_use_the_local_keys(osa: &Osa, endpoint: &st
         .text()
         .await
         .expect("jwks body");
-    let verifier = osa_shared::adapters::jwt::JwtVerifier::from_jwks(&jwks, "osa-local", "osa-api")
+    let verifier = osa_net::jwt::JwtVerifier::from_jwks(&jwks, "osa-local", "osa-api")
         .expect("a JWKS with the dev key");
     assert!(
         verifier.verify(&osa.token).await.is_ok(),
@@ -438,9 +438,7 @@ async fn functions_run_elsewhere_can_use_the_local_keys(osa: &Osa, endpoint: &st
         .expect("events/env.local.json"),
     )
     .expect("JSON");
-    let secrets = aws_sdk_secretsmanager::Client::new(
-        &osa_shared::adapters::aws::load_config(Some(endpoint)).await,
-    );
+    let secrets = aws_sdk_secretsmanager::Client::new(&osa_aws::load_config(Some(endpoint)).await);
     let expected = [
         (
             "OpalWebhookFunction",

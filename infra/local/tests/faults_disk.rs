@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use osa_shared::domain::AgentId;
+use osa_domain::AgentId;
 use osa_testkit::samples::agent_event;
 use serde_json::{Value, json};
 

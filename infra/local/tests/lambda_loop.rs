@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use osa_shared::adapters::aws;
+use osa_aws as aws;
 use serde_json::Value;
 
 /// How long the functions may take to compile and answer their first event.

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::http::openapi::document;
+use osa_http::openapi::document;
 use osa_testkit::TestApp;
 
 const COMMITTED: &str = include_str!("../../../docs/openapi.json");
@@ -30,7 +30,7 @@ async fn the_document_is_served_without_a_token() {
     assert_eq!(reply.json()["openapi"], "3.1.0");
 }
 
-const DASHBOARD_JS: &str = include_str!("../../../shared/src/http/dashboard/app.js");
+const DASHBOARD_JS: &str = include_str!("../../../shared/http/src/dashboard/app.js");
 
 /// The API paths the dashboard calls, with each interpolated segment as `*`.
 fn dashboard_paths() -> Vec<String> {

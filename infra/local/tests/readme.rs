@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use osa_shared::domain::alerts::ALERT_RULES;
-use osa_shared::domain::metrics::Family;
+use osa_domain::alerts::ALERT_RULES;
+use osa_domain::metrics::Family;
 
 fn readme() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operations.md");

@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use osa_shared::http::routes::{Access, Function, ROUTES};
+use osa_http::routes::{Access, Function, ROUTES};
 use osa_testkit::{TestApp, call};
 
 fn router_of(app: &TestApp, function: Function) -> axum::Router {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use osa_shared::http::routes::{Function, ROUTES, methods};
+use osa_http::routes::{Function, ROUTES, methods};
 
 const TEMPLATE: &str = include_str!("../../../template.yaml");
 
@@ -134,7 +134,7 @@ struct Documented {
 }
 
 fn documented() -> Vec<Documented> {
-    let doc = osa_shared::http::openapi::document();
+    let doc = osa_http::openapi::document();
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("a path item") {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use base64::Engine;
-use osa_shared::adapters::jwt::JwtVerifier;
+use osa_net::jwt::JwtVerifier;
 use serde_json::Value;
 
 /// The issuer and audience `osa token` signs for (infra/local/src/local.rs).

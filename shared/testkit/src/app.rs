@@ -9,16 +9,16 @@ use time::OffsetDateTime;
 
 use crate::clock::ManualClock;
 use crate::fakes::{FakeOptimizely, RecordingHttp};
-use osa_shared::adapters::jwt::{DevKeys, JwtVerifier};
-use osa_shared::adapters::log_bus::LogBus;
-use osa_shared::adapters::sqlite::SqliteStore;
-use osa_shared::app::Services;
-use osa_shared::bootstrap::{Adapters, Runtime, assemble};
-use osa_shared::config::{Config, OpalConfig};
-use osa_shared::domain::Secret;
-use osa_shared::domain::access::scopes;
-use osa_shared::domain::signature::{SignatureConfig, sign};
-use osa_shared::ports::Clock;
+use osa_app::Services;
+use osa_app::bootstrap::{Runtime, assemble};
+use osa_app::config::{Config, OpalConfig};
+use osa_app::ports::Clock;
+use osa_domain::Secret;
+use osa_domain::access::scopes;
+use osa_domain::signature::{SignatureConfig, sign};
+use osa_net::jwt::{DevKeys, JwtVerifier};
+use osa_sqlite::SqliteStore;
+use osa_sqlite::log_bus::LogBus;
 
 pub const ISSUER: &str = "osa-test";
 pub const AUDIENCE: &str = "osa-api";
@@ -119,7 +119,7 @@ impl TestApp {
             http: http.clone(),
             tokens: Arc::new(tokens),
         };
-        let services = assemble(Adapters::embedded(store.clone(), bus.clone()), runtime);
+        let services = assemble(osa_sqlite::adapters(store.clone(), bus.clone()), runtime);
         TestApp {
             services,
             clock,
@@ -160,7 +160,7 @@ impl TestApp {
             }
             for job in jobs {
                 ran += 1;
-                osa_shared::app::jobs::process(&self.services, &job).await;
+                osa_app::jobs::process(&self.services, &job).await;
             }
         }
     }
@@ -182,10 +182,10 @@ impl TestApp {
     pub async fn start_workflow_with(
         &self,
         edit: impl FnOnce(&mut serde_json::Value),
-    ) -> osa_shared::domain::workflow::Workflow {
+    ) -> osa_domain::workflow::Workflow {
         let mut body = crate::samples::intake();
         edit(&mut body);
-        osa_shared::app::intake::submit(&self.services, body.to_string().as_bytes(), "corr-test")
+        osa_app::intake::submit(&self.services, body.to_string().as_bytes(), "corr-test")
             .await
             .unwrap_or_else(|e| panic!("the sample intake is accepted: {e}"))
             .workflow
@@ -201,7 +201,7 @@ impl TestApp {
     pub async fn send_agent_event(
         &self,
         workflow_id: &str,
-        agent: osa_shared::domain::AgentId,
+        agent: osa_domain::AgentId,
         status: &str,
     ) {
         let event = crate::samples::agent_event(workflow_id, agent, status);
@@ -210,18 +210,15 @@ impl TestApp {
 
     /// Sends `event` as the webhook body, signed, as OPAL would; panics if it
     /// is refused.
-    pub async fn send_webhook(
-        &self,
-        event: &serde_json::Value,
-    ) -> osa_shared::app::webhook::Ingested {
+    pub async fn send_webhook(&self, event: &serde_json::Value) -> osa_app::webhook::Ingested {
         let body = event.to_string();
         let signature = self.sign(body.as_bytes());
-        let request = osa_shared::app::webhook::WebhookRequest {
+        let request = osa_app::webhook::WebhookRequest {
             signature: Some(&signature),
             correlation_id: None,
             body: body.as_bytes(),
         };
-        osa_shared::app::webhook::ingest(&self.services, request)
+        osa_app::webhook::ingest(&self.services, request)
             .await
             .unwrap_or_else(|e| panic!("the webhook {event} is refused: {e}"))
     }

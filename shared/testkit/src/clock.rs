@@ -1,6 +1,6 @@
 //! A clock tests move by hand.
 //!
-//! Also compiled into `osa-shared`'s own unit tests (`ports::clock::manual`),
+//! Also compiled into `osa-app`'s own unit tests (`ports::clock::manual`),
 //! so it names the `Clock` trait through its parent module.
 
 use std::sync::Mutex;

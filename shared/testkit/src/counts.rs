@@ -1,10 +1,10 @@
 //! The business counts a workflow's webhooks leave, checked exactly: run on the
-//! embedded store (`TestApp`) and on DynamoDB (`shared/tests/aws_calls.rs`), so
+//! embedded store (`TestApp`) and on DynamoDB (`shared/aws/tests/aws_calls.rs`), so
 //! both count each webhook once, in the event's own write.
 
-use osa_shared::app::webhook::{Ingested, WebhookError, WebhookRequest, ingest};
-use osa_shared::domain::AgentId;
-use osa_shared::domain::metrics::{Family, Snapshot};
+use osa_app::webhook::{Ingested, WebhookError, WebhookRequest, ingest};
+use osa_domain::AgentId;
+use osa_domain::metrics::{Family, Snapshot};
 use serde_json::json;
 
 use crate::TestApp;

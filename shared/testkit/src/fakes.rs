@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use osa_shared::adapters::http::optimizely::{
-    OptimizelyClient, OptimizelyService, OptimizelyTransport, ServiceRequest, Sleeper,
-};
-use osa_shared::ports::{
+use osa_app::ports::{
     Clock, HttpClient, Job, JobQueue, OutboundError, OutboundRequest, OutboundResponse, QueueError,
     ReceivedJob,
+};
+use osa_net::http::optimizely::{
+    OptimizelyClient, OptimizelyService, OptimizelyTransport, ServiceRequest, Sleeper,
 };
 
 /// Answers every outbound request with a fixed status and remembers it.

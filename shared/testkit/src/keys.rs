@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use osa_shared::adapters::jwt::DevKeys;
+use osa_net::jwt::DevKeys;
 use serde_json::{Value, json};
 
 use crate::app::{AUDIENCE, ISSUER};

@@ -4,9 +4,10 @@
 //! `events/` share.
 
 // The parent `clock` expects (see clock.rs).
-use osa_shared::ports::Clock;
+use osa_app::ports::Clock;
 
 pub mod app;
+pub mod aws;
 pub mod clock;
 pub mod contract;
 pub mod counts;

@@ -30,7 +30,7 @@ pub fn agent_output() -> Value {
 
 /// One agent's webhook body, as OPAL sends it: its status, and for a completed
 /// agent the sample `agent_data`.
-pub fn agent_event(workflow_id: &str, agent: osa_shared::domain::AgentId, status: &str) -> Value {
+pub fn agent_event(workflow_id: &str, agent: osa_domain::AgentId, status: &str) -> Value {
     let mut event = serde_json::json!({
         "workflow_id": workflow_id,
         "agent_id": agent.as_str(),

@@ -10,7 +10,7 @@
 //! `{n:a:b}` an integer in a..=b, `{p:a:b}` a percentage in a..b with one decimal,
 //! `{x:one|two|three}` one of the options.
 
-use osa_shared::domain::AgentId;
+use osa_domain::AgentId;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

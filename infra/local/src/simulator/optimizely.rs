@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use osa_shared::adapters::http::optimizely::{AuthStyle, OptimizelyService};
+use osa_net::http::optimizely::{AuthStyle, BuiltInSettings, OptimizelyService};
 use serde_json::json;
 
 /// Where OSA's Optimizely client points each service under the simulator.

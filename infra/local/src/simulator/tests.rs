@@ -8,10 +8,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use osa_shared::domain::agent_output::validate_agent_output;
-use osa_shared::domain::event::{AgentEvent, EventKind, parse_agent_event};
-use osa_shared::domain::signature::{SIGNATURE_HEADER, SignatureConfig, verify};
-use osa_shared::domain::{AgentId, Secret};
+use osa_domain::agent_output::validate_agent_output;
+use osa_domain::event::{AgentEvent, EventKind, parse_agent_event};
+use osa_domain::signature::{SIGNATURE_HEADER, SignatureConfig, verify};
+use osa_domain::{AgentId, Secret};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -561,10 +561,10 @@ fn the_schedule_stays_within_the_spread_and_follows_the_chain() {
 
 // ---- the strategy a simulated run produces ----------------------------------------
 
-fn simulated_strategy(company: &str, seed: u64) -> osa_shared::domain::synthesis::Strategy {
-    use osa_shared::domain::intake::{FocusArea, Timeline};
-    use osa_shared::domain::synthesis::{AgentInput, SynthesisInput, synthesise};
-    use osa_shared::domain::workflow::AgentStatus;
+fn simulated_strategy(company: &str, seed: u64) -> osa_domain::synthesis::Strategy {
+    use osa_domain::intake::{FocusArea, Timeline};
+    use osa_domain::synthesis::{AgentInput, SynthesisInput, synthesise};
+    use osa_domain::workflow::AgentStatus;
     let agents = AgentId::ALL
         .iter()
         .map(|a| AgentInput {
@@ -624,7 +624,7 @@ fn simulated_text_has_no_count_without_a_whole() {
 /// listed twice.
 #[test]
 fn a_simulated_run_merges_what_the_agents_say_twice() {
-    use osa_shared::domain::synthesis::{SHORT_LIST_LEN, same_recommendation};
+    use osa_domain::synthesis::{SHORT_LIST_LEN, same_recommendation};
     let groups: [&[&str]; 7] = [
         &[
             "Personalize homepage hero",

@@ -8,11 +8,11 @@ use super::Store;
 use super::fixtures::*;
 use crate::clock::ManualClock;
 use crate::counts::moved;
-use osa_shared::domain::AgentId;
-use osa_shared::domain::event::AgentEvent;
-use osa_shared::domain::metrics::{EventMetrics, Family};
-use osa_shared::domain::pii::{Findings, RedactionMode};
-use osa_shared::ports::{EventOutcome, MetricsStore};
+use osa_app::ports::{EventOutcome, MetricsStore};
+use osa_domain::AgentId;
+use osa_domain::event::AgentEvent;
+use osa_domain::metrics::{EventMetrics, Family};
+use osa_domain::pii::{Findings, RedactionMode};
 
 /// Racing writers record two workflows' events, each sent three times (the
 /// metrics store reads the counts the workflow store wrote): every accepted

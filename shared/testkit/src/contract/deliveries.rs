@@ -7,7 +7,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::clock::ManualClock;
-use osa_shared::ports::Clock;
+use osa_app::ports::Clock;
 
 use super::fixtures::*;
 
@@ -15,7 +15,7 @@ use super::fixtures::*;
 
 /// Every `DeliveryStore` case, one after another.
 pub async fn delivery_suite(
-    store: Arc<dyn osa_shared::ports::DeliveryStore>,
+    store: Arc<dyn osa_app::ports::DeliveryStore>,
     clock: Arc<ManualClock>,
 ) {
     macro_rules! case {
@@ -33,10 +33,10 @@ pub async fn delivery_suite(
     case!(overdue_lists_pending_deliveries_by_when_they_were_due);
 }
 
-type Deliveries = Arc<dyn osa_shared::ports::DeliveryStore>;
+type Deliveries = Arc<dyn osa_app::ports::DeliveryStore>;
 
-fn new_delivery(at: OffsetDateTime) -> osa_shared::domain::delivery::Delivery {
-    use osa_shared::domain::delivery::{Delivery, DeliveryAuth};
+fn new_delivery(at: OffsetDateTime) -> osa_domain::delivery::Delivery {
+    use osa_domain::delivery::{Delivery, DeliveryAuth};
     Delivery::opal_trigger(
         "https://opal.test/trigger",
         unique_id(),
@@ -52,8 +52,8 @@ fn new_delivery(at: OffsetDateTime) -> osa_shared::domain::delivery::Delivery {
 }
 
 /// Records `n` failed attempts (the fifth dead-letters it), a second apart from `at`.
-fn fail_attempts(d: &mut osa_shared::domain::delivery::Delivery, n: u32, at: OffsetDateTime) {
-    use osa_shared::domain::delivery::{AttemptOutcome, AttemptReport};
+fn fail_attempts(d: &mut osa_domain::delivery::Delivery, n: u32, at: OffsetDateTime) {
+    use osa_domain::delivery::{AttemptOutcome, AttemptReport};
     for i in 0..n {
         let (run, number) = d.next_attempt().expect("an attempt is due");
         d.record(
@@ -147,7 +147,7 @@ async fn store_failures(
     id: uuid::Uuid,
     n: u32,
     at: OffsetDateTime,
-) -> osa_shared::domain::delivery::Delivery {
+) -> osa_domain::delivery::Delivery {
     store
         .update_delivery(id, &|x| {
             fail_attempts(x, n, at);
@@ -162,7 +162,7 @@ pub async fn dead_letters_are_listed_newest_first_until_redriven(
     store: &Deliveries,
     clock: &ManualClock,
 ) {
-    use osa_shared::domain::delivery::DeliveryStatus;
+    use osa_domain::delivery::DeliveryStatus;
     // Later than anything earlier cases dead-lettered.
     clock.advance(Duration::from_secs(3600));
     let pending = new_delivery(clock.now());
@@ -182,7 +182,7 @@ pub async fn dead_letters_are_listed_newest_first_until_redriven(
     store.create_delivery(&delivered).await.unwrap();
     store
         .update_delivery(delivered.id, &|x| {
-            use osa_shared::domain::delivery::{AttemptOutcome, AttemptReport};
+            use osa_domain::delivery::{AttemptOutcome, AttemptReport};
             x.record(
                 AttemptReport {
                     run: 0,
@@ -254,8 +254,7 @@ pub async fn erasure_removes_a_delivery_and_its_dead_letter(
     store.create_delivery(&d).await.unwrap();
     let now = clock.now();
     store_failures(store, d.id, 5, now).await;
-    let listed =
-        |list: Vec<osa_shared::domain::delivery::Delivery>| list.iter().any(|x| x.id == d.id);
+    let listed = |list: Vec<osa_domain::delivery::Delivery>| list.iter().any(|x| x.id == d.id);
     assert!(listed(store.dead_lettered(1000).await.unwrap()));
     assert!(store.erase_delivery(d.id).await.unwrap());
     assert_eq!(store.get_delivery(d.id).await.unwrap(), None);

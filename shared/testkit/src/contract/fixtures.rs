@@ -5,14 +5,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::Store;
+use super::{Queue, Store};
 use crate::clock::ManualClock;
-use osa_shared::domain::AgentId;
-use osa_shared::domain::event::{AgentEvent, parse_agent_event};
-use osa_shared::domain::intake::parse_intake;
-use osa_shared::domain::run::AgentRun;
-use osa_shared::domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
-use osa_shared::ports::{Attempt, Clock, CreateOutcome, EventOutcome};
+use osa_app::ports::{Attempt, Clock, CreateOutcome, EventOutcome, Job, ReceivedJob};
+use osa_domain::AgentId;
+use osa_domain::event::{AgentEvent, parse_agent_event};
+use osa_domain::intake::parse_intake;
+use osa_domain::run::AgentRun;
+use osa_domain::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 
 // ---- fixtures --------------------------------------------------------------------
 
@@ -165,4 +165,22 @@ pub async fn agent_of(store: &Store, id: &str, agent: AgentId) -> AgentState {
 pub fn whole_ms(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
         .unwrap_or(t)
+}
+
+/// Receives up to `max`, keeping only `mine`; anything else received is acked.
+pub(super) async fn receive_mine(
+    queue: &Queue,
+    mine: &[Job],
+    max: usize,
+    visibility: Duration,
+) -> Vec<ReceivedJob> {
+    let mut kept = Vec::new();
+    for r in queue.receive(max, visibility).await.unwrap() {
+        if mine.contains(&r.job) {
+            kept.push(r);
+        } else {
+            queue.ack(&r.receipt).await.unwrap();
+        }
+    }
+    kept
 }

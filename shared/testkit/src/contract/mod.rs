@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use crate::clock::ManualClock;
-use osa_shared::ports::{JobQueue, MetricsStore, WorkflowStore};
+use osa_app::ports::{JobQueue, MetricsStore, WorkflowStore};
 
 pub type Store = Arc<dyn WorkflowStore>;
 pub type Queue = Arc<dyn JobQueue>;

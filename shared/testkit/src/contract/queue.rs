@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use osa_shared::ports::{Job, ReceivedJob};
+use osa_app::ports::Job;
 
 use super::Queue;
 use super::fixtures::*;
@@ -28,24 +28,6 @@ async fn drain(queue: &Queue) {
             queue.ack(&r.receipt).await.unwrap();
         }
     }
-}
-
-/// Receives up to `max`, keeping only `mine`; anything else received is acked.
-pub(super) async fn receive_mine(
-    queue: &Queue,
-    mine: &[Job],
-    max: usize,
-    visibility: Duration,
-) -> Vec<ReceivedJob> {
-    let mut kept = Vec::new();
-    for r in queue.receive(max, visibility).await.unwrap() {
-        if mine.contains(&r.job) {
-            kept.push(r);
-        } else {
-            queue.ack(&r.receipt).await.unwrap();
-        }
-    }
-    kept
 }
 
 pub async fn a_delay_is_honoured(queue: &Queue, time: &TimeTravel) {

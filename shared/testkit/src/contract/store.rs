@@ -8,15 +8,15 @@ use time::OffsetDateTime;
 
 use super::Store;
 use crate::clock::ManualClock;
-use osa_shared::domain::AgentId;
-use osa_shared::domain::event::AgentEvent;
-use osa_shared::domain::history::Change;
-use osa_shared::domain::run::NewRun;
-use osa_shared::domain::workflow::{AgentStatus, Workflow, WorkflowStatus};
-use osa_shared::ports::{
+use osa_app::ports::{
     AdminAuditEntry, Attempt, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker,
     Page, PagePosition,
 };
+use osa_domain::AgentId;
+use osa_domain::event::AgentEvent;
+use osa_domain::history::Change;
+use osa_domain::run::NewRun;
+use osa_domain::workflow::{AgentStatus, Workflow, WorkflowStatus};
 
 use super::fixtures::*;
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::Queue;
-use super::queue::receive_mine;
+use super::fixtures::receive_mine;
 use crate::clock::ManualClock;
-use osa_shared::ports::{Clock, Job, ReceivedJob};
+use osa_app::ports::{Clock, Job, ReceivedJob};
 
 // ---- time, for the queue cases -----------------------------------------------------
 

@@ -1,0 +1,370 @@
+//! Running the health checks: the probes behind `/api/health/*`, and
+//! the scheduled run that folds them into per-service state and stores the
+//! system report (state doc [`HEALTH_STATE`]) with a short history, and sets the
+//! `osal_system_health_score` gauges.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::ports::StoreError;
+use osa_domain::health::{
+    self, CheckResult, HEALTH_CHECK_MATRIX, Probe, ServiceHealthCheck, ServiceState,
+    SystemHealthReport,
+};
+use osa_domain::metrics::{Family, Observation};
+
+use super::Services;
+
+/// The ops state document holding service states, the latest report and history.
+pub const HEALTH_STATE: &str = "health";
+/// The ops state document the intake probe writes.
+pub const INTAKE_PROBE_STATE: &str = "intake_probe";
+/// Reports kept for `?detailed=true`.
+pub const HISTORY: usize = 30;
+const SAVE_ATTEMPTS: usize = 8;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HealthState {
+    pub services: Vec<ServiceState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<SystemHealthReport>,
+    /// Oldest first, at most [`HISTORY`].
+    #[serde(default)]
+    pub history: Vec<SystemHealthReport>,
+}
+
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// `GET /api/health/intake`: the intake service answers.
+pub fn intake_body(services: &Services) -> serde_json::Value {
+    json!({
+        "status": "ok",
+        "service": health::INTAKE,
+        "timestamp": osa_domain::rfc3339(services.clock.now()),
+        "version": version(),
+    })
+}
+
+/// The URL the OPAL probe GETs: `OPAL_HEALTH_URL`, else the trigger URL's
+/// sibling `health` (`.../trigger` becomes `.../health`).
+pub fn opal_health_url(services: &Services) -> String {
+    if let Ok(url) = std::env::var("OPAL_HEALTH_URL")
+        && !url.trim().is_empty()
+    {
+        return url;
+    }
+    sibling_health_url(&services.config.opal.trigger_url)
+}
+
+fn sibling_health_url(trigger: &str) -> String {
+    let trigger = trigger.split(['?', '#']).next().unwrap_or(trigger);
+    let path_start = trigger
+        .find("://")
+        .and_then(|scheme| trigger[scheme + 3..].find('/').map(|i| i + scheme + 3));
+    match (path_start, trigger.rfind('/')) {
+        (Some(start), Some(last)) if last >= start => format!("{}/health", &trigger[..last]),
+        _ => format!("{}/health", trigger.trim_end_matches('/')),
+    }
+}
+
+/// Runs one check's probe, bounded by its timeout.
+pub async fn probe(services: &Services, check: &ServiceHealthCheck) -> Probe {
+    let started = Instant::now();
+    let timeout = Duration::from_millis(check.timeout_ms);
+    let outcome = tokio::time::timeout(timeout, run_probe(services, check, timeout)).await;
+    let response_time_ms = elapsed_ms(started);
+    match outcome {
+        Ok(Ok((status, body))) => Probe {
+            status: Some(status),
+            response_time_ms,
+            body,
+            error: None,
+        },
+        Ok(Err(error)) => Probe {
+            status: None,
+            response_time_ms,
+            body: None,
+            error: Some(error),
+        },
+        Err(_) => Probe {
+            status: None,
+            response_time_ms: response_time_ms.max(check.timeout_ms + 1),
+            body: None,
+            error: Some(format!("no answer within {} ms", check.timeout_ms)),
+        },
+    }
+}
+
+async fn run_probe(
+    services: &Services,
+    check: &ServiceHealthCheck,
+    timeout: Duration,
+) -> Result<(u16, Option<serde_json::Value>), String> {
+    match check.service_name {
+        health::INTAKE => probe_intake(services).await,
+        health::OPAL => {
+            let url = opal_health_url(services);
+            let response = services
+                .http
+                .get(&url, timeout)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((response.status, None))
+        }
+        health::DATABASE => {
+            // A deep check: a real index query and a real key read.
+            services
+                .store
+                .recent_workflows(1)
+                .await
+                .map_err(|e| e.to_string())?;
+            services
+                .ops
+                .load_state(HEALTH_STATE)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((200, None))
+        }
+        other => Err(format!("no probe for {other}")),
+    }
+}
+
+/// What an intake needs, exercised: a conditional write to the store (as an
+/// intake's create is) and a read of the queue its OPAL trigger goes to; the
+/// body reports each one's latency and the queue's depth.
+async fn probe_intake(services: &Services) -> Result<(u16, Option<serde_json::Value>), String> {
+    let started = Instant::now();
+    let stored = services
+        .ops
+        .load_state(INTAKE_PROBE_STATE)
+        .await
+        .map_err(|e| format!("store: {e}"))?;
+    let doc = json!({"checked_at": osa_domain::rfc3339(services.clock.now())});
+    // Losing the race to a concurrent probe is still an answer from the write path.
+    services
+        .ops
+        .save_state(INTAKE_PROBE_STATE, &doc, stored.map(|s| s.version))
+        .await
+        .map_err(|e| format!("store: {e}"))?;
+    let store_write_ms = elapsed_ms(started);
+    let started = Instant::now();
+    let queue_depth = services
+        .queue
+        .depth()
+        .await
+        .map_err(|e| format!("queue: {e}"))?;
+    let mut body = intake_body(services);
+    body["checks"] = json!({
+        "store_write_ms": store_write_ms,
+        "queue_ms": elapsed_ms(started),
+        "queue_depth": queue_depth,
+    });
+    Ok((200, Some(body)))
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What `/api/health/<service>` answers: the probe judged, 200 or 503.
+pub async fn check_now(
+    services: &Services,
+    service_name: &str,
+) -> Option<(u16, serde_json::Value)> {
+    let check = health::check(service_name)?;
+    let probe = probe(services, check).await;
+    let result = health::evaluate(check, &probe, services.clock.now());
+    let status = if result.healthy { 200 } else { 503 };
+    let mut body = json!({
+        "status": if result.healthy { "ok" } else { "unhealthy" },
+        "service": service_name,
+        "timestamp": osa_domain::rfc3339(result.checked_at),
+        "version": version(),
+        "response_time_ms": result.response_time_ms,
+    });
+    if let Some(checks) = probe.body.as_ref().and_then(|b| b.get("checks")) {
+        body["checks"] = checks.clone();
+    }
+    if let Some(error) = &probe.error {
+        tracing::warn!(service = service_name, error = %error, "health probe failed");
+    }
+    if !result.failures.is_empty() {
+        // The route is public: a probe's own error may name internals (a table,
+        // a queue, a host), so it is told in the log and the admin report only.
+        let failures: Vec<&str> = result
+            .failures
+            .iter()
+            .map(|f| {
+                if f.starts_with("error: ") {
+                    "error: the probe failed"
+                } else {
+                    f.as_str()
+                }
+            })
+            .collect();
+        body["failures"] = json!(failures);
+    }
+    Some((status, body))
+}
+
+/// One scheduled run: probes every service, folds the results into the stored
+/// state, stores the report and sets the health score gauges.
+pub async fn run_checks(services: &Services) -> Result<SystemHealthReport, StoreError> {
+    let probes = futures_join(services).await;
+    let now = services.clock.now();
+    let results: Vec<(&ServiceHealthCheck, CheckResult)> = HEALTH_CHECK_MATRIX
+        .iter()
+        .zip(probes)
+        .map(|(check, probe)| (check, health::evaluate(check, &probe, now)))
+        .collect();
+    let mut report = None;
+    for _ in 0..SAVE_ATTEMPTS {
+        let stored = services.ops.load_state(HEALTH_STATE).await?;
+        let expected = stored.as_ref().map(|s| s.version);
+        let mut state: HealthState = stored
+            .and_then(|s| serde_json::from_value(s.doc).ok())
+            .unwrap_or_default();
+        for (check, result) in &results {
+            let index = match state
+                .services
+                .iter()
+                .position(|s| s.service_name == check.service_name)
+            {
+                Some(i) => i,
+                None => {
+                    state.services.push(ServiceState::new(check.service_name));
+                    state.services.len() - 1
+                }
+            };
+            if let Some(service) = state.services.get_mut(index) {
+                service.apply(check, result.clone());
+            }
+        }
+        let next = health::report(&state.services, now);
+        state.latest = Some(next.clone());
+        state.history.push(next.clone());
+        if state.history.len() > HISTORY {
+            let excess = state.history.len() - HISTORY;
+            state.history.drain(..excess);
+        }
+        let doc = serde_json::to_value(&state)
+            .map_err(|e| StoreError::Corrupt(format!("health state: {e}")))?;
+        if services
+            .ops
+            .save_state(HEALTH_STATE, &doc, expected)
+            .await?
+        {
+            report = Some(next);
+            break;
+        }
+    }
+    let report = report
+        .ok_or_else(|| StoreError::Unavailable("the health state kept changing; gave up".into()))?;
+    let environment = environment();
+    let gauges = report
+        .services
+        .iter()
+        .filter_map(|c| {
+            Observation::set(
+                Family::SystemHealthScore,
+                &[&c.component, &environment],
+                c.health_score,
+            )
+            .ok()
+        })
+        .collect();
+    super::metrics::record(services, gauges).await;
+    for component in report.services.iter().filter(|c| c.escalated) {
+        tracing::warn!(
+            service = %component.service_name,
+            alert_signal = "health_escalation",
+            consecutive_failures = component.consecutive_failures,
+            "health check failing past its escalation time"
+        );
+    }
+    tracing::info!(
+        overall = ?report.overall_status,
+        critical_issues = report.critical_issues,
+        "health checks ran"
+    );
+    Ok(report)
+}
+
+async fn futures_join(services: &Services) -> Vec<Probe> {
+    let [a, b, c] = &HEALTH_CHECK_MATRIX;
+    let (a, b, c) = tokio::join!(probe(services, a), probe(services, b), probe(services, c));
+    vec![a, b, c]
+}
+
+/// The `environment` label: `OSA_ENVIRONMENT`, else `local`.
+pub fn environment() -> String {
+    std::env::var("OSA_ENVIRONMENT")
+        .ok()
+        .filter(|e| !e.is_empty() && e.len() <= 32)
+        .unwrap_or_else(|| "local".into())
+}
+
+/// `/api/health/{intake|opal|database}`: that check, run now.
+pub async fn check_route(services: &Services, segment: &str) -> Option<(u16, serde_json::Value)> {
+    let name = match segment {
+        "intake" => health::INTAKE,
+        "opal" => health::OPAL,
+        "database" => health::DATABASE,
+        _ => return None,
+    };
+    check_now(services, name).await
+}
+
+/// The latest stored system report (the scheduled check's); `detailed` adds the
+/// per-service state and the recent reports, newest first.
+pub async fn report_view(
+    services: &Services,
+    detailed: bool,
+) -> Result<serde_json::Value, StoreError> {
+    let state = load(services).await?.unwrap_or_default();
+    let mut view = json!({ "report": state.latest });
+    if state.latest.is_none() {
+        view["message"] = json!("no health check has run yet");
+    }
+    if detailed {
+        view["services"] = json!(state.services);
+        let mut history = state.history;
+        history.reverse();
+        view["history"] = json!(history);
+    }
+    Ok(view)
+}
+
+/// The stored state (latest report and history), if any run has happened.
+pub async fn load(services: &Services) -> Result<Option<HealthState>, StoreError> {
+    Ok(services
+        .ops
+        .load_state(HEALTH_STATE)
+        .await?
+        .and_then(|s| serde_json::from_value(s.doc).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_opal_health_url_is_the_triggers_sibling() {
+        assert_eq!(
+            sibling_health_url("http://127.0.0.1:3000/sim/opal/trigger"),
+            "http://127.0.0.1:3000/sim/opal/health"
+        );
+        assert_eq!(
+            sibling_health_url("https://opal.example/trigger?x=1"),
+            "https://opal.example/health"
+        );
+        assert_eq!(
+            sibling_health_url("https://opal.example"),
+            "https://opal.example/health"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Read models: one workflow in full, and the lightweight recent-status summary.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::ports::{AgentResult, Marker, StoreError};
+use osa_domain::report::{Report, build_report};
+use osa_domain::workflow::{AgentState, Progress, Workflow, WorkflowStatus};
+
+use super::Services;
+
+/// A workflow older than this without finishing counts as failed in recent-status.
+pub const STALE_AFTER: time::Duration = time::Duration::minutes(30);
+
+#[derive(Debug, Serialize)]
+pub struct WorkflowView {
+    pub workflow_id: String,
+    pub correlation_id: String,
+    pub status: WorkflowStatus,
+    /// The current run: 0 for the first; each Force Sync OPAL accepts starts
+    /// the next. Each agent and result says its own.
+    pub run: u32,
+    pub progress_percent: u8,
+    pub progress: Progress,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    /// Mean confidence (0..=1) over the agents that reported one.
+    pub confidence: Option<f64>,
+    pub estimated_completion_minutes: u32,
+    pub trigger: osa_domain::workflow::TriggerState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force_sync: Option<osa_domain::workflow::ForceSync>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retriggered_agents: Vec<osa_domain::AgentId>,
+    /// The credentials pause, while paused and after a resume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_pause: Option<osa_domain::workflow::CredentialsPause>,
+    pub business_context: osa_domain::intake::BusinessContext,
+    pub optimizely: osa_domain::intake::OptimizelyProject,
+    pub analysis_preferences: osa_domain::intake::AnalysisPreferences,
+    pub agents: Vec<AgentState>,
+    pub results: Vec<AgentResult>,
+}
+
+impl WorkflowView {
+    pub(crate) fn new(w: Workflow, agents: Vec<AgentState>, results: Vec<AgentResult>) -> Self {
+        let confidences: Vec<f64> = agents.iter().filter_map(|a| a.confidence).collect();
+        let confidence = (!confidences.is_empty())
+            .then(|| confidences.iter().sum::<f64>() / confidences.len() as f64);
+        WorkflowView {
+            progress: Progress::of(&agents),
+            workflow_id: w.id,
+            correlation_id: w.correlation_id,
+            status: w.status,
+            run: w.run,
+            progress_percent: w.progress_percent,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+            finished_at: w.finished_at,
+            confidence,
+            estimated_completion_minutes: w.estimated_completion_minutes,
+            trigger: w.trigger,
+            force_sync: w.force_sync,
+            retriggered_agents: w.retriggered_agents,
+            credentials_pause: w.credentials_pause,
+            business_context: w.business_context,
+            optimizely: w.optimizely,
+            analysis_preferences: w.analysis_preferences,
+            agents,
+            results,
+        }
+    }
+}
+
+/// Status, per-agent state, timings, confidence and the results in so far.
+pub async fn workflow(services: &Services, id: &str) -> Result<Option<WorkflowView>, StoreError> {
+    let (workflow, agents, results) = tokio::try_join!(
+        services.store.get_workflow(id),
+        services.store.get_agents(id),
+        services.store.get_results(id),
+    )?;
+    Ok(workflow.map(|w| WorkflowView::new(w, agents, results)))
+}
+
+/// The strategy synthesised from a workflow's results so far (final once the
+/// workflow has finished).
+pub async fn report(services: &Services, id: &str) -> Result<Option<Report>, StoreError> {
+    Ok(workflow_and_report(services, id).await?.map(|(_, r)| r))
+}
+
+/// The workflow and its report, from one concurrent set of reads.
+pub async fn workflow_and_report(
+    services: &Services,
+    id: &str,
+) -> Result<Option<(Workflow, Report)>, StoreError> {
+    let (workflow, agents, results) = tokio::try_join!(
+        services.store.get_workflow(id),
+        services.store.get_agents(id),
+        services.store.get_results(id),
+    )?;
+    let Some(workflow) = workflow else {
+        return Ok(None);
+    };
+    // Synthesis reads every result (milliseconds of CPU for nine 15 KB
+    // outputs): off the async workers, so requests in flight keep moving.
+    let now = services.clock.now();
+    tokio::task::spawn_blocking(move || {
+        let report = build_report(&workflow, &agents, &results, now);
+        (workflow, report)
+    })
+    .await
+    .map(Some)
+    .map_err(|e| StoreError::Unavailable(format!("synthesis failed: {e}")))
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentStatus {
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_webhook_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_agent_data_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_force_sync_at: Option<OffsetDateTime>,
+    /// `idle`, `running`, `completed` or `failed`, as the original dashboard expects.
+    pub last_workflow_status: &'static str,
+    pub last_workflow_id: Option<String>,
+}
+
+/// The four reads run concurrently.
+pub async fn recent(services: &Services) -> Result<RecentStatus, StoreError> {
+    let store = &services.store;
+    let (webhook, agent_data, force_sync, latest) = tokio::try_join!(
+        store.marker(Marker::LastWebhook),
+        store.marker(Marker::LastAgentData),
+        store.marker(Marker::LastForceSync),
+        store.recent_workflows(1),
+    )?;
+    let latest = latest.into_iter().next();
+    Ok(RecentStatus {
+        last_webhook_at: webhook,
+        last_agent_data_at: agent_data,
+        last_force_sync_at: force_sync,
+        last_workflow_status: latest
+            .as_ref()
+            .map_or("idle", |w| dashboard_status(w, services.clock.now())),
+        last_workflow_id: latest.map(|w| w.id),
+    })
+}
+
+fn dashboard_status(w: &Workflow, now: OffsetDateTime) -> &'static str {
+    match w.status {
+        WorkflowStatus::Completed | WorkflowStatus::Partial => "completed",
+        WorkflowStatus::Failed | WorkflowStatus::TimedOut => "failed",
+        // Paused, waiting for refreshed credentials: nothing is running, and it
+        // cannot finish on its own, so the dashboard shows it as needing action.
+        WorkflowStatus::CredentialsInvalid => "failed",
+        WorkflowStatus::Pending | WorkflowStatus::Running if now - w.created_at > STALE_AFTER => {
+            "failed"
+        }
+        WorkflowStatus::Pending | WorkflowStatus::Running => "running",
+    }
+}

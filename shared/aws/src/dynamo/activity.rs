@@ -1,0 +1,129 @@
+//! The system's activity feed in the workflow table.
+//!
+//! | item | `pk` | `sk` |
+//! |---|---|---|
+//! | the counter | `ACTIVITY` | `SEQ` (`n`) |
+//! | an activity | `ACTIVITY` | `E#<seq, 20 digits>` (`doc`, `at_ms`, TTL) |
+//!
+//! An append takes the next number from the counter (`UpdateItem ADD`), then
+//! puts the activity under it. Two appends may commit in the other order than
+//! they numbered, so a reader stops at a missing number, the append still in
+//! flight, and reads on once it is there; a number still missing after
+//! [`GIVE_UP_AFTER`] belonged to an append that failed, and is skipped. One
+//! partition: activity is rare (workflows, rejections, dead letters, alerts).
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use time::OffsetDateTime;
+
+use crate::attr::{number, query_limit, read_number, read_string, string, unavailable};
+use crate::schema::EXPIRES_AT;
+use osa_app::codec::{decode, encode};
+use osa_app::ports::StoreError;
+use osa_domain::activity::Activity;
+
+const PK: &str = "ACTIVITY";
+const COUNTER_SK: &str = "SEQ";
+/// Activities are kept a week.
+const KEPT_FOR: time::Duration = time::Duration::days(7);
+/// How long a reader waits for a number taken but not yet written.
+const GIVE_UP_AFTER: time::Duration = time::Duration::seconds(10);
+
+fn entry_sk(seq: u64) -> String {
+    format!("E#{seq:020}")
+}
+
+pub(super) async fn append(
+    client: &Client,
+    table: &str,
+    activity: &Activity,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let counted = client
+        .update_item()
+        .table_name(table)
+        .key("pk", string(PK))
+        .key("sk", string(COUNTER_SK))
+        .update_expression("ADD n :one")
+        .expression_attribute_values(":one", number(1))
+        .return_values(ReturnValue::UpdatedNew)
+        .send()
+        .await
+        .map_err(|e| unavailable("UpdateItem", &e))?;
+    let seq: u64 = counted
+        .attributes
+        .as_ref()
+        .map(|a| read_number(a, "n"))
+        .transpose()?
+        .ok_or_else(|| StoreError::Corrupt("the activity counter answered nothing".into()))?;
+    client
+        .put_item()
+        .table_name(table)
+        .item("pk", string(PK))
+        .item("sk", string(entry_sk(seq)))
+        .item("doc", string(encode(activity)?))
+        .item("at_ms", number(now.unix_timestamp_nanos() / 1_000_000))
+        .item(EXPIRES_AT, number((now + KEPT_FOR).unix_timestamp()))
+        .send()
+        .await
+        .map_err(|e| unavailable("PutItem", &e))?;
+    Ok(seq)
+}
+
+pub(super) async fn after(
+    client: &Client,
+    table: &str,
+    after: u64,
+    limit: usize,
+    now: OffsetDateTime,
+) -> Result<Vec<(u64, Activity)>, StoreError> {
+    let out = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+        .expression_attribute_values(":pk", string(PK))
+        .expression_attribute_values(":from", string(entry_sk(after.saturating_add(1))))
+        .expression_attribute_values(":to", string(entry_sk(u64::MAX)))
+        .consistent_read(true)
+        .limit(query_limit(limit))
+        .send()
+        .await
+        .map_err(|e| unavailable("Query", &e))?;
+    let mut activities = Vec::new();
+    let mut next = after.saturating_add(1);
+    for item in out.items.unwrap_or_default() {
+        let seq: u64 = read_string(&item, "sk")?
+            .strip_prefix("E#")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt("activity key".into()))?;
+        if seq != next {
+            let at_ms: i64 = read_number(&item, "at_ms")?;
+            let written = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
+                .unwrap_or(now);
+            if now - written < GIVE_UP_AFTER {
+                break; // the missing one may still be on its way
+            }
+        }
+        activities.push((seq, decode("activity", read_string(&item, "doc")?)?));
+        next = seq.saturating_add(1);
+    }
+    Ok(activities)
+}
+
+pub(super) async fn last(client: &Client, table: &str) -> Result<u64, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key("pk", string(PK))
+        .key("sk", string(COUNTER_SK))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| unavailable("GetItem", &e))?;
+    match out.item {
+        Some(item) if matches!(item.get("n"), Some(AttributeValue::N(_))) => {
+            read_number(&item, "n")
+        }
+        _ => Ok(0),
+    }
+}

@@ -1,0 +1,42 @@
+//! The embedded event bus: domain events become structured log lines, and the
+//! most recent are kept in memory for tests and local inspection.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use osa_app::ports::{BusError, DomainEvent, EventBus};
+
+const KEEP: usize = 1024;
+
+#[derive(Default)]
+pub struct LogBus {
+    recent: Mutex<VecDeque<DomainEvent>>,
+}
+
+impl LogBus {
+    pub fn recent(&self) -> Vec<DomainEvent> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+#[async_trait]
+impl EventBus for LogBus {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError> {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        for event in events {
+            tracing::info!(detail_type = event.detail_type(), event = ?event, "domain event");
+            if recent.len() == KEEP {
+                recent.pop_front();
+            }
+            recent.push_back(event.clone());
+        }
+        Ok(())
+    }
+}
