@@ -67,7 +67,7 @@ async fn an_event_is_accepted_once_and_its_pii_redacted() {
     assert!(!summary.contains("415-555-0172"), "{summary}");
     let audit = app
         .services
-        .store
+        .audit
         .audit_for_workflow(&id, 10)
         .await
         .unwrap();
@@ -111,7 +111,7 @@ async fn signatures_are_checked_before_anything_else() {
     );
     let reasons: Vec<String> = app
         .services
-        .store
+        .audit
         .audit_for_workflow(&id, 10)
         .await
         .unwrap()

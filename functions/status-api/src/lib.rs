@@ -120,7 +120,7 @@ async fn admin_audit(
     let limit = page_limit(query.limit, 100, 1000)?;
     let before = position(query.cursor.as_deref())?;
     let page = services
-        .store
+        .audit
         .admin_audit_page(before.as_ref(), limit)
         .await?;
     success(json!({"entries": page.items, "next": page.next.map(|p| p.token())}))
@@ -156,7 +156,7 @@ async fn webhook_events(
     let (scope, page) = match (query.workflow_id, query.unattributed_on) {
         (Some(id), None) if !id.is_empty() && id.len() <= 128 => {
             let page = services
-                .store
+                .audit
                 .audit_page(&id, after.as_ref(), limit)
                 .await?;
             (json!({"workflow_id": id}), page)
@@ -167,7 +167,7 @@ async fn webhook_events(
                 ApiError::bad_request("invalid_query", "unattributed_on is a day: YYYY-MM-DD")
             })?;
             let page = services
-                .store
+                .audit
                 .unattributed_audit_page(date, after.as_ref(), limit)
                 .await?;
             (json!({"unattributed_on": day}), page)

@@ -473,7 +473,7 @@ async fn the_maintenance_switch_is_audited() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
         app.services
-            .store
+            .audit
             .admin_audit(10)
             .await
             .expect("audit")
@@ -506,7 +506,7 @@ async fn the_maintenance_switch_is_audited() {
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     assert_eq!(body["error"]["details"][0]["path"], "scheduled", "{body}");
 
-    let trail = app.services.store.admin_audit(10).await.expect("audit");
+    let trail = app.services.audit.admin_audit(10).await.expect("audit");
     let switches: Vec<_> = trail
         .iter()
         .filter(|e| e.action == "maintenance_switched")

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use axum::Router;
 use osa_app::bootstrap::{Adapters, Runtime, assemble};
-use osa_app::config::{Config, NotifyConfig, OpalConfig, secrets_from};
+use osa_app::config::{
+    AwsResources, Config, NotifyConfig, OpalConfig, Retention, optimizely_base_urls_from_env,
+    webhook_secrets_from_env,
+};
 use osa_app::ports::{Clock, CredentialChecker, SystemClock};
 use osa_app::{Services, alerts, delivery, health, jobs};
-use osa_aws::bootstrap::AwsResources;
 use osa_aws::{AwsClients, provision};
 use osa_domain::Secret;
 use osa_domain::access::scopes;
@@ -19,11 +21,8 @@ use osa_domain::notification::TargetPolicy;
 use osa_domain::signature::SignatureConfig;
 use osa_http::with_common_layers;
 use osa_net::http::client::ReqwestClient;
-use osa_net::http::optimizely::{
-    OptimizelyClient, OptimizelyService, ReqwestTransport, TokioSleeper,
-};
+use osa_net::http::optimizely::OptimizelyService;
 use osa_net::jwt::{DevKeys, JwtVerifier};
-use osa_net::optimizely_from_env;
 use osa_sqlite::SqliteStore;
 use osa_sqlite::log_bus::LogBus;
 use tokio::sync::watch;
@@ -206,6 +205,8 @@ async fn aws_adapters(
         table: args.table.clone(),
         queue_url: queues.url,
         event_bus: args.event_bus.clone(),
+        retention: Retention::default(),
+        emf: false,
     };
     osa_aws::bootstrap::adapters(&resources, clock)
         .await
@@ -265,9 +266,7 @@ fn local_services(
     optimizely: Option<Arc<dyn CredentialChecker>>,
 ) -> Result<Services, String> {
     let mut secrets = vec![files.webhook_secret.clone()];
-    secrets.extend(secrets_from(
-        &std::env::var("OSA_WEBHOOK_SECRETS").unwrap_or_default(),
-    ));
+    secrets.extend(webhook_secrets_from_env());
     let tokens = JwtVerifier::from_pems(
         std::slice::from_ref(&files.keys.public_pem),
         ISSUER,
@@ -288,7 +287,9 @@ fn local_services(
             targets: TargetPolicy::Local,
         },
         ..Config::new(base, SignatureConfig::new(secrets), opal)
-    };
+    }
+    .with_shared_settings()
+    .map_err(|e| e.to_string())?;
     let runtime = Runtime {
         config,
         clock,
@@ -365,19 +366,15 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Optimizely: the simulator's services, or the real ones (base URLs from
     // OPTIMIZELY_BASE_URL_<SERVICE> when set).
-    let optimizely = if simulate {
-        let mut client = OptimizelyClient::new(
-            Arc::new(ReqwestTransport::new().map_err(|e| e.to_string())?),
-            clock.clone(),
-            Arc::new(TokioSleeper),
-        );
-        for service in OptimizelyService::ALL {
-            client = client.with_base_url(service, optimizely::base_url(&base, service));
-        }
-        client
+    let base_urls = if simulate {
+        OptimizelyService::ALL
+            .into_iter()
+            .map(|service| (service, optimizely::base_url(&base, service)))
+            .collect()
     } else {
-        optimizely_from_env(clock.clone()).map_err(|e| e.to_string())?
+        optimizely_base_urls_from_env()
     };
+    let optimizely = osa_net::optimizely(clock.clone(), &base_urls).map_err(|e| e.to_string())?;
     let adapters = match args.backend {
         BackendKind::Sqlite => embedded_adapters(&files, clock.clone())?,
         BackendKind::Aws => aws_adapters(&args, &files, clock.clone()).await?,

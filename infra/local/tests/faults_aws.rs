@@ -153,7 +153,7 @@ impl OnAws {
         let audit = self
             .app
             .services
-            .store
+            .audit
             .audit_for_workflow(id, 500)
             .await
             .expect("audit");

@@ -17,7 +17,7 @@ pub async fn record(
     correlation_id: Option<&str>,
 ) -> Result<(), StoreError> {
     services
-        .store
+        .audit
         .append_admin_audit(&AdminAuditEntry {
             at: services.clock.now(),
             actor: caller.subject.clone(),

@@ -10,8 +10,9 @@ use osa_domain::access::AccessError;
 use crate::Services;
 use crate::config::{Config, ConfigError};
 use crate::ports::{
-    Clock, CredentialChecker, DeliveryStore, EventBus, HttpClient, JobQueue, MetricsStore,
-    OpsStore, OutboundError, SecretStore, StoreChanges, StoreError, TokenVerifier, WorkflowStore,
+    ActivityFeed, AuditLog, Clock, CredentialChecker, DeliveryStore, EventBus, HttpClient,
+    JobQueue, MetricsStore, OpsStore, OutboundError, RateLimitLeases, SecretStore, StoreChanges,
+    StoreError, TokenVerifier, WorkflowStore,
 };
 use crate::secrets::HeldSecrets;
 
@@ -33,6 +34,10 @@ pub enum StartupError {
 #[derive(Clone)]
 pub struct Adapters {
     pub store: Arc<dyn WorkflowStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub activity: Arc<dyn ActivityFeed>,
+    /// The rate limit's count across instances (`None`: one process, no sharing).
+    pub leases: Option<Arc<dyn RateLimitLeases>>,
     pub queue: Arc<dyn JobQueue>,
     pub events: Arc<dyn EventBus>,
     pub metrics: Arc<dyn MetricsStore>,
@@ -57,6 +62,9 @@ pub struct Runtime {
 pub fn assemble(adapters: Adapters, runtime: Runtime) -> Services {
     Services {
         store: adapters.store,
+        audit: adapters.audit,
+        activity: adapters.activity,
+        leases: adapters.leases,
         queue: adapters.queue,
         events: adapters.events,
         metrics: adapters.metrics,

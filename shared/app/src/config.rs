@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use osa_domain::Secret;
+use osa_domain::credentials::OptimizelyService;
 use osa_domain::pii::{PiiPolicy, RedactionMode};
 use osa_domain::signature::SignatureConfig;
 
@@ -43,6 +44,121 @@ pub struct Config {
     pub stream_url: Option<String>,
     pub secret_refs: SecretRefs,
     pub notify: NotifyConfig,
+    pub edge: EdgeSettings,
+    /// Where the OPAL probe GETs (`OPAL_HEALTH_URL`); `None`: beside the trigger.
+    pub opal_health_url: Option<String>,
+    /// The `environment` label (`OSA_ENVIRONMENT`, default `local`).
+    pub environment: String,
+}
+
+/// What the HTTP edge of every function runs with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EdgeSettings {
+    /// Origins a browser may call from (`scheme://host[:port]`); empty: no CORS
+    /// headers at all.
+    pub cors_allowed_origins: Vec<String>,
+    /// `None` turns rate limiting off.
+    pub rate_limit: Option<RateLimitConfig>,
+}
+
+impl EdgeSettings {
+    /// `OSA_CORS_ALLOWED_ORIGINS` (comma-separated origins such as
+    /// `https://app.example.com`; unset means none), `OSA_RATE_LIMIT_PER_MINUTE`
+    /// and `OSA_RATE_LIMIT_BURST`. A value that cannot be used is an error
+    /// naming its variable.
+    pub fn from_env() -> Result<EdgeSettings, ConfigError> {
+        EdgeSettings::from_lookup(var)
+    }
+
+    fn from_lookup(
+        var: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<EdgeSettings, ConfigError> {
+        let origins = var("OSA_CORS_ALLOWED_ORIGINS").unwrap_or_default();
+        let cors_allowed_origins = origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let o = o.trim_end_matches('/');
+                usable_origin(o)
+                    .then(|| o.to_owned())
+                    .ok_or_else(|| ConfigError::Invalid("OSA_CORS_ALLOWED_ORIGINS", o.to_owned()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(EdgeSettings {
+            cors_allowed_origins,
+            rate_limit: RateLimitConfig::from_lookup(var)?,
+        })
+    }
+}
+
+/// `scheme://host[:port]`: http or https, no path, no wildcard, no credentials.
+pub fn usable_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    rest.is_some_and(|host| {
+        !host.is_empty()
+            && !host.contains(['/', '*', '?', '#', '@'])
+            && host.bytes().all(|b| b.is_ascii_graphic())
+    })
+}
+
+/// How many requests a client may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// The sustained rate.
+    pub per_minute: u32,
+    /// How many requests may arrive at once (at least 1).
+    pub burst: u32,
+    /// How many clients are tracked; the least indebted are forgotten first.
+    pub max_clients: usize,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_minute: 600,
+            burst: 100,
+            max_clients: 10_000,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// `OSA_RATE_LIMIT_PER_MINUTE` (600; `0` turns limiting off) and
+    /// `OSA_RATE_LIMIT_BURST` (100, at least 1).
+    fn from_lookup(
+        var: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<Option<RateLimitConfig>, ConfigError> {
+        let number = |name: &'static str, default: u32| match var(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| ConfigError::Invalid(name, v)),
+        };
+        let defaults = RateLimitConfig::default();
+        let per_minute = number("OSA_RATE_LIMIT_PER_MINUTE", defaults.per_minute)?;
+        let burst = number("OSA_RATE_LIMIT_BURST", defaults.burst)?;
+        if burst == 0 {
+            return Err(ConfigError::Invalid("OSA_RATE_LIMIT_BURST", "0".into()));
+        }
+        Ok((per_minute > 0).then_some(RateLimitConfig {
+            per_minute,
+            burst,
+            ..defaults
+        }))
+    }
+}
+
+/// `OSA_ENVIRONMENT`: a short label (at most 32 characters); `local` when unset.
+fn environment_from_env() -> Result<String, ConfigError> {
+    match var("OSA_ENVIRONMENT") {
+        None => Ok("local".into()),
+        Some(e) if e.len() <= 32 => Ok(e),
+        Some(e) => Err(ConfigError::Invalid("OSA_ENVIRONMENT", e)),
+    }
 }
 
 /// Credentials named by reference (Secrets Manager ARNs), read when first
@@ -224,6 +340,12 @@ impl Config {
             stream_url: None,
             secret_refs: SecretRefs::default(),
             notify: NotifyConfig::default(),
+            edge: EdgeSettings {
+                cors_allowed_origins: Vec::new(),
+                rate_limit: Some(RateLimitConfig::default()),
+            },
+            opal_health_url: None,
+            environment: "local".into(),
         }
     }
 
@@ -249,9 +371,7 @@ impl Config {
     /// Secrets Manager (`bootstrap`); without any webhook secret every signature
     /// is refused.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut signature = SignatureConfig::new(secrets_from(
-            &var("OSA_WEBHOOK_SECRETS").unwrap_or_default(),
-        ));
+        let mut signature = SignatureConfig::new(webhook_secrets_from_env());
         signature.tolerance_past_ms = parsed("OSA_SIGNATURE_TOLERANCE_PAST_SECS", 300i64)? * 1000;
         signature.tolerance_future_ms =
             parsed("OSA_SIGNATURE_TOLERANCE_FUTURE_SECS", 60i64)? * 1000;
@@ -261,7 +381,7 @@ impl Config {
             api_key: var("OPAL_API_KEY").map(Secret::new),
             timeout: Duration::from_secs(parsed("OPAL_TIMEOUT_SECS", 45u64)?),
         };
-        Ok(Config {
+        Config {
             deadline_scale: parsed("OSA_DEADLINE_SCALE", 1.0f64)?,
             pii: pii_from_env()?,
             retrigger_timed_out_agents: parsed("OSA_RETRIGGER_TIMED_OUT_AGENTS", false)?,
@@ -270,7 +390,6 @@ impl Config {
                 CREDENTIALS_BUDGET.as_millis() as u64,
             )?),
             trust_gateway_claims: parsed("OSA_TRUST_GATEWAY_CLAIMS", false)?,
-            alert_channels: AlertChannels::from_env(),
             stream: StreamSettings {
                 heartbeat: Duration::from_millis(parsed("OSA_STREAM_HEARTBEAT_MS", 15_000)?),
                 poll: Duration::from_millis(parsed("OSA_STREAM_POLL_MS", 1_000)?),
@@ -294,8 +413,168 @@ impl Config {
                 },
             },
             ..Config::new(&required("OSA_PUBLIC_URL")?, signature, opal)
+        }
+        .with_shared_settings()
+    }
+
+    /// `self` with the settings every process reads from the environment, the
+    /// local runtime too (its flags give the rest): the edge (CORS, rate
+    /// limit), the alert channels (`OSA_ALERT_*`), the `environment` label and
+    /// the OPAL probe's URL.
+    pub fn with_shared_settings(self) -> Result<Config, ConfigError> {
+        Ok(Config {
+            edge: EdgeSettings::from_env()?,
+            alert_channels: AlertChannels::from_env(),
+            opal_health_url: var("OPAL_HEALTH_URL"),
+            environment: environment_from_env()?,
+            ..self
         })
     }
+}
+
+/// Bearer-token settings, read only by the functions that verify tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JwtSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub keys: JwtKeys,
+    /// A JWKS file or URL is re-read when older than this.
+    pub ttl: Duration,
+    /// ...and at most this often (a token naming an unknown `kid` asks early).
+    pub min_refresh: Duration,
+}
+
+/// Where the token keys come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwtKeys {
+    JwksFile(String),
+    /// Fetched when the first token comes, never at start-up.
+    JwksUrl(String),
+    /// PEM files, read once at start-up.
+    Pems(Vec<String>),
+}
+
+impl JwtSettings {
+    /// `OSA_JWT_ISSUER`, `OSA_JWT_AUDIENCE`, and the keys: `OSA_JWKS_FILE`, else
+    /// `OSA_JWKS_URL`, else `OSA_JWT_PUBLIC_KEY_FILES` (comma-separated PEM
+    /// paths). A JWKS is re-read when older than `OSA_JWKS_TTL_SECS` (600) or
+    /// when a token names an unknown `kid`, at most once per
+    /// `OSA_JWKS_MIN_REFRESH_SECS` (60).
+    pub fn from_env() -> Result<JwtSettings, ConfigError> {
+        let keys = if let Some(path) = var("OSA_JWKS_FILE") {
+            JwtKeys::JwksFile(path)
+        } else if let Some(url) = var("OSA_JWKS_URL") {
+            JwtKeys::JwksUrl(url)
+        } else {
+            JwtKeys::Pems(
+                required("OSA_JWT_PUBLIC_KEY_FILES")?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )
+        };
+        Ok(JwtSettings {
+            issuer: required("OSA_JWT_ISSUER")?,
+            audience: required("OSA_JWT_AUDIENCE")?,
+            keys,
+            ttl: Duration::from_secs(parsed("OSA_JWKS_TTL_SECS", 600u64)?),
+            min_refresh: Duration::from_secs(parsed("OSA_JWKS_MIN_REFRESH_SECS", 60u64)?),
+        })
+    }
+}
+
+/// Base URLs that replace Optimizely's production ones, per service:
+/// `OPTIMIZELY_BASE_URL_<SERVICE>` (`..._ODP`, `..._EXPERIMENTATION`,
+/// `..._CONTENT_RECS`, `..._CMP`).
+pub fn optimizely_base_urls_from_env() -> Vec<(OptimizelyService, String)> {
+    OptimizelyService::ALL
+        .into_iter()
+        .filter_map(|service| {
+            let name = format!(
+                "OPTIMIZELY_BASE_URL_{}",
+                service.as_str().to_ascii_uppercase()
+            );
+            let url = std::env::var(name).ok()?;
+            let url = url.trim();
+            (!url.is_empty()).then(|| (service, url.to_owned()))
+        })
+        .collect()
+}
+
+/// Where a deployment on AWS keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsResources {
+    pub table: String,
+    pub queue_url: String,
+    pub event_bus: String,
+    /// How long DynamoDB keeps workflow data and the audit trails (its TTL).
+    pub retention: Retention,
+    /// Running in Lambda: metrics also go to CloudWatch as EMF log lines.
+    pub emf: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub workflows: Duration,
+    pub audit: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            workflows: Duration::from_secs(90 * 24 * 3600),
+            audit: Duration::from_secs(400 * 24 * 3600),
+        }
+    }
+}
+
+impl AwsResources {
+    /// `OSA_BACKEND` (must be `aws`: a Lambda links no other backend),
+    /// `OSA_TABLE_NAME`, `OSA_QUEUE_URL`, `OSA_EVENT_BUS_NAME`, the retention
+    /// (`OSA_RETENTION_DAYS`, default 90; `OSA_AUDIT_RETENTION_DAYS`, default
+    /// 400; 1 to 3,650 days) and whether this is Lambda
+    /// (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub fn from_env() -> Result<AwsResources, ConfigError> {
+        AwsResources::from_lookup(var)
+    }
+
+    fn from_lookup(
+        var: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<AwsResources, ConfigError> {
+        let required = |name| var(name).ok_or(ConfigError::Missing(name));
+        let days = |name: &'static str, default: Duration| match var(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .map(|d| Duration::from_secs(d * 24 * 3600))
+                .ok_or(ConfigError::Invalid(name, v)),
+        };
+        match required("OSA_BACKEND")?.as_str() {
+            "aws" => {}
+            other => return Err(ConfigError::Invalid("OSA_BACKEND", other.to_owned())),
+        }
+        let defaults = Retention::default();
+        Ok(AwsResources {
+            table: required("OSA_TABLE_NAME")?,
+            queue_url: required("OSA_QUEUE_URL")?,
+            event_bus: required("OSA_EVENT_BUS_NAME")?,
+            retention: Retention {
+                workflows: days("OSA_RETENTION_DAYS", defaults.workflows)?,
+                audit: days("OSA_AUDIT_RETENTION_DAYS", defaults.audit)?,
+            },
+            emf: var("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+        })
+    }
+}
+
+/// `OSA_WEBHOOK_SECRETS`: the secrets webhooks may be signed with.
+pub fn webhook_secrets_from_env() -> Vec<Secret> {
+    secrets_from(&var("OSA_WEBHOOK_SECRETS").unwrap_or_default())
 }
 
 /// `OSA_PII_MODE` (`partial`, `mask`, `hash`, `none`; default `partial`) and
@@ -318,4 +597,122 @@ fn pii_from_env() -> Result<PiiPolicy, ConfigError> {
         return Err(ConfigError::Missing("OSA_PII_HASH_KEY"));
     }
     Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&'static str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_configuration_comes_from_the_environment() {
+        assert_eq!(
+            RateLimitConfig::from_lookup(lookup(&[])).unwrap(),
+            Some(RateLimitConfig::default())
+        );
+        let set = [
+            ("OSA_RATE_LIMIT_PER_MINUTE", "120"),
+            ("OSA_RATE_LIMIT_BURST", "7"),
+        ];
+        assert_eq!(
+            RateLimitConfig::from_lookup(lookup(&set))
+                .unwrap()
+                .map(|c| (c.per_minute, c.burst)),
+            Some((120, 7))
+        );
+        let off = [("OSA_RATE_LIMIT_PER_MINUTE", "0")];
+        assert_eq!(RateLimitConfig::from_lookup(lookup(&off)).unwrap(), None);
+        for bad in [
+            ("OSA_RATE_LIMIT_PER_MINUTE", "lots"),
+            ("OSA_RATE_LIMIT_BURST", "0"),
+            ("OSA_RATE_LIMIT_BURST", "-1"),
+        ] {
+            assert!(matches!(
+                RateLimitConfig::from_lookup(lookup(&[bad])),
+                Err(ConfigError::Invalid(..))
+            ));
+        }
+    }
+
+    #[test]
+    fn an_unusable_origin_is_an_error_naming_its_variable() {
+        let good = [(
+            "OSA_CORS_ALLOWED_ORIGINS",
+            "https://a.example, http://localhost:3000/",
+        )];
+        assert_eq!(
+            EdgeSettings::from_lookup(lookup(&good))
+                .unwrap()
+                .cors_allowed_origins,
+            ["https://a.example", "http://localhost:3000"]
+        );
+        for bad in [
+            "*",
+            "https://a.example/path",
+            "ftp://a.example",
+            "https://u@a.example",
+        ] {
+            let set = [("OSA_CORS_ALLOWED_ORIGINS", bad)];
+            assert!(matches!(
+                EdgeSettings::from_lookup(lookup(&set)),
+                Err(ConfigError::Invalid("OSA_CORS_ALLOWED_ORIGINS", _))
+            ));
+        }
+        let bad_limit = [("OSA_RATE_LIMIT_BURST", "many")];
+        assert!(matches!(
+            EdgeSettings::from_lookup(lookup(&bad_limit)),
+            Err(ConfigError::Invalid("OSA_RATE_LIMIT_BURST", _))
+        ));
+    }
+
+    #[test]
+    fn aws_resources_come_from_the_environment_and_bad_settings_are_named() {
+        assert!(matches!(
+            AwsResources::from_lookup(lookup(&[])),
+            Err(ConfigError::Missing("OSA_BACKEND"))
+        ));
+        let aws = [
+            ("OSA_BACKEND", "aws"),
+            ("OSA_TABLE_NAME", "t"),
+            ("OSA_QUEUE_URL", "http://q"),
+            ("OSA_EVENT_BUS_NAME", "osa"),
+        ];
+        let found = AwsResources::from_lookup(lookup(&aws)).unwrap();
+        assert_eq!(
+            (
+                found.table.as_str(),
+                found.queue_url.as_str(),
+                found.event_bus.as_str()
+            ),
+            ("t", "http://q", "osa")
+        );
+        assert_eq!(found.retention, Retention::default());
+        assert!(!found.emf);
+        assert!(matches!(
+            AwsResources::from_lookup(lookup(&aws[..2])),
+            Err(ConfigError::Missing("OSA_QUEUE_URL"))
+        ));
+        // A Lambda function links only the AWS adapters.
+        for other in ["sqlite", "mongo"] {
+            assert!(matches!(
+                AwsResources::from_lookup(lookup(&[("OSA_BACKEND", other)])),
+                Err(ConfigError::Invalid("OSA_BACKEND", _))
+            ));
+        }
+        for days in ["0", "3651", "ninety"] {
+            let mut set = aws.to_vec();
+            set.push(("OSA_RETENTION_DAYS", days));
+            assert!(matches!(
+                AwsResources::from_lookup(lookup(&set)),
+                Err(ConfigError::Invalid("OSA_RETENTION_DAYS", _))
+            ));
+        }
+    }
 }

@@ -52,10 +52,8 @@ pub fn intake_body(services: &Services) -> serde_json::Value {
 /// The URL the OPAL probe GETs: `OPAL_HEALTH_URL`, else the trigger URL's
 /// sibling `health` (`.../trigger` becomes `.../health`).
 pub fn opal_health_url(services: &Services) -> String {
-    if let Ok(url) = std::env::var("OPAL_HEALTH_URL")
-        && !url.trim().is_empty()
-    {
-        return url;
+    if let Some(url) = &services.config.opal_health_url {
+        return url.clone();
     }
     sibling_health_url(&services.config.opal.trigger_url)
 }
@@ -264,7 +262,7 @@ pub async fn run_checks(services: &Services) -> Result<SystemHealthReport, Store
     }
     let report = report
         .ok_or_else(|| StoreError::Unavailable("the health state kept changing; gave up".into()))?;
-    let environment = environment();
+    let environment = services.config.environment.clone();
     let gauges = report
         .services
         .iter()
@@ -298,14 +296,6 @@ async fn futures_join(services: &Services) -> Vec<Probe> {
     let [a, b, c] = &HEALTH_CHECK_MATRIX;
     let (a, b, c) = tokio::join!(probe(services, a), probe(services, b), probe(services, c));
     vec![a, b, c]
-}
-
-/// The `environment` label: `OSA_ENVIRONMENT`, else `local`.
-pub fn environment() -> String {
-    std::env::var("OSA_ENVIRONMENT")
-        .ok()
-        .filter(|e| !e.is_empty() && e.len() <= 32)
-        .unwrap_or_else(|| "local".into())
 }
 
 /// `/api/health/{intake|opal|database}`: that check, run now.

@@ -32,8 +32,9 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::ports::{
-    Clock, CredentialChecker, DeliveryStore, DomainEvent, EventBus, HttpClient, JobQueue,
-    MetricsStore, OpsStore, QueueError, StoreChanges, StoreError, TokenVerifier, WorkflowStore,
+    ActivityFeed, AuditLog, Clock, CredentialChecker, DeliveryStore, DomainEvent, EventBus,
+    HttpClient, JobQueue, MetricsStore, OpsStore, QueueError, RateLimitLeases, StoreChanges,
+    StoreError, TokenVerifier, WorkflowStore,
 };
 use osa_domain::activity::Activity;
 use osa_domain::workflow::WorkflowStatus;
@@ -57,6 +58,13 @@ pub enum JobError {
 #[derive(Clone)]
 pub struct Services {
     pub store: Arc<dyn WorkflowStore>,
+    /// The webhook and admin audit trails.
+    pub audit: Arc<dyn AuditLog>,
+    /// The operators' activity feed.
+    pub activity: Arc<dyn ActivityFeed>,
+    /// The HTTP rate limit's count across instances; `None` where one process
+    /// serves everything (the in-process limiter is exact).
+    pub leases: Option<Arc<dyn RateLimitLeases>>,
     pub queue: Arc<dyn JobQueue>,
     pub events: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
@@ -147,7 +155,7 @@ impl Services {
     /// Adds to the operators' activity feed. Best effort, like `publish`: what
     /// it tells of is already durable.
     pub async fn note(&self, activity: &Activity) {
-        if let Err(e) = self.ops.append_activity(activity).await {
+        if let Err(e) = self.activity.append_activity(activity).await {
             tracing::warn!(error = %e, kind = activity.name(), "activity not recorded");
         }
     }

@@ -268,7 +268,7 @@ pub async fn open_activity(
     resume_after: Option<u64>,
 ) -> Result<FollowActivity, StreamError> {
     let changes = services.changes.as_ref().map(|c| c.subscribe());
-    let last = services.ops.last_activity().await?;
+    let last = services.activity.last_activity().await?;
     let cursor = match resume_after {
         Some(given) if given > last => return Err(StreamError::UnknownCursor { given, last }),
         Some(given) => given,
@@ -344,7 +344,7 @@ impl FollowActivity {
         loop {
             let page = self
                 .services
-                .ops
+                .activity
                 .activity_after(self.cursor, ACTIVITY_PAGE)
                 .await?;
             let full = page.len() == ACTIVITY_PAGE;

@@ -212,7 +212,7 @@ async fn reject(
         workflow_id = entry.workflow_id.as_deref(),
         "webhook rejected"
     );
-    services.store.append_audit(&entry).await?;
+    services.audit.append_audit(&entry).await?;
     services
         .note(&Activity::WebhookRejected {
             workflow_id: entry.workflow_id,
@@ -267,7 +267,7 @@ async fn audit_unread(
     let attempt = Attempt::unread(services.clock.now(), correlation_id, declared_bytes);
     tracing::warn!(declared_bytes, reason, status, "webhook rejected unread");
     services
-        .store
+        .audit
         .append_audit(&attempt.rejected(None, reason, status))
         .await?;
     services

@@ -135,7 +135,7 @@ async fn a_silent_agent_times_out_and_the_workflow_ends_partial_with_a_report() 
     // The audit trail says who timed the agent out.
     let audit = app
         .services
-        .store
+        .audit
         .audit_for_workflow(&id, 100)
         .await
         .unwrap();

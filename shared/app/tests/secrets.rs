@@ -90,7 +90,7 @@ async fn a_webhook_waits_for_its_secret_store_and_reads_it_once() {
     assert_eq!(refused.reason_and_status(), ("secrets_unavailable", 503));
     let audit = app
         .services
-        .store
+        .audit
         .audit_for_workflow(&id, 10)
         .await
         .expect("audit");

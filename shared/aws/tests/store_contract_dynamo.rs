@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use osa_app::ports::{
-    AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Marker,
-    Page, PagePosition, StoreError, WorkflowStore,
+    AdminAuditEntry, AgentResult, Attempt, AuditEntry, AuditLog, Clock, CreateOutcome,
+    EventOutcome, Marker, Page, PagePosition, RateLimitLeases, StoreError, WorkflowStore,
 };
 use osa_aws::dynamo::{DynamoMetrics, DynamoSettings, DynamoStore};
 use osa_aws::provision::ensure_table;
@@ -190,28 +190,6 @@ impl WorkflowStore for Fleet {
         self.pick().record_event_with(event, attempt, metrics).await
     }
 
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.pick().append_audit(entry).await
-    }
-
-    async fn audit_page(
-        &self,
-        workflow_id: &str,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AuditEntry>, StoreError> {
-        self.pick().audit_page(workflow_id, after, limit).await
-    }
-
-    async fn unattributed_audit_page(
-        &self,
-        day: time::Date,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AuditEntry>, StoreError> {
-        self.pick().unattributed_audit_page(day, after, limit).await
-    }
-
     async fn update_workflow(
         &self,
         id: &str,
@@ -250,18 +228,6 @@ impl WorkflowStore for Fleet {
 
     async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError> {
         self.pick().erase_workflow(id).await
-    }
-
-    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
-        self.pick().append_admin_audit(entry).await
-    }
-
-    async fn admin_audit_page(
-        &self,
-        before: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AdminAuditEntry>, StoreError> {
-        self.pick().admin_audit_page(before, limit).await
     }
 }
 
@@ -539,4 +505,41 @@ async fn the_shared_rate_limit_holds_across_instances() {
         4,
         "a new minute"
     );
+}
+
+#[async_trait]
+impl AuditLog for Fleet {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.pick().append_audit(entry).await
+    }
+
+    async fn audit_page(
+        &self,
+        workflow_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        self.pick().audit_page(workflow_id, after, limit).await
+    }
+
+    async fn unattributed_audit_page(
+        &self,
+        day: time::Date,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        self.pick().unattributed_audit_page(day, after, limit).await
+    }
+
+    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
+        self.pick().append_admin_audit(entry).await
+    }
+
+    async fn admin_audit_page(
+        &self,
+        before: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AdminAuditEntry>, StoreError> {
+        self.pick().admin_audit_page(before, limit).await
+    }
 }

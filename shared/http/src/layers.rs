@@ -16,9 +16,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 use super::ApiError;
-use super::rate_limit::{Limits, RateLimitConfig, RateLimiter, identify_and_limit};
+use super::rate_limit::{Limits, RateLimiter, for_webhooks, identify_and_limit};
 use osa_app::Services;
-use osa_app::config::var;
+use osa_app::config::{EdgeSettings, RateLimitConfig, usable_origin};
 
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
@@ -94,7 +94,7 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Edge settings that differ per environment.
+/// Edge settings that differ per environment, as the edge uses them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EdgeConfig {
     /// Origins a browser may call from; empty means no CORS headers at all.
@@ -104,20 +104,11 @@ pub struct EdgeConfig {
 }
 
 impl EdgeConfig {
-    /// `OSA_CORS_ALLOWED_ORIGINS` (comma-separated origins such as
-    /// `https://app.example.com`; unset means none), `OSA_RATE_LIMIT_PER_MINUTE`
-    /// and `OSA_RATE_LIMIT_BURST`. A bad value is logged and fails safe: an
-    /// unusable origin is left out, a bad rate limit falls back to the default.
-    pub fn from_env() -> EdgeConfig {
-        let rate_limit = RateLimitConfig::from_env().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "bad rate-limit setting; using the default limit");
-            Some(RateLimitConfig::default())
-        });
+    /// The configured settings (`Config::edge`, checked when it was read).
+    pub fn of(settings: &EdgeSettings) -> EdgeConfig {
         EdgeConfig {
-            cors_allowed_origins: allowed_origins(
-                &var("OSA_CORS_ALLOWED_ORIGINS").unwrap_or_default(),
-            ),
-            rate_limit,
+            cors_allowed_origins: allowed_origins(&settings.cors_allowed_origins.join(",")),
+            rate_limit: settings.rate_limit,
         }
     }
 }
@@ -130,14 +121,7 @@ pub fn allowed_origins(list: &str) -> Vec<HeaderValue> {
         .filter(|o| !o.is_empty())
         .filter_map(|origin| {
             let origin = origin.trim_end_matches('/');
-            let rest = origin
-                .strip_prefix("https://")
-                .or_else(|| origin.strip_prefix("http://"));
-            let usable = rest.is_some_and(|host| {
-                !host.is_empty()
-                    && !host.contains(['/', '*', '?', '#', '@'])
-                    && host.bytes().all(|b| b.is_ascii_graphic())
-            });
+            let usable = usable_origin(origin);
             match HeaderValue::from_str(origin) {
                 Ok(value) if usable => Some(value),
                 _ => {
@@ -197,9 +181,9 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
 }
 
 /// Wraps a function's router with the layers every OSA endpoint shares,
-/// configured from the environment ([`EdgeConfig::from_env`]).
+/// configured as the services' `Config::edge` says.
 pub fn with_common_layers(router: Router, services: &Services) -> Router {
-    with_edge_layers(router, services, EdgeConfig::from_env())
+    with_edge_layers(router, services, EdgeConfig::of(&services.config.edge))
 }
 
 /// [`with_common_layers`] with explicit edge settings. Outermost first: the
@@ -213,11 +197,11 @@ pub fn with_edge_layers(router: Router, services: &Services, edge: EdgeConfig) -
     let shared_per_minute = edge.rate_limit.map(|c| c.per_minute);
     let webhook_limiter = edge
         .rate_limit
-        .map(|config| RateLimiter::new(config.for_webhooks(), services.clock.clone()));
+        .map(|config| RateLimiter::new(for_webhooks(config), services.clock.clone()));
     let state = Arc::new(Limits {
         services: services.clone(),
         limiter,
-        store: services.store.clone(),
+        shared: services.leases.clone(),
         clock: services.clock.clone(),
         shared_per_minute,
         webhook_limiter,

@@ -10,7 +10,7 @@
 //! Each instance (Lambda execution environment, `osa serve`) keeps its own GCRA,
 //! so a burst stops without a store call; a request it lets through also spends
 //! a token of a one-minute window the instances share in the store. Tokens are
-//! taken in leases (`WorkflowStore::take_shared_rate_tokens`): one, then twice as
+//! taken in leases (`RateLimitLeases::take_shared_rate_tokens`): one, then twice as
 //! many each time a client spends its lease within the minute, up to a tenth of
 //! its allowance, so a busy sender costs one store write per many requests while
 //! no instance sits on more than a tenth of anyone's minute. (The embedded store,
@@ -30,60 +30,8 @@ use axum::response::{IntoResponse, Response};
 use super::ApiError;
 use super::access::caller_of;
 use osa_app::Services;
-use osa_app::config::{ConfigError, var};
+pub use osa_app::config::RateLimitConfig;
 use osa_app::ports::Clock;
-
-/// How many requests a client may make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitConfig {
-    /// The sustained rate.
-    pub per_minute: u32,
-    /// How many requests may arrive at once (at least 1).
-    pub burst: u32,
-    /// How many clients are tracked; the least indebted are forgotten first.
-    pub max_clients: usize,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        RateLimitConfig {
-            per_minute: 600,
-            burst: 100,
-            max_clients: 10_000,
-        }
-    }
-}
-
-impl RateLimitConfig {
-    /// `OSA_RATE_LIMIT_PER_MINUTE` (600; `0` turns limiting off) and
-    /// `OSA_RATE_LIMIT_BURST` (100).
-    pub fn from_env() -> Result<Option<RateLimitConfig>, ConfigError> {
-        Self::from_lookup(var)
-    }
-
-    fn from_lookup(
-        var: impl Fn(&'static str) -> Option<String>,
-    ) -> Result<Option<RateLimitConfig>, ConfigError> {
-        let number = |name: &'static str, default: u32| match var(name) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| ConfigError::Invalid(name, v)),
-        };
-        let defaults = RateLimitConfig::default();
-        let per_minute = number("OSA_RATE_LIMIT_PER_MINUTE", defaults.per_minute)?;
-        let burst = number("OSA_RATE_LIMIT_BURST", defaults.burst)?;
-        if burst == 0 {
-            return Err(ConfigError::Invalid("OSA_RATE_LIMIT_BURST", "0".into()));
-        }
-        Ok((per_minute > 0).then_some(RateLimitConfig {
-            per_minute,
-            burst,
-            ..defaults
-        }))
-    }
-}
 
 /// A keyed GCRA limiter over the clock port. Each client costs one map entry:
 /// its theoretical arrival time (TAT) in microseconds.
@@ -149,9 +97,9 @@ fn micros(clock: &dyn Clock) -> i64 {
 pub(super) struct Limits {
     pub services: Services,
     pub limiter: Option<RateLimiter>,
-    /// Where instances share their counts (DynamoDB in AWS; the embedded store
-    /// allows everything, its one process being exact already).
-    pub store: Arc<dyn osa_app::ports::WorkflowStore>,
+    /// Where instances share their counts (DynamoDB in AWS); `None` for the
+    /// embedded store, whose one process is exact already.
+    pub shared: Option<Arc<dyn osa_app::ports::RateLimitLeases>>,
     pub clock: Arc<dyn Clock>,
     /// Requests a client may make per minute across all instances.
     pub shared_per_minute: Option<u32>,
@@ -207,14 +155,12 @@ pub const WEBHOOK_PATH: &str = super::routes::WEBHOOK_PATH;
 /// How many times a client's normal allowance a webhook sender gets.
 pub const WEBHOOK_ALLOWANCE: u32 = 10;
 
-impl RateLimitConfig {
-    /// The webhook route's allowance.
-    pub fn for_webhooks(self) -> RateLimitConfig {
-        RateLimitConfig {
-            per_minute: self.per_minute.saturating_mul(WEBHOOK_ALLOWANCE),
-            burst: self.burst.saturating_mul(WEBHOOK_ALLOWANCE),
-            ..self
-        }
+/// The webhook route's allowance: `config`, [`WEBHOOK_ALLOWANCE`] times over.
+pub fn for_webhooks(config: RateLimitConfig) -> RateLimitConfig {
+    RateLimitConfig {
+        per_minute: config.per_minute.saturating_mul(WEBHOOK_ALLOWANCE),
+        burst: config.burst.saturating_mul(WEBHOOK_ALLOWANCE),
+        ..config
     }
 }
 
@@ -223,7 +169,7 @@ impl Limits {
     /// failure lets the request through (and is logged): the limiter must not
     /// take the API down with it.
     async fn shared_allows(&self, client: &str, webhook: bool) -> Result<(), Duration> {
-        let Some(per_minute) = self.shared_per_minute else {
+        let (Some(per_minute), Some(shared)) = (self.shared_per_minute, &self.shared) else {
             return Ok(());
         };
         let per_minute = if webhook {
@@ -242,8 +188,7 @@ impl Limits {
         };
         let taken = tokio::time::timeout(
             SHARED_CHECK_BUDGET,
-            self.store
-                .take_shared_rate_tokens(client, window, per_minute, size),
+            shared.take_shared_rate_tokens(client, window, per_minute, size),
         )
         .await
         .unwrap_or_else(|_| {
@@ -463,44 +408,6 @@ mod tests {
             assert!(l.check(client).is_ok());
         }
         assert_eq!(l.tracked_clients(), 3);
-    }
-
-    fn lookup<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&'static str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
-    #[test]
-    fn the_configuration_comes_from_the_environment() {
-        assert_eq!(
-            RateLimitConfig::from_lookup(lookup(&[])).unwrap(),
-            Some(RateLimitConfig::default())
-        );
-        let set = [
-            ("OSA_RATE_LIMIT_PER_MINUTE", "120"),
-            ("OSA_RATE_LIMIT_BURST", "7"),
-        ];
-        assert_eq!(
-            RateLimitConfig::from_lookup(lookup(&set))
-                .unwrap()
-                .map(|c| (c.per_minute, c.burst)),
-            Some((120, 7))
-        );
-        let off = [("OSA_RATE_LIMIT_PER_MINUTE", "0")];
-        assert_eq!(RateLimitConfig::from_lookup(lookup(&off)).unwrap(), None);
-        for bad in [
-            ("OSA_RATE_LIMIT_PER_MINUTE", "lots"),
-            ("OSA_RATE_LIMIT_BURST", "0"),
-            ("OSA_RATE_LIMIT_BURST", "-1"),
-        ] {
-            assert!(matches!(
-                RateLimitConfig::from_lookup(lookup(&[bad])),
-                Err(ConfigError::Invalid(..))
-            ));
-        }
     }
 
     #[test]

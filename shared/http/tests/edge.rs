@@ -304,7 +304,7 @@ async fn the_webhook_sender_gets_a_larger_allowance_of_its_own() {
     let today = osa_app::ports::Clock::now(t.clock.as_ref()).date();
     let audit = t
         .services
-        .store
+        .audit
         .unattributed_audit_page(today, None, 100)
         .await
         .unwrap();

@@ -133,6 +133,10 @@ pub fn adapters(
     osa_app::bootstrap::Adapters {
         changes: Some(store.clone()),
         secrets: None,
+        // One process owns the file: the in-process rate limiter is exact.
+        leases: None,
+        audit: store.clone(),
+        activity: store.clone(),
         store: store.clone(),
         queue: store.clone(),
         metrics: store.clone(),

@@ -13,7 +13,7 @@ use rusqlite::{Connection, params};
 
 use super::{SqliteResult, SqliteStore, sql_limit};
 use osa_app::codec::{decode, encode};
-use osa_app::ports::{MetricsStore, OpsStore, StateDoc, StoreChange, StoreError};
+use osa_app::ports::{ActivityFeed, MetricsStore, OpsStore, StateDoc, StoreChange, StoreError};
 use osa_domain::activity::Activity;
 use osa_domain::metrics::{
     CellUpdate, Field, Number, Observation, Op, Series, Snapshot, StoredCell,
@@ -206,7 +206,10 @@ impl OpsStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl ActivityFeed for SqliteStore {
     async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError> {
         let doc = encode(activity)?;
         let seq = self

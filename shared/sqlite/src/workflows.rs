@@ -2,7 +2,7 @@
 
 use super::metrics::write_cells;
 use super::*;
-use osa_app::ports::{Page, PagePosition};
+use osa_app::ports::{AuditLog, Page, PagePosition};
 use osa_domain::metrics::{EventMetrics, of_recorded};
 use osa_domain::record;
 use osa_domain::run::NewRun;
@@ -342,77 +342,6 @@ impl WorkflowStore for SqliteStore {
         Ok(outcome)
     }
 
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let entry = entry.clone();
-        self.write(move |conn| insert_audit(conn, &entry)).await
-    }
-
-    async fn audit_page(
-        &self,
-        workflow_id: &str,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AuditEntry>, StoreError> {
-        let id = workflow_id.to_owned();
-        let after = after.map_or(0, seq_of);
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT seq, doc FROM audit WHERE workflow_id = ?1 AND seq > ?2
-                     ORDER BY seq LIMIT ?3",
-                )
-                .or_unavailable()?;
-            let rows = stmt
-                .query_map(params![id, after, sql_limit(limit + 1)], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })
-                .or_unavailable()?;
-            let mut entries = Vec::new();
-            for row in rows {
-                let (seq, doc) = row.or_unavailable()?;
-                entries.push((position(seq)?, decode("audit entry", &doc)?));
-            }
-            Ok(Page::of(entries, limit))
-        })
-        .await
-    }
-
-    async fn unattributed_audit_page(
-        &self,
-        day: time::Date,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AuditEntry>, StoreError> {
-        let after = after.map_or(0, seq_of);
-        self.read(move |conn| {
-            // In append order, which is time order: stop past the day.
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT seq, doc FROM audit WHERE workflow_id IS NULL AND seq > ?1 ORDER BY seq",
-                )
-                .or_unavailable()?;
-            let rows = stmt
-                .query_map(params![after], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })
-                .or_unavailable()?;
-            let mut entries = Vec::new();
-            for row in rows {
-                let (seq, doc) = row.or_unavailable()?;
-                let entry: AuditEntry = decode("audit entry", &doc)?;
-                let received = entry.received_at.to_offset(time::UtcOffset::UTC).date();
-                if received > day || entries.len() > limit {
-                    break;
-                }
-                if received == day {
-                    entries.push((position(seq)?, entry));
-                }
-            }
-            Ok(Page::of(entries, limit))
-        })
-        .await
-    }
-
     async fn update_workflow(
         &self,
         id: &str,
@@ -541,6 +470,93 @@ impl WorkflowStore for SqliteStore {
         }
         Ok(erased)
     }
+}
+
+/// A page position here is a row's sequence number. A position this store did
+/// not write (another store's sort key) reads as its leading digits, which
+/// pages past the end rather than failing.
+fn seq_of(position: &PagePosition) -> i64 {
+    let digits = position.as_str().split('#').next().unwrap_or_default();
+    digits.parse().unwrap_or(i64::MAX)
+}
+
+fn position(seq: i64) -> Result<PagePosition, StoreError> {
+    PagePosition::new(seq.to_string())
+        .map_err(|_| StoreError::Corrupt(format!("audit sequence number {seq}")))
+}
+
+#[async_trait]
+impl AuditLog for SqliteStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.write(move |conn| insert_audit(conn, &entry)).await
+    }
+
+    async fn audit_page(
+        &self,
+        workflow_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let id = workflow_id.to_owned();
+        let after = after.map_or(0, seq_of);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT seq, doc FROM audit WHERE workflow_id = ?1 AND seq > ?2
+                     ORDER BY seq LIMIT ?3",
+                )
+                .or_unavailable()?;
+            let rows = stmt
+                .query_map(params![id, after, sql_limit(limit + 1)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .or_unavailable()?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (seq, doc) = row.or_unavailable()?;
+                entries.push((position(seq)?, decode("audit entry", &doc)?));
+            }
+            Ok(Page::of(entries, limit))
+        })
+        .await
+    }
+
+    async fn unattributed_audit_page(
+        &self,
+        day: time::Date,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let after = after.map_or(0, seq_of);
+        self.read(move |conn| {
+            // In append order, which is time order: stop past the day.
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT seq, doc FROM audit WHERE workflow_id IS NULL AND seq > ?1 ORDER BY seq",
+                )
+                .or_unavailable()?;
+            let rows = stmt
+                .query_map(params![after], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .or_unavailable()?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (seq, doc) = row.or_unavailable()?;
+                let entry: AuditEntry = decode("audit entry", &doc)?;
+                let received = entry.received_at.to_offset(time::UtcOffset::UTC).date();
+                if received > day || entries.len() > limit {
+                    break;
+                }
+                if received == day {
+                    entries.push((position(seq)?, entry));
+                }
+            }
+            Ok(Page::of(entries, limit))
+        })
+        .await
+    }
 
     async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
         let doc = encode(entry)?;
@@ -580,17 +596,4 @@ impl WorkflowStore for SqliteStore {
         })
         .await
     }
-}
-
-/// A page position here is a row's sequence number. A position this store did
-/// not write (another store's sort key) reads as its leading digits, which
-/// pages past the end rather than failing.
-fn seq_of(position: &PagePosition) -> i64 {
-    let digits = position.as_str().split('#').next().unwrap_or_default();
-    digits.parse().unwrap_or(i64::MAX)
-}
-
-fn position(seq: i64) -> Result<PagePosition, StoreError> {
-    PagePosition::new(seq.to_string())
-        .map_err(|_| StoreError::Corrupt(format!("audit sequence number {seq}")))
 }

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use osa_app::ports::{Attempt, Clock, EventOutcome, Job, JobQueue, Marker, WorkflowStore};
+use osa_app::ports::{
+    Attempt, AuditLog, Clock, EventOutcome, Job, JobQueue, Marker, WorkflowStore,
+};
 use osa_domain::AgentId;
 use osa_domain::event::parse_agent_event;
 use osa_sqlite::SqliteStore;

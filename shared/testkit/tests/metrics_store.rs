@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use osa_app::ports::{Clock, MetricsStore, OpsStore};
+use osa_app::ports::{ActivityFeed, Clock, MetricsStore, OpsStore};
 use osa_aws::dynamo::DynamoMetrics;
 use osa_aws::provision::ensure_table;
 use osa_domain::activity::Activity;
@@ -153,7 +153,7 @@ async fn gauges_and_state<S: MetricsStore + OpsStore>(store: &S) {
 
 /// Appends from many tasks (and stores) at once get the numbers 1..=n, each
 /// once; a reader gets them in order from any cursor.
-async fn activity_feed<S: OpsStore + 'static>(stores: Vec<Arc<S>>) {
+async fn activity_feed<S: ActivityFeed + 'static>(stores: Vec<Arc<S>>) {
     const APPENDS: usize = 40;
     assert_eq!(stores[0].last_activity().await.expect("last"), 0);
     let mut tasks = tokio::task::JoinSet::new();

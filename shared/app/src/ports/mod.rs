@@ -2,11 +2,13 @@
 //! implement them over SQLite (embedded) or AWS; the testkit swaps in fakes and a
 //! manual clock. Everything is re-exported here, so callers name `ports::X`.
 
+mod audit;
 mod bus;
 pub mod clock;
 mod credentials;
 mod deliveries;
 mod http;
+mod leases;
 mod operations;
 mod queue;
 mod secrets;
@@ -14,11 +16,13 @@ mod tokens;
 mod workflows;
 
 // The records the ports carry are domain types; callers may name them here.
+pub use audit::*;
 pub use bus::*;
 pub use clock::{Clock, SystemClock};
 pub use credentials::*;
 pub use deliveries::*;
 pub use http::*;
+pub use leases::*;
 pub use operations::*;
 pub use osa_domain::audit::{
     AdminAuditEntry, Attempt, AuditEntry, AuditOutcome, Page, PagePosition,

@@ -1,5 +1,6 @@
-//! Operations state: metrics aggregated across instances, and named state
-//! documents (health report, alert state, the maintenance switch).
+//! Operations state: metrics aggregated across instances, named state
+//! documents (health report, alert state, the maintenance switch), and the
+//! operators' activity feed.
 
 use async_trait::async_trait;
 
@@ -52,7 +53,12 @@ pub trait OpsStore: Send + Sync {
         doc: &serde_json::Value,
         expected: Option<i64>,
     ) -> Result<bool, StoreError>;
+}
 
+/// What happened in the system, numbered in order: what the admin stream and
+/// the Operations page follow.
+#[async_trait]
+pub trait ActivityFeed: Send + Sync {
     /// Appends to the system's activity feed; answers the number it got
     /// (1, 2, ... in the order appended). Durable when it returns.
     async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError>;

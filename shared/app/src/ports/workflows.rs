@@ -1,11 +1,13 @@
-//! The workflow store: workflows, their agents and results, de-duplication,
-//! the webhook audit trail and the status markers.
+//! The workflow store: workflows, their agents and results, de-duplication
+//! and the status markers. The audit trails (`AuditLog`), the shared rate
+//! limit (`RateLimitLeases`) and the activity feed (`ActivityFeed`) are
+//! capabilities of their own, which one adapter may implement beside this.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{LastRun, StoreError, Updated};
-use osa_domain::audit::{AdminAuditEntry, Attempt, AuditEntry, Page, PagePosition};
+use osa_domain::audit::Attempt;
 use osa_domain::event::AgentEvent;
 use osa_domain::metrics::EventMetrics;
 use osa_domain::record::{AgentResult, EventOutcome, Marker};
@@ -57,35 +59,6 @@ pub trait WorkflowStore: Send + Sync {
         self.record_event_with(event, attempt, None).await
     }
 
-    /// Appends an audit entry for an attempt that never reached `record_event`.
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-
-    /// A page of a workflow's audit entries, oldest first, after `after`.
-    async fn audit_page(
-        &self,
-        workflow_id: &str,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AuditEntry>, StoreError>;
-
-    /// A page of the audit entries that name no workflow (refused before the
-    /// body was read, or unreadable), received on `day` (UTC), oldest first.
-    async fn unattributed_audit_page(
-        &self,
-        day: time::Date,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AuditEntry>, StoreError>;
-
-    /// The first `limit` audit entries of a workflow, oldest first.
-    async fn audit_for_workflow(
-        &self,
-        workflow_id: &str,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(self.audit_page(workflow_id, None, limit).await?.items)
-    }
-
     /// Read-modify-write of one workflow. `change` returns false to leave it as is.
     /// Returns the workflow as stored afterwards, or `None` if it does not exist.
     async fn update_workflow(
@@ -122,39 +95,6 @@ pub trait WorkflowStore: Send + Sync {
     /// outcomes and body hashes, no content). Returns how many items went, or
     /// `None` when there was no such workflow.
     async fn erase_workflow(&self, id: &str) -> Result<Option<u64>, StoreError>;
-
-    /// Appends to the admin audit trail (append-only).
-    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError>;
-
-    /// A page of the admin audit trail, newest first, before `before`.
-    async fn admin_audit_page(
-        &self,
-        before: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AdminAuditEntry>, StoreError>;
-
-    /// The newest `limit` entries of the admin audit trail, newest first.
-    async fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError> {
-        Ok(self.admin_audit_page(None, limit).await?.items)
-    }
-
-    /// Takes up to `wanted` requests of `client`'s allowance in the minute
-    /// starting at `window_start` (unix seconds), `limit` in all, across every
-    /// instance that shares this store, and answers how many it got: `wanted`,
-    /// fewer near the limit (at least one while any is left), 0 when the client
-    /// used its `limit`. An instance takes several at once (a lease) and spends
-    /// them without asking again. A store that only one process uses (the
-    /// embedded one) needs no shared count: the in-process limiter is exact
-    /// there, so by default everything is granted.
-    async fn take_shared_rate_tokens(
-        &self,
-        _client: &str,
-        _window_start: i64,
-        _limit: u32,
-        wanted: u32,
-    ) -> Result<u32, StoreError> {
-        Ok(wanted)
-    }
 }
 
 /// A write the live streams care about, told once it committed.
@@ -164,7 +104,7 @@ pub enum StoreChange {
     /// higher `version` is the newer.
     Written(std::sync::Arc<Workflow>),
     Erased(std::sync::Arc<str>),
-    /// The activity numbered so was appended (`OpsStore::append_activity`).
+    /// The activity numbered so was appended (`ActivityFeed::append_activity`).
     Activity(u64),
 }
 

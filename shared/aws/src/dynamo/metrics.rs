@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::metric_items::{DEFAULT_SHARDS, GAUGE_PK, UpdateRequest, print_emf, shard_pk};
 use crate::attr::{Item, condition_held, string};
 use crate::describe;
-use osa_app::ports::{Clock, MetricsStore, OpsStore, StateDoc, StoreError};
+use osa_app::ports::{ActivityFeed, Clock, MetricsStore, OpsStore, StateDoc, StoreError};
 use osa_domain::activity::Activity;
 use osa_domain::metrics::{Field, Number, Observation, Series, Snapshot, StoredCell, merged};
 
@@ -243,6 +243,10 @@ impl OpsStore for DynamoMetrics {
         };
         condition_held("PutItem", put.send().await)
     }
+}
+
+#[async_trait]
+impl ActivityFeed for DynamoMetrics {
     async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError> {
         super::activity::append(&self.client, &self.table, activity, self.clock.now()).await
     }

@@ -1,7 +1,7 @@
 //! The workflow store over DynamoDB.
 
 use super::*;
-use osa_app::ports::{Page, PagePosition};
+use osa_app::ports::{AuditLog, Page, PagePosition, RateLimitLeases};
 use osa_domain::metrics::EventMetrics;
 use osa_domain::run::NewRun;
 
@@ -143,40 +143,6 @@ impl WorkflowStore for DynamoStore {
             "workflow {} kept changing; gave up recording event {} after {} attempts",
             event.workflow_id, event.event_id, self.settings.max_attempts
         )))
-    }
-
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.put_audit(entry).await
-    }
-
-    async fn audit_page(
-        &self,
-        workflow_id: &str,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AuditEntry>, StoreError> {
-        let pk = format!("AUDIT#{workflow_id}");
-        let after = after.map(PagePosition::as_str);
-        let items = self.query_from(&pk, "", true, after, limit + 1).await?;
-        Ok(Page::of(positioned(&items, "audit entry")?, limit))
-    }
-
-    async fn unattributed_audit_page(
-        &self,
-        day: time::Date,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AuditEntry>, StoreError> {
-        // The day's entries are spread over shards; sort keys begin with the
-        // time received, so the shards' pages merge in order.
-        let after = after.map(PagePosition::as_str);
-        let mut entries = Vec::new();
-        for pk in unattributed_audit_partitions(day) {
-            let items = self.query_from(&pk, "", true, after, limit + 1).await?;
-            entries.extend(positioned::<AuditEntry>(&items, "audit entry")?);
-        }
-        entries.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        Ok(Page::of(entries, limit))
     }
 
     async fn update_workflow(
@@ -376,64 +342,6 @@ impl WorkflowStore for DynamoStore {
         }
         Ok(Some(keys.len() as u64))
     }
-
-    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
-        let sk = format!(
-            "{:020}#{}",
-            entry.at.unix_timestamp_nanos().max(0),
-            uuid::Uuid::new_v4().simple()
-        );
-        let mut item = key(ADMIN_AUDIT.into(), sk);
-        item.insert(DOC.into(), string(encode(entry)?));
-        item.insert(
-            EXPIRES_AT.into(),
-            self.expiry(entry.at, self.settings.audit_retention),
-        );
-        self.client
-            .put_item()
-            .table_name(self.table.as_ref())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await
-            .map_err(|e| unavailable("PutItem", &e))?;
-        Ok(())
-    }
-
-    async fn take_shared_rate_tokens(
-        &self,
-        client: &str,
-        window_start: i64,
-        limit: u32,
-        wanted: u32,
-    ) -> Result<u32, StoreError> {
-        let wanted = wanted.clamp(1, limit.max(1));
-        if self
-            .take_rate_tokens(client, window_start, limit, wanted)
-            .await?
-        {
-            return Ok(wanted);
-        }
-        // Near the limit: whatever is left, one at a time.
-        let one = wanted > 1
-            && self
-                .take_rate_tokens(client, window_start, limit, 1)
-                .await?;
-        Ok(u32::from(one))
-    }
-
-    async fn admin_audit_page(
-        &self,
-        before: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<AdminAuditEntry>, StoreError> {
-        let before = before.map(PagePosition::as_str);
-        let items = self
-            .query_from(ADMIN_AUDIT, "", false, before, limit + 1)
-            .await?;
-        Ok(Page::of(positioned(&items, "admin audit entry")?, limit))
-    }
 }
 
 impl DynamoStore {
@@ -482,4 +390,102 @@ fn positioned<T: serde::de::DeserializeOwned>(
             Ok((position, doc(item, what)?))
         })
         .collect()
+}
+
+#[async_trait]
+impl AuditLog for DynamoStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.put_audit(entry).await
+    }
+
+    async fn audit_page(
+        &self,
+        workflow_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let pk = format!("AUDIT#{workflow_id}");
+        let after = after.map(PagePosition::as_str);
+        let items = self.query_from(&pk, "", true, after, limit + 1).await?;
+        Ok(Page::of(positioned(&items, "audit entry")?, limit))
+    }
+
+    async fn unattributed_audit_page(
+        &self,
+        day: time::Date,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        // The day's entries are spread over shards; sort keys begin with the
+        // time received, so the shards' pages merge in order.
+        let after = after.map(PagePosition::as_str);
+        let mut entries = Vec::new();
+        for pk in unattributed_audit_partitions(day) {
+            let items = self.query_from(&pk, "", true, after, limit + 1).await?;
+            entries.extend(positioned::<AuditEntry>(&items, "audit entry")?);
+        }
+        entries.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        Ok(Page::of(entries, limit))
+    }
+
+    async fn append_admin_audit(&self, entry: &AdminAuditEntry) -> Result<(), StoreError> {
+        let sk = format!(
+            "{:020}#{}",
+            entry.at.unix_timestamp_nanos().max(0),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut item = key(ADMIN_AUDIT.into(), sk);
+        item.insert(DOC.into(), string(encode(entry)?));
+        item.insert(
+            EXPIRES_AT.into(),
+            self.expiry(entry.at, self.settings.audit_retention),
+        );
+        self.client
+            .put_item()
+            .table_name(self.table.as_ref())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", &e))?;
+        Ok(())
+    }
+
+    async fn admin_audit_page(
+        &self,
+        before: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<AdminAuditEntry>, StoreError> {
+        let before = before.map(PagePosition::as_str);
+        let items = self
+            .query_from(ADMIN_AUDIT, "", false, before, limit + 1)
+            .await?;
+        Ok(Page::of(positioned(&items, "admin audit entry")?, limit))
+    }
+}
+
+#[async_trait]
+impl RateLimitLeases for DynamoStore {
+    async fn take_shared_rate_tokens(
+        &self,
+        client: &str,
+        window_start: i64,
+        limit: u32,
+        wanted: u32,
+    ) -> Result<u32, StoreError> {
+        let wanted = wanted.clamp(1, limit.max(1));
+        if self
+            .take_rate_tokens(client, window_start, limit, wanted)
+            .await?
+        {
+            return Ok(wanted);
+        }
+        // Near the limit: whatever is left, one at a time.
+        let one = wanted > 1
+            && self
+                .take_rate_tokens(client, window_start, limit, 1)
+                .await?;
+        Ok(u32::from(one))
+    }
 }

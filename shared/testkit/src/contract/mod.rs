@@ -17,9 +17,16 @@
 use std::sync::Arc;
 
 use crate::clock::ManualClock;
-use osa_app::ports::{JobQueue, MetricsStore, WorkflowStore};
+use osa_app::ports::{AuditLog, JobQueue, MetricsStore, WorkflowStore};
 
-pub type Store = Arc<dyn WorkflowStore>;
+/// What the store contract holds an adapter to: the workflow store and its
+/// audit trails, which every store keeps in one place (an event and its audit
+/// entry are written together).
+pub trait StoreUnderTest: WorkflowStore + AuditLog {}
+
+impl<T: WorkflowStore + AuditLog + ?Sized> StoreUnderTest for T {}
+
+pub type Store = Arc<dyn StoreUnderTest>;
 pub type Queue = Arc<dyn JobQueue>;
 
 mod counts;
@@ -39,7 +46,7 @@ pub use time_travel::*;
 // ---- suites ----------------------------------------------------------------------
 
 /// Every `WorkflowStore` case, one after another.
-pub async fn store_suite(store: Arc<dyn WorkflowStore>, clock: Arc<ManualClock>) {
+pub async fn store_suite(store: Store, clock: Arc<ManualClock>) {
     macro_rules! case {
         ($name:ident) => {
             eprintln!("store contract: {}", stringify!($name));
@@ -70,11 +77,7 @@ pub async fn store_suite(store: Arc<dyn WorkflowStore>, clock: Arc<ManualClock>)
 
 /// The cases of what recorded events count: `store` writes the counts,
 /// `metrics` (over the same storage) reads them.
-pub async fn counts_suite(
-    store: Arc<dyn WorkflowStore>,
-    metrics: Arc<dyn MetricsStore>,
-    clock: Arc<ManualClock>,
-) {
+pub async fn counts_suite(store: Store, metrics: Arc<dyn MetricsStore>, clock: Arc<ManualClock>) {
     eprintln!("store contract: racing_writers_count_each_event_once");
     racing_writers_count_each_event_once(&store, &metrics, &clock).await;
 }
