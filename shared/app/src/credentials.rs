@@ -16,7 +16,7 @@
 
 use crate::ports::{QueueError, StoreError};
 use osa_domain::AgentId;
-use osa_domain::credentials::{CheckOutcome, Verification, names, pause};
+use osa_domain::credentials::{CheckOutcome, Verification, names};
 use osa_domain::delivery::DeliveryError;
 use osa_domain::intake::{Credentials, parse_credentials_update};
 use osa_domain::run::NewRun;
@@ -114,19 +114,8 @@ pub async fn resume(
     let now = services.clock.now();
 
     if verification.is_refused() {
-        let refused = verification.refused.clone();
-        let note = |w: &mut Workflow| {
-            if w.status != WorkflowStatus::CredentialsInvalid {
-                return None;
-            }
-            let pause = w
-                .credentials_pause
-                .get_or_insert_with(|| pause(Vec::new(), now));
-            pause.refused.clone_from(&refused);
-            pause.last_checked_at = Some(now);
-            w.updated_at = now;
-            Some(())
-        };
+        let refused = &verification.refused;
+        let note = |w: &mut Workflow| w.note_refused_again(refused, now).then_some(());
         services.store.update(workflow_id, note).await?;
         tracing::warn!(
             workflow_id,
@@ -153,40 +142,21 @@ pub async fn resume(
     }
 
     let agents = services.store.get_agents(workflow_id).await?;
-    let resume = |w: &mut Workflow| {
-        if w.status != WorkflowStatus::CredentialsInvalid {
-            return None;
-        }
-        w.status = if w.trigger.accepted_at.is_some() {
-            WorkflowStatus::Running
-        } else {
-            WorkflowStatus::Pending
-        };
-        // Results that came in meanwhile count; they are never dropped.
-        w.refresh(&agents, now);
-        w.trigger.restarted_at = Some(now);
-        let pause = w
-            .credentials_pause
-            .get_or_insert_with(|| pause(Vec::new(), now));
-        pause.refused.clear();
-        pause.last_checked_at = Some(now);
-        pause.resumed_at = Some(now);
-        Some(())
-    };
     let updated = services
         .store
-        .update(workflow_id, resume)
+        .update(workflow_id, |w| w.resume(&agents, now))
         .await?
         .ok_or(CredentialsError::NotFound)?;
     let stored = updated.stored;
-    if updated.change.is_none() {
+    let Some(resumed) = updated.change else {
         // A concurrent request resumed it first.
         return Ok(Resumed {
             workflow: stored,
             triggered: false,
         });
-    }
+    };
     deadlines::start_chain(services, &stored, &agents).await?;
+    services.publish(&resumed.events).await;
     tracing::info!(
         workflow_id,
         status = stored.status.as_str(),

@@ -17,7 +17,7 @@ use osa_domain::AgentId;
 use osa_domain::audit::Attempt;
 use osa_domain::event::AgentEvent;
 use osa_domain::metrics::EventMetrics;
-use osa_domain::workflow::{AgentState, Workflow, WorkflowStatus};
+use osa_domain::workflow::{AgentState, Workflow};
 
 use super::{JobError, Services};
 
@@ -69,18 +69,11 @@ pub async fn check_deadlines(services: &Services, workflow_id: &str) -> Result<(
 
     if check.workflow_expired {
         let limit = workflow.timeout_at(scale) - workflow.created_at;
-        let expire = |w: &mut Workflow| {
-            if w.status.is_terminal() {
-                return None;
-            }
-            w.status = WorkflowStatus::TimedOut;
-            w.finished_at = Some(now);
-            w.progress_percent = 100;
-            w.updated_at = now;
-            Some(())
-        };
-        let expired = services.store.update(workflow_id, expire).await?;
-        if expired.is_some_and(|u| u.change.is_some()) {
+        let expired = services
+            .store
+            .update(workflow_id, |w| w.expire(now, scale))
+            .await?;
+        if let Some(expired) = expired.and_then(|u| u.change) {
             // The alert evaluator reads this signal (workflow longer than 30 minutes).
             tracing::warn!(
                 workflow_id,
@@ -88,13 +81,7 @@ pub async fn check_deadlines(services: &Services, workflow_id: &str) -> Result<(
                 limit_secs = limit.whole_seconds(),
                 "workflow ran out of time"
             );
-            services
-                .publish(&[DomainEvent::WorkflowFinished {
-                    workflow_id: workflow_id.to_owned(),
-                    status: WorkflowStatus::TimedOut,
-                    at: now,
-                }])
-                .await;
+            services.publish(&expired.events).await;
         }
     }
 

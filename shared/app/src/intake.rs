@@ -1,7 +1,7 @@
 //! Submitting a strategy intake: validate, create the workflow once, queue the trigger.
 
-use crate::ports::{CreateOutcome, DomainEvent, QueueError, StoreError};
-use osa_domain::credentials::{names, pause};
+use crate::ports::{CreateOutcome, QueueError, StoreError};
+use osa_domain::credentials::names;
 use osa_domain::delivery::DeliveryError;
 use osa_domain::intake::{Intake, parse_intake};
 use osa_domain::notification;
@@ -79,12 +79,13 @@ pub async fn submit(
     // The OPAL trigger is an outbound delivery (retried with backoff, then
     // dead-lettered); the workflow names it.
     let trigger = opal_trigger(services, &workflow, None)?;
-    workflow.trigger.delivery_id = Some(trigger.id.to_string());
+    workflow.claim_trigger_delivery(trigger.id);
+    let mut events = vec![workflow.created()];
     let paused = verification.is_refused();
     if paused {
-        workflow.status = WorkflowStatus::CredentialsInvalid;
-        workflow.credentials_pause = Some(pause(verification.refused.clone(), workflow.created_at));
-        workflow.note_status(WorkflowStatus::Pending, workflow.created_at);
+        let at = workflow.created_at;
+        let pause = workflow.pause_for_credentials(verification.refused.clone(), &agents, at);
+        events.extend(pause.into_iter().flat_map(|t| t.events));
     }
     match services.store.create_workflow(&workflow, &agents).await? {
         CreateOutcome::Created => {
@@ -100,13 +101,7 @@ pub async fn submit(
                 deadlines::start_chain(services, &workflow, &agents).await?;
             }
             tracing::info!(workflow_id = %workflow.id, status = workflow.status.as_str(), "workflow created");
-            services
-                .publish(&[DomainEvent::WorkflowCreated {
-                    workflow_id: workflow.id.clone(),
-                    correlation_id: workflow.correlation_id.clone(),
-                    at: workflow.created_at,
-                }])
-                .await;
+            services.publish(&events).await;
             Ok(Submitted {
                 workflow,
                 created: true,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::{Job, QueueError, StoreError};
 use osa_domain::validation::{InvalidBody, Violations, parse_json};
-use osa_domain::workflow::{ForceSync, SyncState, Workflow, WorkflowStatus};
+use osa_domain::workflow::{ForceSyncRequest, SyncState, Workflow, WorkflowStatus};
 
 use super::delivery::{enqueue_delivery, opal};
 use super::{JobError, Services};
@@ -98,29 +98,15 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
     };
     let now = services.clock.now();
     let sync_id = uuid::Uuid::new_v4().to_string();
-    let start = |w: &mut Workflow| {
-        if w.status == WorkflowStatus::CredentialsInvalid {
-            return None; // refused below, from the stored status
-        }
-        if w.force_sync.as_ref().is_some_and(|s| s.in_flight(now)) {
-            return None; // one in flight per workflow: keep it
-        }
-        if let Some(past) = w.force_sync.take() {
-            w.past_sync_ids.push(past.sync_id);
-        }
-        w.force_sync = Some(ForceSync {
-            sync_id: sync_id.clone(),
-            state: SyncState::InFlight,
-            sync_scope: request.sync_scope.clone(),
-            include_rag_update: request.include_rag_update,
-            triggered_by: request.triggered_by.clone(),
-            requested_at: now,
-            finished_at: None,
-            error: None,
-        });
-        w.updated_at = now;
-        Some(())
+    let asked = ForceSyncRequest {
+        sync_id: sync_id.clone(),
+        sync_scope: request.sync_scope.clone(),
+        include_rag_update: request.include_rag_update,
+        triggered_by: request.triggered_by.clone(),
     };
+    // Refused while paused (answered below, from the stored status); one in
+    // flight per workflow is kept.
+    let start = |w: &mut Workflow| w.request_force_sync(&asked, now).then_some(());
     let stored = services
         .store
         .update(&workflow_id, start)

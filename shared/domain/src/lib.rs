@@ -11,6 +11,7 @@ pub mod canonical;
 pub mod credentials;
 pub mod delivery;
 pub mod event;
+pub mod events;
 pub mod health;
 pub mod history;
 pub mod intake;

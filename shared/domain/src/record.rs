@@ -132,16 +132,15 @@ pub fn apply(
     workflow.refresh(agents, now);
     // Scenario C mid-run: Optimizely refused the key an agent used. The
     // workflow stops as at intake: paused until refreshed keys resume it, which
-    // runs the agents without a result again.
+    // runs the agents without a result again. Not when this event was the last
+    // agent's: with every agent done the workflow is finished, paused or not.
     if let Some(refused) = &event.optimizely_refused
         && applied.state_changed
         && !before.is_terminal()
         && before != WorkflowStatus::CredentialsInvalid
+        && !workflow.status.is_terminal()
     {
-        workflow.status = WorkflowStatus::CredentialsInvalid;
-        workflow.finished_at = None;
-        workflow.progress_percent = super::workflow::Progress::of(agents.iter()).percent();
-        workflow.credentials_pause = Some(super::credentials::pause(vec![refused.clone()], now));
+        workflow.pause(vec![refused.clone()], agents, now);
     }
     if applied.state_changed || applied.late {
         workflow.note_agent(AgentChange {

@@ -129,7 +129,8 @@ impl Workflow {
         self.trigger.restarted_at = Some(now);
         self.status = WorkflowStatus::Running;
         self.finished_at = None;
-        self.progress_percent = 0;
+        // Agents that keep their result (a resume) count as done.
+        self.progress_percent = super::workflow::Progress::of(agents.iter()).percent();
         self.updated_at = now;
         self.note_status(before, now);
         true

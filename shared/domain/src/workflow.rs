@@ -8,6 +8,11 @@ use super::event::{AgentEvent, EventKind};
 use super::history::{AgentChange, Change, StreamEvent, stream_event};
 use super::intake::{AnalysisPreferences, BusinessContext, Intake, OptimizelyProject};
 pub use super::status::{AgentStatus, WorkflowStatus};
+pub use transitions::{ForceSyncRequest, Transition};
+
+#[cfg(test)]
+mod proptests;
+mod transitions;
 
 /// The workflow item. Agent states and results are separate items.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

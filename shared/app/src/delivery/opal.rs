@@ -8,7 +8,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::ports::{DomainEvent, Marker, StoreError, Updated};
+use crate::ports::{Marker, StoreError, Updated};
 use osa_domain::AgentId;
 use osa_domain::delivery::{
     Decision, Delivery, DeliveryAuth, DeliveryError, DeliveryKind, OPAL_API_KEY, force_sync_id,
@@ -114,13 +114,7 @@ pub async fn claim_trigger_id(
         return Ok(Some((workflow.clone(), id)));
     }
     let fresh = Uuid::new_v4();
-    let claim = |w: &mut Workflow| {
-        if w.trigger.delivery_id.is_some() {
-            return None;
-        }
-        w.trigger.delivery_id = Some(fresh.to_string());
-        Some(())
-    };
+    let claim = |w: &mut Workflow| w.claim_trigger_delivery(fresh).then_some(());
     let Some(updated) = services.store.update(&workflow.id, claim).await? else {
         return Ok(None);
     };
@@ -148,85 +142,38 @@ pub(super) async fn sync_workflow(
     match decision {
         Decision::Retry { .. } => {
             let error = last_outcome(delivery);
-            let note = |w: &mut Workflow| {
-                if w.trigger.accepted_at.is_some() || w.trigger.attempts >= attempts {
-                    return None;
-                }
-                w.trigger.attempts = attempts;
-                w.trigger.last_error = Some(error.clone());
-                w.updated_at = now;
-                Some(())
-            };
+            let note = |w: &mut Workflow| w.note_trigger_retry(attempts, &error, now).then_some(());
             services.store.update(workflow_id, note).await?;
         }
         Decision::Delivered => {
-            // Answers whether this acceptance revived a workflow its dead letter had failed.
-            let accept = |w: &mut Workflow| {
-                let revive = w.trigger.dead_lettered_delivery_id.as_deref() == Some(id.as_str());
-                if w.trigger.accepted_at.is_some() && !revive {
-                    return None;
-                }
-                w.trigger.attempts = attempts;
-                w.trigger.last_error = None;
-                w.trigger.accepted_at = Some(now);
-                w.updated_at = now;
-                if revive {
-                    w.trigger.dead_lettered_delivery_id = None;
-                    w.trigger.restarted_at = Some(now);
-                    if w.status == WorkflowStatus::Failed {
-                        w.status = WorkflowStatus::Running;
-                        w.finished_at = None;
-                    }
-                } else if w.status == WorkflowStatus::Pending {
-                    w.status = WorkflowStatus::Running;
-                }
-                Some(revive)
-            };
+            // A workflow revived by a redrive counts the agents that reported meanwhile.
+            let agents = services.store.get_agents(workflow_id).await?;
+            let accept = |w: &mut Workflow| w.accept_trigger(&id, attempts, &agents, now);
             let updated = services.store.update(workflow_id, accept).await?;
             tracing::info!(workflow_id, "OPAL trigger accepted");
             if let Some(Updated {
                 stored,
-                change: Some(true),
+                change: Some(accepted),
             }) = updated
             {
-                // Back on track after a redrive: the deadline chain stopped when
-                // the workflow failed, so start it again.
-                let agents = services.store.get_agents(workflow_id).await?;
-                deadlines::start_chain(services, &stored, &agents).await?;
-                tracing::info!(workflow_id, delivery_id = %id, "workflow back on track after a redrive");
+                if accepted.restarted {
+                    // Back on track after a redrive: the deadline chain stopped when
+                    // the workflow failed, so start it again.
+                    let agents = services.store.get_agents(workflow_id).await?;
+                    deadlines::start_chain(services, &stored, &agents).await?;
+                    tracing::info!(workflow_id, delivery_id = %id, "workflow back on track after a redrive");
+                }
+                services.publish(&accepted.events).await;
             }
         }
         Decision::DeadLetter { reason } => {
-            let message = format!("failed to start: the OPAL trigger was dead-lettered ({reason})");
-            // Answers whether this dead letter failed a workflow that was starting.
-            let fail = |w: &mut Workflow| {
-                let ours = w.trigger.dead_lettered_delivery_id.as_deref() == Some(id.as_str());
-                let starting =
-                    w.trigger.accepted_at.is_none() && w.status == WorkflowStatus::Pending;
-                if !(ours || starting) || w.trigger.last_error.as_deref() == Some(message.as_str())
-                {
-                    return None;
-                }
-                w.trigger.attempts = attempts;
-                w.trigger.last_error = Some(message.clone());
-                w.trigger.dead_lettered_delivery_id = Some(id.clone());
-                w.updated_at = now;
-                if starting {
-                    w.status = WorkflowStatus::Failed;
-                    w.finished_at = Some(now);
-                }
-                Some(starting)
-            };
+            let fail = |w: &mut Workflow| w.dead_letter_trigger(&id, attempts, reason, now);
             let updated = services.store.update(workflow_id, fail).await?;
-            if updated.is_some_and(|u| u.change == Some(true)) {
-                tracing::error!(workflow_id, delivery_id = %id, reason = %reason, "workflow failed to start: its OPAL trigger was dead-lettered");
-                services
-                    .publish(&[DomainEvent::WorkflowFinished {
-                        workflow_id: workflow_id.to_owned(),
-                        status: WorkflowStatus::Failed,
-                        at: now,
-                    }])
-                    .await;
+            if let Some(failed) = updated.and_then(|u| u.change) {
+                if failed.finished().is_some() {
+                    tracing::error!(workflow_id, delivery_id = %id, reason = %reason, "workflow failed to start: its OPAL trigger was dead-lettered");
+                }
+                services.publish(&failed.events).await;
             }
         }
     }
@@ -240,13 +187,7 @@ pub async fn retrigger_agent(
     workflow_id: &str,
     agent: AgentId,
 ) -> Result<(), JobError> {
-    let claim = |w: &mut Workflow| {
-        if w.retriggered_agents.contains(&agent) {
-            return None;
-        }
-        w.retriggered_agents.push(agent);
-        Some(())
-    };
+    let claim = |w: &mut Workflow| w.claim_retrigger(agent).then_some(());
     let Some(Updated {
         stored: workflow, ..
     }) = services.store.update(workflow_id, claim).await?
@@ -368,18 +309,8 @@ pub(super) async fn sync_force_sync(
         Decision::Retry { .. } => (SyncState::InFlight, Some(last_outcome(delivery))),
     };
     let mirror = |w: &mut Workflow| {
-        let sync = w
-            .force_sync
-            .as_mut()
-            .filter(|s| force_sync_id(&s.sync_id) == delivery.id)?;
-        if sync.state == state && sync.error == error {
-            return None;
-        }
-        sync.state = state;
-        sync.error.clone_from(&error);
-        sync.finished_at = (state != SyncState::InFlight).then_some(now);
-        w.updated_at = now;
-        Some(())
+        w.note_force_sync(delivery.id, state, error.as_deref(), now)
+            .then_some(())
     };
     let updated = services.store.update(workflow_id, mirror).await?;
     if updated.is_some_and(|u| u.change.is_some()) && state != SyncState::InFlight {

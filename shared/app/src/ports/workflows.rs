@@ -119,8 +119,8 @@ pub trait StoreChanges: Send + Sync {
 
 impl dyn WorkflowStore {
     /// `update_workflow` for a change that says what it did: `Some(answer)` to
-    /// save the workflow, `None` to leave it. A change of status goes into the
-    /// workflow's history, timed by its `updated_at`. The change may run more than once
+    /// save the workflow, `None` to leave it. The change is a transition of the
+    /// domain's, which notes itself in the workflow's history. It may run more than once
     /// (optimistic concurrency); the answer returned is the one of the run kept.
     pub async fn update<T: Send>(
         &self,
@@ -128,16 +128,7 @@ impl dyn WorkflowStore {
         change: impl Fn(&mut Workflow) -> Option<T> + Send + Sync,
     ) -> Result<Option<Updated<Workflow, T>>, StoreError> {
         let last = LastRun::new();
-        let stored = self
-            .update_workflow(id, &|w| {
-                let before = w.status;
-                let answer = change(w);
-                if answer.is_some() {
-                    w.note_status(before, w.updated_at);
-                }
-                last.keep(answer)
-            })
-            .await?;
+        let stored = self.update_workflow(id, &|w| last.keep(change(w))).await?;
         Ok(stored.map(|stored| Updated {
             stored,
             change: last.into_answer(),
