@@ -1,11 +1,10 @@
 //! The intake function driven through its router, as Lambda or `osa` would.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use osa_app::jobs;
 use osa_app::ports::{Job, OutboundError};
 use osa_domain::access::scopes;
-use osa_testkit::{TestApp, call};
+use osa_testkit::{TestApp, call, request};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -32,15 +31,11 @@ async fn send(
     content_type: &str,
     bytes: Vec<u8>,
 ) -> (StatusCode, Value) {
-    let mut req = Request::post(osa_http::routes::INTAKE.path).header("content-type", content_type);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let reply = call(
-        intake::app(app.services.clone()),
-        req.body(Body::from(bytes)).expect("request"),
-    )
-    .await;
+    let req = request("POST", osa_http::routes::INTAKE.path)
+        .header("content-type", content_type)
+        .bearer(token)
+        .body(bytes);
+    let reply = call(intake::app(app.services.clone()), req).await;
     (reply.status, reply.json())
 }
 
@@ -274,11 +269,10 @@ proptest! {
 }
 
 async fn sync(app: &TestApp, token: &str, body: &str) -> (StatusCode, Value) {
-    let req = Request::post(osa_http::routes::FORCE_SYNC.path)
+    let req = request("POST", osa_http::routes::FORCE_SYNC.path)
         .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body.to_owned()))
-        .expect("request");
+        .bearer(token)
+        .body(body.to_owned());
     let reply = call(intake::app(app.services.clone()), req).await;
     (reply.status, reply.json())
 }
@@ -321,12 +315,11 @@ async fn every_route_refuses_a_token_without_its_scope() {
         osa_http::routes::FORCE_SYNC.path,
     ] {
         for granted in [&[][..], &[scopes::READ][..]] {
-            let request = Request::post(path)
+            let req = request("POST", path)
                 .header("content-type", "application/json")
-                .header("authorization", format!("Bearer {}", app.token(granted)))
-                .body(Body::from("{}"))
-                .expect("request");
-            let reply = call(intake::app(app.services.clone()), request).await;
+                .bearer(app.token(granted).as_str())
+                .body("{}");
+            let reply = call(intake::app(app.services.clone()), req).await;
             assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
             let err: Value = serde_json::from_slice(&reply.body).expect("a JSON error");
             assert_eq!(err["success"], false);
@@ -364,16 +357,11 @@ async fn post_credentials(
     id: &str,
     bytes: &str,
 ) -> (StatusCode, Value) {
-    let mut req = Request::post(format!("/api/strategy/workflows/{id}/credentials"))
-        .header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let reply = call(
-        intake::app(app.services.clone()),
-        req.body(Body::from(bytes.to_owned())).expect("request"),
-    )
-    .await;
+    let req = request("POST", &format!("/api/strategy/workflows/{id}/credentials"))
+        .header("content-type", "application/json")
+        .bearer(token)
+        .body(bytes.to_owned());
+    let reply = call(intake::app(app.services.clone()), req).await;
     (reply.status, reply.json())
 }
 

@@ -1,9 +1,8 @@
 //! The webhook function driven through its router.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use osa_app::ports::AuditOutcome;
-use osa_testkit::{TestApp, call};
+use osa_testkit::{TestApp, call, request};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -27,15 +26,11 @@ async fn workflow(app: &TestApp) -> String {
 
 async fn send(app: &TestApp, signature: Option<String>, bytes: Vec<u8>) -> (StatusCode, Value) {
     let mut req =
-        Request::post(osa_http::routes::WEBHOOK.path).header("content-type", "application/json");
-    if let Some(sig) = signature {
+        request("POST", osa_http::routes::WEBHOOK.path).header("content-type", "application/json");
+    if let Some(sig) = &signature {
         req = req.header("x-osa-signature", sig);
     }
-    let reply = call(
-        opal_webhook::app(app.services.clone()),
-        req.body(Body::from(bytes)).expect("request"),
-    )
-    .await;
+    let reply = call(opal_webhook::app(app.services.clone()), req.body(bytes)).await;
     (reply.status, reply.json())
 }
 
@@ -229,12 +224,11 @@ async fn a_bearer_token_is_no_substitute_for_the_signature() {
         &json!({"workflow_id": id, "agent_id": "geo_audit", "execution_status": "started"}),
     )
     .unwrap();
-    let request = Request::post(osa_http::routes::WEBHOOK.path)
+    let req = request("POST", osa_http::routes::WEBHOOK.path)
         .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {}", app.admin_token()))
-        .body(Body::from(bytes))
-        .expect("request");
-    let reply = call(opal_webhook::app(app.services.clone()), request).await;
+        .bearer(app.admin_token().as_str())
+        .body(bytes);
+    let reply = call(opal_webhook::app(app.services.clone()), req).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.headers["x-content-type-options"], "nosniff");
     let err: Value = serde_json::from_slice(&reply.body).expect("a JSON error");

@@ -1,15 +1,14 @@
 //! The status function serves the operator dashboard: the page and its assets
 //! without a token, the API behind it still with one.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use osa_http::dashboard::page_csp;
-use osa_testkit::{TestApp, call};
+use osa_testkit::{TestApp, call, request};
 
 async fn get(app: &TestApp, path: &str) -> osa_testkit::Reply {
     call(
         status_api::app(app.services.clone()),
-        Request::get(path).body(Body::empty()).expect("request"),
+        request("GET", path).empty(),
     )
     .await
 }

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use osa_app::ports::OutboundError;
 use osa_domain::access::scopes;
 use osa_testkit::TestApp;
@@ -15,15 +14,8 @@ async fn call(
     path: &str,
     token: Option<&str>,
 ) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let reply = osa_testkit::call(
-        status_api::app(app.services.clone()),
-        req.body(Body::empty()).expect("request"),
-    )
-    .await;
+    let req = osa_testkit::request(method, path).bearer(token).empty();
+    let reply = osa_testkit::call(status_api::app(app.services.clone()), req).await;
     (reply.status, reply.json())
 }
 

@@ -1,23 +1,15 @@
 //! The status API driven through its router.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use osa_app::webhook::{WebhookRequest, ingest};
 use osa_domain::access::scopes;
-use osa_testkit::{TestApp, call};
+use osa_testkit::{TestApp, call, request};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-    let mut req = Request::get(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let reply = call(
-        status_api::app(app.services.clone()),
-        req.body(Body::empty()).expect("request"),
-    )
-    .await;
+    let req = request("GET", path).bearer(token).empty();
+    let reply = call(status_api::app(app.services.clone()), req).await;
     (reply.status, reply.json())
 }
 
@@ -245,13 +237,9 @@ async fn the_audit_trail_lists_every_attempt() {
 }
 
 async fn get_text(app: &TestApp, path: &str) -> (StatusCode, String, String) {
-    let req = Request::get(path)
-        .header(
-            "authorization",
-            format!("Bearer {}", app.token(&[scopes::READ])),
-        )
-        .body(Body::empty())
-        .expect("request");
+    let req = request("GET", path)
+        .bearer(app.token(&[scopes::READ]).as_str())
+        .empty();
     let reply = call(status_api::app(app.services.clone()), req).await;
     (reply.status, reply.content_type(), reply.text())
 }
@@ -372,10 +360,7 @@ async fn every_route_refuses_a_token_without_its_scope() {
 }
 
 async fn delete(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
-    let req = Request::delete(path)
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::empty())
-        .expect("request");
+    let req = request("DELETE", path).bearer(token).empty();
     let reply = call(status_api::app(app.services.clone()), req).await;
     (reply.status, reply.json())
 }

@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use osa_app::alerts::evaluate;
 use osa_app::config::AlertChannels;
 use osa_app::health::run_checks;
@@ -41,22 +40,12 @@ async fn call_with(
     token: Option<&str>,
     json_body: Option<&Value>,
 ) -> (StatusCode, String, String) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let body = match json_body {
-        Some(v) => {
-            req = req.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
+    let req = osa_testkit::request(method, path).bearer(token);
+    let req = match json_body {
+        Some(v) => req.json(v),
+        None => req.empty(),
     };
-    let reply = osa_testkit::call(
-        status_api::app(app.services.clone()),
-        req.body(body).expect("request"),
-    )
-    .await;
+    let reply = osa_testkit::call(status_api::app(app.services.clone()), req).await;
     (reply.status, reply.content_type(), reply.text())
 }
 
@@ -698,11 +687,10 @@ async fn the_maintenance_body_is_limited_and_must_be_json() {
     let error: Value = serde_json::from_str(&body).expect("JSON error");
     assert_eq!(error["success"], false);
 
-    let req = Request::put("/api/admin/alerts/maintenance")
-        .header("authorization", format!("Bearer {}", app.admin_token()))
+    let req = osa_testkit::request("PUT", "/api/admin/alerts/maintenance")
+        .bearer(app.admin_token().as_str())
         .header("content-type", "text/plain")
-        .body(Body::from(r#"{"scheduled": true}"#))
-        .expect("request");
+        .body(r#"{"scheduled": true}"#);
     let reply = osa_testkit::call(status_api::app(app.services.clone()), req).await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }

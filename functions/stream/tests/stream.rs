@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use osa_app::Services;
 use osa_domain::AgentId;
@@ -99,15 +99,12 @@ async fn open(
     token: Option<&str>,
     last_event_id: Option<&str>,
 ) -> (StatusCode, String, Body) {
-    let mut request = Request::get(path);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
+    let mut request = osa_testkit::request("GET", path).bearer(token);
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
     }
     let response = stream::app(services.clone())
-        .oneshot(request.body(Body::empty()).expect("request"))
+        .oneshot(request.empty())
         .await
         .expect("infallible");
     let content_type = response

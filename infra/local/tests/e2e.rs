@@ -377,17 +377,13 @@ async fn sigkill_loses_no_acknowledged_webhook() {
 /// endpoint that `infra/test.sh` starts (`OSA_TEST_AWS_ENDPOINT`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_intake_completes_on_the_aws_backend() {
-    let endpoint = match std::env::var("OSA_TEST_AWS_ENDPOINT") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ if std::env::var("OSA_SKIP_AWS_TESTS").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: OSA_SKIP_AWS_TESTS=1");
-            return;
-        }
-        _ => panic!("needs OSA_TEST_AWS_ENDPOINT: run ./infra/test.sh or `source infra/moto.sh`"),
+    let Some(endpoint) = osa_testkit::aws::endpoint("an_intake_completes_on_the_aws_backend")
+    else {
+        return;
     };
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
-    let table = format!("osa-e2e-{suffix}");
-    let queue = format!("osa-e2e-{suffix}");
+    // One name for both: a table and a queue never clash.
+    let table = osa_testkit::aws::unique_name("e2e");
+    let queue = table.clone();
     let osa = Osa::start_with_env(
         "aws",
         &[

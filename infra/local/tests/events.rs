@@ -10,61 +10,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use osa_testkit::events::{Entry, Expect, events_dir, manifest};
 use serde_json::Value;
-
-fn events_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
-}
-
-#[derive(Debug)]
-enum Expect {
-    Status(u16),
-    Failures(usize),
-    /// A scheduled function's answer: `{"ok": true, ...}`.
-    Ok,
-}
-
-#[derive(Debug)]
-struct Entry {
-    function: String,
-    event: String,
-    expect: Expect,
-}
-
-fn manifest() -> Vec<Entry> {
-    let path = events_dir().join("manifest.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let entries: Vec<Value> = serde_json::from_str(&text).expect("manifest.json is a JSON array");
-    assert!(!entries.is_empty(), "manifest.json lists no events");
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let field = |name: &str| {
-                e[name]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("manifest entry {i} has no string {name:?}: {e}"))
-                    .to_owned()
-            };
-            let expect = match (e["status"].as_u64(), e["failures"].as_u64()) {
-                (None, None) if e["ok"] == Value::Bool(true) => Expect::Ok,
-                (Some(status), None) => {
-                    Expect::Status(u16::try_from(status).expect("an HTTP status"))
-                }
-                (None, Some(failures)) => Expect::Failures(failures as usize),
-                _ => panic!(
-                    "manifest entry {i} needs exactly one of \"status\", \"failures\" or \"ok\": {e}"
-                ),
-            };
-            Entry {
-                function: field("function"),
-                event: field("event"),
-                expect,
-            }
-        })
-        .collect()
-}
 
 /// Event files under `events/`, relative and `/`-separated; the manifest itself,
 /// the SAM-local environment and `samples/` (request bodies) excluded.

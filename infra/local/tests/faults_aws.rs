@@ -15,45 +15,21 @@
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use osa_app::ports::{AuditOutcome, Clock};
-use osa_aws::dynamo::{DynamoMetrics, DynamoStore};
-use osa_aws::eventbridge::EventBridgeBus;
-use osa_aws::provision::{ensure_queues, ensure_table};
-use osa_aws::sqs::SqsQueue;
+use axum::http::StatusCode;
+use osa_app::ports::AuditOutcome;
 use osa_aws::{AwsClients, load_config};
 use osa_domain::AgentId;
 use osa_domain::access::scopes;
 use osa_domain::workflow::WorkflowStatus;
+use osa_testkit::aws::{app_on_aws, endpoint};
 use osa_testkit::fault_proxy::{FaultProxy, Throttle};
 use osa_testkit::samples::agent_event;
-use osa_testkit::{Reply, TestApp, call};
+use osa_testkit::{Reply, TestApp, call, request};
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// How long any request may take to answer while the endpoint is faulty: well
 /// inside the HTTP functions' 15 s Lambda timeout.
 const BUDGET: Duration = Duration::from_secs(10);
-
-/// The endpoint, or `None` (skipped) when `OSA_SKIP_AWS_TESTS=1`.
-fn endpoint(test: &str) -> Option<String> {
-    match std::env::var("OSA_TEST_AWS_ENDPOINT") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("OSA_SKIP_AWS_TESTS").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED {test}: OSA_SKIP_AWS_TESTS=1");
-            None
-        }
-        _ => panic!(
-            "{test} needs OSA_TEST_AWS_ENDPOINT: run ./infra/test.sh or `source infra/moto.sh`"
-        ),
-    }
-}
-
-fn unique(what: &str) -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("osa-{what}-{}", &id[..12])
-}
 
 /// The application on AWS through the proxy, and its three HTTP functions.
 struct OnAws {
@@ -70,41 +46,7 @@ impl OnAws {
         let proxy = FaultProxy::start(endpoint).await.expect("the fault proxy");
         // The production SDK configuration (retries, timeouts), at the proxy.
         let clients = AwsClients::new(&load_config(Some(proxy.url())).await);
-        let table = unique("faults");
-        ensure_table(&clients.dynamodb, &table)
-            .await
-            .expect("table");
-        let queues = ensure_queues(&clients.sqs, &unique("faults"))
-            .await
-            .expect("queues");
-        let bus = unique("bus");
-        clients
-            .eventbridge
-            .create_event_bus()
-            .name(&bus)
-            .send()
-            .await
-            .expect("event bus");
-        let mut app = TestApp::new();
-        let clock: Arc<dyn Clock> = app.clock.clone();
-        let store = Arc::new(DynamoStore::new(
-            clients.dynamodb.clone(),
-            table.as_str(),
-            clock.clone(),
-        ));
-        let metrics = Arc::new(DynamoMetrics::new(
-            clients.dynamodb.clone(),
-            table.as_str(),
-            clock,
-        ));
-        let services = &mut app.services;
-        services.store = store.clone();
-        services.deliveries = store;
-        services.metrics = metrics.clone();
-        services.ops = metrics;
-        services.queue = Arc::new(SqsQueue::new(clients.sqs.clone(), queues.url.clone()));
-        services.events = Arc::new(EventBridgeBus::new(clients.eventbridge.clone(), bus));
-        services.changes = None;
+        let app = app_on_aws(&clients, "faults").await;
         let token = app.token(&scopes::ALL);
         OnAws {
             intake: intake::app(app.services.clone()),
@@ -117,30 +59,24 @@ impl OnAws {
     }
 
     async fn submit(&self, body: &Value) -> Reply {
-        let request = Request::post("/api/strategy/intake")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {}", self.token))
-            .body(Body::from(body.to_string()))
-            .expect("request");
-        call(self.intake.clone(), request).await
+        let req = request("POST", "/api/strategy/intake")
+            .bearer(self.token.as_str())
+            .json(body);
+        call(self.intake.clone(), req).await
     }
 
     async fn get(&self, path: &str) -> Reply {
-        let request = Request::get(path)
-            .header("authorization", format!("Bearer {}", self.token))
-            .body(Body::empty())
-            .expect("request");
-        call(self.status.clone(), request).await
+        let req = request("GET", path).bearer(self.token.as_str()).empty();
+        call(self.status.clone(), req).await
     }
 
     async fn send(&self, event: &Value) -> Reply {
         let body = event.to_string();
-        let request = Request::post("/api/webhooks/opal-workflow")
+        let req = request("POST", "/api/webhooks/opal-workflow")
             .header("content-type", "application/json")
-            .header("x-osa-signature", self.app.sign(body.as_bytes()))
-            .body(Body::from(body))
-            .expect("request");
-        call(self.webhook.clone(), request).await
+            .header("x-osa-signature", &self.app.sign(body.as_bytes()))
+            .body(body);
+        call(self.webhook.clone(), req).await
     }
 
     /// Starts the sample intake under `id`; answers 202.

@@ -20,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use osa_aws as aws;
+use osa_testkit::events::{Expect, events_dir, manifest};
 use serde_json::Value;
 
 /// How long the functions may take to compile and answer their first event.
@@ -39,10 +40,6 @@ fn workspace_root() -> PathBuf {
         .expect("the workspace root")
 }
 
-fn events_dir() -> PathBuf {
-    workspace_root().join("events")
-}
-
 fn cargo_lambda() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -50,41 +47,7 @@ fn cargo_lambda() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-// ---- the manifest (the same format events.rs reads) ----------------------------
-
-#[derive(Debug, Clone, Copy)]
-enum Expect {
-    Status(u16),
-    Failures(usize),
-    /// A scheduled function's answer: `{"ok": true, ...}`.
-    Ok,
-}
-
-#[derive(Debug)]
-struct Entry {
-    function: String,
-    event: String,
-    expect: Expect,
-}
-
-fn manifest() -> Vec<Entry> {
-    let text =
-        std::fs::read_to_string(events_dir().join("manifest.json")).expect("events/manifest.json");
-    let entries: Vec<Value> = serde_json::from_str(&text).expect("manifest.json is a JSON array");
-    entries
-        .iter()
-        .map(|e| Entry {
-            function: e["function"].as_str().expect("function").to_owned(),
-            event: e["event"].as_str().expect("event").to_owned(),
-            expect: match (e["status"].as_u64(), e["failures"].as_u64()) {
-                (Some(s), None) => Expect::Status(u16::try_from(s).expect("an HTTP status")),
-                (None, Some(f)) => Expect::Failures(f as usize),
-                (None, None) if e["ok"] == Value::Bool(true) => Expect::Ok,
-                _ => panic!("manifest entry needs exactly one of status or failures: {e}"),
-            },
-        })
-        .collect()
-}
+// ---- the manifest (osa_testkit::events reads it) --------------------------------
 
 fn check(expect: Expect, response: &Value) -> Result<(), String> {
     match expect {
@@ -289,8 +252,9 @@ fn aws_backend() -> Vec<(&'static str, String)> {
         println!("lambda_loop: no OSA_TEST_AWS_ENDPOINT, so the embedded backend");
         return vec![];
     };
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
-    let (table, queue) = (format!("osa-loop-{suffix}"), format!("osa-loop-{suffix}"));
+    // One name for both: a table and a queue never clash.
+    let table = osa_testkit::aws::unique_name("loop");
+    let queue = table.clone();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let queue_url = runtime.block_on(async {
         let clients = aws::AwsClients::new(&aws::load_config(Some(&endpoint)).await);

@@ -1,8 +1,7 @@
 //! `docs/openapi.json` is the document the code builds (`osa openapi` writes it),
 //! and `GET /api/openapi.json` serves that same document to anyone.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use osa_http::openapi::document;
 use osa_testkit::TestApp;
 
@@ -20,9 +19,7 @@ fn the_committed_document_is_the_one_the_code_builds() {
 #[tokio::test]
 async fn the_document_is_served_without_a_token() {
     let app = TestApp::new();
-    let request = Request::get("/api/openapi.json")
-        .body(Body::empty())
-        .expect("request");
+    let request = osa_testkit::request("GET", "/api/openapi.json").empty();
     let reply = osa_testkit::call(status_api::app(app.services.clone()), request).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.content_type(), "application/json");

@@ -3,10 +3,9 @@
 //! behind a scope refuses a request without a token with 401 before its
 //! handler runs.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use osa_http::routes::{Access, Function, ROUTES};
-use osa_testkit::{TestApp, call};
+use osa_testkit::{TestApp, call, request};
 
 fn router_of(app: &TestApp, function: Function) -> axum::Router {
     let services = app.services.clone();
@@ -30,12 +29,9 @@ fn concrete(template: &str) -> String {
 async fn every_route_in_the_table_is_served_by_its_function_behind_its_access() {
     let app = TestApp::new();
     for route in ROUTES {
-        let request = Request::builder()
-            .method(route.method.clone())
-            .uri(concrete(route.path))
+        let request = request(route.method.clone(), &concrete(route.path))
             .header("content-type", "application/json")
-            .body(Body::from("{}"))
-            .expect("request");
+            .body("{}");
         let reply = call(router_of(&app, route.function), request).await;
         assert_ne!(
             reply.status,

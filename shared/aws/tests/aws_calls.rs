@@ -9,18 +9,13 @@
 //! shared rate-limit `UpdateItem` and the API-request metric `UpdateItem`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use osa_app::intake::submit;
-use osa_app::ports::Clock;
-use osa_aws::dynamo::{DynamoMetrics, DynamoStore};
-use osa_aws::eventbridge::EventBridgeBus;
-use osa_aws::provision::{ensure_queues, ensure_table};
-use osa_aws::sqs::SqsQueue;
+use osa_aws::AwsClients;
 use osa_domain::AgentId;
 use osa_domain::workflow::WorkflowStatus;
 use osa_testkit::TestApp;
-use osa_testkit::aws::{CallCounter, CapacityEstimate, endpoint, sdk_config, unique_name};
+use osa_testkit::aws::{self, CallCounter, CapacityEstimate, endpoint, sdk_config};
 
 /// A TestApp whose stateful ports are DynamoDB, SQS and EventBridge on the
 /// local endpoint, every call counted per service.
@@ -48,34 +43,12 @@ async fn app_on_aws(endpoint: &str) -> (TestApp, [CallCounter; 3], CapacityEstim
             .interceptor(counters[2].clone())
             .build(),
     );
-    let table = unique_name("calls");
-    ensure_table(&dynamodb, &table).await.expect("table");
-    let queues = ensure_queues(&sqs, &unique_name("calls"))
-        .await
-        .expect("queues");
-    let bus = unique_name("bus");
-    eventbridge
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("event bus");
-    let mut app = TestApp::new();
-    let clock: Arc<dyn Clock> = app.clock.clone();
-    let store = Arc::new(DynamoStore::new(
-        dynamodb.clone(),
-        table.as_str(),
-        clock.clone(),
-    ));
-    let metrics = Arc::new(DynamoMetrics::new(dynamodb, table.as_str(), clock));
-    let services = &mut app.services;
-    services.store = store.clone();
-    services.deliveries = store;
-    services.metrics = metrics.clone();
-    services.ops = metrics;
-    services.queue = Arc::new(SqsQueue::new(sqs, queues.url.clone()));
-    services.events = Arc::new(EventBridgeBus::new(eventbridge, bus));
-    services.changes = None;
+    let clients = AwsClients {
+        dynamodb,
+        sqs,
+        eventbridge,
+    };
+    let app = aws::app_on_aws(&clients, "calls").await;
     for counter in &counters {
         counter.reset();
     }
@@ -208,8 +181,7 @@ async fn a_workflows_webhooks_are_counted_exactly_on_aws() {
 /// store writes, not 200, and the limit still holds across the minute.
 #[tokio::test]
 async fn a_busy_client_pays_the_shared_rate_limit_in_leases() {
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
+    use axum::http::StatusCode;
     use osa_http::rate_limit::RateLimitConfig;
     use osa_http::{EdgeConfig, with_edge_layers};
     use tower::ServiceExt;
@@ -230,10 +202,9 @@ async fn a_busy_client_pays_the_shared_rate_limit_in_leases() {
     let router = with_edge_layers(router, &app.services, edge);
     let mut served = 0;
     for _ in 0..200 {
-        let request = Request::get("/ping")
+        let request = osa_testkit::request("GET", "/ping")
             .header("x-forwarded-for", "203.0.113.7")
-            .body(Body::empty())
-            .expect("request");
+            .empty();
         let reply = router.clone().oneshot(request).await.expect("infallible");
         if reply.status() == StatusCode::OK {
             served += 1;

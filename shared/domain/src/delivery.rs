@@ -674,9 +674,10 @@ pub fn retry_delay(n: u32, jitter: Duration, outcome: &AttemptOutcome) -> Durati
     }
 }
 
-/// A jitter in `0..=1 s` for production; tests pass a fixed one.
-pub fn random_jitter() -> Duration {
-    Duration::from_millis(rand::random_range(0..=MAX_JITTER.as_millis() as u64))
+/// The jitter in `0..=1 s`, whole milliseconds, for a random `sample` the caller
+/// draws (any `u64`), so the domain itself stays deterministic.
+pub fn jitter(sample: u64) -> Duration {
+    Duration::from_millis(sample % (MAX_JITTER.as_millis() as u64 + 1))
 }
 
 fn dead_letter_reason(attempts: u32, last: &AttemptOutcome) -> String {
@@ -1042,9 +1043,12 @@ mod tests {
             backoff_delay(1, Duration::from_secs(10)),
             Duration::from_secs(2)
         );
-        for _ in 0..100 {
-            assert!(random_jitter() <= MAX_JITTER);
+        for sample in [0, 1, 999, 1_000, 1_001, u64::MAX / 2, u64::MAX] {
+            assert!(jitter(sample) <= MAX_JITTER);
         }
+        // The whole range is reachable.
+        assert_eq!(jitter(0), Duration::ZERO);
+        assert_eq!(jitter(1_000), MAX_JITTER);
     }
 
     #[test]

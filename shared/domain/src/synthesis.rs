@@ -28,9 +28,12 @@
 //!    after every scheduled one.
 
 mod evidence;
+mod merge;
+mod rank;
 mod roadmap;
 mod similarity;
 mod summary;
+mod warnings;
 
 use std::collections::BTreeMap;
 
@@ -40,6 +43,7 @@ use super::agent_output::{AgentOutput, Level};
 use super::agents::AgentId;
 use super::intake::{FocusArea, Timeline};
 use super::workflow::AgentStatus;
+use merge::Report;
 use similarity::Terms;
 
 pub use evidence::{Evidence, Kpi};
@@ -331,29 +335,66 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// One opportunity as an agent reported it.
-struct Report<'a> {
-    agent: AgentId,
-    label: &'a str,
-    terms: Terms,
-    impact: Level,
-    effort: Level,
-    confidence: f64,
+/// What the reporting agents said: their outputs, every opportunity they
+/// reported, their sentences, and how rare each term is across those sentences.
+struct Said<'a> {
+    outputs: Vec<(AgentId, &'a AgentOutput)>,
+    reports: Vec<Report<'a>>,
+    sentences: BTreeMap<AgentId, Vec<evidence::Sentence>>,
+    rarity: evidence::Rarity,
 }
 
-/// A merged recommendation before it is ranked.
-struct Draft {
-    rec: Recommendation,
-    /// The wordings one by one, to match statements of order against.
-    wordings: Vec<Terms>,
-}
-
+/// The strategy from the agents' results, stage by stage as the module docs
+/// describe them.
 pub fn synthesise(input: &SynthesisInput) -> Strategy {
-    // Agent order is catalogue order whatever order the caller used.
-    let mut agents: Vec<&AgentInput> = input.agents.iter().collect();
-    agents.sort_by_key(|a| AgentId::ALL.iter().position(|x| *x == a.agent));
+    let agents = in_catalogue_order(&input.agents);
+    let mut coverage = coverage(&agents);
+    let said = collect_evidence(&agents);
+    let drafts = merge::merge_reports(
+        &said.reports,
+        &reliability(&coverage),
+        &input.focus_areas,
+        &said.sentences,
+        &said.rarity,
+    );
+    let (mut short_list, backlog) = split_short_list(rank::rank(drafts, &said.sentences));
+    let kpis = kpis(&said.outputs);
+    let roadmap = build_roadmap(&mut short_list, input.timeline, &kpis);
+    count_recommendations(&mut coverage, short_list.iter().chain(&backlog));
+    let warnings = warnings::warnings(&coverage, short_list.iter().chain(&backlog));
+    let lead_kpis = lead_kpis(&short_list, &kpis);
+    let facts = summary::Facts {
+        agents_reporting: coverage.iter().filter(|c| c.data_quality.is_some()).count(),
+        opportunities_reported: said.reports.len(),
+        short_list: &short_list,
+        backlog: backlog.len(),
+        roadmap: &roadmap,
+        days: input.timeline.days(),
+        warnings: &warnings,
+        kpis: &lead_kpis,
+    };
+    let summary = summarise(&facts, &coverage);
+    Strategy {
+        summary,
+        recommendations: short_list,
+        roadmap,
+        backlog,
+        coverage,
+        warnings,
+    }
+}
 
-    let mut coverage: Vec<Coverage> = agents
+/// Catalogue order, whatever order the caller used.
+fn in_catalogue_order(agents: &[AgentInput]) -> Vec<&AgentInput> {
+    let mut agents: Vec<&AgentInput> = agents.iter().collect();
+    agents.sort_by_key(|a| AgentId::ALL.iter().position(|x| *x == a.agent));
+    agents
+}
+
+/// Each agent's confidence, data quality and reliability; its recommendations
+/// are counted once they are merged.
+fn coverage(agents: &[&AgentInput]) -> Vec<Coverage> {
+    agents
         .iter()
         .map(|a| {
             let confidence = a
@@ -371,12 +412,19 @@ pub fn synthesise(input: &SynthesisInput) -> Strategy {
                 recommendations: 0,
             }
         })
-        .collect();
-    let reliability: BTreeMap<AgentId, f64> = coverage
+        .collect()
+}
+
+fn reliability(coverage: &[Coverage]) -> BTreeMap<AgentId, f64> {
+    coverage
         .iter()
         .filter_map(|c| c.reliability.map(|r| (c.agent, r)))
-        .collect();
+        .collect()
+}
 
+/// The opportunities (those with any wording to compare) and the sentences of
+/// every agent that has an output.
+fn collect_evidence<'a>(agents: &[&'a AgentInput]) -> Said<'a> {
     let outputs: Vec<(AgentId, &AgentOutput)> = agents
         .iter()
         .filter_map(|a| a.output.as_ref().map(|o| (a.agent, o)))
@@ -399,111 +447,36 @@ pub fn synthesise(input: &SynthesisInput) -> Strategy {
         .iter()
         .map(|(agent, out)| (*agent, evidence::sentences(out)))
         .collect();
-
     let rarity = evidence::Rarity::of(sentences.values().flatten());
-    let clusters =
-        similarity::cluster(&reports.iter().map(|r| r.terms.clone()).collect::<Vec<_>>());
-    let mut drafts: Vec<Draft> = clusters
-        .iter()
-        .map(|members| {
-            let members: Vec<&Report> = members.iter().map(|&i| &reports[i]).collect();
-            merge(
-                &members,
-                &reliability,
-                &input.focus_areas,
-                &sentences,
-                &rarity,
-            )
-        })
-        .collect();
+    Said {
+        outputs,
+        reports,
+        sentences,
+        rarity,
+    }
+}
 
-    // The score order, then prerequisites the agents named.
-    let mut base: Vec<usize> = (0..drafts.len()).collect();
-    base.sort_by(|&a, &b| {
-        let (ra, rb) = (&drafts[a].rec, &drafts[b].rec);
-        // The score is rounded to tenths: the surer of two tied ranks first.
-        rb.score
-            .total_cmp(&ra.score)
-            .then_with(|| rb.confidence.total_cmp(&ra.confidence))
-            .then_with(|| ra.key.cmp(&rb.key))
-            .then_with(|| ra.label.cmp(&rb.label))
-    });
-    let statements: Vec<(AgentId, evidence::Statement)> = sentences
-        .iter()
-        .flat_map(|(agent, s)| evidence::statements(s).into_iter().map(|st| (*agent, st)))
-        .collect();
-    let mut prerequisites: Vec<Vec<usize>> = vec![Vec::new(); drafts.len()];
-    let mut stated: BTreeMap<(usize, usize), (AgentId, String)> = BTreeMap::new();
-    for (agent, st) in &statements {
-        let named = |phrase: &Terms| -> Vec<usize> {
-            base.iter()
-                .copied()
-                .filter(|&i| {
-                    drafts[i]
-                        .wordings
-                        .iter()
-                        .any(|w| evidence::names(phrase, w))
-                })
-                .collect()
-        };
-        for first in named(&st.first) {
-            for then in named(&st.then) {
-                if roadmap::add_prerequisite(&mut prerequisites, first, then) {
-                    stated.insert((first, then), (*agent, st.text.clone()));
-                }
-            }
-        }
-    }
-    let order = roadmap::rank_order(&base, &prerequisites);
-    let mut rank_of = vec![0u32; drafts.len()];
-    for (r, &i) in order.iter().enumerate() {
-        rank_of[i] = r as u32 + 1;
-        drafts[i].rec.rank = r as u32 + 1;
-    }
-    for (i, draft) in drafts.iter_mut().enumerate() {
-        let mut deps: Vec<Dependency> = prerequisites[i]
-            .iter()
-            .filter_map(|&p| {
-                let (agent, statement) = stated.get(&(p, i))?;
-                Some(Dependency {
-                    rank: rank_of[p],
-                    label: String::new(),
-                    agent: *agent,
-                    statement: statement.clone(),
-                })
-            })
-            .collect();
-        deps.sort_by_key(|d| d.rank);
-        draft.rec.depends_on = deps;
-    }
-    let labels: BTreeMap<u32, String> = drafts
-        .iter()
-        .map(|d| (d.rec.rank, d.rec.label.clone()))
-        .collect();
-    let mut ranked: Vec<Recommendation> = order
-        .iter()
-        .map(|&i| {
-            let mut rec = drafts[i].rec.clone();
-            for d in &mut rec.depends_on {
-                d.label = labels.get(&d.rank).cloned().unwrap_or_default();
-            }
-            rec
-        })
-        .collect();
-
-    let needs: Vec<(u32, u32)> = ranked
-        .iter()
-        .flat_map(|r| r.depends_on.iter().map(|d| (d.rank, r.rank)))
-        .collect();
-    for (first, then) in needs {
-        if let Some(r) = ranked.get_mut(first as usize - 1) {
-            r.prerequisite_for.push(then);
-        }
-    }
+/// The top [`SHORT_LIST_LEN`] to act on, and the backlog after them.
+fn split_short_list(mut ranked: Vec<Recommendation>) -> (Vec<Recommendation>, Vec<Recommendation>) {
     let backlog = ranked.split_off(ranked.len().min(SHORT_LIST_LEN));
-    let mut short_list = ranked;
+    (ranked, backlog)
+}
+
+fn kpis(outputs: &[(AgentId, &AgentOutput)]) -> BTreeMap<AgentId, Vec<Kpi>> {
+    outputs
+        .iter()
+        .map(|(agent, out)| (*agent, evidence::kpis(*agent, out)))
+        .collect()
+}
+
+/// The phases of the timeline for the short list; sets each one's phase.
+fn build_roadmap(
+    short_list: &mut [Recommendation],
+    timeline: Timeline,
+    kpis: &BTreeMap<AgentId, Vec<Kpi>>,
+) -> Vec<Phase> {
     // Prerequisites rank above what needs them, so they are in the short list too.
-    let short_prerequisites: Vec<Vec<usize>> = short_list
+    let prerequisites: Vec<Vec<usize>> = short_list
         .iter()
         .map(|r| {
             r.depends_on
@@ -513,21 +486,39 @@ pub fn synthesise(input: &SynthesisInput) -> Strategy {
                 .collect()
         })
         .collect();
-    let kpis: BTreeMap<AgentId, Vec<Kpi>> = outputs
-        .iter()
-        .map(|(agent, out)| (*agent, evidence::kpis(*agent, out)))
-        .collect();
-    let roadmap = roadmap::plan(&mut short_list, &short_prerequisites, input.timeline, &kpis);
+    roadmap::plan(short_list, &prerequisites, timeline, kpis)
+}
 
-    for c in &mut coverage {
-        c.recommendations = short_list
-            .iter()
-            .chain(&backlog)
+/// How many merged recommendations (ranked or backlog) each agent supports.
+fn count_recommendations<'a>(
+    coverage: &mut [Coverage],
+    recommendations: impl Iterator<Item = &'a Recommendation> + Clone,
+) {
+    for c in coverage {
+        c.recommendations = recommendations
+            .clone()
             .filter(|r| r.supporting_agents.contains(&c.agent))
             .count() as u32;
     }
-    let warnings = warnings(&coverage, short_list.iter().chain(&backlog));
-    let reporting = coverage.iter().filter(|c| c.data_quality.is_some()).count();
+}
+
+/// The first KPI of each agent behind the short list, in rank order, once each.
+fn lead_kpis(short_list: &[Recommendation], kpis: &BTreeMap<AgentId, Vec<Kpi>>) -> Vec<Kpi> {
+    let mut seen = Vec::new();
+    for r in short_list {
+        for a in &r.supporting_agents {
+            if let Some(k) = kpis.get(a).and_then(|k| k.first())
+                && !seen.contains(k)
+            {
+                seen.push(k.clone());
+            }
+        }
+    }
+    seen
+}
+
+/// The headline, the executive summary and the counts behind them.
+fn summarise(facts: &summary::Facts, coverage: &[Coverage]) -> Summary {
     let confidences: Vec<f64> = coverage
         .iter()
         .filter(|c| c.data_quality.is_some())
@@ -535,45 +526,14 @@ pub fn synthesise(input: &SynthesisInput) -> Strategy {
         .collect();
     let overall_confidence = (!confidences.is_empty())
         .then(|| round3(confidences.iter().sum::<f64>() / confidences.len() as f64));
-    let top_kpis: Vec<Kpi> = {
-        let mut seen = Vec::new();
-        for r in &short_list {
-            for a in &r.supporting_agents {
-                if let Some(k) = kpis.get(a).and_then(|k| k.first())
-                    && !seen.contains(k)
-                {
-                    seen.push(k.clone());
-                }
-            }
-        }
-        seen
-    };
-    let facts = summary::Facts {
-        agents_reporting: reporting,
-        opportunities_reported: reports.len(),
-        short_list: &short_list,
-        backlog: backlog.len(),
-        roadmap: &roadmap,
-        days: input.timeline.days(),
-        warnings: &warnings,
-        kpis: &top_kpis,
-    };
-    let summary = Summary {
-        headline: summary::headline(&facts),
-        executive_summary: summary::executive_summary(&facts),
+    Summary {
+        headline: summary::headline(facts),
+        executive_summary: summary::executive_summary(facts),
         agents_expected: 9,
-        agents_reporting: reporting as u8,
+        agents_reporting: facts.agents_reporting as u8,
         overall_confidence,
-        opportunities_reported: reports.len() as u32,
-        recommendations_merged: (short_list.len() + backlog.len()) as u32,
-    };
-    Strategy {
-        summary,
-        recommendations: short_list,
-        roadmap,
-        backlog,
-        coverage,
-        warnings,
+        opportunities_reported: facts.opportunities_reported as u32,
+        recommendations_merged: (facts.short_list.len() + facts.backlog) as u32,
     }
 }
 
@@ -604,245 +564,6 @@ fn settle(votes: &[(Level, f64)], cautious_high: bool) -> Level {
         }
     }
     Level::Medium
-}
-
-/// One recommendation from the reports of one cluster.
-fn merge(
-    reports: &[&Report],
-    reliability: &BTreeMap<AgentId, f64>,
-    focus_areas: &[FocusArea],
-    sentences: &BTreeMap<AgentId, Vec<evidence::Sentence>>,
-    rarity: &evidence::Rarity,
-) -> Draft {
-    // The strongest wording: an instruction first, then the most confident, then
-    // the earlier agent, then alphabetical order.
-    let strongest = reports
-        .iter()
-        .max_by(|a, b| {
-            a.terms
-                .imperative
-                .cmp(&b.terms.imperative)
-                .then(a.confidence.total_cmp(&b.confidence))
-                .then(b.agent.cmp(&a.agent))
-                .then(b.label.cmp(a.label))
-        })
-        .copied()
-        .unwrap_or(reports[0]);
-    let mut supporting: Vec<AgentId> = reports.iter().map(|r| r.agent).collect();
-    supporting.sort();
-    supporting.dedup();
-    let impacts: Vec<(Level, f64)> = reports.iter().map(|r| (r.impact, r.confidence)).collect();
-    let efforts: Vec<(Level, f64)> = reports.iter().map(|r| (r.effort, r.confidence)).collect();
-    let impact = settle(&impacts, false);
-    let effort = settle(&efforts, true);
-    let confidence = reports.iter().map(|r| r.confidence).fold(0.0f64, f64::max);
-    let disagreement = reports
-        .iter()
-        .any(|r| r.impact != reports[0].impact || r.effort != reports[0].effort);
-    let settlement = disagreement.then(|| settlement_note(reports, impact, effort));
-    let mut also: Vec<String> = reports
-        .iter()
-        .map(|r| r.label.to_owned())
-        .filter(|l| l != strongest.label)
-        .collect();
-    also.sort();
-    also.dedup();
-    let rel = supporting
-        .iter()
-        .map(|a| reliability.get(a).copied().unwrap_or(0.0))
-        .fold(0.0f64, f64::max);
-    let focus = supporting
-        .iter()
-        .any(|a| agent_focus(*a).is_some_and(|f| focus_areas.contains(&f)));
-    let axes = ScoreAxes {
-        impact: impact_value(impact),
-        ease: ease_value(effort),
-        confidence,
-        reliability: rel,
-        support: supporting.len().min(3) as f64 / 3.0,
-        focus: f64::from(u8::from(focus)),
-    };
-    let wordings: Vec<Terms> = reports.iter().map(|r| r.terms.clone()).collect();
-    let mut found: Vec<(bool, f64, Evidence)> = supporting
-        .iter()
-        .filter_map(|a| {
-            let (s, share) = evidence::best_evidence(sentences.get(a)?, &wordings, rarity)?;
-            Some((
-                s.has_number,
-                share,
-                Evidence {
-                    agent: *a,
-                    text: s.text.clone(),
-                },
-            ))
-        })
-        .collect();
-    // With numbers first, then the best backing; ties in agent order.
-    found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
-    let evidence: Vec<Evidence> = found.into_iter().take(3).map(|(_, _, e)| e).collect();
-    let mut assessments: Vec<Assessment> = reports
-        .iter()
-        .map(|r| Assessment {
-            agent: r.agent,
-            label: r.label.to_owned(),
-            impact: r.impact,
-            effort: r.effort,
-            confidence: round3(r.confidence),
-        })
-        .collect();
-    assessments.sort_by(|a, b| a.agent.cmp(&b.agent).then_with(|| a.label.cmp(&b.label)));
-    Draft {
-        rec: Recommendation {
-            rank: 0,
-            label: strongest.label.to_owned(),
-            key: strongest.terms.key(),
-            impact,
-            effort,
-            confidence: round3(confidence),
-            score: score(axes),
-            score_breakdown: score_breakdown(axes),
-            supporting_agents: supporting,
-            also_reported_as: also,
-            assessments,
-            disagreement,
-            settlement,
-            evidence,
-            depends_on: Vec::new(),
-            prerequisite_for: Vec::new(),
-            phase: None,
-        },
-        wordings,
-    }
-}
-
-/// "Impact: High (content review, roadmap), Medium (audience); kept High."
-fn settlement_note(reports: &[&Report], impact: Level, effort: Level) -> String {
-    let axis = |name: &str, level_of: &dyn Fn(&Report) -> Level, kept: Level| -> Option<String> {
-        let mut by_level: BTreeMap<u8, Vec<String>> = BTreeMap::new();
-        for r in reports {
-            let names = by_level.entry(2 - level_order(level_of(r))).or_default();
-            let name = summary::agent_name(r.agent).to_owned();
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        (by_level.len() > 1).then(|| {
-            let parts: Vec<String> = by_level
-                .iter()
-                .map(|(order, names)| {
-                    let level = [Level::High, Level::Medium, Level::Low][*order as usize];
-                    format!("{} ({})", level_name(level), names.join(", "))
-                })
-                .collect();
-            format!("{name} {}; kept {}", parts.join(" vs "), level_name(kept))
-        })
-    };
-    let parts: Vec<String> = [
-        axis("impact", &|r| r.impact, impact),
-        axis("effort", &|r| r.effort, effort),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    format!(
-        "{}, by confidence-weighted vote.",
-        capitalise(&parts.join("; "))
-    )
-}
-
-const fn level_name(l: Level) -> &'static str {
-    match l {
-        Level::High => "High",
-        Level::Medium => "Medium",
-        Level::Low => "Low",
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-fn agent_list(agents: &[AgentId]) -> String {
-    agents
-        .iter()
-        .map(|a| a.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn warnings<'a>(
-    coverage: &[Coverage],
-    recommendations: impl Iterator<Item = &'a Recommendation>,
-) -> Vec<Warning> {
-    let mut out = Vec::new();
-    let missing: Vec<AgentId> = coverage
-        .iter()
-        .filter(|c| c.data_quality.is_none())
-        .map(|c| c.agent)
-        .collect();
-    if !missing.is_empty() {
-        out.push(Warning {
-            code: "partial_results",
-            message: format!(
-                "Partial results: no output from {} of 9 agents ({}).",
-                missing.len(),
-                agent_list(&missing)
-            ),
-            agents: missing,
-        });
-    }
-    let late: Vec<AgentId> = coverage
-        .iter()
-        .filter(|c| c.late)
-        .map(|c| c.agent)
-        .collect();
-    if !late.is_empty() {
-        out.push(Warning {
-            code: "late_results",
-            message: format!(
-                "Arrived after their deadline and were included: {}.",
-                agent_list(&late)
-            ),
-            agents: late,
-        });
-    }
-    let low: Vec<AgentId> = coverage
-        .iter()
-        .filter(|c| c.data_quality.is_some() && c.confidence.is_some_and(|v| v < 0.5))
-        .map(|c| c.agent)
-        .collect();
-    if !low.is_empty() {
-        out.push(Warning {
-            code: "low_confidence",
-            message: format!("Low confidence (under 50%) from: {}.", agent_list(&low)),
-            agents: low,
-        });
-    }
-    let (mut total, mut disputed) = (0usize, 0usize);
-    for r in recommendations {
-        total += 1;
-        disputed += usize::from(r.disagreement);
-    }
-    if disputed > 0 {
-        out.push(Warning {
-            code: "conflicting_assessments",
-            message: format!(
-                "{disputed} recommendation(s) were rated differently by different agents; a confidence-weighted vote settled each (see its settlement)."
-            ),
-            agents: vec![],
-        });
-    }
-    if total == 0 {
-        out.push(Warning {
-            code: "no_recommendations",
-            message: "No agent reported an opportunity, so there is nothing to rank yet.".into(),
-            agents: vec![],
-        });
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,12 +5,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::http::{Method, StatusCode, header};
 use axum::routing::get;
-use http_body_util::BodyExt;
 use osa_app::Services;
 use osa_domain::access::scopes;
 use osa_http::access::Verified;
@@ -24,7 +22,6 @@ use osa_net::jwt::JwtVerifier;
 use osa_testkit::keys::{JwksFile, jwk, jwks, mint_kid, other_keys};
 use osa_testkit::{AUDIENCE, ISSUER, TestApp, dev_keys};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 /// Stand-ins on routes of the route table (whose access the layers enforce): an
 /// open route, an open one that sets its own caching, one that needs
@@ -78,23 +75,18 @@ fn token_for(subject: &str) -> String {
 }
 
 fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request {
-    let mut builder = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    builder.body(Body::empty()).unwrap()
+    headers
+        .iter()
+        .fold(osa_testkit::request(method, path), |r, (name, value)| {
+            r.header(name, value)
+        })
+        .empty()
 }
 
 async fn send(app: &Router, request: Request) -> (StatusCode, HeaderMap, Value) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        headers,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let reply = osa_testkit::call(app.clone(), request).await;
+    let json = reply.json();
+    (reply.status, reply.headers, json)
 }
 
 fn assert_secure(headers: &HeaderMap) {

@@ -56,6 +56,52 @@ impl Reply {
     }
 }
 
+/// A request as a client would send it, built a part at a time:
+/// `request("GET", path).bearer(token).empty()`.
+pub struct TestRequest(http::request::Builder);
+
+/// A request for `method` (`"GET"` or an `http::Method`) and `path`.
+pub fn request<M>(method: M, path: &str) -> TestRequest
+where
+    M: TryInto<http::Method>,
+    M::Error: Into<http::Error>,
+{
+    TestRequest(http::Request::builder().method(method).uri(path))
+}
+
+impl TestRequest {
+    pub fn header(self, name: &str, value: &str) -> TestRequest {
+        TestRequest(self.0.header(name, value))
+    }
+
+    /// `Authorization: Bearer <token>` when there is a token (a `&str` or an
+    /// `Option<&str>`), nothing otherwise.
+    pub fn bearer<'a>(self, token: impl Into<Option<&'a str>>) -> TestRequest {
+        match token.into() {
+            Some(token) => self.header("authorization", &format!("Bearer {token}")),
+            None => self,
+        }
+    }
+
+    /// The request with no body.
+    pub fn empty(self) -> http::Request<axum::body::Body> {
+        self.body(axum::body::Body::empty())
+    }
+
+    /// The request with `body` as JSON, and its content type.
+    pub fn json(self, body: &serde_json::Value) -> http::Request<axum::body::Body> {
+        self.header("content-type", "application/json")
+            .body(body.to_string())
+    }
+
+    /// The request with `body` as it is (any content type is the caller's).
+    pub fn body(self, body: impl Into<axum::body::Body>) -> http::Request<axum::body::Body> {
+        self.0
+            .body(body.into())
+            .unwrap_or_else(|e| panic!("a test request: {e}"))
+    }
+}
+
 /// Sends one request through a router, as the Lambda adapter or `osa serve` would.
 pub async fn call(router: axum::Router, request: http::Request<axum::body::Body>) -> Reply {
     use http_body_util::BodyExt;

@@ -1,6 +1,6 @@
 //! What the tests on the local AWS endpoint share: the local endpoint (moto, started by
-//! `infra/moto.sh`), SDK configuration pointed at it, unique resource names and a
-//! counter of API calls.
+//! `infra/moto.sh`), SDK configuration pointed at it, unique resource names, a
+//! whole application on the AWS adapters there, and a counter of API calls.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -8,6 +8,14 @@ use std::sync::{Arc, Mutex};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Credentials, Intercept, RuntimeComponents};
+use osa_app::ports::Clock;
+use osa_aws::AwsClients;
+use osa_aws::dynamo::{DynamoMetrics, DynamoStore};
+use osa_aws::eventbridge::EventBridgeBus;
+use osa_aws::provision::{ensure_queues, ensure_table};
+use osa_aws::sqs::SqsQueue;
+
+use crate::TestApp;
 
 /// The endpoint the AWS tests run against, from `OSA_TEST_AWS_ENDPOINT`. Without it
 /// the test fails, telling how to start one, unless `OSA_SKIP_AWS_TESTS=1` asks to
@@ -42,6 +50,47 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 pub fn unique_name(what: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("osa-{what}-{}", &id[..12])
+}
+
+/// A [`TestApp`] whose stateful ports are DynamoDB, SQS and EventBridge through
+/// `clients`: a new table and queue pair named `osa-<what>-…`, and a new bus.
+pub async fn app_on_aws(clients: &AwsClients, what: &str) -> TestApp {
+    let table = unique_name(what);
+    ensure_table(&clients.dynamodb, &table)
+        .await
+        .expect("table");
+    let queues = ensure_queues(&clients.sqs, &unique_name(what))
+        .await
+        .expect("queues");
+    let bus = unique_name("bus");
+    clients
+        .eventbridge
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("event bus");
+    let mut app = TestApp::new();
+    let clock: Arc<dyn Clock> = app.clock.clone();
+    let store = Arc::new(DynamoStore::new(
+        clients.dynamodb.clone(),
+        table.as_str(),
+        clock.clone(),
+    ));
+    let metrics = Arc::new(DynamoMetrics::new(
+        clients.dynamodb.clone(),
+        table.as_str(),
+        clock,
+    ));
+    let services = &mut app.services;
+    services.store = store.clone();
+    services.deliveries = store;
+    services.metrics = metrics.clone();
+    services.ops = metrics;
+    services.queue = Arc::new(SqsQueue::new(clients.sqs.clone(), queues.url.clone()));
+    services.events = Arc::new(EventBridgeBus::new(clients.eventbridge.clone(), bus));
+    services.changes = None;
+    app
 }
 
 /// The operation a request calls, from the `X-Amz-Target` header of the JSON

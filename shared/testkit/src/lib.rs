@@ -11,12 +11,15 @@ pub mod aws;
 pub mod clock;
 pub mod contract;
 pub mod counts;
+pub mod events;
 pub mod fakes;
 pub mod fault_proxy;
 pub mod keys;
 pub mod samples;
 
-pub use app::{AUDIENCE, ISSUER, Reply, TestApp, WEBHOOK_SECRET, call, dev_keys};
+pub use app::{
+    AUDIENCE, ISSUER, Reply, TestApp, TestRequest, WEBHOOK_SECRET, call, dev_keys, request,
+};
 pub use clock::ManualClock;
 pub use fakes::{DownQueue, FakeOptimizely, NoSleep, RecordingHttp};
 pub use fault_proxy::FaultProxy;

@@ -33,7 +33,7 @@ use crate::ports::{Job, OutboundRequest, QueueError, StoreError, Updated, delay_
 use osa_domain::activity::Activity;
 use osa_domain::delivery::{
     Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, OPAL_API_KEY,
-    STALL_GRACE, random_jitter,
+    STALL_GRACE, jitter,
 };
 use osa_domain::notification::NOTIFY_SIGNING_SECRET;
 
@@ -171,7 +171,7 @@ pub async fn deliver(
         response_ms,
         outcome,
     };
-    let jitter = random_jitter();
+    let jitter = jitter(rand::random());
     // Decide first, and queue the next attempt before the record is saved: a
     // saved attempt then always has its follow-up queued, so a redelivered
     // message never needs to queue it again (which could send it twice).
