@@ -84,8 +84,11 @@ pub async fn app_on_aws(clients: &AwsClients, what: &str) -> TestApp {
     ));
     let services = &mut app.services;
     services.store = store.clone();
+    services.audit = store.clone();
+    services.leases = Some(store.clone());
     services.deliveries = store;
     services.metrics = metrics.clone();
+    services.activity = metrics.clone();
     services.ops = metrics;
     services.queue = Arc::new(SqsQueue::new(clients.sqs.clone(), queues.url.clone()));
     services.events = Arc::new(EventBridgeBus::new(clients.eventbridge.clone(), bus));
