@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod event;
 pub mod health;
 pub mod history;
+pub mod ids;
 pub mod intake;
 pub mod metrics;
 pub mod monitoring;
@@ -22,6 +23,7 @@ pub mod record;
 pub mod report;
 pub mod resilience;
 pub mod run;
+pub mod schema;
 pub mod secret;
 pub mod signature;
 pub mod status;
@@ -30,6 +32,7 @@ pub mod validation;
 pub mod workflow;
 
 pub use agents::AgentId;
+pub use ids::WorkflowId;
 pub use secret::Secret;
 
 /// A time as RFC 3339 text, the way every OSA answer writes times.
