@@ -51,17 +51,17 @@ fn submitted_reply(services: &Services, submitted: &Submitted) -> Response {
     };
     let mut body = json!({
         "success": true,
-        "workflow_id": w.id,
-        "correlation_id": w.correlation_id,
-        "estimated_completion_minutes": w.estimated_completion_minutes,
+        "workflow_id": w.id(),
+        "correlation_id": w.correlation_id(),
+        "estimated_completion_minutes": w.estimated_completion_minutes(),
         "webhook_url": services.webhook_url(),
-        "status_check_url": services.status_url(&w.id),
-        "status": w.status,
+        "status_check_url": services.status_url(w.id()),
+        "status": w.status(),
         "created": submitted.created,
     });
-    if w.status == WorkflowStatus::CredentialsInvalid {
+    if w.status() == WorkflowStatus::CredentialsInvalid {
         let refused = w
-            .credentials_pause
+            .credentials_pause()
             .as_ref()
             .map(|p| p.refused.clone())
             .unwrap_or_default();
@@ -69,7 +69,7 @@ fn submitted_reply(services: &Services, submitted: &Submitted) -> Response {
             "valid": false,
             "refused": refused,
             "message": "Optimizely refused these credentials; the workflow is paused until refreshed ones are posted to resume_url",
-            "resume_url": services.credentials_url(&w.id),
+            "resume_url": services.credentials_url(w.id()),
         });
     }
     (status, Json(body)).into_response()
@@ -85,11 +85,11 @@ async fn resume(
     let resumed = credentials::resume(&services, &id, &body).await?;
     let w = &resumed.workflow;
     success(json!({
-        "workflow_id": w.id,
-        "status": w.status,
+        "workflow_id": w.id(),
+        "status": w.status(),
         "resumed": true,
         "triggered": resumed.triggered,
-        "status_check_url": services.status_url(&w.id),
+        "status_check_url": services.status_url(w.id()),
     }))
 }
 
