@@ -2,16 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::schema::NOT_BLANK;
 use super::validation::{FieldError, Violations, from_value, objects_at};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Level {
     High,
     Medium,
     Low,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Strategy,
@@ -20,7 +21,7 @@ pub enum Tier {
     Dxptools,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Maturity {
     Crawl,
@@ -29,62 +30,75 @@ pub enum Maturity {
     Fly,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentOutput {
     pub hero: Hero,
     pub overview: Overview,
     pub insights: Vec<Insight>,
     pub opportunities: Vec<Opportunity>,
+    #[schemars(length(min = 2))]
     pub next_steps: Vec<NextStep>,
     pub meta: Meta,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Hero {
+    #[schemars(length(min = 1, max = 200), pattern(NOT_BLANK))]
     pub title: String,
+    #[schemars(length(min = 1, max = 200), pattern(NOT_BLANK))]
     pub promise: String,
+    #[schemars(length(min = 3, max = 3))]
     pub metrics: Vec<Metric>,
+    #[schemars(range(min = 0, max = 100))]
     pub confidence: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence_note: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Metric {
+    #[schemars(length(min = 1, max = 200), pattern(NOT_BLANK))]
     pub label: String,
+    #[schemars(length(min = 1, max = 200), pattern(NOT_BLANK))]
     pub value: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
+    #[schemars(length(min = 1, max = 5000), pattern(NOT_BLANK))]
     pub summary: String,
+    #[schemars(length(min = 2, max = 4))]
     pub key_points: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Insight {
+    #[schemars(length(min = 1, max = 300), pattern(NOT_BLANK))]
     pub title: String,
     pub description: String,
     pub bullets: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Opportunity {
+    #[schemars(length(min = 1, max = 300), pattern(NOT_BLANK))]
     pub label: String,
     pub impact_level: Level,
     pub effort_level: Level,
+    #[schemars(range(min = 0, max = 100))]
     pub confidence: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NextStep {
+    #[schemars(length(min = 1, max = 300), pattern(NOT_BLANK))]
     pub label: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_hint: Option<String>,
@@ -92,12 +106,13 @@ pub struct NextStep {
     pub timeframe_hint: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     pub tier: Tier,
     pub agents: Vec<String>,
     pub maturity: Maturity,
+    #[schemars(with = "super::schema::Timestamp")]
     pub last_updated: String,
 }
 

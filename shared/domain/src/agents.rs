@@ -73,6 +73,8 @@ impl AgentId {
     }
 }
 
+crate::schema_from_list!(AgentId, "AgentId");
+
 impl fmt::Display for AgentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

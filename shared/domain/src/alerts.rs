@@ -10,7 +10,9 @@ use time::{OffsetDateTime, Weekday};
 
 use super::rfc3339;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -50,7 +52,7 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
     Gt,
@@ -83,7 +85,19 @@ pub enum Aggregate {
 }
 
 /// The metrics the rules watch; `app::alerts` samples each once per evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertMetric {
     /// Failed or timed-out agent executions over all finished ones.
@@ -117,7 +131,7 @@ impl AlertMetric {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AlertCondition {
     pub metric: AlertMetric,
     pub operator: Operator,
@@ -126,7 +140,7 @@ pub struct AlertCondition {
     pub min_data_points: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Slack,
@@ -146,7 +160,7 @@ impl Channel {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AlertRule {
     pub rule_id: &'static str,
     pub name: &'static str,
@@ -322,7 +336,7 @@ pub fn window(samples: &[Sample], condition: &AlertCondition, now: OffsetDateTim
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     InsufficientData,
@@ -364,13 +378,14 @@ pub fn evaluate(
 // ---- suppression -------------------------------------------------------------
 
 /// The maintenance settings the admin API switches.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Maintenance {
     /// The weekly planned window (Sunday 02:00-04:00 UTC) applies.
     pub scheduled: bool,
     /// A manual maintenance until then.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub manual_until: Option<OffsetDateTime>,
 }
 
@@ -394,12 +409,14 @@ impl Maintenance {
 
 // ---- state and transitions ---------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Firing {
     pub alert_id: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub fired_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub last_notified_at: OffsetDateTime,
     pub notifications: u32,
     pub value: f64,
@@ -431,7 +448,7 @@ impl RuleState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evaluation {
     pub rule_id: String,
     pub verdict: Verdict,
@@ -441,10 +458,11 @@ pub struct Evaluation {
     pub metric_value: Option<f64>,
     pub threshold: f64,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub evaluated_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
     Fired,
@@ -453,7 +471,7 @@ pub enum NoticeKind {
 }
 
 /// An alert to send (and record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Notice {
     pub kind: NoticeKind,
     pub alert_id: String,
@@ -464,6 +482,7 @@ pub struct Notice {
     pub current_value: f64,
     pub threshold: f64,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub at: OffsetDateTime,
     pub runbook_url: String,
 }

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::event::AgentEvent;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
     Accepted,
@@ -19,9 +19,10 @@ pub enum AuditOutcome {
 }
 
 /// One webhook attempt, whatever became of it. Holds a hash of the body, not the body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub received_at: OffsetDateTime,
     /// From the verified event; for a rejected body, whatever id it claimed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,9 +43,10 @@ pub struct AuditEntry {
 
 /// One admin action: who did what to which target, when, and how it ended.
 /// Records that something was done, never the data it touched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AdminAuditEntry {
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub at: OffsetDateTime,
     /// The token subject.
     pub actor: String,

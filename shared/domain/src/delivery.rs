@@ -41,7 +41,7 @@ pub const SUCCESS_CODES: [u16; 3] = [200, 201, 202];
 pub const OPAL_API_KEY: &str = "opal_api_key";
 
 /// What a delivery is for; the worker and the dead-letter views group by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryKind {
     /// The `strategy_workflow` trigger sent to OPAL for a new workflow.
@@ -97,7 +97,7 @@ impl DeliveryAuth {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt.
@@ -105,12 +105,14 @@ pub enum DeliveryStatus {
     /// The receiver answered 200, 201 or 202.
     Delivered {
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "crate::schema::Timestamp")]
         at: OffsetDateTime,
     },
     /// Every attempt of the current run failed; waits for an operator's redrive.
     DeadLettered {
         reason: String,
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "crate::schema::Timestamp")]
         at: OffsetDateTime,
     },
 }

@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::agent_output::validate_agent_output;
+use super::agent_output::{AgentOutput, validate_agent_output};
 use super::agents::AgentId;
 use super::canonical::canonical_hash;
+use super::ids::WorkflowId;
+use super::schema::{NOT_BLANK, Timestamp, names};
 use super::validation::{FieldError, InvalidBody, Violations, optional_object, parse_json};
 
 /// What an event says happened to an agent, whichever vocabulary it used.
@@ -23,6 +26,18 @@ pub enum EventKind {
     Failed,
     TimedOut,
 }
+
+/// Every `execution_status` a webhook may send, in both vocabularies.
+pub const EXECUTION_STATUSES: [&str; 8] = [
+    "started",
+    "running",
+    "completed",
+    "failed",
+    "pending",
+    "success",
+    "failure",
+    "timeout",
+];
 
 impl EventKind {
     /// The spec's `started|running|completed|failed` and the real senders'
@@ -49,47 +64,102 @@ impl EventKind {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct EventWire {
+/// The webhook's body: one agent's event, signed with `X-OSA-Signature`.
+/// `agent_data` is required when the agent completed; `metadata.optimizely_refused`
+/// only with a failure.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "AgentEvent", transform = event_rules)]
+pub struct EventWire {
+    #[schemars(with = "WorkflowId")]
     workflow_id: String,
+    #[schemars(with = "AgentId")]
     agent_id: String,
+    #[schemars(schema_with = "execution_status")]
     execution_status: String,
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_ID_LEN), pattern(NOT_BLANK))]
     execution_id: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<AgentOutput>")]
     agent_data: Option<Value>,
     #[serde(default, deserialize_with = "whole_number")]
+    #[schemars(range(max = u64::MAX))]
     offset: Option<u64>,
     #[serde(default)]
+    #[schemars(with = "Option<Timestamp>")]
     timestamp: Option<String>,
     #[serde(default, deserialize_with = "optional_object")]
     metadata: Option<MetadataWire>,
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_ID_LEN), pattern(NOT_BLANK))]
     correlation_id: Option<String>,
     #[serde(default)]
     environment: Option<String>,
 }
 
+fn execution_status(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    names(EXECUTION_STATUSES)
+}
+
+/// What the fields alone cannot say: a completed agent sends its `agent_data`,
+/// and only a failure names a service that refused its key.
+fn event_rules(schema: &mut schemars::Schema) {
+    let output = schema
+        .get("properties")
+        .and_then(|p| p.get("agent_data"))
+        .and_then(|d| d.get("anyOf"))
+        .and_then(|any| any.as_array())
+        .and_then(|any| any.iter().find(|s| s.get("$ref").is_some()))
+        .cloned();
+    let Some(output) = output else {
+        return;
+    };
+    schema.insert(
+        "allOf".into(),
+        serde_json::json!([
+            {
+                "if": {"required": ["execution_status"], "properties": {"execution_status": {"enum": ["completed", "success"]}}},
+                "then": {"required": ["agent_data"], "properties": {"agent_data": output}},
+            },
+            {
+                "if": {"required": ["metadata"], "properties": {"metadata": {"type": "object", "required": ["optimizely_refused"],
+                    "properties": {"optimizely_refused": {"not": {"type": "null"}}}}}},
+                "then": {"properties": {"execution_status": {"enum": ["failed", "failure"]}}},
+            },
+        ]),
+    );
+}
+
 /// One Optimizely service that refused its key: its name (`odp`,
 /// `experimentation`, `content_recs`, `cmp`) and the HTTP status it answered.
 /// Found by the intake's check, or reported by an agent mid-run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RefusedService {
+    #[schemars(schema_with = "optimizely_service")]
     pub service: String,
+    #[schemars(extend("enum" = [401, 403]))]
     pub status: u16,
+}
+
+fn optimizely_service(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    names(OPTIMIZELY_SERVICES)
 }
 
 /// The Optimizely services by name (`credentials::OptimizelyService`, which
 /// this module cannot name without a cycle; a test keeps the two equal).
 pub const OPTIMIZELY_SERVICES: [&str; 4] = ["odp", "experimentation", "content_recs", "cmp"];
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "AgentEventMetadata")]
 struct MetadataWire {
     #[serde(default)]
+    #[schemars(with = "Option<Timestamp>")]
     timestamp: Option<String>,
     #[serde(default)]
+    #[schemars(range(min = 0, max = 86_400_000))]
     execution_duration_ms: Option<f64>,
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
     confidence_score: Option<f64>,
     #[serde(default)]
     data_sources: Option<Vec<String>>,
@@ -212,7 +282,9 @@ pub fn parse_agent_event(body: &[u8]) -> Result<AgentEvent, InvalidBody> {
 
 fn normalise(wire: EventWire) -> Result<AgentEvent, Vec<FieldError>> {
     let mut v = Violations::at("");
-    id_field(&mut v, "workflow_id", Some(&wire.workflow_id));
+    if !WorkflowId::is_valid(&wire.workflow_id) {
+        v.push("workflow_id", super::ids::InvalidWorkflowId.to_string());
+    }
     id_field(&mut v, "execution_id", wire.execution_id.as_deref());
     id_field(&mut v, "correlation_id", wire.correlation_id.as_deref());
     let agent = AgentId::parse(&wire.agent_id);
@@ -385,7 +457,7 @@ pub fn sniff_workflow_id(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<Sniff>(body)
         .ok()?
         .workflow_id
-        .filter(|s| !s.is_empty() && s.len() <= MAX_ID_LEN)
+        .filter(|s| WorkflowId::is_valid(s))
 }
 
 #[cfg(test)]
@@ -415,6 +487,13 @@ pub(crate) mod tests {
         match parse(v) {
             Err(InvalidBody::Schema(e)) => e.into_iter().map(|e| e.path).collect(),
             other => panic!("expected schema errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_listed_execution_status_is_read() {
+        for status in EXECUTION_STATUSES {
+            assert!(EventKind::parse(status).is_some(), "{status}");
         }
     }
 

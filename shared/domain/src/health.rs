@@ -130,7 +130,7 @@ pub struct Probe {
 }
 
 /// One probe judged against its criteria.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckResult {
     pub service_name: String,
     pub healthy: bool,
@@ -139,6 +139,7 @@ pub struct CheckResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub checked_at: OffsetDateTime,
 }
 
@@ -176,7 +177,7 @@ pub fn evaluate(check: &ServiceHealthCheck, probe: &Probe, now: OffsetDateTime) 
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceStatus {
     Healthy,
@@ -187,7 +188,7 @@ pub enum ServiceStatus {
 }
 
 /// A service's state across runs: what the scheduled check keeps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceState {
     pub service_name: String,
     pub status: ServiceStatus,
@@ -195,6 +196,7 @@ pub struct ServiceState {
     /// The latest results, newest last, at most [`WINDOW`].
     pub recent: Vec<bool>,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub failing_since: Option<OffsetDateTime>,
     /// Failing for longer than the escalation minutes.
     pub escalated: bool,
@@ -271,14 +273,14 @@ impl ServiceState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OverallStatus {
     Healthy,
     Degraded,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ComponentHealth {
     pub service_name: String,
     pub component: String,
@@ -292,12 +294,13 @@ pub struct ComponentHealth {
 }
 
 /// The system report the scheduled check stores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SystemHealthReport {
     pub overall_status: OverallStatus,
     pub critical_issues: u32,
     pub services: Vec<ComponentHealth>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub checked_at: OffsetDateTime,
     pub next_check_in_seconds: u64,
 }

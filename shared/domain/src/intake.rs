@@ -1,8 +1,10 @@
 //! The strategy intake: its request schema and complete validation.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::canonical::canonical_hash;
+use super::schema::NOT_BLANK;
 use super::secret::Secret;
 use super::validation::{FieldError, InvalidBody, Violations, from_value, objects_at};
 
@@ -31,6 +33,8 @@ pub enum Industry {
     Travel,
     Other,
 }
+
+crate::schema_from_list!(Industry, "Industry");
 
 impl Industry {
     pub const ALL: [Industry; 20] = [
@@ -83,7 +87,7 @@ impl Industry {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AnalysisDepth {
     Basic,
@@ -91,7 +95,9 @@ pub enum AnalysisDepth {
     Comprehensive,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FocusArea {
     Content,
@@ -100,7 +106,7 @@ pub enum FocusArea {
     Personalization,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Timeline {
     #[serde(rename = "30d")]
     Days30,
@@ -122,35 +128,55 @@ impl Timeline {
 
 // ---- wire shape -------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+/// The intake body (`POST /api/strategy/intake`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct IntakeWire {
+#[schemars(rename = "Intake")]
+pub struct IntakeWire {
+    /// Optional: the client's id, which makes a retry idempotent.
+    #[schemars(with = "Option<uuid::Uuid>")]
     workflow_id: Option<String>,
     business_context: BusinessContext,
     optimizely_config: OptimizelyConfigWire,
     analysis_preferences: AnalysisPreferences,
+    /// `https` to a public host: where the result-ready notification goes.
+    #[schemars(url)]
     notify_url: Option<String>,
 }
 
 /// What the business told us. Stored with the workflow (credentials never are).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessContext {
+    #[schemars(length(min = 1, max = 100), pattern(NOT_BLANK))]
     pub company_name: String,
     pub industry: Industry,
+    #[schemars(
+        length(min = 1, max = 10),
+        inner(length(min = 1, max = 200), pattern(NOT_BLANK))
+    )]
     pub goals: Vec<String>,
+    #[schemars(length(min = 10, max = 500), pattern(NOT_BLANK))]
     pub target_audience: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 20),
+        inner(length(min = 1, max = 500), pattern(NOT_BLANK))
+    )]
     pub current_challenges: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "OptimizelyConfig")]
 struct OptimizelyConfigWire {
+    #[schemars(pattern("^[0-9]{1,20}$"))]
     project_id: String,
+    #[schemars(with = "uuid::Uuid")]
     workspace_id: String,
     /// Absent or null: no keys given.
     #[serde(default, deserialize_with = "null_as_none")]
+    #[schemars(with = "Option<Credentials>")]
     api_credentials: Credentials,
 }
 
@@ -159,8 +185,9 @@ fn null_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Credentials, D
 }
 
 /// The four optional Optimizely keys. Never serialised, never logged.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(description = "Optimizely API keys, kept by reference and never echoed.")]
 pub struct Credentials {
     pub odp_key: Option<Secret>,
     pub experimentation_key: Option<Secret>,
@@ -181,7 +208,7 @@ impl Credentials {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CredentialsProvided {
     pub odp: bool,
     pub experimentation: bool,
@@ -190,17 +217,18 @@ pub struct CredentialsProvided {
 }
 
 /// The Optimizely project as stored: ids, and which keys were given.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OptimizelyProject {
     pub project_id: String,
     pub workspace_id: String,
     pub credentials_provided: CredentialsProvided,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalysisPreferences {
     pub analysis_depth: AnalysisDepth,
+    #[schemars(length(min = 1, max = 4), extend("uniqueItems" = true))]
     pub focus_areas: Vec<FocusArea>,
     pub timeline: Timeline,
 }
@@ -389,9 +417,13 @@ fn check_keys(creds: &Credentials, at: &str, v: &mut Violations) {
     }
 }
 
-#[derive(Deserialize)]
+/// The body that refreshes a paused workflow's keys.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CredentialsUpdateWire {
+#[schemars(rename = "CredentialsUpdate")]
+pub struct CredentialsUpdateWire {
+    /// At least one key, none null.
+    #[schemars(extend("minProperties" = 1, "additionalProperties" = {"type": "string"}))]
     api_credentials: Credentials,
 }
 

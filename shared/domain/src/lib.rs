@@ -14,6 +14,7 @@ pub mod event;
 pub mod events;
 pub mod health;
 pub mod history;
+pub mod ids;
 pub mod intake;
 pub mod metrics;
 pub mod monitoring;
@@ -23,6 +24,7 @@ pub mod record;
 pub mod report;
 pub mod resilience;
 pub mod run;
+pub mod schema;
 pub mod secret;
 pub mod signature;
 pub mod status;
@@ -31,6 +33,7 @@ pub mod validation;
 pub mod workflow;
 
 pub use agents::AgentId;
+pub use ids::WorkflowId;
 pub use secret::Secret;
 
 /// A time as RFC 3339 text, the way every OSA answer writes times.

@@ -21,7 +21,7 @@ pub struct Run {
 }
 
 /// The workflows the statistics cover.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Window {
     /// How many workflows were asked for.
     pub limit: usize,
@@ -29,8 +29,10 @@ pub struct Window {
     pub workflows: usize,
     /// Creation time of the oldest and the newest workflow in the window.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub from: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub to: Option<OffsetDateTime>,
 }
 
@@ -49,7 +51,7 @@ impl Window {
 
 /// Results by confidence level (see [`confidence_level`]); `unknown`: a result
 /// without a confidence.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Levels {
     pub low: u64,
     pub medium: u64,
@@ -59,7 +61,7 @@ pub struct Levels {
 
 /// Confidence statistics of a set of agent results. Confidence is unified to
 /// 0–1; mean, min and max are over the results that carry one (`None` when none do).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ConfidenceStats {
     /// Results delivered: completed agents, and late results kept.
     pub results: u64,
@@ -93,14 +95,14 @@ impl ConfidenceStats {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AgentConfidence {
     pub agent_id: AgentId,
     #[serde(flatten)]
     pub stats: ConfidenceStats,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ConfidenceMetrics {
     pub window: Window,
     pub overall: ConfidenceStats,
@@ -139,7 +141,7 @@ pub fn confidence_metrics(runs: &[Run], limit: usize) -> ConfidenceMetrics {
 // ---- fallbacks ----------------------------------------------------------------
 
 /// How often agents fell back.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AgentFallbacks {
     /// Agent executions in the window.
     pub executions: u64,
@@ -174,7 +176,7 @@ impl AgentFallbacks {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AgentFallbackRow {
     pub agent_id: AgentId,
     #[serde(flatten)]
@@ -182,7 +184,7 @@ pub struct AgentFallbackRow {
 }
 
 /// Workflows by how they ended (or stand).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WorkflowOutcomes {
     pub total: u64,
     pub completed: u64,
@@ -198,7 +200,7 @@ pub struct WorkflowOutcomes {
 }
 
 /// The OPAL trigger.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TriggerFallbacks {
     /// Triggers that needed more than one attempt.
     pub retried: u64,
@@ -206,7 +208,7 @@ pub struct TriggerFallbacks {
     pub dead_lettered: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FallbackStats {
     pub window: Window,
     pub workflows: WorkflowOutcomes,

@@ -16,16 +16,18 @@ use super::run::AgentRun;
 use super::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 
 /// One agent's accepted result: its own item, so nine agents never contend.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentResult {
     pub workflow_id: String,
     pub agent: AgentId,
     pub event_id: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub received_at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
     /// Shared with the event that carried it.
+    #[schemars(with = "crate::schema::AnyObject")]
     pub agent_data: Arc<serde_json::Value>,
     /// The workflow run that produced it (0: the first).
     #[serde(default)]

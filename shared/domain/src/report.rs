@@ -11,7 +11,7 @@ use super::record::AgentResult;
 use super::synthesis::{AgentInput, Recommendation, Strategy, SynthesisInput, synthesise};
 use super::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub workflow_id: String,
     pub company_name: String,
@@ -21,6 +21,7 @@ pub struct Report {
     #[serde(rename = "final")]
     pub is_final: bool,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub generated_at: OffsetDateTime,
     pub timeline: Timeline,
     pub focus_areas: Vec<FocusArea>,
@@ -32,11 +33,12 @@ pub struct Report {
     pub strategy: Strategy,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ResultSource {
     pub agent: AgentId,
     pub run: u32,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub received_at: OffsetDateTime,
 }
 

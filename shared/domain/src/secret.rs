@@ -36,6 +36,23 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A key the API takes and never answers: 1 to 512 characters, not blank.
+impl schemars::JsonSchema for Secret {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = super::schema::text(1, 512);
+        schema.insert("writeOnly".into(), true.into());
+        schema
+    }
+}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(Secret)

@@ -61,6 +61,8 @@ impl WorkflowStatus {
     }
 }
 
+crate::schema_from_list!(WorkflowStatus, "WorkflowStatus");
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
@@ -112,3 +114,5 @@ impl AgentStatus {
         (next != self).then_some(next)
     }
 }
+
+crate::schema_from_list!(AgentStatus, "AgentStatus");

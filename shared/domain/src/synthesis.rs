@@ -73,7 +73,7 @@ pub struct SynthesisInput {
     pub agents: Vec<AgentInput>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Strategy {
     pub summary: Summary,
     /// The ranked list to act on: at most [`SHORT_LIST_LEN`], all on the roadmap.
@@ -96,7 +96,7 @@ impl Strategy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub headline: String,
     /// Three to five sentences built from the strongest merged findings.
@@ -111,7 +111,7 @@ pub struct Summary {
     pub recommendations_merged: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Recommendation {
     pub rank: u32,
     pub label: String,
@@ -144,7 +144,7 @@ pub struct Recommendation {
     pub phase: Option<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Assessment {
     pub agent: AgentId,
     pub label: String,
@@ -153,7 +153,7 @@ pub struct Assessment {
     pub confidence: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Dependency {
     /// Rank of the recommendation that comes first.
     pub rank: u32,
@@ -164,14 +164,14 @@ pub struct Dependency {
 }
 
 /// One axis of the score: its value (0–1), its weight, and the points it adds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ScorePart {
     pub value: f64,
     pub weight: f64,
     pub points: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ScoreBreakdown {
     pub impact: ScorePart,
     pub ease: ScorePart,
@@ -181,7 +181,7 @@ pub struct ScoreBreakdown {
     pub focus: ScorePart,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Coverage {
     pub agent: AgentId,
     pub status: AgentStatus,
@@ -193,7 +193,7 @@ pub struct Coverage {
     pub recommendations: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Warning {
     pub code: &'static str,
     pub message: String,

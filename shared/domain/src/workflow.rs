@@ -66,7 +66,7 @@ pub struct Workflow {
 }
 
 /// An on-demand re-trigger of the OPAL workflow (`POST /api/opal/sync`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ForceSync {
     pub sync_id: String,
     pub state: SyncState,
@@ -77,14 +77,16 @@ pub struct ForceSync {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggered_by: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub requested_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub finished_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncState {
     InFlight,
@@ -103,11 +105,12 @@ impl ForceSync {
 }
 
 /// Why and since when a workflow is (or was) paused as `credentials_invalid`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CredentialsPause {
     /// The services that refused their key on the latest check.
     pub refused: Vec<RefusedService>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub paused_at: OffsetDateTime,
     /// The latest verification of posted credentials that still failed.
     #[serde(
@@ -115,6 +118,7 @@ pub struct CredentialsPause {
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
     )]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub last_checked_at: Option<OffsetDateTime>,
     /// Set when refreshed credentials were accepted and the workflow resumed.
     #[serde(
@@ -122,16 +126,18 @@ pub struct CredentialsPause {
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
     )]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub resumed_at: Option<OffsetDateTime>,
 }
 
 pub use super::event::RefusedService;
 
 /// Where the OPAL trigger stands.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TriggerState {
     pub attempts: u32,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub accepted_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -152,11 +158,12 @@ pub struct TriggerState {
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
     )]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub restarted_at: Option<OffsetDateTime>,
 }
 
 /// One agent within one workflow.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentState {
     pub agent: AgentId,
     pub status: AgentStatus,
@@ -168,10 +175,13 @@ pub struct AgentState {
     /// When the agent times out without a result: counted from the workflow's
     /// creation, moved to its `started` event (see [`AgentState::deadline`]).
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub deadline_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub started_at: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub finished_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
@@ -184,9 +194,11 @@ pub struct AgentState {
     pub error: Option<String>,
     pub events: u32,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub last_event_at: Option<OffsetDateTime>,
     /// A result arrived after the agent had timed out; it is kept, marked late.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub late_result_at: Option<OffsetDateTime>,
     /// The workflow run this state belongs to.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -364,7 +376,7 @@ impl Workflow {
 }
 
 /// Counts over the nine agents, and what they make of the workflow.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Progress {
     pub pending: u8,
     pub running: u8,

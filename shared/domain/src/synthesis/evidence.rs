@@ -161,7 +161,7 @@ fn is_finding(text: &str) -> bool {
 }
 
 /// A finding that backs a recommendation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Evidence {
     pub agent: AgentId,
     pub text: String,
@@ -335,7 +335,7 @@ pub(super) fn names(phrase: &Terms, label: &Terms) -> bool {
 
 /// A metric an agent measured that a phase can move: a rate, a score or a
 /// duration, with its value today.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Kpi {
     pub name: String,
     /// The value the agent measured.

@@ -91,7 +91,7 @@ fn reaches(prerequisites: &[Vec<usize>], from: usize, to: usize) -> bool {
     false
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Phase {
     pub phase: u8,
     pub name: &'static str,
