@@ -2,18 +2,16 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router};
 use osa_app::Services;
-use osa_app::webhook::{Ingested, receive};
-use osa_domain::signature::SIGNATURE_HEADER;
+use osa_app::webhook::receive;
 use osa_http::access::guarded;
-use osa_http::extract::RawWebhook;
-use osa_http::{ApiError, CorrelationId, routes, with_common_layers};
-use serde_json::json;
+use osa_http::api::EventAccepted;
+use osa_http::extract::{RawWebhook, Signature};
+use osa_http::{ApiError, CorrelationId, Success, routes, success, with_common_layers};
 
 pub fn routes(services: Services) -> Router {
     let router = Router::new()
@@ -30,36 +28,10 @@ pub fn app(services: Services) -> Router {
 async fn handle(
     State(services): State<Arc<Services>>,
     correlation: CorrelationId,
-    headers: HeaderMap,
+    signature: Signature,
     RawWebhook(body): RawWebhook,
-) -> Result<Response, ApiError> {
-    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    let ingested = receive(&services, signature, Some(&correlation.0), body).await?;
-    Ok(match ingested {
-        Ingested::Accepted {
-            event_id,
-            agent_status,
-            state_changed,
-            workflow_status,
-        } => (
-            StatusCode::ACCEPTED,
-            Json(json!({
-                "success": true,
-                "message": "event accepted",
-                "event_id": event_id,
-                "duplicate": false,
-                "state_changed": state_changed,
-                "agent_status": agent_status,
-                "workflow_status": workflow_status,
-            })),
-        )
-            .into_response(),
-        Ingested::Duplicate { event_id } => Json(json!({
-            "success": true,
-            "message": "duplicate event ignored",
-            "event_id": event_id,
-            "duplicate": true,
-        }))
-        .into_response(),
-    })
+) -> Result<(StatusCode, Success<EventAccepted>), ApiError> {
+    let ingested = receive(&services, signature.as_str(), Some(&correlation.0), body).await?;
+    let (status, accepted) = EventAccepted::of(ingested);
+    Ok((status, success(accepted)))
 }

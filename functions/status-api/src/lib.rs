@@ -9,15 +9,13 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use osa_app::ports::PagePosition;
-use osa_app::{Services, admin, status};
-use osa_domain::report::to_markdown;
+use osa_app::Services;
+use osa_app::admin::{self, AuditPage, AuditQuery, Erased, WebhookEventsPage, WebhookEventsQuery};
+use osa_app::status::{self, FormattedReport, RecentStatus, ReportQuery, WorkflowView};
 use osa_http::access::Verified;
 use osa_http::access::guarded;
-use osa_http::extract::{ValidQuery, WorkflowId, page_limit};
-use osa_http::{ApiError, CorrelationId, dashboard, routes, success, with_common_layers};
-use serde::Deserialize;
-use serde_json::json;
+use osa_http::extract::{ValidQuery, WorkflowPath};
+use osa_http::{ApiError, CorrelationId, Success, dashboard, routes, success, with_common_layers};
 
 pub mod deliveries;
 pub mod ops;
@@ -44,86 +42,51 @@ pub fn app(services: Services) -> Router {
 
 async fn workflow(
     State(services): State<Arc<Services>>,
-    WorkflowId(id): WorkflowId,
-) -> Result<Response, ApiError> {
-    let view = status::workflow(&services, &id)
+    WorkflowPath(id): WorkflowPath,
+) -> Result<Success<WorkflowView>, ApiError> {
+    status::workflow(&services, id.as_str())
         .await?
-        .ok_or_else(|| ApiError::not_found("no such workflow"))?;
-    success(view)
+        .map(success)
+        .ok_or_else(|| ApiError::not_found("no such workflow"))
 }
 
-/// `?format=json` (the default) or `markdown`.
-#[derive(Deserialize)]
-struct ReportQuery {
-    #[serde(default)]
-    format: ReportFormat,
-}
-
-#[derive(Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum ReportFormat {
-    #[default]
-    Json,
-    #[serde(alias = "md")]
-    Markdown,
-}
-
-/// The ranked strategy and roadmap: JSON, or Markdown.
+/// The ranked strategy and roadmap: JSON, or Markdown (`?format=markdown`).
 async fn report(
     State(services): State<Arc<Services>>,
-    WorkflowId(id): WorkflowId,
+    WorkflowPath(id): WorkflowPath,
     ValidQuery(query): ValidQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let report = status::report(&services, &id)
+    let report = status::report_in(&services, id.as_str(), &query)
         .await?
         .ok_or_else(|| ApiError::not_found("no such workflow"))?;
-    if query.format == ReportFormat::Markdown {
-        let markdown = [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")];
-        return Ok((markdown, to_markdown(&report)).into_response());
-    }
-    success(report)
+    Ok(match report {
+        FormattedReport::Json(report) => success(*report).into_response(),
+        FormattedReport::Markdown(text) => {
+            let markdown = [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")];
+            (markdown, text).into_response()
+        }
+    })
 }
 
 /// Erases every item of a workflow; the admin audit trail records it.
 async fn erase_workflow(
     State(services): State<Arc<Services>>,
-    WorkflowId(id): WorkflowId,
+    WorkflowPath(id): WorkflowPath,
     correlation: CorrelationId,
     Verified(caller): Verified,
-) -> Result<Response, ApiError> {
-    let items = admin::erase_workflow(&services, &caller, &id, Some(&correlation.0))
+) -> Result<Success<Erased>, ApiError> {
+    admin::erase_workflow(&services, &caller, id.as_str(), Some(&correlation.0))
         .await?
-        .ok_or_else(|| ApiError::not_found("no such workflow"))?;
-    success(json!({"workflow_id": id, "erased_items": items}))
-}
-
-/// `?limit=` 1–1000 and `?cursor=`, the `next` of the page before.
-#[derive(Deserialize)]
-struct PageQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-/// The position a `cursor` stands for, if one was given.
-fn position(cursor: Option<&str>) -> Result<Option<PagePosition>, ApiError> {
-    cursor
-        .map(PagePosition::from_token)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))
+        .map(success)
+        .ok_or_else(|| ApiError::not_found("no such workflow"))
 }
 
 /// The admin audit trail, newest first, a page at a time.
 async fn admin_audit(
     State(services): State<Arc<Services>>,
-    ValidQuery(query): ValidQuery<PageQuery>,
-) -> Result<Response, ApiError> {
-    let limit = page_limit(query.limit, 100, 1000)?;
-    let before = position(query.cursor.as_deref())?;
-    let page = services
-        .audit
-        .admin_audit_page(before.as_ref(), limit)
-        .await?;
-    success(json!({"entries": page.items, "next": page.next.map(|p| p.token())}))
+    ValidQuery(query): ValidQuery<AuditQuery>,
+) -> Result<Success<AuditPage>, ApiError> {
+    Ok(success(admin::audit_page(&services, &query).await?))
 }
 
 /// The API's OpenAPI 3.1 document; built once per process.
@@ -132,55 +95,17 @@ async fn openapi() -> Response {
     axum::Json(DOCUMENT.get_or_init(osa_http::openapi::document)).into_response()
 }
 
-async fn recent_status(State(services): State<Arc<Services>>) -> Result<Response, ApiError> {
-    Ok(axum::Json(status::recent(&services).await?).into_response())
-}
-
-#[derive(Deserialize)]
-struct AuditQuery {
-    workflow_id: Option<String>,
-    /// A UTC day (`YYYY-MM-DD`): the attempts that named no workflow then.
-    unattributed_on: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
+async fn recent_status(
+    State(services): State<Arc<Services>>,
+) -> Result<axum::Json<RecentStatus>, ApiError> {
+    Ok(axum::Json(status::recent(&services).await?))
 }
 
 /// The audit trail of webhook attempts, oldest first, a page at a time: one
 /// workflow's, or a day's that named no workflow (refused unread, unreadable).
 async fn webhook_events(
     State(services): State<Arc<Services>>,
-    ValidQuery(query): ValidQuery<AuditQuery>,
-) -> Result<Response, ApiError> {
-    let limit = page_limit(query.limit, 500, 1000)?;
-    let after = position(query.cursor.as_deref())?;
-    let (scope, page) = match (query.workflow_id, query.unattributed_on) {
-        (Some(id), None) if !id.is_empty() && id.len() <= 128 => {
-            let page = services
-                .audit
-                .audit_page(&id, after.as_ref(), limit)
-                .await?;
-            (json!({"workflow_id": id}), page)
-        }
-        (None, Some(day)) => {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            let date = time::Date::parse(&day, format).map_err(|_| {
-                ApiError::bad_request("invalid_query", "unattributed_on is a day: YYYY-MM-DD")
-            })?;
-            let page = services
-                .audit
-                .unattributed_audit_page(date, after.as_ref(), limit)
-                .await?;
-            (json!({"unattributed_on": day}), page)
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "give workflow_id (1-128 characters) or unattributed_on (YYYY-MM-DD)",
-            ));
-        }
-    };
-    let mut body = scope;
-    body["events"] = json!(page.items);
-    body["next"] = json!(page.next.map(|p| p.token()));
-    success(body)
+    ValidQuery(query): ValidQuery<WebhookEventsQuery>,
+) -> Result<Success<WebhookEventsPage>, ApiError> {
+    Ok(success(admin::webhook_events(&services, query).await?))
 }

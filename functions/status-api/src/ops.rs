@@ -8,18 +8,19 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use osa_app::{Services, alerts, health, monitoring};
+use osa_app::alerts::{MaintenanceState, Overview};
+use osa_app::health::{HealthProbe, ProbeStatus, ReportQuery, ReportView};
+use osa_app::monitoring::WindowQuery;
+use osa_app::{Services, alerts, health, metrics, monitoring};
 use osa_domain::alerts::Maintenance;
-use osa_domain::metrics::CONTENT_TYPE;
+use osa_domain::monitoring::{ConfidenceMetrics, FallbackStats};
 use osa_http::access::Verified;
-use osa_http::extract::{JsonBody, ValidQuery, page_limit};
-use osa_http::{ApiError, CorrelationId, routes, success};
-use serde::Deserialize;
-use serde_json::json;
+use osa_http::extract::{HealthCheckPath, JsonBody, ValidQuery};
+use osa_http::{ApiError, CorrelationId, Success, routes, success};
 
 pub fn routes() -> Router<Arc<Services>> {
     Router::new()
@@ -38,46 +39,41 @@ pub fn routes() -> Router<Arc<Services>> {
 /// The `osal_*` metrics in the Prometheus text format, totals across every
 /// instance (aggregated in the store).
 async fn prometheus(State(services): State<Arc<Services>>) -> Result<Response, ApiError> {
-    let snapshot = services.metrics.snapshot().await?;
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], snapshot.render()).into_response())
+    let text = metrics::exposition(&services).await?;
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
 /// `/api/health/intake|opal|database`: the check's probe, judged against its
 /// criteria: 200 when it passes, 503 when not.
 async fn health_probe(
     State(services): State<Arc<Services>>,
-    Path(service): Path<String>,
-) -> Result<Response, ApiError> {
-    let (status, body) = health::check_route(&services, &service)
-        .await
-        .ok_or_else(|| ApiError::not_found("no such health check"))?;
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    Ok((status, Json(body)).into_response())
-}
-
-#[derive(Deserialize)]
-struct DetailQuery {
-    detailed: Option<bool>,
+    HealthCheckPath(route): HealthCheckPath,
+) -> (StatusCode, Json<HealthProbe>) {
+    let probe = health::check_now(&services, route).await;
+    let status = match probe.status {
+        ProbeStatus::Ok => StatusCode::OK,
+        ProbeStatus::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(probe))
 }
 
 /// The latest stored system report (the scheduled check's); with
 /// `?detailed=true`, also per-service state and the recent reports.
 async fn guardrails_health(
     State(services): State<Arc<Services>>,
-    ValidQuery(query): ValidQuery<DetailQuery>,
-) -> Result<Response, ApiError> {
-    let view = health::report_view(&services, query.detailed.unwrap_or(false)).await?;
-    success(view)
+    ValidQuery(query): ValidQuery<ReportQuery>,
+) -> Result<Success<ReportView>, ApiError> {
+    Ok(success(health::report_view(&services, &query).await?))
 }
 
-async fn alert_list(State(services): State<Arc<Services>>) -> Result<Response, ApiError> {
-    Ok(Json(alerts::overview(&services).await?).into_response())
+async fn alert_list(State(services): State<Arc<Services>>) -> Result<Success<Overview>, ApiError> {
+    Ok(success(alerts::overview(&services).await?))
 }
 
-async fn get_maintenance(State(services): State<Arc<Services>>) -> Result<Response, ApiError> {
-    let settings = alerts::maintenance(&services).await?;
-    let active = settings.active(services.clock.now());
-    success(json!({"active": active, "settings": settings}))
+async fn get_maintenance(
+    State(services): State<Arc<Services>>,
+) -> Result<Success<MaintenanceState>, ApiError> {
+    Ok(success(alerts::maintenance_state(&services).await?))
 }
 
 /// The maintenance switch: `{"scheduled": bool, "manual_until": rfc3339|null}`.
@@ -86,24 +82,10 @@ async fn put_maintenance(
     correlation: CorrelationId,
     Verified(caller): Verified,
     JsonBody(settings): JsonBody<Maintenance>,
-) -> Result<Response, ApiError> {
-    let active =
-        alerts::switch_maintenance(&services, &caller, &settings, Some(&correlation.0)).await?;
-    success(json!({"active": active, "settings": settings}))
-}
-
-#[derive(Deserialize)]
-struct WindowQuery {
-    limit: Option<usize>,
-}
-
-/// The window of recent workflows: `?limit=` 1..=200, 50 by default.
-fn window(query: &WindowQuery) -> Result<usize, ApiError> {
-    page_limit(
-        query.limit,
-        monitoring::DEFAULT_WINDOW,
-        monitoring::MAX_WINDOW,
-    )
+) -> Result<Success<MaintenanceState>, ApiError> {
+    let state =
+        alerts::switch_maintenance(&services, &caller, settings, Some(&correlation.0)).await?;
+    Ok(success(state))
 }
 
 /// Confidence of the agents' results over the recent workflows: per agent and
@@ -111,8 +93,10 @@ fn window(query: &WindowQuery) -> Result<usize, ApiError> {
 async fn confidence_metrics(
     State(services): State<Arc<Services>>,
     ValidQuery(query): ValidQuery<WindowQuery>,
-) -> Result<Response, ApiError> {
-    success(monitoring::confidence(&services, window(&query)?).await?)
+) -> Result<Success<ConfidenceMetrics>, ApiError> {
+    Ok(success(
+        monitoring::confidence(&services, query.limit.get()).await?,
+    ))
 }
 
 /// How often OSA fell back over the recent workflows: agents timed out or
@@ -121,6 +105,8 @@ async fn confidence_metrics(
 async fn fallback_stats(
     State(services): State<Arc<Services>>,
     ValidQuery(query): ValidQuery<WindowQuery>,
-) -> Result<Response, ApiError> {
-    success(monitoring::fallbacks(&services, window(&query)?).await?)
+) -> Result<Success<FallbackStats>, ApiError> {
+    Ok(success(
+        monitoring::fallbacks(&services, query.limit.get()).await?,
+    ))
 }

@@ -49,10 +49,13 @@ pub fn run(command: DlqCommand, data_dir: &Path) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
                 serde_json::json!({ "count": dead.len(), "deliveries": dead })
             }
-            DlqCommand::Show { id } => dead_letter::show(&services, id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no delivery {id}"))?,
+            DlqCommand::Show { id } => {
+                let view = dead_letter::show(&services, id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("no delivery {id}"))?;
+                serde_json::to_value(view).map_err(|e| e.to_string())?
+            }
             DlqCommand::Redrive { id: Some(id), .. } => {
                 let d = dead_letter::redrive(&services, id)
                     .await

@@ -1,7 +1,12 @@
 //! Admin actions. Every one is recorded in the admin audit trail (who, what,
 //! when, outcome), whatever its outcome.
 
-use crate::ports::{AdminAuditEntry, StoreError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::listing::{Limit, ListError, position};
+use crate::ports::{AdminAuditEntry, AuditEntry, StoreError};
+use osa_domain::WorkflowId;
 use osa_domain::access::Caller;
 
 use super::Services;
@@ -29,6 +34,114 @@ pub async fn record(
         .await
 }
 
+/// `?limit=` and `?cursor=` of the admin audit trail.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub limit: Limit<100, 1000>,
+    /// The `next` of the page before.
+    pub cursor: Option<String>,
+}
+
+/// A page of the admin audit trail.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AdminAuditEntry>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next: Option<String>,
+}
+
+/// The admin audit trail, newest first, a page at a time.
+pub async fn audit_page(services: &Services, query: &AuditQuery) -> Result<AuditPage, ListError> {
+    let before = position(query.cursor.as_deref())?;
+    let page = services
+        .audit
+        .admin_audit_page(before.as_ref(), query.limit.get())
+        .await?;
+    Ok(AuditPage {
+        entries: page.items,
+        next: page.next.map(|p| p.token()),
+    })
+}
+
+/// Which webhook attempts: one workflow's, or a day's that named none.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct WebhookEventsQuery {
+    /// One workflow's attempts.
+    pub workflow_id: Option<WorkflowId>,
+    /// Or a UTC day's attempts that named no workflow (`YYYY-MM-DD`).
+    #[schemars(extend("format" = "date"))]
+    pub unattributed_on: Option<String>,
+    #[serde(default)]
+    pub limit: Limit<500, 1000>,
+    /// The `next` of the page before.
+    pub cursor: Option<String>,
+}
+
+/// A page of webhook attempts, and whose they are.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WebhookEventsPage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<WorkflowId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date"))]
+    pub unattributed_on: Option<String>,
+    pub events: Vec<AuditEntry>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next: Option<String>,
+}
+
+/// The audit trail of webhook attempts, oldest first, a page at a time: one
+/// workflow's, or a day's that named no workflow (refused unread, unreadable).
+pub async fn webhook_events(
+    services: &Services,
+    query: WebhookEventsQuery,
+) -> Result<WebhookEventsPage, ListError> {
+    let after = position(query.cursor.as_deref())?;
+    let limit = query.limit.get();
+    match (query.workflow_id, query.unattributed_on) {
+        (Some(id), None) => {
+            let page = services
+                .audit
+                .audit_page(id.as_str(), after.as_ref(), limit)
+                .await?;
+            Ok(WebhookEventsPage {
+                workflow_id: Some(id),
+                unattributed_on: None,
+                events: page.items,
+                next: page.next.map(|p| p.token()),
+            })
+        }
+        (None, Some(day)) => {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            let date = time::Date::parse(&day, format).map_err(|_| {
+                ListError::InvalidQuery("unattributed_on is a day: YYYY-MM-DD".into())
+            })?;
+            let page = services
+                .audit
+                .unattributed_audit_page(date, after.as_ref(), limit)
+                .await?;
+            Ok(WebhookEventsPage {
+                workflow_id: None,
+                unattributed_on: Some(day),
+                events: page.items,
+                next: page.next.map(|p| p.token()),
+            })
+        }
+        _ => Err(ListError::InvalidQuery(
+            "give workflow_id or unattributed_on (YYYY-MM-DD)".into(),
+        )),
+    }
+}
+
+/// What an erasure took away.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Erased {
+    pub workflow_id: String,
+    /// How many stored items went, its deliveries included.
+    pub erased_items: u64,
+}
+
 /// GDPR-style erasure of one workflow: every item goes; the trail records that
 /// it did, not what it erased. `Ok(None)`: no such workflow.
 pub async fn erase_workflow(
@@ -36,7 +149,7 @@ pub async fn erase_workflow(
     caller: &Caller,
     id: &str,
     correlation_id: Option<&str>,
-) -> Result<Option<u64>, StoreError> {
+) -> Result<Option<Erased>, StoreError> {
     let erased = erase_everything(services, id).await;
     let outcome = match &erased {
         Ok(Some(_)) => "succeeded",
@@ -55,7 +168,10 @@ pub async fn erase_workflow(
     if let Ok(Some(items)) = &erased {
         tracing::info!(workflow_id = id, items, actor = %caller.subject, "workflow erased");
     }
-    erased
+    Ok(erased?.map(|erased_items| Erased {
+        workflow_id: id.to_owned(),
+        erased_items,
+    }))
 }
 
 /// The workflow's deliveries first (the OPAL trigger's payload carries the

@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -25,8 +26,8 @@ use crate::config::secret_names::{
 use crate::ports::StoreError;
 use osa_domain::activity::Activity;
 use osa_domain::alerts::{
-    self, ALERT_RULES, AlertMetric, AlertRule, Channel, Maintenance, Notice, NoticeKind, RuleState,
-    Sample,
+    self, ALERT_RULES, AlertMetric, AlertRule, Channel, Evaluation, Firing, Maintenance, Notice,
+    NoticeKind, RuleState, Sample, Severity,
 };
 use osa_domain::delivery::{Delivery, DeliveryKind};
 use osa_domain::health::{self, ServiceStatus};
@@ -430,10 +431,10 @@ pub async fn set_maintenance(
 pub async fn switch_maintenance(
     services: &Services,
     caller: &Caller,
-    settings: &Maintenance,
+    settings: Maintenance,
     correlation_id: Option<&str>,
-) -> Result<bool, StoreError> {
-    let saved = set_maintenance(services, settings).await;
+) -> Result<MaintenanceState, StoreError> {
+    let saved = set_maintenance(services, &settings).await;
     let active = settings.active(services.clock.now());
     let outcome = if saved.is_ok() { "succeeded" } else { "failed" };
     let target = if active { "on" } else { "off" };
@@ -446,7 +447,21 @@ pub async fn switch_maintenance(
         correlation_id,
     )
     .await?;
-    saved.map(|()| active)
+    saved.map(|()| MaintenanceState { active, settings })
+}
+
+/// The maintenance switch: its settings, and whether they apply now.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MaintenanceState {
+    pub active: bool,
+    pub settings: Maintenance,
+}
+
+/// The maintenance settings, and whether they apply now.
+pub async fn maintenance_state(services: &Services) -> Result<MaintenanceState, StoreError> {
+    let settings = maintenance(services).await?;
+    let active = settings.active(services.clock.now());
+    Ok(MaintenanceState { active, settings })
 }
 
 /// A notice as the activity feed tells it (a re-notification is not news).
@@ -475,39 +490,71 @@ fn activity_of(notice: &Notice) -> Option<Activity> {
 
 /// `GET /api/admin/alerts`: firing alerts, recent notices, every rule's last
 /// evaluation and the maintenance settings.
-pub async fn overview(services: &Services) -> Result<serde_json::Value, StoreError> {
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Alerts")]
+pub struct Overview {
+    pub firing: Vec<FiringAlert>,
+    /// Newest first, at most [`RECENT`].
+    pub recent: Vec<Notice>,
+    /// Every rule, and how its last evaluation went.
+    pub rules: Vec<RuleOverview>,
+    pub maintenance: MaintenanceState,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FiringAlert {
+    pub rule_id: String,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub alert: Firing,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RuleOverview {
+    pub rule: AlertRule,
+    pub last_evaluation: Option<Evaluation>,
+}
+
+pub async fn overview(services: &Services) -> Result<Overview, StoreError> {
     let state: AlertState = services
         .ops
         .load_state(ALERT_STATE)
         .await?
         .and_then(|s| serde_json::from_value(s.doc).ok())
         .unwrap_or_default();
-    let maintenance = maintenance(services).await?;
-    let now = services.clock.now();
-    let firing: Vec<_> = state
+    let maintenance = maintenance_state(services).await?;
+    let firing = state
         .rules
         .iter()
         .filter_map(|r| {
-            let firing = r.firing.as_ref()?;
             let rule = alerts::rule(&r.rule_id)?;
-            Some(serde_json::json!({
-                "rule_id": r.rule_id, "name": rule.name, "severity": rule.severity,
-                "alert": firing,
-            }))
+            Some(FiringAlert {
+                rule_id: r.rule_id.clone(),
+                name: rule.name,
+                severity: rule.severity,
+                alert: r.firing.clone()?,
+            })
         })
         .collect();
-    let mut recent = state.recent.clone();
+    let rules = ALERT_RULES
+        .iter()
+        .map(|rule| RuleOverview {
+            rule: *rule,
+            last_evaluation: state
+                .rules
+                .iter()
+                .find(|r| r.rule_id == rule.rule_id)
+                .and_then(|r| r.last.clone()),
+        })
+        .collect();
+    let mut recent = state.recent;
     recent.reverse();
-    Ok(serde_json::json!({
-        "success": true,
-        "firing": firing,
-        "recent": recent,
-        "rules": ALERT_RULES.iter().map(|rule| {
-            let last = state.rules.iter().find(|r| r.rule_id == rule.rule_id).and_then(|r| r.last.clone());
-            serde_json::json!({"rule": rule, "last_evaluation": last})
-        }).collect::<Vec<_>>(),
-        "maintenance": {"active": maintenance.active(now), "settings": maintenance},
-    }))
+    Ok(Overview {
+        firing,
+        recent,
+        rules,
+        maintenance,
+    })
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use time::OffsetDateTime;
 
 use crate::ports::StoreError;
 use osa_domain::health::{
@@ -14,6 +15,7 @@ use osa_domain::health::{
     SystemHealthReport,
 };
 use osa_domain::metrics::{Family, Observation};
+use osa_domain::schema::Timestamp;
 
 use super::Services;
 
@@ -39,14 +41,70 @@ fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-/// `GET /api/health/intake`: the intake service answers.
-pub fn intake_body(services: &Services) -> serde_json::Value {
-    json!({
-        "status": "ok",
-        "service": health::INTAKE,
-        "timestamp": osa_domain::rfc3339(services.clock.now()),
-        "version": version(),
-    })
+/// The checks behind `/api/health/{service}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthRoute {
+    Intake,
+    Opal,
+    Database,
+}
+
+impl HealthRoute {
+    /// Its check in the matrix (a test holds the order).
+    pub fn check(self) -> &'static ServiceHealthCheck {
+        let [intake, opal, database] = &HEALTH_CHECK_MATRIX;
+        match self {
+            HealthRoute::Intake => intake,
+            HealthRoute::Opal => opal,
+            HealthRoute::Database => database,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeStatus {
+    Ok,
+    Unhealthy,
+}
+
+/// One health check run now: what `/api/health/{service}` answers, with 200
+/// when it passes and 503 when not. It reveals only up or down, a response
+/// time and a version (the route is public).
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct HealthProbe {
+    pub status: ProbeStatus,
+    pub service: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "Timestamp")]
+    pub timestamp: OffsetDateTime,
+    pub version: &'static str,
+    pub response_time_ms: u64,
+    /// The intake check's own measurements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<IntakeChecks>,
+    /// Why it is not healthy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+/// What the intake probe exercised: a store write and a queue read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IntakeChecks {
+    pub store_write_ms: u64,
+    pub queue_ms: u64,
+    pub queue_depth: u64,
+}
+
+/// The intake probe's body, as the check's criteria read it.
+#[derive(Serialize)]
+struct IntakeBody {
+    status: &'static str,
+    service: &'static str,
+    timestamp: String,
+    version: &'static str,
+    checks: IntakeChecks,
 }
 
 /// The URL the OPAL probe GETs: `OPAL_HEALTH_URL`, else the trigger URL's
@@ -71,11 +129,25 @@ fn sibling_health_url(trigger: &str) -> String {
 
 /// Runs one check's probe, bounded by its timeout.
 pub async fn probe(services: &Services, check: &ServiceHealthCheck) -> Probe {
+    probe_measured(services, check).await.0
+}
+
+/// The probe, and the intake check's measurements.
+async fn probe_measured(
+    services: &Services,
+    check: &ServiceHealthCheck,
+) -> (Probe, Option<IntakeChecks>) {
     let started = Instant::now();
     let timeout = Duration::from_millis(check.timeout_ms);
     let outcome = tokio::time::timeout(timeout, run_probe(services, check, timeout)).await;
     let response_time_ms = elapsed_ms(started);
-    match outcome {
+    let checks = match &outcome {
+        Ok(Ok((_, Some(body)))) => body
+            .get("checks")
+            .and_then(|c| IntakeChecks::deserialize(c).ok()),
+        _ => None,
+    };
+    let probe = match outcome {
         Ok(Ok((status, body))) => Probe {
             status: Some(status),
             response_time_ms,
@@ -94,7 +166,8 @@ pub async fn probe(services: &Services, check: &ServiceHealthCheck) -> Probe {
             body: None,
             error: Some(format!("no answer within {} ms", check.timeout_ms)),
         },
-    }
+    };
+    (probe, checks)
 }
 
 async fn run_probe(
@@ -141,7 +214,7 @@ async fn probe_intake(services: &Services) -> Result<(u16, Option<serde_json::Va
         .load_state(INTAKE_PROBE_STATE)
         .await
         .map_err(|e| format!("store: {e}"))?;
-    let doc = json!({"checked_at": osa_domain::rfc3339(services.clock.now())});
+    let doc = serde_json::json!({"checked_at": osa_domain::rfc3339(services.clock.now())});
     // Losing the race to a concurrent probe is still an answer from the write path.
     services
         .ops
@@ -155,12 +228,18 @@ async fn probe_intake(services: &Services) -> Result<(u16, Option<serde_json::Va
         .depth()
         .await
         .map_err(|e| format!("queue: {e}"))?;
-    let mut body = intake_body(services);
-    body["checks"] = json!({
-        "store_write_ms": store_write_ms,
-        "queue_ms": elapsed_ms(started),
-        "queue_depth": queue_depth,
-    });
+    let body = IntakeBody {
+        status: "ok",
+        service: health::INTAKE,
+        timestamp: osa_domain::rfc3339(services.clock.now()),
+        version: version(),
+        checks: IntakeChecks {
+            store_write_ms,
+            queue_ms: elapsed_ms(started),
+            queue_depth,
+        },
+    };
+    let body = serde_json::to_value(body).map_err(|e| format!("intake body: {e}"))?;
     Ok((200, Some(body)))
 }
 
@@ -168,45 +247,41 @@ fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// What `/api/health/<service>` answers: the probe judged, 200 or 503.
-pub async fn check_now(
-    services: &Services,
-    service_name: &str,
-) -> Option<(u16, serde_json::Value)> {
-    let check = health::check(service_name)?;
-    let probe = probe(services, check).await;
+/// What `/api/health/{service}` answers: the probe judged.
+pub async fn check_now(services: &Services, route: HealthRoute) -> HealthProbe {
+    let check = route.check();
+    let service = check.service_name;
+    let (probe, checks) = probe_measured(services, check).await;
     let result = health::evaluate(check, &probe, services.clock.now());
-    let status = if result.healthy { 200 } else { 503 };
-    let mut body = json!({
-        "status": if result.healthy { "ok" } else { "unhealthy" },
-        "service": service_name,
-        "timestamp": osa_domain::rfc3339(result.checked_at),
-        "version": version(),
-        "response_time_ms": result.response_time_ms,
-    });
-    if let Some(checks) = probe.body.as_ref().and_then(|b| b.get("checks")) {
-        body["checks"] = checks.clone();
-    }
     if let Some(error) = &probe.error {
-        tracing::warn!(service = service_name, error = %error, "health probe failed");
+        tracing::warn!(service, error = %error, "health probe failed");
     }
-    if !result.failures.is_empty() {
-        // The route is public: a probe's own error may name internals (a table,
-        // a queue, a host), so it is told in the log and the admin report only.
-        let failures: Vec<&str> = result
-            .failures
-            .iter()
-            .map(|f| {
-                if f.starts_with("error: ") {
-                    "error: the probe failed"
-                } else {
-                    f.as_str()
-                }
-            })
-            .collect();
-        body["failures"] = json!(failures);
+    // The route is public: a probe's own error may name internals (a table,
+    // a queue, a host), so it is told in the log and the admin report only.
+    let failures = result
+        .failures
+        .into_iter()
+        .map(|f| {
+            if f.starts_with("error: ") {
+                "error: the probe failed".to_owned()
+            } else {
+                f
+            }
+        })
+        .collect();
+    HealthProbe {
+        status: if result.healthy {
+            ProbeStatus::Ok
+        } else {
+            ProbeStatus::Unhealthy
+        },
+        service,
+        timestamp: result.checked_at,
+        version: version(),
+        response_time_ms: result.response_time_ms,
+        checks,
+        failures,
     }
-    Some((status, body))
 }
 
 /// One scheduled run: probes every service, folds the results into the stored
@@ -298,35 +373,53 @@ async fn futures_join(services: &Services) -> Vec<Probe> {
     vec![a, b, c]
 }
 
-/// `/api/health/{intake|opal|database}`: that check, run now.
-pub async fn check_route(services: &Services, segment: &str) -> Option<(u16, serde_json::Value)> {
-    let name = match segment {
-        "intake" => health::INTAKE,
-        "opal" => health::OPAL,
-        "database" => health::DATABASE,
-        _ => return None,
-    };
-    check_now(services, name).await
+/// `?detailed=true`: also each service's state and the recent reports.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ReportQuery {
+    /// Also each service's state and the recent reports.
+    #[serde(default)]
+    pub detailed: bool,
+}
+
+/// The latest stored system report, and with `?detailed=true` more.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "GuardrailsHealth")]
+pub struct ReportView {
+    /// Null before the first scheduled check.
+    pub report: Option<SystemHealthReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<ServiceState>>,
+    /// Newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<SystemHealthReport>>,
 }
 
 /// The latest stored system report (the scheduled check's); `detailed` adds the
 /// per-service state and the recent reports, newest first.
 pub async fn report_view(
     services: &Services,
-    detailed: bool,
-) -> Result<serde_json::Value, StoreError> {
+    query: &ReportQuery,
+) -> Result<ReportView, StoreError> {
     let state = load(services).await?.unwrap_or_default();
-    let mut view = json!({ "report": state.latest });
-    if state.latest.is_none() {
-        view["message"] = json!("no health check has run yet");
-    }
-    if detailed {
-        view["services"] = json!(state.services);
+    let message = state
+        .latest
+        .is_none()
+        .then_some("no health check has run yet");
+    let (services, history) = if query.detailed {
         let mut history = state.history;
         history.reverse();
-        view["history"] = json!(history);
-    }
-    Ok(view)
+        (Some(state.services), Some(history))
+    } else {
+        (None, None)
+    };
+    Ok(ReportView {
+        report: state.latest,
+        message,
+        services,
+        history,
+    })
 }
 
 /// The stored state (latest report and history), if any run has happened.
@@ -341,6 +434,17 @@ pub async fn load(services: &Services) -> Result<Option<HealthState>, StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_route_runs_its_own_check() {
+        for (route, name) in [
+            (HealthRoute::Intake, health::INTAKE),
+            (HealthRoute::Opal, health::OPAL),
+            (HealthRoute::Database, health::DATABASE),
+        ] {
+            assert_eq!(route.check().service_name, name);
+        }
+    }
 
     #[test]
     fn the_opal_health_url_is_the_triggers_sibling() {

@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod health;
 pub mod intake;
 pub mod jobs;
+pub mod listing;
 pub mod metrics;
 pub mod monitoring;
 pub mod notify;

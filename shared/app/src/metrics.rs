@@ -15,6 +15,15 @@ use osa_domain::report::Report;
 use osa_domain::workflow::{Workflow, WorkflowStatus};
 
 use super::Services;
+use crate::ports::StoreError;
+
+pub use osa_domain::metrics::CONTENT_TYPE;
+
+/// The `osal_*` metrics in the Prometheus text format ([`CONTENT_TYPE`]): totals
+/// across every instance, as the store aggregates them.
+pub async fn exposition(services: &Services) -> Result<String, StoreError> {
+    Ok(services.metrics.snapshot().await?.render())
+}
 
 /// Records observations; failures are logged.
 pub async fn record(services: &Services, observations: Vec<Observation>) {

@@ -4,6 +4,10 @@
 
 use tokio::task::JoinSet;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::listing::Limit;
 use crate::ports::StoreError;
 use osa_domain::monitoring::{
     ConfidenceMetrics, FallbackStats, Run, confidence_metrics, fallback_stats,
@@ -14,6 +18,13 @@ use super::Services;
 /// Workflows a window covers unless asked otherwise, and at most.
 pub const DEFAULT_WINDOW: usize = 50;
 pub const MAX_WINDOW: usize = 200;
+/// `?limit=`: how many of the newest workflows the figures cover.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct WindowQuery {
+    #[serde(default)]
+    pub limit: Limit<DEFAULT_WINDOW, MAX_WINDOW>,
+}
+
 /// Agent reads in flight at once.
 const CONCURRENT_READS: usize = 16;
 

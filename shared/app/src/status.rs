@@ -1,10 +1,10 @@
 //! Read models: one workflow in full, and the lightweight recent-status summary.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ports::{AgentResult, Marker, StoreError};
-use osa_domain::report::{Report, build_report};
+use osa_domain::report::{Report, build_report, to_markdown};
 use osa_domain::workflow::{AgentState, Progress, Workflow, WorkflowStatus};
 
 use super::Services;
@@ -12,7 +12,9 @@ use super::Services;
 /// A workflow older than this without finishing counts as failed in recent-status.
 pub const STALE_AFTER: time::Duration = time::Duration::minutes(30);
 
-#[derive(Debug, Serialize)]
+/// A workflow in full: status, agents, timings and the results in so far.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Workflow")]
 pub struct WorkflowView {
     pub workflow_id: String,
     pub correlation_id: String,
@@ -20,13 +22,17 @@ pub struct WorkflowView {
     /// The current run: 0 for the first; each Force Sync OPAL accepts starts
     /// the next. Each agent and result says its own.
     pub run: u32,
+    #[schemars(range(max = 100))]
     pub progress_percent: u8,
     pub progress: Progress,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "osa_domain::schema::Timestamp")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "osa_domain::schema::Timestamp")]
     pub updated_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<osa_domain::schema::Timestamp>")]
     pub finished_at: Option<OffsetDateTime>,
     /// Mean confidence (0..=1) over the agents that reported one.
     pub confidence: Option<f64>,
@@ -92,6 +98,45 @@ pub async fn report(services: &Services, id: &str) -> Result<Option<Report>, Sto
     Ok(workflow_and_report(services, id).await?.map(|(_, r)| r))
 }
 
+/// `?format=json` (the default) or `markdown`.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+pub struct ReportQuery {
+    #[serde(default)]
+    pub format: ReportFormat,
+}
+
+/// `json` (the default) or `markdown` (`md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(extend("enum" = ["json", "markdown", "md"], "default" = "json"))]
+pub enum ReportFormat {
+    #[default]
+    Json,
+    #[serde(alias = "md")]
+    Markdown,
+}
+
+/// A report in the format asked for.
+pub enum FormattedReport {
+    Json(Box<Report>),
+    Markdown(String),
+}
+
+/// The report as `?format=` asks: JSON, or Markdown for export.
+pub async fn report_in(
+    services: &Services,
+    id: &str,
+    query: &ReportQuery,
+) -> Result<Option<FormattedReport>, StoreError> {
+    let Some(report) = report(services, id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(match query.format {
+        ReportFormat::Json => FormattedReport::Json(Box::new(report)),
+        ReportFormat::Markdown => FormattedReport::Markdown(to_markdown(&report)),
+    }))
+}
+
 /// The workflow and its report, from one concurrent set of reads.
 pub async fn workflow_and_report(
     services: &Services,
@@ -117,16 +162,20 @@ pub async fn workflow_and_report(
     .map_err(|e| StoreError::Unavailable(format!("synthesis failed: {e}")))
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecentStatus {
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<osa_domain::schema::Timestamp>")]
     pub last_webhook_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<osa_domain::schema::Timestamp>")]
     pub last_agent_data_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<osa_domain::schema::Timestamp>")]
     pub last_force_sync_at: Option<OffsetDateTime>,
     /// `idle`, `running`, `completed` or `failed`, as the original dashboard expects.
+    #[schemars(extend("enum" = ["idle", "running", "completed", "failed"]))]
     pub last_workflow_status: &'static str,
     pub last_workflow_id: Option<String>,
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
@@ -31,6 +31,12 @@ pub enum StreamError {
     UnknownCursor { given: u64, last: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// `?workflow_id=`: the original system's path to a workflow's stream.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct StreamQuery {
+    pub workflow_id: osa_domain::WorkflowId,
 }
 
 /// A stream that may start: the workflow exists and the cursor is one of its.
@@ -161,7 +167,7 @@ impl Follow {
     }
 
     fn erased(&self) -> StreamEvent {
-        let data = json!({"code": "not_found", "message": "the workflow was erased"});
+        let data = failure("not_found", "the workflow was erased");
         self.event("error", data)
     }
 
@@ -215,14 +221,40 @@ impl Pace {
     }
 }
 
-/// A heartbeat's data: the time.
+/// A heartbeat's data: the time (and, opening the activity feed, its cursor).
+#[derive(Serialize)]
+struct Beat {
+    at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_event_id: Option<u64>,
+}
+
+/// An `error` event's data.
+#[derive(Serialize)]
+struct Failure {
+    code: &'static str,
+    message: &'static str,
+}
+
 fn now(services: &Services) -> serde_json::Value {
-    json!({ "at": osa_domain::rfc3339(services.clock.now()) })
+    beat(services, None)
+}
+
+fn beat(services: &Services, last_event_id: Option<u64>) -> serde_json::Value {
+    let at = osa_domain::rfc3339(services.clock.now());
+    serde_json::to_value(Beat { at, last_event_id }).unwrap_or_default()
+}
+
+fn failure(code: &'static str, message: &'static str) -> serde_json::Value {
+    serde_json::to_value(Failure { code, message }).unwrap_or_default()
 }
 
 /// An `error` event's data when the store failed.
 fn unavailable() -> serde_json::Value {
-    json!({"code": "unavailable", "message": "the store is unavailable; reconnect to resume"})
+    failure(
+        "unavailable",
+        "the store is unavailable; reconnect to resume",
+    )
 }
 
 enum Wake {
@@ -292,8 +324,7 @@ impl FollowActivity {
             ends_at,
         } = Pace::of(&self.services);
         if self.fresh {
-            let mut data = now(&self.services);
-            data["last_event_id"] = self.cursor.into();
+            let data = beat(&self.services, Some(self.cursor));
             if !send(&out, self.event("connection", data)).await {
                 return;
             }

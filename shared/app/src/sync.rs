@@ -5,9 +5,12 @@
 
 use std::time::Duration;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{Job, QueueError, StoreError};
+use osa_domain::WorkflowId;
+use osa_domain::schema::NOT_BLANK;
 use osa_domain::validation::{InvalidBody, Violations, parse_json};
 use osa_domain::workflow::{ForceSyncRequest, SyncState, Workflow, WorkflowStatus};
 
@@ -15,21 +18,31 @@ use super::delivery::{enqueue_delivery, opal};
 use super::{JobError, Services};
 
 /// `POST /api/opal/sync`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ForceSyncRequest")]
 pub struct SyncRequest {
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), pattern(NOT_BLANK))]
     pub sync_scope: Option<String>,
     #[serde(default)]
     pub include_rag_update: bool,
     #[serde(default)]
+    #[schemars(length(min = 1, max = 128), pattern(NOT_BLANK))]
     pub triggered_by: Option<String>,
     /// Free-form; `workflow_id` in it picks the workflow (default: the latest).
     #[serde(default)]
+    #[schemars(schema_with = "client_context")]
     pub client_context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-#[derive(Debug, Serialize)]
+fn client_context(generator: &mut SchemaGenerator) -> Schema {
+    let id = generator.subschema_for::<Option<WorkflowId>>();
+    json_schema!({"type": ["object", "null"], "properties": {"workflow_id": id}})
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "ForceSyncAccepted")]
 pub struct SyncAccepted {
     pub workflow_id: String,
     pub sync_id: String,
@@ -71,7 +84,9 @@ fn validate(body: &[u8]) -> Result<(SyncRequest, Option<String>), InvalidBody> {
     {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(id)) => {
-            v.text("client_context.workflow_id", id, 1, 128);
+            if let Err(e) = WorkflowId::parse(id.as_str()) {
+                v.push("client_context.workflow_id", e.to_string());
+            }
             Some(id.clone())
         }
         Some(_) => {

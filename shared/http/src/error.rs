@@ -1,14 +1,14 @@
 //! The one error shape every endpoint answers with:
 //! `{"success":false,"error":{"code","message","details":[{"path","message"}]}}`.
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
+use crate::api::{ErrorBody, ErrorDetail, Flag};
 use osa_app::credentials::CredentialsError;
 use osa_app::delivery::DeliveryOpError;
 use osa_app::intake::IntakeError;
+use osa_app::listing::ListError;
 use osa_app::ports::{QueueError, StoreError};
 use osa_app::stream::StreamError;
 use osa_app::sync::SyncError;
@@ -16,6 +16,8 @@ use osa_app::webhook::WebhookError;
 use osa_domain::access::AccessError;
 use osa_domain::validation::{FieldError, InvalidBody};
 use osa_domain::workflow::RefusedService;
+
+const INTERNAL_BODY: &[u8] = br#"{"success":false,"error":{"code":"internal_error","message":"an internal error occurred","details":[]}}"#;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -237,6 +239,16 @@ impl From<InvalidBody> for ApiError {
     }
 }
 
+impl From<ListError> for ApiError {
+    fn from(e: ListError) -> Self {
+        match e {
+            ListError::InvalidQuery(reason) => ApiError::bad_request("invalid_query", reason),
+            ListError::InvalidCursor(e) => ApiError::bad_request("invalid_cursor", e.to_string()),
+            ListError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store error");
@@ -253,11 +265,18 @@ impl From<QueueError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "success": false,
-            "error": { "code": self.code, "message": self.message, "details": self.details }
-        });
-        let mut response = (self.status, Json(body)).into_response();
+        let body = ErrorBody {
+            success: Flag,
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+                details: &self.details,
+            },
+        };
+        // Strings and field errors always serialise; the fallback is for form's sake.
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| INTERNAL_BODY.to_vec());
+        let json = HeaderValue::from_static("application/json");
+        let mut response = (self.status, [(header::CONTENT_TYPE, json)], bytes).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -7,13 +7,16 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::ApiError;
 use osa_app::Services;
+use osa_app::health::HealthRoute;
 use osa_app::webhook::WebhookBody;
+use osa_domain::WorkflowId;
+use osa_domain::signature::SIGNATURE_HEADER;
 use osa_domain::validation::parse_json;
 
 /// The body of a JSON request, whole: `Content-Type: application/json`, at most
@@ -86,21 +89,78 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> 
     }
 }
 
-/// A workflow id from the path: 1 to 128 characters, else 404 (no workflow
+/// A workflow id from the path, as [`WorkflowId`] has it, else 404 (no workflow
 /// could have it).
-pub struct WorkflowId(pub String);
+pub struct WorkflowPath(pub WorkflowId);
 
-impl<S: Send + Sync> FromRequestParts<S> for WorkflowId {
+impl<S: Send + Sync> FromRequestParts<S> for WorkflowPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::not_found("no such workflow"))?;
-        if id.is_empty() || id.len() > 128 {
-            return Err(ApiError::not_found("no such workflow"));
-        }
-        Ok(WorkflowId(id))
+        WorkflowId::parse(id)
+            .map(WorkflowPath)
+            .map_err(|_| ApiError::not_found("no such workflow"))
+    }
+}
+
+/// Which health check the path names (`intake`, `opal`, `database`), else 404.
+pub struct HealthCheckPath(pub HealthRoute);
+
+impl<S: Send + Sync> FromRequestParts<S> for HealthCheckPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<HealthRoute>::from_request_parts(parts, state)
+            .await
+            .map(|Path(route)| HealthCheckPath(route))
+            .map_err(|_| ApiError::not_found("no such health check"))
+    }
+}
+
+/// The webhook's `X-OSA-Signature`, as sent; the app checks it.
+pub struct Signature(Option<HeaderValue>);
+
+impl Signature {
+    /// The header as text, if it was sent as text.
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_ref().and_then(|v| v.to_str().ok())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Signature {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Signature(parts.headers.get(SIGNATURE_HEADER).cloned()))
+    }
+}
+
+/// `Last-Event-ID`: the id of the last event a stream's client saw, a whole
+/// number; anything else is a 400 (a stream cannot resume from it).
+pub struct LastEventId(pub Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get("last-event-id") else {
+            return Ok(LastEventId(None));
+        };
+        value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|id| LastEventId(Some(id)))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_last_event_id",
+                    "Last-Event-ID must be the id of an event this stream sent",
+                )
+            })
     }
 }
 
@@ -158,18 +218,5 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
             "unsupported_media_type",
             "Content-Type must be application/json",
         ))
-    }
-}
-
-/// A `?limit=`: `default` when absent, else 1 to `max`, or a JSON 400 `invalid_query`
-/// (never clamped in silence: the answer would not be the page asked for).
-pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
-    match limit {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be 1 to {max}"),
-        )),
     }
 }

@@ -4,12 +4,15 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::listing::Limit;
 use crate::ports::StoreError;
 use osa_domain::delivery::{Attempt, Delivery, DeliveryKind, DeliveryStatus};
+use osa_domain::schema::AnyObject;
 
 use super::super::{Services, admin};
 use super::{DeliveryOpError, queue_attempt};
@@ -19,7 +22,7 @@ use osa_domain::access::Caller;
 pub const MAX_REDRIVE_ALL: usize = 1000;
 
 /// One line of the dead-letter listing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DeadLetter {
     pub id: Uuid,
     pub kind: DeliveryKind,
@@ -28,8 +31,10 @@ pub struct DeadLetter {
     pub url: String,
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "osa_domain::schema::Timestamp")]
     pub dead_lettered_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "osa_domain::schema::Timestamp")]
     pub created_at: OffsetDateTime,
     /// Every attempt ever made, earlier runs included.
     pub attempts: usize,
@@ -55,6 +60,13 @@ impl DeadLetter {
     }
 }
 
+/// `?limit=`: how many dead letters to list.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct DeadLetterQuery {
+    #[serde(default)]
+    pub limit: Limit<100, 1000>,
+}
+
 /// The dead-letter queue, most recent first.
 pub async fn dead_letters(
     services: &Services,
@@ -66,21 +78,21 @@ pub async fn dead_letters(
 
 /// One delivery in full: payload, status, and `history`, every attempt ever made
 /// (earlier runs first). Never holds a credential: a delivery only names its secret.
-pub async fn show(services: &Services, id: Uuid) -> Result<Option<serde_json::Value>, StoreError> {
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeliveryView {
+    #[serde(flatten)]
+    #[schemars(with = "AnyObject")]
+    pub delivery: Delivery,
+    #[schemars(with = "Vec<AnyObject>")]
+    pub history: Vec<Attempt>,
+}
+
+pub async fn show(services: &Services, id: Uuid) -> Result<Option<DeliveryView>, StoreError> {
     let Some(delivery) = services.deliveries.get_delivery(id).await? else {
         return Ok(None);
     };
-    let mut view = serde_json::to_value(&delivery)
-        .map_err(|e| StoreError::Corrupt(format!("delivery {id}: {e}")))?;
-    let history: Vec<&Attempt> = delivery.history().collect();
-    if let Some(map) = view.as_object_mut() {
-        map.insert(
-            "history".into(),
-            serde_json::to_value(history)
-                .map_err(|e| StoreError::Corrupt(format!("delivery {id}: {e}")))?,
-        );
-    }
-    Ok(Some(view))
+    let history = delivery.history().cloned().collect();
+    Ok(Some(DeliveryView { delivery, history }))
 }
 
 /// Starts a fresh run of attempts for a dead-lettered delivery (the old history is
@@ -104,7 +116,7 @@ pub async fn redrive(services: &Services, id: Uuid) -> Result<Delivery, Delivery
 }
 
 /// What "redrive all" did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct RedriveAll {
     pub redriven: Vec<Uuid>,
     /// Listed but no longer dead-lettered when redriven (someone else was first).

@@ -1,6 +1,7 @@
 //! The API described as OpenAPI 3.1, built from the route table: every route's
 //! method, path, access (security) and function come from `routes::ROUTES`, what
-//! it takes and answers from `operations`, the bodies' schemas from `schemas`.
+//! it takes and answers from `operations`, the schemas from the Rust types the
+//! handlers read and write (`schemas`).
 //! Served at `GET /api/openapi.json`; `osa openapi` writes `docs/openapi.json`,
 //! which a test holds to this.
 
@@ -9,9 +10,11 @@ mod schemas;
 
 use serde_json::{Map, Value, json};
 
+use crate::api::ErrorBody;
 use crate::routes::{Access, ROUTES, Route};
 use operations::{Operation, describe, error};
 use osa_domain::access::scopes;
+use schemas::Schemas;
 
 /// The examples the document shows: the samples every test and `events/` use.
 pub(crate) struct Examples {
@@ -42,15 +45,20 @@ impl Examples {
 /// The document, as `GET /api/openapi.json` serves it.
 pub fn document() -> Value {
     let examples = Examples::samples();
+    let mut schemas = Schemas::new();
+    let error = schemas.answer::<ErrorBody>();
+    let operations: Vec<(&Route, Operation)> = ROUTES
+        .iter()
+        .filter_map(|route| Some((route, describe(route, &examples, &mut schemas)?)))
+        .collect();
+    let (schemas, bodies) = schemas.finish();
     let mut paths = Map::new();
-    for route in ROUTES {
-        let Some(operation) = describe(route, &examples) else {
-            continue;
-        };
+    for (route, operation) in operations {
         let item = paths
             .entry(route.path.to_owned())
             .or_insert_with(|| json!({}));
-        item[route.method.as_str().to_ascii_lowercase()] = operation_object(route, operation);
+        item[route.method.as_str().to_ascii_lowercase()] =
+            operation_object(route, operation, &bodies);
     }
     json!({
         "openapi": "3.1.0",
@@ -77,15 +85,15 @@ pub fn document() -> Value {
                     "description": "`t=<unix ms>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" under the webhook secret>`; several `v1` during a rotation.",
                 },
             },
-            "schemas": schemas::all(),
-            "responses": error_responses(),
+            "schemas": schemas,
+            "responses": error_responses(&error),
         },
     })
 }
 
 /// The route's operation with what its access adds: security, and the errors
 /// every route of that access can answer.
-fn operation_object(route: &Route, operation: Operation) -> Value {
+fn operation_object(route: &Route, operation: Operation, bodies: &[Value]) -> Value {
     let mut responses = Map::new();
     let common: &[u16] = match route.access {
         Access::Public => &[429, 503],
@@ -117,11 +125,11 @@ fn operation_object(route: &Route, operation: Operation) -> Value {
     if !operation.parameters.is_empty() {
         object["parameters"] = Value::Array(operation.parameters);
     }
-    if let Some((schema, example)) = operation.body {
+    if let Some((body, example)) = operation.body {
         object["requestBody"] = json!({
             "required": true,
             "content": {"application/json": {
-                "schema": schemas::schema_ref(schema),
+                "schema": bodies.get(body).cloned().unwrap_or(Value::Null),
                 "example": example,
             }},
         });
@@ -130,7 +138,7 @@ fn operation_object(route: &Route, operation: Operation) -> Value {
 }
 
 /// `components.responses`: one per error status, all in the `Error` shape.
-fn error_responses() -> Value {
+fn error_responses(error: &Value) -> Value {
     let retry_after = json!({"Retry-After": {
         "description": "Seconds to wait before trying again.",
         "schema": {"type": "integer", "minimum": 0},
@@ -159,7 +167,7 @@ fn error_responses() -> Value {
     ] {
         let mut response = json!({
             "description": description,
-            "content": {"application/json": {"schema": schemas::schema_ref("Error")}},
+            "content": {"application/json": {"schema": error}},
         });
         if status == 429 || status == 503 {
             response["headers"] = retry_after.clone();
@@ -176,9 +184,10 @@ mod tests {
     #[test]
     fn every_route_of_the_table_is_described_once() {
         let examples = Examples::samples();
+        let mut schemas = Schemas::new();
         for route in ROUTES {
             assert!(
-                describe(route, &examples).is_some(),
+                describe(route, &examples, &mut schemas).is_some(),
                 "{} {} has no description in http::openapi::operations",
                 route.method,
                 route.path
@@ -209,6 +218,43 @@ mod tests {
                 doc["components"][kind].get(name).is_some(),
                 "#/components/{target} is referenced but not defined"
             );
+        }
+    }
+
+    /// Two types of one name would be told apart by a number (`Report2`);
+    /// descriptions come from doc comments, which must read without rustdoc.
+    #[test]
+    fn every_schema_has_its_own_name_and_plain_descriptions() {
+        let doc = document();
+        for (name, schema) in doc["components"]["schemas"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                !name.ends_with(|c: char| c.is_ascii_digit()),
+                "two types are named {name}: rename one (`#[schemars(rename)]`)"
+            );
+            assert!(
+                !schema.to_string().contains("[`"),
+                "{name}'s description has a rustdoc link: {schema}"
+            );
+        }
+    }
+
+    /// A success answer is its body's schema with `success` added, so a body
+    /// must allow properties it does not name.
+    #[test]
+    fn success_answers_allow_their_success() {
+        let doc = document();
+        let text = doc["paths"].to_string();
+        for piece in text
+            .split("\"allOf\":[{\"$ref\":\"#/components/schemas/")
+            .skip(1)
+        {
+            let name = &piece[..piece.find('"').unwrap_or(piece.len())];
+            let schema = &doc["components"]["schemas"][name];
+            assert_ne!(schema["additionalProperties"], false, "{name}");
         }
     }
 

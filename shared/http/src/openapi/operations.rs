@@ -1,12 +1,31 @@
 //! What each route of the table does, for the document: its id, summary,
 //! parameters, body and the answers it can give besides the ones every route
-//! shares (those follow from its access: see `super::common_errors`).
+//! shares (those follow from its access: see `super::operation_object`). Bodies,
+//! answers and query parameters are the handlers' own types.
 
+use schemars::JsonSchema;
 use serde_json::{Value, json};
 
-use super::schemas::schema_ref;
+use super::schemas::Schemas;
+use crate::api::{
+    CredentialsResumed, DeadLetters, DeliveryFound, EventAccepted, IntakeAccepted, Redriven,
+    RedrivenAll, Success,
+};
 use crate::routes::{self, Route};
-use osa_app::monitoring;
+use osa_app::admin::{AuditPage, AuditQuery, Erased, WebhookEventsPage, WebhookEventsQuery};
+use osa_app::alerts::{MaintenanceState, Overview};
+use osa_app::delivery::dead_letter::DeadLetterQuery;
+use osa_app::health::{HealthProbe, HealthRoute, ReportQuery as HealthQuery, ReportView};
+use osa_app::monitoring::WindowQuery;
+use osa_app::status::{RecentStatus, ReportQuery, WorkflowView};
+use osa_app::stream::StreamQuery;
+use osa_app::sync::{SyncAccepted, SyncRequest};
+use osa_domain::WorkflowId;
+use osa_domain::alerts::Maintenance;
+use osa_domain::event::EventWire;
+use osa_domain::intake::{CredentialsUpdateWire, IntakeWire};
+use osa_domain::monitoring::{ConfidenceMetrics, FallbackStats};
+use osa_domain::report::Report;
 
 /// One operation, before the document adds what follows from the route's access.
 pub(super) struct Operation {
@@ -14,17 +33,17 @@ pub(super) struct Operation {
     pub summary: &'static str,
     pub tag: &'static str,
     pub parameters: Vec<Value>,
-    /// The JSON body's schema name and an example of it.
-    pub body: Option<(&'static str, Value)>,
+    /// The JSON body's schema (its index in [`Schemas`]) and an example of it.
+    pub body: Option<(usize, Value)>,
     /// Status and response object, the route's own answers.
     pub responses: Vec<(u16, Value)>,
 }
 
-/// A JSON answer with this schema.
-fn json_answer(description: &str, schema: &str) -> Value {
+/// A JSON answer of type `T`.
+fn json_answer<T: JsonSchema>(s: &mut Schemas, description: &str) -> Value {
     json!({
         "description": description,
-        "content": {"application/json": {"schema": schema_ref(schema)}},
+        "content": {"application/json": {"schema": s.answer::<T>()}},
     })
 }
 
@@ -37,40 +56,12 @@ fn path_param(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
 }
 
-fn query_param(name: &str, description: &str, schema: Value) -> Value {
-    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+fn workflow_id(s: &mut Schemas) -> Value {
+    path_param("id", "The workflow's id.", s.path::<WorkflowId>())
 }
 
-fn workflow_id() -> Value {
-    path_param(
-        "id",
-        "The workflow's id.",
-        json!({"type": "string", "minLength": 1, "maxLength": 128}),
-    )
-}
-
-fn delivery_id() -> Value {
-    path_param(
-        "id",
-        "The delivery's id.",
-        json!({"type": "string", "format": "uuid"}),
-    )
-}
-
-fn limit(default: usize, max: usize) -> Value {
-    query_param(
-        "limit",
-        &format!("How many, 1 to {max} ({default} by default)."),
-        json!({"type": "integer", "minimum": 1, "maximum": max, "default": default}),
-    )
-}
-
-fn cursor() -> Value {
-    query_param(
-        "cursor",
-        "The `next` of the page before.",
-        json!({"type": "string"}),
-    )
+fn delivery_id(s: &mut Schemas) -> Value {
+    path_param("id", "The delivery's id.", s.path::<uuid::Uuid>())
 }
 
 fn last_event_id() -> Value {
@@ -128,8 +119,14 @@ impl Operation {
         self
     }
 
-    fn body(mut self, schema: &'static str, example: Value) -> Self {
-        self.body = Some((schema, example));
+    /// The query parameters `T` reads.
+    fn query<T: JsonSchema>(mut self, s: &mut Schemas) -> Self {
+        self.parameters.extend(s.query::<T>());
+        self
+    }
+
+    fn body<T: JsonSchema>(mut self, s: &mut Schemas, example: Value) -> Self {
+        self.body = Some((s.body::<T>(), example));
         self
     }
 
@@ -146,7 +143,11 @@ impl Operation {
 }
 
 /// The operation a route is, if it is described (a test checks that all are).
-pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Operation> {
+pub(super) fn describe(
+    route: &Route,
+    examples: &super::Examples,
+    s: &mut Schemas,
+) -> Option<Operation> {
     let r = |other: &Route| route == other;
     let described = if r(&routes::INTAKE) {
         op(
@@ -154,19 +155,19 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "Submit a strategy intake and start its workflow",
             "workflows",
         )
-        .body("Intake", examples.intake.clone())
+        .body::<IntakeWire>(s, examples.intake.clone())
         .answer(
             202,
-            with_workflow_links(json_answer(
+            with_workflow_links(json_answer::<Success<IntakeAccepted>>(
+                s,
                 "The workflow was created and OPAL is being triggered.",
-                "IntakeAccepted",
             )),
         )
         .answer(
             200,
-            with_workflow_links(json_answer(
+            with_workflow_links(json_answer::<Success<IntakeAccepted>>(
+                s,
                 "The same intake was submitted before: its workflow.",
-                "IntakeAccepted",
             )),
         )
         .errors(&[400, 409, 413, 415, 422])
@@ -176,13 +177,16 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "Receive an OPAL agent's signed event",
             "webhooks",
         )
-        .body("AgentEvent", examples.agent_event.clone())
-        .answer(202, json_answer("Accepted and stored.", "EventAccepted"))
+        .body::<EventWire>(s, examples.agent_event.clone())
+        .answer(
+            202,
+            json_answer::<Success<EventAccepted>>(s, "Accepted and stored."),
+        )
         .answer(
             200,
-            json_answer(
+            json_answer::<Success<EventAccepted>>(
+                s,
                 "A duplicate of an event already stored; nothing changed.",
-                "EventAccepted",
             ),
         )
         .errors(&[400, 401, 404, 413, 422])
@@ -192,27 +196,27 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "A workflow's status, agents and results",
             "workflows",
         )
-        .param(workflow_id())
-        .answer(200, json_answer("The workflow.", "Workflow"))
+        .param(workflow_id(s))
+        .answer(
+            200,
+            json_answer::<Success<WorkflowView>>(s, "The workflow."),
+        )
         .errors(&[404])
     } else if r(&routes::REPORT) {
+        let report = s.answer::<Success<Report>>();
         op(
             "getReport",
             "A workflow's ranked strategy and roadmap",
             "workflows",
         )
-        .param(workflow_id())
-        .param(query_param(
-            "format",
-            "`json` (the default) or `markdown`.",
-            json!({"enum": ["json", "markdown", "md"], "default": "json"}),
-        ))
+        .param(workflow_id(s))
+        .query::<ReportQuery>(s)
         .answer(
             200,
             json!({
                 "description": "The report: JSON, or Markdown with `?format=markdown`.",
                 "content": {
-                    "application/json": {"schema": schema_ref("Report")},
+                    "application/json": {"schema": report},
                     "text/markdown": {"schema": {"type": "string"}},
                 },
             }),
@@ -220,16 +224,20 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
         .errors(&[400, 404])
     } else if r(&routes::STREAM) {
         op("streamWorkflow", "A workflow's changes, live", "streams")
-            .param(workflow_id())
+            .param(workflow_id(s))
             .param(last_event_id())
             .answer(200, event_stream(WORKFLOW_EVENTS))
             .errors(&[400, 404])
     } else if r(&routes::STREAM_BY_QUERY) {
-        op("streamWorkflowByQuery", "A workflow's changes, live (the original path)", "streams")
-            .param(json!({"name": "workflow_id", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128}}))
-            .param(last_event_id())
-            .answer(200, event_stream(WORKFLOW_EVENTS))
-            .errors(&[400, 404])
+        op(
+            "streamWorkflowByQuery",
+            "A workflow's changes, live (the original path)",
+            "streams",
+        )
+        .query::<StreamQuery>(s)
+        .param(last_event_id())
+        .answer(200, event_stream(WORKFLOW_EVENTS))
+        .errors(&[400, 404])
     } else if r(&routes::ADMIN_STREAM) {
         op(
             "streamActivity",
@@ -245,19 +253,19 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "Run a workflow again (the latest by default)",
             "workflows",
         )
-        .body(
-            "ForceSync",
+        .body::<SyncRequest>(
+            s,
             json!({"sync_scope": "priority_platforms", "triggered_by": "dashboard"}),
         )
         .answer(
             202,
-            json_answer("A new run was requested.", "ForceSyncAccepted"),
+            json_answer::<Success<SyncAccepted>>(s, "A new run was requested."),
         )
         .answer(
             200,
-            json_answer(
+            json_answer::<Success<SyncAccepted>>(
+                s,
                 "A sync of this workflow was already in flight.",
-                "ForceSyncAccepted",
             ),
         )
         .errors(&[400, 404, 409, 413, 415, 422])
@@ -267,12 +275,15 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "Refresh the Optimizely keys of a paused workflow and resume it",
             "workflows",
         )
-        .param(workflow_id())
-        .body(
-            "CredentialsUpdate",
+        .param(workflow_id(s))
+        .body::<CredentialsUpdateWire>(
+            s,
             json!({"api_credentials": {"odp_key": "odp-refreshed-key"}}),
         )
-        .answer(200, json_answer("Resumed.", "CredentialsResumed"))
+        .answer(
+            200,
+            json_answer::<Success<CredentialsResumed>>(s, "Resumed."),
+        )
         .errors(&[400, 404, 409, 413, 415, 422])
     } else if r(&routes::RECENT_STATUS) {
         op(
@@ -280,26 +291,18 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "When OSA last heard from OPAL and the latest workflow's status",
             "admin",
         )
-        .answer(200, json_answer("The latest activity.", "RecentStatus"))
+        .answer(200, json_answer::<RecentStatus>(s, "The latest activity."))
     } else if r(&routes::WEBHOOK_EVENTS) {
         op(
             "listWebhookEvents",
             "The audit trail of webhook attempts, oldest first",
             "admin",
         )
-        .param(query_param(
-            "workflow_id",
-            "One workflow's attempts.",
-            json!({"type": "string", "minLength": 1, "maxLength": 128}),
-        ))
-        .param(query_param(
-            "unattributed_on",
-            "Or a UTC day's attempts that named no workflow.",
-            json!({"type": "string", "format": "date"}),
-        ))
-        .param(limit(500, 1000))
-        .param(cursor())
-        .answer(200, json_answer("A page of attempts.", "WebhookEventsPage"))
+        .query::<WebhookEventsQuery>(s)
+        .answer(
+            200,
+            json_answer::<Success<WebhookEventsPage>>(s, "A page of attempts."),
+        )
         .errors(&[400])
     } else if r(&routes::ERASE) {
         op(
@@ -307,8 +310,8 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "Erase a workflow and everything stored for it",
             "admin",
         )
-        .param(workflow_id())
-        .answer(200, json_answer("Erased.", "Erased"))
+        .param(workflow_id(s))
+        .answer(200, json_answer::<Success<Erased>>(s, "Erased."))
         .errors(&[404])
     } else if r(&routes::ADMIN_AUDIT) {
         op(
@@ -316,9 +319,11 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "The admin audit trail, newest first",
             "admin",
         )
-        .param(limit(100, 1000))
-        .param(cursor())
-        .answer(200, json_answer("A page of entries.", "AuditPage"))
+        .query::<AuditQuery>(s)
+        .answer(
+            200,
+            json_answer::<Success<AuditPage>>(s, "A page of entries."),
+        )
         .errors(&[400])
     } else if r(&routes::DEAD_LETTERS) {
         op(
@@ -326,8 +331,11 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "The dead-lettered deliveries, latest first",
             "deliveries",
         )
-        .param(limit(100, 1000))
-        .answer(200, json_answer("The dead letters.", "DeadLetters"))
+        .query::<DeadLetterQuery>(s)
+        .answer(
+            200,
+            json_answer::<Success<DeadLetters>>(s, "The dead letters."),
+        )
         .errors(&[400])
     } else if r(&routes::DELIVERY) {
         op(
@@ -335,8 +343,11 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "One delivery with every attempt",
             "deliveries",
         )
-        .param(delivery_id())
-        .answer(200, json_answer("The delivery.", "Delivery"))
+        .param(delivery_id(s))
+        .answer(
+            200,
+            json_answer::<Success<DeliveryFound>>(s, "The delivery."),
+        )
         .errors(&[404])
     } else if r(&routes::REDRIVE) {
         op(
@@ -344,10 +355,10 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "Attempt a dead letter again",
             "deliveries",
         )
-        .param(delivery_id())
+        .param(delivery_id(s))
         .answer(
             202,
-            json_answer("A fresh run of attempts was queued.", "Redriven"),
+            json_answer::<Success<Redriven>>(s, "A fresh run of attempts was queued."),
         )
         .errors(&[404, 409])
     } else if r(&routes::REDRIVE_ALL) {
@@ -356,20 +367,17 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "Attempt every dead letter again",
             "deliveries",
         )
-        .answer(202, json_answer("Queued.", "RedrivenAll"))
+        .answer(202, json_answer::<Success<RedrivenAll>>(s, "Queued."))
     } else if r(&routes::HEALTH) {
+        let service = s.path::<HealthRoute>();
         op("probeHealth", "Run one health check now", "health")
-            .param(path_param(
-                "service",
-                "Which check.",
-                json!({"enum": ["intake", "opal", "database"]}),
-            ))
-            .answer(200, json_answer("Healthy.", "HealthProbe"))
+            .param(path_param("service", "Which check.", service))
+            .answer(200, json_answer::<HealthProbe>(s, "Healthy."))
             .answer(
                 503,
-                json_answer(
+                json_answer::<HealthProbe>(
+                    s,
                     "Unhealthy (the probe's result, not an outage of this API).",
-                    "HealthProbe",
                 ),
             )
             .errors(&[404])
@@ -379,17 +387,10 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "The latest scheduled health report",
             "health",
         )
-        .param(query_param(
-            "detailed",
-            "Also each service's state and the recent reports.",
-            json!({"type": "boolean", "default": false}),
-        ))
+        .query::<HealthQuery>(s)
         .answer(
             200,
-            json_answer(
-                "The report (null before the first check).",
-                "GuardrailsHealth",
-            ),
+            json_answer::<Success<ReportView>>(s, "The report (null before the first check)."),
         )
         .errors(&[400])
     } else if r(&routes::ALERTS) {
@@ -398,22 +399,22 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "Alert rules, their last evaluation, firing and recent alerts",
             "alerts",
         )
-        .answer(200, json_answer("The alerts.", "Alerts"))
+        .answer(200, json_answer::<Success<Overview>>(s, "The alerts."))
     } else if r(&routes::MAINTENANCE) {
         op("getMaintenance", "The maintenance switch", "alerts").answer(
             200,
-            json_answer(
+            json_answer::<Success<MaintenanceState>>(
+                s,
                 "Whether maintenance is active, and its settings.",
-                "MaintenanceState",
             ),
         )
     } else if r(&routes::SET_MAINTENANCE) {
         op("setMaintenance", "Set the maintenance switch", "alerts")
-            .body(
-                "Maintenance",
-                json!({"scheduled": true, "manual_until": null}),
+            .body::<Maintenance>(s, json!({"scheduled": true, "manual_until": null}))
+            .answer(
+                200,
+                json_answer::<Success<MaintenanceState>>(s, "The new state."),
             )
-            .answer(200, json_answer("The new state.", "MaintenanceState"))
             .errors(&[400, 413, 415, 422])
     } else if r(&routes::CONFIDENCE_METRICS) {
         op(
@@ -421,8 +422,11 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "Agents' confidence over the recent workflows",
             "monitoring",
         )
-        .param(limit(monitoring::DEFAULT_WINDOW, monitoring::MAX_WINDOW))
-        .answer(200, json_answer("Per agent and overall.", "Monitoring"))
+        .query::<WindowQuery>(s)
+        .answer(
+            200,
+            json_answer::<Success<ConfidenceMetrics>>(s, "Per agent and overall."),
+        )
         .errors(&[400])
     } else if r(&routes::FALLBACK_STATS) {
         op(
@@ -430,10 +434,10 @@ pub(super) fn describe(route: &Route, examples: &super::Examples) -> Option<Oper
             "How often OSA fell back over the recent workflows",
             "monitoring",
         )
-        .param(limit(monitoring::DEFAULT_WINDOW, monitoring::MAX_WINDOW))
+        .query::<WindowQuery>(s)
         .answer(
             200,
-            json_answer("Timeouts, failures, late results, retries.", "Monitoring"),
+            json_answer::<Success<FallbackStats>>(s, "Timeouts, failures, late results, retries."),
         )
         .errors(&[400])
     } else if r(&routes::PROMETHEUS) {
