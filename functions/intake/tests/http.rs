@@ -68,18 +68,23 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
 
     // Stored: nine pending agents with their deadlines; the e-mail was redacted.
     let stored = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-    assert!(!stored.business_context.target_audience.contains("jane.doe"));
+    assert!(
+        !stored
+            .business_context()
+            .target_audience
+            .contains("jane.doe")
+    );
     assert!(
         stored
-            .business_context
+            .business_context()
             .target_audience
             .contains("[REDACTED:EMAIL]")
     );
-    assert!(stored.optimizely.credentials_provided.experimentation);
+    assert!(stored.optimizely().credentials_provided.experimentation);
     let agents = app.services.store.get_agents(&id).await.unwrap();
     assert_eq!(agents.len(), 9);
     assert_eq!(
-        (agents[0].deadline_at - stored.created_at).whole_seconds(),
+        (agents[0].deadline_at - stored.created_at()).whole_seconds(),
         60
     );
 
@@ -93,7 +98,7 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
     assert_eq!(jobs.len(), 1);
     // The trigger is an outbound delivery the workflow names.
     let delivery_id = stored
-        .trigger
+        .trigger()
         .delivery_id
         .clone()
         .expect("a trigger delivery");
@@ -125,12 +130,12 @@ async fn a_new_intake_creates_a_workflow_and_queues_the_trigger() {
     assert_eq!(trigger["input_data"]["workflow_id"], id.as_str());
     assert_eq!(
         trigger["metadata"]["correlation_id"],
-        stored.correlation_id.as_str()
+        stored.correlation_id()
     );
     assert!(!String::from_utf8_lossy(&sent[0].body).contains("exp-secret-key"));
     let running = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-    assert_eq!(running.status.as_str(), "running");
-    assert!(running.trigger.accepted_at.is_some());
+    assert_eq!(running.status().as_str(), "running");
+    assert!(running.trigger().accepted_at.is_some());
     // Running the same job again sends nothing more.
     jobs::run(&app.services, &jobs[0].job).await.unwrap();
     assert_eq!(app.http.sent().len(), 1);
@@ -149,12 +154,19 @@ async fn a_failing_trigger_is_retried_then_dead_lettered() {
         .await;
     assert_eq!(app.http.sent().len(), 5);
     let failed = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-    assert_eq!(failed.status.as_str(), "failed");
-    assert_eq!(failed.trigger.attempts, 5);
-    assert!(failed.trigger.last_error.unwrap().contains("refused"));
+    assert_eq!(failed.status().as_str(), "failed");
+    assert_eq!(failed.trigger().attempts, 5);
+    assert!(
+        failed
+            .trigger()
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("refused")
+    );
     assert_eq!(
-        failed.trigger.dead_lettered_delivery_id,
-        failed.trigger.delivery_id
+        failed.trigger().dead_lettered_delivery_id,
+        failed.trigger().delivery_id
     );
 }
 

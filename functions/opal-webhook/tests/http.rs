@@ -168,7 +168,7 @@ async fn nine_results_complete_the_workflow() {
         assert_eq!(signed(&app, &event).await.0, StatusCode::ACCEPTED);
     }
     let w = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-    assert_eq!(w.status.as_str(), "partial");
+    assert_eq!(w.status().as_str(), "partial");
     // Subscribers heard about the creation, nine agents and the finish, once each.
     let kinds: Vec<&str> = app.bus.recent().iter().map(|e| e.detail_type()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "WorkflowCreated").count(), 1);
@@ -180,7 +180,7 @@ async fn nine_results_complete_the_workflow() {
         9
     );
     assert_eq!(kinds.last(), Some(&"WorkflowFinished"));
-    assert_eq!(w.progress_percent, 100);
+    assert_eq!(w.progress_percent(), 100);
     assert_eq!(app.services.store.get_results(&id).await.unwrap().len(), 8);
 }
 

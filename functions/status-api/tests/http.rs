@@ -21,7 +21,8 @@ async fn new_workflow(app: &TestApp) -> String {
         intake["analysis_preferences"]["timeline"] = "60d".into();
     })
     .await
-    .id
+    .id()
+    .to_owned()
 }
 
 async fn started(app: &TestApp, id: &str, agent: &str) {
@@ -382,7 +383,7 @@ async fn erasure_removes_the_workflow_and_is_audited() {
         .get_workflow(&id)
         .await
         .unwrap()
-        .and_then(|w| w.trigger.delivery_id)
+        .and_then(|w| w.trigger().delivery_id.clone())
         .expect("the trigger was a delivery");
     let trigger = uuid::Uuid::parse_str(&trigger).expect("a delivery id");
     let payload = app.services.deliveries.get_delivery(trigger).await.unwrap();

@@ -65,7 +65,8 @@ async fn new_workflow(app: &TestApp) -> String {
         .await
         .expect("intake")
         .workflow
-        .id;
+        .id()
+        .to_owned();
     app.run_due_jobs().await; // the OPAL trigger
     id
 }

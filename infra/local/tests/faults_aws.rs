@@ -245,7 +245,7 @@ async fn an_endpoint_down_mid_run_answers_503_acknowledges_nothing_and_recovers(
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.status, WorkflowStatus::Completed);
+    assert_eq!(stored.status(), WorkflowStatus::Completed);
     let results = aws.app.services.store.get_results(&id).await.unwrap();
     assert_eq!(results.len(), AgentId::ALL.len());
     let mut lost = 0;

@@ -182,8 +182,8 @@ async fn erase_everything(services: &Services, id: &str) -> Result<Option<u64>, 
         return Ok(None);
     };
     let mut deliveries = workflow.delivery_ids();
-    if workflow.notify_url.is_some() {
-        deliveries.push(osa_domain::notification::delivery_id(&workflow.id));
+    if workflow.notify_url().is_some() {
+        deliveries.push(osa_domain::notification::delivery_id(workflow.id()));
     }
     let mut erased = 0;
     for delivery in deliveries {

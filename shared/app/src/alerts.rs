@@ -179,10 +179,12 @@ pub fn longest_run_minutes(
     workflows
         .iter()
         .filter_map(|w| {
-            let ended = match w.status {
+            let ended = match w.status() {
                 WorkflowStatus::Pending | WorkflowStatus::Running => now,
                 WorkflowStatus::CredentialsInvalid => return None,
-                _ => w.finished_at.filter(|at| since.is_some_and(|s| *at > s))?,
+                _ => w
+                    .finished_at()
+                    .filter(|at| since.is_some_and(|s| *at > s))?,
             };
             Some((ended - w.run_started_at()).as_seconds_f64().max(0.0) / 60.0)
         })
@@ -294,7 +296,7 @@ async fn workflows_to_time(services: &Services) -> Result<Vec<Workflow>, StoreEr
         services.store.recent_workflows(WORKFLOWS_TIMED),
     )?;
     for workflow in recent {
-        if !running.iter().any(|w| w.id == workflow.id) {
+        if !running.iter().any(|w| w.id() == workflow.id()) {
             running.push(workflow);
         }
     }
@@ -610,16 +612,16 @@ mod tests {
         assert!(!s.contains_key(&AlertMetric::P95ResponseTimeSeconds));
     }
 
-    fn workflow(status: WorkflowStatus, created_min_ago: i64) -> Workflow {
+    /// A pending workflow created `created_min_ago` minutes before `NOW`.
+    fn workflow(created_min_ago: i64) -> Workflow {
         let intake = osa_intake();
-        let (mut w, _) = Workflow::create(
+        let (w, _) = Workflow::create(
             &intake,
             "wf".into(),
             "c".into(),
             NOW - time::Duration::minutes(created_min_ago),
             1.0,
         );
-        w.status = status;
         w
     }
 
@@ -636,26 +638,40 @@ mod tests {
     #[test]
     fn workflow_runs_count_running_workflows_from_their_latest_start() {
         let since = Some(NOW - time::Duration::minutes(1));
+        let refused = || {
+            vec![osa_domain::workflow::RefusedService {
+                service: "odp".into(),
+                status: 401,
+            }]
+        };
         // Paused for 40 minutes: no deadline runs, nothing is late.
-        let paused = workflow(WorkflowStatus::CredentialsInvalid, 40);
+        let mut paused = workflow(40);
+        let at = paused.created_at();
+        assert!(paused.pause_for_credentials(refused(), &[], at).is_some());
+        assert_eq!(paused.status(), WorkflowStatus::CredentialsInvalid);
         assert_eq!(longest_run_minutes(&[paused], since, NOW), 0.0);
         // Created 50 minutes ago, resumed 10 minutes ago: a 10-minute run.
-        let mut resumed = workflow(WorkflowStatus::Running, 50);
-        resumed.trigger.restarted_at = Some(NOW - time::Duration::minutes(10));
+        let mut resumed = workflow(50);
+        let (at, restart) = (resumed.created_at(), NOW - time::Duration::minutes(10));
+        assert!(resumed.pause_for_credentials(refused(), &[], at).is_some());
+        assert!(resumed.resume(&[], restart).is_some());
+        assert!(resumed.accept_trigger("t", 1, &[], restart).is_some());
+        assert_eq!(resumed.status(), WorkflowStatus::Running);
         assert_eq!(longest_run_minutes(&[resumed.clone()], since, NOW), 10.0);
         // A workflow that timed out after 31 minutes, half a minute ago: its
         // real run, once; before the previous evaluation it is old news.
-        let mut timed_out = workflow(WorkflowStatus::TimedOut, 31);
-        timed_out.finished_at = Some(NOW - time::Duration::seconds(30));
+        let mut timed_out = workflow(31);
+        assert!(
+            timed_out
+                .expire(NOW - time::Duration::seconds(30), 1.0)
+                .is_some()
+        );
         let runs = [resumed, timed_out.clone()];
         assert_eq!(longest_run_minutes(&runs, since, NOW), 30.5);
         let later = Some(NOW - time::Duration::seconds(10));
         assert_eq!(longest_run_minutes(&runs, later, NOW), 10.0);
         assert_eq!(longest_run_minutes(&[timed_out], None, NOW), 0.0);
-        assert_eq!(
-            longest_run_minutes(&[workflow(WorkflowStatus::Pending, 3)], None, NOW),
-            3.0
-        );
+        assert_eq!(longest_run_minutes(&[workflow(3)], None, NOW), 3.0);
     }
 
     #[test]

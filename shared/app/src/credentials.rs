@@ -106,8 +106,8 @@ pub async fn resume(
         .get_workflow(workflow_id)
         .await?
         .ok_or(CredentialsError::NotFound)?;
-    if workflow.status != WorkflowStatus::CredentialsInvalid {
-        return Err(CredentialsError::NotPaused(workflow.status));
+    if workflow.status() != WorkflowStatus::CredentialsInvalid {
+        return Err(CredentialsError::NotPaused(workflow.status()));
     }
     let verification = verify(services, &credentials).await;
     drop(credentials);
@@ -125,7 +125,7 @@ pub async fn resume(
         return Err(CredentialsError::StillInvalid(verification.refused));
     }
 
-    if workflow.trigger.accepted_at.is_some() {
+    if workflow.trigger().accepted_at.is_some() {
         return resume_mid_run(services, &workflow, now).await;
     }
 
@@ -133,7 +133,7 @@ pub async fn resume(
     // request finds the workflow still paused and queues the same delivery again
     // (its id is stable, so OPAL gets it once).
     let mut triggered = false;
-    if workflow.trigger.accepted_at.is_none() {
+    if workflow.trigger().accepted_at.is_none() {
         let (workflow, id) = claim_trigger_id(services, &workflow)
             .await?
             .ok_or(CredentialsError::NotFound)?;
@@ -159,7 +159,7 @@ pub async fn resume(
     services.publish(&resumed.events).await;
     tracing::info!(
         workflow_id,
-        status = stored.status.as_str(),
+        status = stored.status().as_str(),
         triggered,
         "workflow resumed with refreshed Optimizely credentials"
     );
@@ -179,28 +179,28 @@ async fn resume_mid_run(
     workflow: &Workflow,
     now: time::OffsetDateTime,
 ) -> Result<Resumed, CredentialsError> {
-    let agents = services.store.get_agents(&workflow.id).await?;
+    let agents = services.store.get_agents(workflow.id()).await?;
     let rerun: Vec<AgentId> = agents
         .iter()
         .filter(|a| NewRun::Resume.reruns(a))
         .map(|a| a.agent)
         .collect();
     let paused_at = workflow
-        .credentials_pause
+        .credentials_pause()
         .as_ref()
-        .map_or(workflow.updated_at, |p| p.paused_at);
+        .map_or(workflow.updated_at(), |p| p.paused_at);
     let delivery = resume_trigger(services, workflow, &rerun, paused_at)?;
     enqueue_delivery(services, delivery).await?;
     let scale = services.config.deadline_scale;
     let Some((stored, agents)) = services
         .store
-        .start_run(&workflow.id, NewRun::Resume, now, scale)
+        .start_run(workflow.id(), NewRun::Resume, now, scale)
         .await?
     else {
         // A concurrent request resumed it first.
         let current = services
             .store
-            .get_workflow(&workflow.id)
+            .get_workflow(workflow.id())
             .await?
             .ok_or(CredentialsError::NotFound)?;
         return Ok(Resumed {
@@ -210,8 +210,8 @@ async fn resume_mid_run(
     };
     deadlines::start_chain(services, &stored, &agents).await?;
     tracing::info!(
-        workflow_id = %stored.id,
-        run = stored.run,
+        workflow_id = %stored.id(),
+        run = stored.run(),
         agents = rerun.len(),
         "workflow resumed mid-run with refreshed Optimizely credentials"
     );

@@ -31,7 +31,7 @@ pub async fn start_chain(
     let now = services.clock.now();
     let check = workflow.check_deadlines(agents, now, services.config.deadline_scale);
     match check.next_check_at {
-        Some(at) => schedule_check(services, &workflow.id, at).await,
+        Some(at) => schedule_check(services, workflow.id(), at).await,
         None => Ok(()),
     }
 }
@@ -59,7 +59,7 @@ pub async fn check_deadlines(services: &Services, workflow_id: &str) -> Result<(
     let Some(workflow) = services.store.get_workflow(workflow_id).await? else {
         return Ok(()); // erased meanwhile
     };
-    if workflow.status.is_terminal() {
+    if workflow.status().is_terminal() {
         return Ok(()); // the usual case: finished before its first deadline
     }
     let agents = services.store.get_agents(workflow_id).await?;
@@ -68,7 +68,7 @@ pub async fn check_deadlines(services: &Services, workflow_id: &str) -> Result<(
     let check = workflow.check_deadlines(&agents, now, scale);
 
     if check.workflow_expired {
-        let limit = workflow.timeout_at(scale) - workflow.created_at;
+        let limit = workflow.timeout_at(scale) - workflow.created_at();
         let expired = services
             .store
             .update(workflow_id, |w| w.expire(now, scale))
@@ -106,11 +106,11 @@ async fn time_out_agent(
         .iter()
         .find(|a| a.agent == agent)
         .map_or(0, |a| a.allowed_ms);
-    let event = AgentEvent::deadline_expired(&workflow.id, agent, allowed_ms, workflow.run);
+    let event = AgentEvent::deadline_expired(workflow.id(), agent, allowed_ms, workflow.run());
     // Recorded like any event, so de-duplication, the agent's state machine and
     // the workflow's aggregate status all apply; the audit trail shows it as
     // `deadline_expired`.
-    let attempt = Attempt::internal(now, Some(&workflow.correlation_id));
+    let attempt = Attempt::internal(now, Some(workflow.correlation_id()));
     // Its agent's end is counted in the same write.
     let outcome = services
         .store
@@ -121,19 +121,19 @@ async fn time_out_agent(
         return Ok(()); // already timed out by an earlier check, or finished meanwhile
     }
     tracing::warn!(
-        workflow_id = %workflow.id,
+        workflow_id = %workflow.id(),
         agent = %agent,
         allowed_ms,
         "agent timed out"
     );
     services.publish(&events).await;
 
-    if services.config.retrigger_timed_out_agents && !workflow.status.is_terminal() {
+    if services.config.retrigger_timed_out_agents && !workflow.status().is_terminal() {
         services
             .queue
             .enqueue(
                 &Job::RetriggerAgent {
-                    workflow_id: workflow.id.clone(),
+                    workflow_id: workflow.id().to_owned(),
                     agent,
                 },
                 Duration::ZERO,

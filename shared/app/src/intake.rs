@@ -83,7 +83,7 @@ pub async fn submit(
     let mut events = vec![workflow.created()];
     let paused = verification.is_refused();
     if paused {
-        let at = workflow.created_at;
+        let at = workflow.created_at();
         let pause = workflow.pause_for_credentials(verification.refused.clone(), &agents, at);
         events.extend(pause.into_iter().flat_map(|t| t.events));
     }
@@ -92,7 +92,7 @@ pub async fn submit(
             if paused {
                 // No trigger and no deadlines until refreshed keys resume it.
                 tracing::warn!(
-                    workflow_id = %workflow.id,
+                    workflow_id = %workflow.id(),
                     refused = %names(&verification.refused),
                     "workflow paused: Optimizely refused the credentials"
                 );
@@ -100,20 +100,21 @@ pub async fn submit(
                 enqueue_delivery(services, trigger).await?;
                 deadlines::start_chain(services, &workflow, &agents).await?;
             }
-            tracing::info!(workflow_id = %workflow.id, status = workflow.status.as_str(), "workflow created");
+            tracing::info!(workflow_id = %workflow.id(), status = workflow.status().as_str(), "workflow created");
             services.publish(&events).await;
             Ok(Submitted {
                 workflow,
                 created: true,
             })
         }
-        CreateOutcome::Existing(existing) if existing.fingerprint == workflow.fingerprint => {
+        CreateOutcome::Existing(existing) if existing.fingerprint() == workflow.fingerprint() => {
             // A retry of the same submission. If the trigger never went out (say the
             // queue was down the first time), queue it again; the worker sends it once.
-            if existing.status == WorkflowStatus::Pending && existing.trigger.accepted_at.is_none()
+            if existing.status() == WorkflowStatus::Pending
+                && existing.trigger().accepted_at.is_none()
             {
                 let id = existing
-                    .trigger
+                    .trigger()
                     .delivery_id
                     .as_deref()
                     .and_then(|id| uuid::Uuid::parse_str(id).ok());
@@ -128,14 +129,14 @@ pub async fn submit(
                             .queue
                             .enqueue(
                                 &crate::ports::Job::TriggerOpal {
-                                    workflow_id: existing.id.clone(),
+                                    workflow_id: existing.id().to_owned(),
                                 },
                                 std::time::Duration::ZERO,
                             )
                             .await?;
                     }
                 }
-                let agents = services.store.get_agents(&existing.id).await?;
+                let agents = services.store.get_agents(existing.id()).await?;
                 deadlines::start_chain(services, &existing, &agents).await?;
             }
             Ok(Submitted {
@@ -143,7 +144,7 @@ pub async fn submit(
                 created: false,
             })
         }
-        CreateOutcome::Existing(existing) => Err(IntakeError::Conflict(existing.id)),
+        CreateOutcome::Existing(existing) => Err(IntakeError::Conflict(existing.id().to_owned())),
     }
 }
 

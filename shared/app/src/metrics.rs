@@ -101,12 +101,12 @@ pub async fn workflow_finished(
         Some((w, report)) => {
             match strategy_recommendations(
                 &report.strategy.all_recommendations(),
-                w.business_context.industry.as_str(),
+                w.business_context().industry.as_str(),
             ) {
                 Ok(observations) => built.extend(observations.into_iter().map(Ok)),
                 Err(e) => built.push(Err(e)),
             }
-            w.created_at
+            w.created_at()
         }
         None => at,
     };

@@ -37,7 +37,7 @@ pub async fn recent_runs(services: &Services, limit: usize) -> Result<Vec<Run>, 
     loop {
         while next < workflows.len() && reads.len() < CONCURRENT_READS {
             let store = services.store.clone();
-            let id = workflows[next].id.clone();
+            let id = workflows[next].id().to_owned();
             let index = next;
             reads.spawn(async move { (index, store.get_agents(&id).await) });
             next += 1;

@@ -23,17 +23,17 @@ pub async fn workflow_finished(services: &Services, workflow_id: &str) {
 /// finish announced twice is notified once. Best effort like the rest of
 /// publishing: the outcome is durable and readable whatever happens here.
 pub async fn finished(services: &Services, workflow: &Workflow) {
-    let workflow_id = workflow.id.as_str();
-    let Some(url) = workflow.notify_url.as_deref() else {
+    let workflow_id = workflow.id();
+    let Some(url) = workflow.notify_url() else {
         return;
     };
-    let status_url = services.status_url(&workflow.id);
+    let status_url = services.status_url(workflow.id());
     let finished = notification::Finished {
-        workflow_id: &workflow.id,
-        status: workflow.status.as_str(),
-        progress_percent: workflow.progress_percent,
-        created_at: workflow.created_at,
-        finished_at: workflow.finished_at,
+        workflow_id: workflow.id(),
+        status: workflow.status().as_str(),
+        progress_percent: workflow.progress_percent(),
+        created_at: workflow.created_at(),
+        finished_at: workflow.finished_at(),
         status_url: &status_url,
     };
     let queued = match notification::delivery(&finished, url, services.clock.now()) {

@@ -59,23 +59,23 @@ impl WorkflowView {
             .then(|| confidences.iter().sum::<f64>() / confidences.len() as f64);
         WorkflowView {
             progress: Progress::of(&agents),
-            workflow_id: w.id,
-            correlation_id: w.correlation_id,
-            status: w.status,
-            run: w.run,
-            progress_percent: w.progress_percent,
-            created_at: w.created_at,
-            updated_at: w.updated_at,
-            finished_at: w.finished_at,
+            workflow_id: w.id().to_owned(),
+            correlation_id: w.correlation_id().to_owned(),
+            status: w.status(),
+            run: w.run(),
+            progress_percent: w.progress_percent(),
+            created_at: w.created_at(),
+            updated_at: w.updated_at(),
+            finished_at: w.finished_at(),
             confidence,
-            estimated_completion_minutes: w.estimated_completion_minutes,
-            trigger: w.trigger,
-            force_sync: w.force_sync,
-            retriggered_agents: w.retriggered_agents,
-            credentials_pause: w.credentials_pause,
-            business_context: w.business_context,
-            optimizely: w.optimizely,
-            analysis_preferences: w.analysis_preferences,
+            estimated_completion_minutes: w.estimated_completion_minutes(),
+            trigger: w.trigger().clone(),
+            force_sync: w.force_sync().cloned(),
+            retriggered_agents: w.retriggered_agents().to_vec(),
+            credentials_pause: w.credentials_pause().cloned(),
+            business_context: w.business_context().clone(),
+            optimizely: w.optimizely().clone(),
+            analysis_preferences: w.analysis_preferences().clone(),
             agents,
             results,
         }
@@ -197,18 +197,18 @@ pub async fn recent(services: &Services) -> Result<RecentStatus, StoreError> {
         last_workflow_status: latest
             .as_ref()
             .map_or("idle", |w| dashboard_status(w, services.clock.now())),
-        last_workflow_id: latest.map(|w| w.id),
+        last_workflow_id: latest.map(|w| w.id().to_owned()),
     })
 }
 
 fn dashboard_status(w: &Workflow, now: OffsetDateTime) -> &'static str {
-    match w.status {
+    match w.status() {
         WorkflowStatus::Completed | WorkflowStatus::Partial => "completed",
         WorkflowStatus::Failed | WorkflowStatus::TimedOut => "failed",
         // Paused, waiting for refreshed credentials: nothing is running, and it
         // cannot finish on its own, so the dashboard shows it as needing action.
         WorkflowStatus::CredentialsInvalid => "failed",
-        WorkflowStatus::Pending | WorkflowStatus::Running if now - w.created_at > STALE_AFTER => {
+        WorkflowStatus::Pending | WorkflowStatus::Running if now - w.created_at() > STALE_AFTER => {
             "failed"
         }
         WorkflowStatus::Pending | WorkflowStatus::Running => "running",

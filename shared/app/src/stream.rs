@@ -122,7 +122,7 @@ impl Follow {
                     }
                 }
                 Wake::Written(workflow) => {
-                    if workflow.version > self.workflow.version {
+                    if workflow.version() > self.workflow.version() {
                         self.workflow = workflow;
                         if !self.send_new(&out).await {
                             return;
@@ -133,7 +133,7 @@ impl Follow {
                     send(&out, self.erased()).await;
                     return;
                 }
-                Wake::Reread => match self.services.store.get_workflow(&self.workflow.id).await {
+                Wake::Reread => match self.services.store.get_workflow(self.workflow.id()).await {
                     Ok(Some(workflow)) => {
                         self.workflow = Arc::new(workflow);
                         if !self.send_new(&out).await {
@@ -145,7 +145,7 @@ impl Follow {
                         return;
                     }
                     Err(e) => {
-                        tracing::warn!(workflow_id = %self.workflow.id, error = %e, "stream could not read its workflow");
+                        tracing::warn!(workflow_id = %self.workflow.id(), error = %e, "stream could not read its workflow");
                         let data = unavailable();
                         send(&out, self.event("error", data)).await;
                         return;
@@ -190,8 +190,8 @@ impl Follow {
             return Wake::Reread;
         };
         match changes.recv().await {
-            Ok(StoreChange::Written(w)) if w.id == self.workflow.id => Wake::Written(w),
-            Ok(StoreChange::Erased(id)) if *id == *self.workflow.id => Wake::Erased,
+            Ok(StoreChange::Written(w)) if w.id() == self.workflow.id() => Wake::Written(w),
+            Ok(StoreChange::Erased(id)) if *id == *self.workflow.id() => Wake::Erased,
             Ok(_) => Wake::Nothing,
             // Fell behind: some of those may have been this workflow's.
             Err(broadcast::error::RecvError::Lagged(_)) => Wake::Reread,

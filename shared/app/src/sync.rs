@@ -108,7 +108,7 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
             .await?
             .into_iter()
             .next()
-            .map(|w| w.id)
+            .map(|w| w.id().to_owned())
             .ok_or(SyncError::NoWorkflow)?,
     };
     let now = services.clock.now();
@@ -128,10 +128,10 @@ pub async fn force_sync(services: &Services, body: &[u8]) -> Result<SyncAccepted
         .await?
         .ok_or(SyncError::NoWorkflow)?
         .stored;
-    if stored.status == WorkflowStatus::CredentialsInvalid {
+    if stored.status() == WorkflowStatus::CredentialsInvalid {
         return Err(SyncError::CredentialsInvalid(workflow_id));
     }
-    let sync = stored.force_sync.ok_or(SyncError::NoWorkflow)?;
+    let sync = stored.force_sync().cloned().ok_or(SyncError::NoWorkflow)?;
     let already_in_flight = sync.sync_id != sync_id;
     if !already_in_flight {
         services
@@ -166,8 +166,7 @@ pub async fn run_job(
         return Ok(());
     };
     let Some(sync) = workflow
-        .force_sync
-        .as_ref()
+        .force_sync()
         .filter(|s| s.sync_id == sync_id && s.state == SyncState::InFlight)
     else {
         return Ok(()); // finished already, or superseded

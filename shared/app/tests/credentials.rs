@@ -67,8 +67,8 @@ async fn a_refused_key_pauses_the_workflow_without_trigger_or_deadlines() {
     let app = TestApp::new();
     app.optimizely.answer(OptimizelyService::Odp, Ok(401));
     let w = submit_intake(&app).await;
-    assert_eq!(w.status, WorkflowStatus::CredentialsInvalid);
-    let pause = w.credentials_pause.clone().expect("pause recorded");
+    assert_eq!(w.status(), WorkflowStatus::CredentialsInvalid);
+    let pause = w.credentials_pause().expect("pause recorded");
     assert_eq!(
         pause.refused,
         vec![RefusedService {
@@ -92,7 +92,7 @@ async fn a_refused_key_pauses_the_workflow_without_trigger_or_deadlines() {
         .queue
         .enqueue(
             &Job::CheckDeadlines {
-                workflow_id: w.id.clone(),
+                workflow_id: w.id().to_owned(),
             },
             Duration::ZERO,
         )
@@ -100,7 +100,7 @@ async fn a_refused_key_pauses_the_workflow_without_trigger_or_deadlines() {
         .expect("enqueue");
     app.advance_running_jobs(Duration::from_secs(2 * 3600), MINUTE)
         .await;
-    let v = view(&app, &w.id).await;
+    let v = view(&app, w.id()).await;
     assert_eq!(v.status, WorkflowStatus::CredentialsInvalid);
     assert!(v.agents.iter().all(|a| a.status == AgentStatus::Pending));
     assert_eq!(opal_triggers(&app), 0);
@@ -110,7 +110,7 @@ async fn a_refused_key_pauses_the_workflow_without_trigger_or_deadlines() {
     assert!(!shown.contains(ODP_KEY) && !shown.contains(CMP_KEY));
 
     // Force Sync would run OPAL with the refused keys: refused until they are fresh.
-    let sync = serde_json::json!({"client_context": {"workflow_id": w.id}}).to_string();
+    let sync = serde_json::json!({"client_context": {"workflow_id": w.id()}}).to_string();
     assert!(matches!(
         osa_app::sync::force_sync(&app.services, sync.as_bytes()).await,
         Err(osa_app::sync::SyncError::CredentialsInvalid(_))
@@ -124,24 +124,24 @@ async fn refreshed_keys_resume_from_the_checkpoint_and_keep_results() {
     let app = TestApp::new();
     app.optimizely.answer(OptimizelyService::Odp, Ok(403));
     let w = submit_intake(&app).await;
-    assert_eq!(w.status, WorkflowStatus::CredentialsInvalid);
+    assert_eq!(w.status(), WorkflowStatus::CredentialsInvalid);
 
     // A stray result while paused is kept, and does not unpause the workflow.
-    complete(&app, &w.id, AgentId::ContentReview).await;
+    complete(&app, w.id(), AgentId::ContentReview).await;
     assert_eq!(
-        view(&app, &w.id).await.status,
+        view(&app, w.id()).await.status,
         WorkflowStatus::CredentialsInvalid
     );
     app.advance_running_jobs(Duration::from_secs(3600), MINUTE)
         .await;
 
     app.optimizely.answer(OptimizelyService::Odp, Ok(200));
-    let resumed = resume(&app.services, &w.id, &refreshed())
+    let resumed = resume(&app.services, w.id(), &refreshed())
         .await
         .expect("resumed");
     assert!(resumed.triggered);
-    assert_eq!(resumed.workflow.status, WorkflowStatus::Running);
-    let pause = resumed.workflow.credentials_pause.clone().expect("pause");
+    assert_eq!(resumed.workflow.status(), WorkflowStatus::Running);
+    let pause = resumed.workflow.credentials_pause().expect("pause");
     assert!(pause.resumed_at.is_some() && pause.refused.is_empty());
 
     app.run_due_jobs().await;
@@ -150,7 +150,7 @@ async fn refreshed_keys_resume_from_the_checkpoint_and_keep_results() {
     // Deadlines count from the resume, not from the creation an hour ago.
     app.advance_running_jobs(Duration::from_secs(50), Duration::from_secs(10))
         .await;
-    let v = view(&app, &w.id).await;
+    let v = view(&app, w.id()).await;
     assert!(
         v.agents.iter().all(|a| a.status != AgentStatus::TimedOut),
         "nothing timed out right after the resume"
@@ -161,15 +161,15 @@ async fn refreshed_keys_resume_from_the_checkpoint_and_keep_results() {
         .into_iter()
         .filter(|a| *a != AgentId::ContentReview)
     {
-        complete(&app, &w.id, agent).await;
+        complete(&app, w.id(), agent).await;
     }
-    let v = view(&app, &w.id).await;
+    let v = view(&app, w.id()).await;
     assert_eq!(v.status, WorkflowStatus::Completed);
     assert_eq!(v.results.len(), AgentId::ALL.len());
 
     // And once resumed, it is no longer paused.
     assert!(matches!(
-        resume(&app.services, &w.id, &refreshed()).await,
+        resume(&app.services, w.id(), &refreshed()).await,
         Err(CredentialsError::NotPaused(WorkflowStatus::Completed))
     ));
 }
@@ -182,14 +182,14 @@ async fn after_a_resume_the_deadlines_run_again() {
     app.advance_running_jobs(Duration::from_secs(3600), MINUTE)
         .await;
     app.optimizely.answer(OptimizelyService::Cmp, Ok(200));
-    resume(&app.services, &w.id, &refreshed())
+    resume(&app.services, w.id(), &refreshed())
         .await
         .expect("resumed");
     app.run_due_jobs().await;
     // Every agent's maximum is at most 360 s: silent agents time out.
     app.advance_running_jobs(Duration::from_secs(400), Duration::from_secs(10))
         .await;
-    let v = view(&app, &w.id).await;
+    let v = view(&app, w.id()).await;
     assert!(
         v.agents.iter().all(|a| a.status == AgentStatus::TimedOut),
         "{:?}",
@@ -204,7 +204,7 @@ async fn keys_still_refused_leave_it_paused() {
     app.optimizely.answer(OptimizelyService::Odp, Ok(401));
     let w = submit_intake(&app).await;
     let before = app.optimizely.requests().len();
-    match resume(&app.services, &w.id, &refreshed()).await {
+    match resume(&app.services, w.id(), &refreshed()).await {
         Err(CredentialsError::StillInvalid(refused)) => assert_eq!(
             refused,
             vec![RefusedService {
@@ -216,7 +216,7 @@ async fn keys_still_refused_leave_it_paused() {
     }
     assert_eq!(app.optimizely.requests().len(), before + 1);
     app.run_due_jobs().await;
-    let v = view(&app, &w.id).await;
+    let v = view(&app, w.id()).await;
     assert_eq!(v.status, WorkflowStatus::CredentialsInvalid);
     assert!(
         v.credentials_pause
@@ -232,8 +232,8 @@ async fn transient_failures_do_not_pause() {
         let app = TestApp::new();
         app.optimizely.answer(OptimizelyService::Odp, outcome);
         let w = submit_intake(&app).await;
-        assert_eq!(w.status, WorkflowStatus::Pending);
-        assert!(w.credentials_pause.is_none());
+        assert_eq!(w.status(), WorkflowStatus::Pending);
+        assert!(w.credentials_pause().is_none());
         // Retried (3 attempts for odp), then carried on.
         let odp = app
             .optimizely
@@ -244,7 +244,7 @@ async fn transient_failures_do_not_pause() {
         assert_eq!(odp, 3);
         app.run_due_jobs().await;
         assert_eq!(opal_triggers(&app), 1);
-        assert_eq!(view(&app, &w.id).await.status, WorkflowStatus::Running);
+        assert_eq!(view(&app, w.id()).await.status, WorkflowStatus::Running);
     }
 }
 
@@ -252,9 +252,9 @@ async fn transient_failures_do_not_pause() {
 async fn resume_refuses_bad_input_unknown_and_unpaused_workflows() {
     let app = TestApp::new();
     let w = submit_intake(&app).await; // keys accepted: not paused
-    assert_eq!(w.status, WorkflowStatus::Pending);
+    assert_eq!(w.status(), WorkflowStatus::Pending);
     assert!(matches!(
-        resume(&app.services, &w.id, &refreshed()).await,
+        resume(&app.services, w.id(), &refreshed()).await,
         Err(CredentialsError::NotPaused(WorkflowStatus::Pending))
     ));
     assert!(matches!(
@@ -271,7 +271,7 @@ async fn resume_refuses_bad_input_unknown_and_unpaused_workflows() {
     ] {
         assert!(
             matches!(
-                resume(&app.services, &w.id, bad.as_bytes()).await,
+                resume(&app.services, w.id(), bad.as_bytes()).await,
                 Err(CredentialsError::Invalid(_))
             ),
             "{bad}"
@@ -298,8 +298,8 @@ async fn a_hanging_optimizely_costs_an_intake_its_budget_and_no_more() {
     .expect("accepted");
     assert!(started.elapsed() >= budget, "it waited for the budget");
     // Unverified is not refused: the workflow starts and OPAL is triggered.
-    assert_eq!(submitted.workflow.status, WorkflowStatus::Pending);
-    assert!(submitted.workflow.credentials_pause.is_none());
+    assert_eq!(submitted.workflow.status(), WorkflowStatus::Pending);
+    assert!(submitted.workflow.credentials_pause().is_none());
     assert!(
         app.optimizely
             .requests()
@@ -308,7 +308,7 @@ async fn a_hanging_optimizely_costs_an_intake_its_budget_and_no_more() {
         "the hanging service was asked"
     );
     app.run_due_jobs().await;
-    let view = workflow(&app.services, &submitted.workflow.id)
+    let view = workflow(&app.services, submitted.workflow.id())
         .await
         .expect("read")
         .expect("exists");
@@ -321,7 +321,7 @@ async fn a_paused_workflow_pages_no_one_and_a_resumed_one_counts_from_its_resume
     let app = TestApp::new();
     app.optimizely.answer(OptimizelyService::Odp, Ok(401));
     let w = submit_intake(&app).await;
-    assert_eq!(w.status, WorkflowStatus::CredentialsInvalid);
+    assert_eq!(w.status(), WorkflowStatus::CredentialsInvalid);
     let timeouts = |notices: Vec<osa_domain::alerts::Notice>| {
         notices
             .into_iter()
@@ -341,7 +341,7 @@ async fn a_paused_workflow_pages_no_one_and_a_resumed_one_counts_from_its_resume
     );
     // Resumed: its run counts from now, not from its creation 40 minutes ago.
     app.optimizely.answer(OptimizelyService::Odp, Ok(200));
-    resume(&app.services, &w.id, &refreshed())
+    resume(&app.services, w.id(), &refreshed())
         .await
         .expect("resumed");
     app.run_due_jobs().await;
@@ -371,23 +371,23 @@ async fn a_key_refused_mid_run_pauses_and_a_resume_reruns_what_is_missing() {
     let app = TestApp::new();
     let w = submit_intake(&app).await;
     app.run_due_jobs().await;
-    let running = view(&app, &w.id).await;
+    let running = view(&app, w.id()).await;
     assert_eq!(running.status, WorkflowStatus::Running);
     for agent in [AgentId::ContentReview, AgentId::GeoAudit] {
-        complete(&app, &w.id, agent).await;
+        complete(&app, w.id(), agent).await;
     }
     // The blueprinter's call to Optimizely Experimentation was refused.
     let blueprinter = AgentId::ExperimentBlueprinter;
     report_event(
         &app,
-        &w.id,
+        w.id(),
         blueprinter,
         json!({"execution_status": "failed", "execution_id": "exec-bp-0",
                "metadata": {"error": "Experimentation API answered 401",
                             "optimizely_refused": {"service": "experimentation", "status": 401}}}),
     )
     .await;
-    let paused = view(&app, &w.id).await;
+    let paused = view(&app, w.id()).await;
     assert_eq!(paused.status, WorkflowStatus::CredentialsInvalid);
     let pause = paused.credentials_pause.clone().expect("the pause");
     assert_eq!(
@@ -399,7 +399,7 @@ async fn a_key_refused_mid_run_pauses_and_a_resume_reruns_what_is_missing() {
     );
     // No deadline runs while paused.
     app.advance_running_jobs(20 * MINUTE, MINUTE).await;
-    let still = view(&app, &w.id).await;
+    let still = view(&app, w.id()).await;
     assert_eq!(still.status, WorkflowStatus::CredentialsInvalid);
     assert!(
         still
@@ -412,12 +412,12 @@ async fn a_key_refused_mid_run_pauses_and_a_resume_reruns_what_is_missing() {
 
     // Refreshed keys: OPAL is asked to run again exactly the agents without a result.
     let before = opal_triggers(&app);
-    let resumed = resume(&app.services, &w.id, &refreshed())
+    let resumed = resume(&app.services, w.id(), &refreshed())
         .await
         .expect("resumed");
     assert!(resumed.triggered);
-    assert_eq!(resumed.workflow.status, WorkflowStatus::Running);
-    assert_eq!(resumed.workflow.run, 1);
+    assert_eq!(resumed.workflow.status(), WorkflowStatus::Running);
+    assert_eq!(resumed.workflow.run(), 1);
     app.run_due_jobs().await;
     let sent = app.http.sent();
     let rerun = sent
@@ -435,7 +435,7 @@ async fn a_key_refused_mid_run_pauses_and_a_resume_reruns_what_is_missing() {
     assert_eq!(agents.len(), 7, "{agents:?}");
     assert!(agents.contains(&blueprinter.as_str()));
     assert!(!agents.contains(&AgentId::ContentReview.as_str()));
-    let state = view(&app, &w.id).await;
+    let state = view(&app, w.id()).await;
     let agent = |id: AgentId| {
         state
             .agents
@@ -463,14 +463,14 @@ async fn a_key_refused_mid_run_pauses_and_a_resume_reruns_what_is_missing() {
         }
         report_event(
             &app,
-            &w.id,
+            w.id(),
             agent,
             json!({"execution_status": "completed", "execution_id": format!("exec-{}-1", agent.as_str()),
                    "agent_data": sample_agent_data()}),
         )
         .await;
     }
-    assert_eq!(view(&app, &w.id).await.status, WorkflowStatus::Completed);
+    assert_eq!(view(&app, w.id()).await.status, WorkflowStatus::Completed);
 }
 
 #[test]

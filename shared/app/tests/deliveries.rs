@@ -13,7 +13,7 @@ use osa_app::status::workflow;
 use osa_domain::AgentId;
 use osa_domain::delivery::{Delivery, DeliveryStatus, MAX_ATTEMPTS};
 use osa_domain::metrics::Family;
-use osa_domain::workflow::{AgentStatus, WorkflowStatus};
+use osa_domain::workflow::{AgentStatus, Workflow, WorkflowStatus};
 use osa_testkit::TestApp;
 use osa_testkit::contract::sample_agent_data;
 use serde_json::json;
@@ -34,8 +34,9 @@ async fn trigger_of(app: &TestApp, workflow_id: &str) -> Delivery {
         .expect("store")
         .expect("workflow");
     let id = wf
-        .trigger
+        .trigger()
         .delivery_id
+        .clone()
         .expect("the workflow names its trigger");
     app.services
         .deliveries
@@ -136,10 +137,10 @@ async fn a_target_failing_three_times_is_delivered_on_the_fourth_attempt_on_sche
     }
 
     let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-    assert_eq!(wf.status, WorkflowStatus::Running);
-    assert_eq!(wf.trigger.accepted_at, Some(d.attempts[3].at));
-    assert_eq!(wf.trigger.attempts, 4);
-    assert_eq!(wf.trigger.last_error, None);
+    assert_eq!(wf.status(), WorkflowStatus::Running);
+    assert_eq!(wf.trigger().accepted_at, Some(d.attempts[3].at));
+    assert_eq!(wf.trigger().attempts, 4);
+    assert_eq!(wf.trigger().last_error, None);
     // Stored and listed forms never hold the key.
     let stored = serde_json::to_string(&d).unwrap();
     assert!(!stored.contains("opal-test-key"));
@@ -242,12 +243,12 @@ async fn a_redrive_delivers_and_the_workflow_gets_back_on_track() {
     );
 
     let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-    assert_eq!(wf.status, WorkflowStatus::Running);
-    assert_eq!(wf.finished_at, None);
-    assert_eq!(wf.trigger.dead_lettered_delivery_id, None);
-    assert_eq!(wf.trigger.last_error, None);
-    assert_eq!(wf.trigger.restarted_at, Some(app.clock.now()));
-    assert_eq!(wf.trigger.attempts, 6);
+    assert_eq!(wf.status(), WorkflowStatus::Running);
+    assert_eq!(wf.finished_at(), None);
+    assert_eq!(wf.trigger().dead_lettered_delivery_id, None);
+    assert_eq!(wf.trigger().last_error, None);
+    assert_eq!(wf.trigger().restarted_at, Some(app.clock.now()));
+    assert_eq!(wf.trigger().attempts, 6);
 
     // Eight agents report; one stays silent. The deadline chain runs again: the
     // silent agent times out and the workflow ends partial instead of hanging.
@@ -259,7 +260,7 @@ async fn a_redrive_delivers_and_the_workflow_gets_back_on_track() {
     }
     let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert_eq!(
-        wf.status,
+        wf.status(),
         WorkflowStatus::Running,
         "not timed out on arrival"
     );
@@ -301,7 +302,7 @@ async fn a_redelivered_queue_message_records_nothing_twice() {
     let d = trigger_of(&app, &id).await;
     assert_eq!(d.attempts.len(), 1, "recorded once");
     let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-    assert_eq!(wf.trigger.attempts, 1);
+    assert_eq!(wf.trigger().attempts, 1);
 
     // Exactly one next attempt was queued: the rest of the run sends one POST per
     // attempt, no more.
@@ -333,7 +334,7 @@ async fn redrive_all_moves_every_dead_letter_back() {
     app.run_due_jobs().await;
     for id in [first, second] {
         let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-        assert_eq!(wf.status, WorkflowStatus::Running, "{id}");
+        assert_eq!(wf.status(), WorkflowStatus::Running, "{id}");
     }
     assert!(dead_letters(&app.services, 10).await.unwrap().is_empty());
 }
@@ -343,11 +344,17 @@ async fn redrive_all_moves_every_dead_letter_back() {
 async fn a_legacy_trigger_job_becomes_a_delivery() {
     let app = TestApp::new();
     let id = new_workflow(&app).await;
-    // Forget the delivery the intake made, as for a workflow from an older build.
+    // Forget the delivery the intake made: store the workflow as an older build
+    // wrote it.
+    let stored = app.services.store.get_workflow(&id).await.unwrap().unwrap();
+    let mut doc = serde_json::to_value(&stored).unwrap();
+    doc["trigger"]["delivery_id"].take();
+    let older: Workflow = serde_json::from_value(doc).unwrap();
+    assert_eq!(older.trigger().delivery_id, None);
     app.services
         .store
         .update_workflow(&id, &|w| {
-            w.trigger.delivery_id = None;
+            *w = older.clone();
             true
         })
         .await
@@ -360,7 +367,7 @@ async fn a_legacy_trigger_job_becomes_a_delivery() {
     let d = trigger_of(&app, &id).await;
     assert!(matches!(d.status, DeliveryStatus::Delivered { .. }));
     let wf = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-    assert_eq!(wf.status, WorkflowStatus::Running);
+    assert_eq!(wf.status(), WorkflowStatus::Running);
     // Again: nothing more.
     jobs::run(&app.services, &legacy).await.expect("ran");
     assert_eq!(app.http.sent().len(), 1);

@@ -36,7 +36,7 @@ async fn submit_with(app: &TestApp, notify_url: &str) -> Result<String, IntakeEr
     intake["notify_url"] = Value::from(notify_url);
     let submitted = submit(&app.services, intake.to_string().as_bytes(), "corr-n").await?;
     app.run_due_jobs().await; // the OPAL trigger
-    Ok(submitted.workflow.id)
+    Ok(submitted.workflow.id().to_owned())
 }
 
 async fn finish(app: &TestApp, id: &str) {
@@ -44,7 +44,7 @@ async fn finish(app: &TestApp, id: &str) {
         app.send_agent_event(id, agent, "completed").await;
     }
     let w = app.services.store.get_workflow(id).await.unwrap().unwrap();
-    assert_eq!(w.status, WorkflowStatus::Completed);
+    assert_eq!(w.status(), WorkflowStatus::Completed);
 }
 
 fn notifications(app: &TestApp) -> Vec<osa_app::ports::OutboundRequest> {

@@ -92,7 +92,8 @@ async fn what_a_webhook_and_a_workflow_cost_on_aws() {
         .await
         .expect("intake")
         .workflow
-        .id;
+        .id()
+        .to_owned();
     let intake_calls = taken(&counters);
     print("intake", &intake_calls);
 
@@ -116,7 +117,7 @@ async fn what_a_webhook_and_a_workflow_cost_on_aws() {
     }
     print("18 webhooks (each agent starts, then completes)", &workflow);
     let stored = app.services.store.get_workflow(&id).await.unwrap().unwrap();
-    assert_eq!(stored.status, WorkflowStatus::Completed);
+    assert_eq!(stored.status(), WorkflowStatus::Completed);
 
     // Per accepted webhook: the store's read and its transaction, which also
     // counts the webhook (and an agent's end: its execution, duration and any

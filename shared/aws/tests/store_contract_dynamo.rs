@@ -264,7 +264,7 @@ async fn one_workflow_costs_a_known_number_of_calls() {
         assert!(matches!(outcome, EventOutcome::Accepted { .. }));
     }
     let (w, a, _) = status_read().await;
-    assert_eq!(w.status, WorkflowStatus::Running);
+    assert_eq!(w.status(), WorkflowStatus::Running);
     assert!(a.iter().all(|a| a.status == AgentStatus::Running));
     for agent in AgentId::ALL {
         clock.advance(std::time::Duration::from_secs(1));
@@ -274,7 +274,7 @@ async fn one_workflow_costs_a_known_number_of_calls() {
             .expect("record");
     }
     let (w, _, r) = status_read().await;
-    assert_eq!(w.status, WorkflowStatus::Completed);
+    assert_eq!(w.status(), WorkflowStatus::Completed);
     assert_eq!(r.len(), 9);
 
     let calls = counter.snapshot();
@@ -358,21 +358,25 @@ async fn running_index_is_sparse_and_every_item_expires() {
     clock.advance(std::time::Duration::from_secs(1));
     let (open, agents) = new_workflow(&unique_name("open"), clock.now());
     store.create_workflow(&open, &agents).await.expect("create");
-    let ids = |ws: Vec<Workflow>| ws.into_iter().map(|w| w.id).collect::<Vec<_>>();
+    let ids = |ws: Vec<Workflow>| {
+        ws.into_iter()
+            .map(|w| w.id().to_owned())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         ids(store.running_workflows(10).await.expect("running")),
-        vec![done.id.clone(), open.id.clone()],
+        vec![done.id().to_owned(), open.id().to_owned()],
         "oldest first"
     );
     for agent in AgentId::ALL {
         store
-            .record_event(&event(&done.id, agent, "completed"), &attempt(clock.now()))
+            .record_event(&event(done.id(), agent, "completed"), &attempt(clock.now()))
             .await
             .expect("record");
     }
     assert_eq!(
         ids(store.running_workflows(10).await.expect("running")),
-        vec![open.id.clone()],
+        vec![open.id().to_owned()],
         "a finished workflow leaves the index"
     );
     store
@@ -382,11 +386,11 @@ async fn running_index_is_sparse_and_every_item_expires() {
 
     // Every item the store wrote carries its expiry: 90 days for the workflow's
     // items, 400 for audit entries (and markers).
-    let created = done.created_at.unix_timestamp();
+    let created = done.created_at().unix_timestamp();
     for (pk, days, base) in [
-        (format!("WF#{}", done.id), 90, created),
+        (format!("WF#{}", done.id()), 90, created),
         (
-            format!("AUDIT#{}", done.id),
+            format!("AUDIT#{}", done.id()),
             400,
             clock.now().unix_timestamp(),
         ),

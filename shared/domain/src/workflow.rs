@@ -12,57 +12,59 @@ pub use transitions::{ForceSyncRequest, Transition};
 
 #[cfg(test)]
 mod proptests;
+mod read;
 mod transitions;
 
-/// The workflow item. Agent states and results are separate items.
+/// The workflow item. Agent states and results are separate items. Only the
+/// domain writes its fields (its transitions); others read them (`read`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Workflow {
-    pub id: String,
-    pub correlation_id: String,
-    pub status: WorkflowStatus,
-    pub progress_percent: u8,
+    pub(crate) id: String,
+    pub(crate) correlation_id: String,
+    pub(crate) status: WorkflowStatus,
+    pub(crate) progress_percent: u8,
     #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub(crate) created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
-    pub finished_at: Option<OffsetDateTime>,
-    pub business_context: BusinessContext,
-    pub optimizely: OptimizelyProject,
-    pub analysis_preferences: AnalysisPreferences,
+    pub(crate) finished_at: Option<OffsetDateTime>,
+    pub(crate) business_context: BusinessContext,
+    pub(crate) optimizely: OptimizelyProject,
+    pub(crate) analysis_preferences: AnalysisPreferences,
     /// Where the signed result-ready notification goes (`domain::notification`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify_url: Option<String>,
+    pub(crate) notify_url: Option<String>,
     /// Hash of the intake that created it, for idempotent resubmission.
-    pub fingerprint: String,
-    pub estimated_completion_minutes: u32,
-    pub trigger: TriggerState,
+    pub(crate) fingerprint: String,
+    pub(crate) estimated_completion_minutes: u32,
+    pub(crate) trigger: TriggerState,
     /// Agents triggered again, once each, after they timed out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub retriggered_agents: Vec<AgentId>,
+    pub(crate) retriggered_agents: Vec<AgentId>,
     /// The latest Force Sync of this workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_sync: Option<ForceSync>,
+    pub(crate) force_sync: Option<ForceSync>,
     /// The current run: 0 for the first; each Force Sync OPAL accepts starts
     /// the next (`Workflow::start_run`).
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub run: u32,
+    pub(crate) run: u32,
     /// The Force Sync that started the current run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_sync_id: Option<String>,
+    pub(crate) run_sync_id: Option<String>,
     /// The ids of the Force Syncs before the current one (their deliveries).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub past_sync_ids: Vec<String>,
+    pub(crate) past_sync_ids: Vec<String>,
     /// The latest credentials pause: which services refused the
     /// keys, when, and when refreshed keys resumed it. Never holds a key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_pause: Option<CredentialsPause>,
+    pub(crate) credentials_pause: Option<CredentialsPause>,
     /// Every change so far, oldest first: what the live stream replays.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub history: Vec<Change>,
+    pub(crate) history: Vec<Change>,
     /// Bumped on every write; adapters use it for optimistic concurrency.
     #[serde(default)]
-    pub version: u64,
+    pub(crate) version: u64,
 }
 
 /// An on-demand re-trigger of the OPAL workflow (`POST /api/opal/sync`).
@@ -328,7 +330,7 @@ impl AgentState {
 /// The history: what the live stream replays.
 impl Workflow {
     /// Notes an agent's change. Call before saving the workflow.
-    pub fn note_agent(&mut self, change: AgentChange<'_>) {
+    pub(crate) fn note_agent(&mut self, change: AgentChange<'_>) {
         self.history.push(Change::Agent {
             agent: change.agent,
             status: change.status,
@@ -341,7 +343,7 @@ impl Workflow {
 
     /// Notes the workflow's move from `before` to its current status, if it
     /// moved, and that its report is final when the move ended it.
-    pub fn note_status(&mut self, before: WorkflowStatus, at: OffsetDateTime) {
+    pub(crate) fn note_status(&mut self, before: WorkflowStatus, at: OffsetDateTime) {
         if self.status == before {
             return;
         }
@@ -590,26 +592,6 @@ impl Workflow {
             .map(|a| AgentState::new(a, now, deadline_scale))
             .collect();
         (workflow, agents)
-    }
-
-    /// Recomputes status and progress from the agents. Returns whether status changed.
-    pub fn refresh(&mut self, agents: &[AgentState], now: OffsetDateTime) -> bool {
-        let progress = Progress::of(agents);
-        let next = progress.workflow_status(self.status);
-        self.progress_percent = if next.is_terminal() {
-            100
-        } else {
-            progress.percent()
-        };
-        self.updated_at = now;
-        if next == self.status {
-            return false;
-        }
-        if next.is_terminal() {
-            self.finished_at = Some(now);
-        }
-        self.status = next;
-        true
     }
 }
 

@@ -156,21 +156,24 @@ pub struct CredentialsRefused {
 impl IntakeAccepted {
     pub fn new(services: &Services, submitted: Submitted) -> Self {
         let w = submitted.workflow;
-        let credentials = (w.status == WorkflowStatus::CredentialsInvalid).then(|| {
+        let credentials = (w.status() == WorkflowStatus::CredentialsInvalid).then(|| {
             CredentialsRefused {
                 valid: Flag,
-                refused: w.credentials_pause.map(|p| p.refused).unwrap_or_default(),
+                refused: w
+                    .credentials_pause()
+                    .map(|p| p.refused.clone())
+                    .unwrap_or_default(),
                 message: "Optimizely refused these credentials; the workflow is paused until refreshed ones are posted to resume_url",
-                resume_url: services.credentials_url(&w.id),
+                resume_url: services.credentials_url(w.id()),
             }
         });
         IntakeAccepted {
             webhook_url: services.webhook_url(),
-            status_check_url: services.status_url(&w.id),
-            workflow_id: w.id,
-            correlation_id: w.correlation_id,
-            estimated_completion_minutes: w.estimated_completion_minutes,
-            status: w.status,
+            status_check_url: services.status_url(w.id()),
+            workflow_id: w.id().to_owned(),
+            correlation_id: w.correlation_id().to_owned(),
+            estimated_completion_minutes: w.estimated_completion_minutes(),
+            status: w.status(),
             created: submitted.created,
             credentials,
         }
@@ -193,9 +196,9 @@ impl CredentialsResumed {
     pub fn new(services: &Services, resumed: Resumed) -> Self {
         let w = resumed.workflow;
         CredentialsResumed {
-            status_check_url: services.status_url(&w.id),
-            workflow_id: w.id,
-            status: w.status,
+            status_check_url: services.status_url(w.id()),
+            workflow_id: w.id().to_owned(),
+            status: w.status(),
             resumed: Flag,
             triggered: resumed.triggered,
         }

@@ -714,8 +714,8 @@ mod tests {
                 let s = store.clone();
                 tokio::spawn(async move {
                     s.update_workflow_cas("wf-cas", &|w| {
-                        w.trigger.attempts += 1;
-                        true
+                        let attempts = w.trigger().attempts + 1;
+                        w.note_trigger_retry(attempts, "503", OffsetDateTime::UNIX_EPOCH)
                     })
                     .await
                 })
@@ -725,8 +725,8 @@ mod tests {
             assert!(t.await.unwrap().unwrap().is_some());
         }
         let stored = store.get_workflow("wf-cas").await.unwrap().unwrap();
-        assert_eq!(stored.trigger.attempts, 32);
-        assert_eq!(stored.version, 32);
+        assert_eq!(stored.trigger().attempts, 32);
+        assert_eq!(stored.version(), 32);
         assert_eq!(
             store.update_workflow_cas("nope", &|_| true).await.unwrap(),
             None

@@ -25,7 +25,7 @@ fn load_workflow(conn: &Connection, id: &str) -> Result<Option<Workflow>, StoreE
 }
 
 fn save_workflow(conn: &Connection, id: &str, wf: &Workflow) -> Result<(), StoreError> {
-    save_workflow_doc(conn, id, wf.status.as_str(), &encode(wf)?)
+    save_workflow_doc(conn, id, wf.status().as_str(), &encode(wf)?)
 }
 
 fn save_workflow_doc(
@@ -175,7 +175,7 @@ fn decide_and_write(
         ])
         .or_unavailable()?;
     }
-    workflow.version = workflow.version.saturating_add(1);
+    workflow.bump_version();
     save_workflow(conn, &event.workflow_id, &workflow)?;
     for marker in &recording.markers {
         raise_marker(conn, *marker, to_ms(attempt.received_at))?;
@@ -211,15 +211,15 @@ impl SqliteStore {
             if !change(&mut next) {
                 return Ok(Some(current));
             }
-            let expected = current.version;
-            next.version = expected.saturating_add(1);
-            let status = next.status.as_str();
+            let expected = current.version();
+            next.bump_version();
+            let status = next.status().as_str();
             let doc = encode(&next)?;
             let key = id.to_owned();
             let outcome = self
                 .write(move |conn| match load_workflow(conn, &key)? {
                     None => Ok(WorkflowWrite::Missing),
-                    Some(stored) if stored.version != expected => {
+                    Some(stored) if stored.version() != expected => {
                         Ok(WorkflowWrite::Stale(Box::new(stored)))
                     }
                     Some(_) => {
@@ -258,9 +258,9 @@ impl WorkflowStore for SqliteStore {
         workflow: &Workflow,
         agents: &[AgentState],
     ) -> Result<CreateOutcome, StoreError> {
-        let id = workflow.id.clone();
-        let created_at_ms = to_ms(workflow.created_at);
-        let status = workflow.status.as_str();
+        let id = workflow.id().to_owned();
+        let created_at_ms = to_ms(workflow.created_at());
+        let status = workflow.status().as_str();
         let doc = encode(workflow)?;
         let agent_docs = agents
             .iter()
@@ -392,7 +392,7 @@ impl WorkflowStore for SqliteStore {
                 if !workflow.start_run(&mut agents, why, now, deadline_scale) {
                     return Ok(None);
                 }
-                workflow.version = workflow.version.saturating_add(1);
+                workflow.bump_version();
                 save_workflow(conn, &id, &workflow)?;
                 for agent in &agents {
                     save_agent(conn, &id, agent)?;

@@ -116,7 +116,7 @@ async fn data_survives_a_restart() {
         .await
         .expect("get")
         .expect("kept");
-    assert_eq!(stored.version, workflow.version + 1);
+    assert_eq!(stored.version(), workflow.version() + 1);
     let geo = store.get_agents("wf-restart").await.expect("agents");
     assert_eq!(geo.len(), 9);
     assert!(

@@ -239,7 +239,7 @@ impl TestApp {
 
     /// Submits the sample intake; answers the new workflow's id.
     pub async fn start_workflow(&self) -> String {
-        self.start_workflow_with(|_| {}).await.id
+        self.start_workflow_with(|_| {}).await.id().to_owned()
     }
 
     /// Sends one agent's webhook, signed, as OPAL would: `status` is its

@@ -43,7 +43,7 @@ fn opal_delivery(
 ) -> Result<Delivery, DeliveryError> {
     let mut delivery = Delivery::opal_trigger(
         services.config.opal.trigger_url.clone(),
-        workflow.id.clone(),
+        workflow.id().to_owned(),
         payload,
         Some(DeliveryAuth::Bearer {
             secret: OPAL_API_KEY.to_owned(),
@@ -55,7 +55,7 @@ fn opal_delivery(
     // A correlation id that is no valid header value is simply not sent.
     let delivery = delivery
         .clone()
-        .with_header("X-Correlation-ID", workflow.correlation_id.clone())
+        .with_header("X-Correlation-ID", workflow.correlation_id().to_owned())
         .unwrap_or(delivery);
     Ok(match id {
         Some(id) => delivery.with_id(id),
@@ -71,7 +71,7 @@ pub async fn trigger_opal_job(services: &Services, workflow_id: &str) -> Result<
         tracing::warn!(workflow_id, "trigger for an unknown workflow dropped");
         return Ok(());
     };
-    if workflow.trigger.accepted_at.is_some() || workflow.status != WorkflowStatus::Pending {
+    if workflow.trigger().accepted_at.is_some() || workflow.status() != WorkflowStatus::Pending {
         return Ok(()); // already triggered: a redelivered or repeated job
     }
     let Some((workflow, id)) = claim_trigger_id(services, &workflow).await? else {
@@ -105,7 +105,7 @@ pub async fn claim_trigger_id(
     workflow: &Workflow,
 ) -> Result<Option<(Workflow, Uuid)>, StoreError> {
     let parse = |w: &Workflow| {
-        w.trigger
+        w.trigger()
             .delivery_id
             .as_deref()
             .and_then(|id| Uuid::parse_str(id).ok())
@@ -115,14 +115,14 @@ pub async fn claim_trigger_id(
     }
     let fresh = Uuid::new_v4();
     let claim = |w: &mut Workflow| w.claim_trigger_delivery(fresh).then_some(());
-    let Some(updated) = services.store.update(&workflow.id, claim).await? else {
+    let Some(updated) = services.store.update(workflow.id(), claim).await? else {
         return Ok(None);
     };
     match parse(&updated.stored) {
         Some(id) => Ok(Some((updated.stored, id))),
         None => Err(StoreError::Corrupt(format!(
             "workflow {}: its trigger delivery id is not a UUID",
-            workflow.id
+            workflow.id()
         ))),
     }
 }
@@ -226,7 +226,7 @@ pub fn resume_trigger(
     let mut payload = trigger_payload(services, workflow);
     payload["input_data"]["agents"] = json!(agents.iter().map(|a| a.as_str()).collect::<Vec<_>>());
     payload["metadata"]["resume"] = json!(true);
-    let id = resume_id(&workflow.id, paused_at);
+    let id = resume_id(workflow.id(), paused_at);
     opal_delivery(
         services,
         workflow,
@@ -298,7 +298,7 @@ pub(super) async fn sync_force_sync(
             tracing::info!(
                 workflow_id,
                 sync_id,
-                run = workflow.run,
+                run = workflow.run(),
                 "a new run started"
             );
         }
@@ -330,17 +330,17 @@ pub fn trigger_payload(services: &Services, w: &Workflow) -> serde_json::Value {
     json!({
         "workflow_name": "strategy_workflow",
         "input_data": {
-            "workflow_id": w.id,
-            "business_context": w.business_context,
+            "workflow_id": w.id(),
+            "business_context": w.business_context(),
             "optimizely": {
-                "project_id": w.optimizely.project_id,
-                "workspace_id": w.optimizely.workspace_id,
+                "project_id": w.optimizely().project_id,
+                "workspace_id": w.optimizely().workspace_id,
             },
-            "analysis_preferences": w.analysis_preferences,
+            "analysis_preferences": w.analysis_preferences(),
             "callback_url": services.webhook_url(),
         },
         "metadata": {
-            "correlation_id": w.correlation_id,
+            "correlation_id": w.correlation_id(),
             "span_id": format!("{:016x}", rand::random::<u64>()),
         }
     })

@@ -140,35 +140,35 @@ impl DynamoStore {
     }
 
     fn workflow_item(&self, wf: &Workflow) -> Result<Item, StoreError> {
-        let order = string(format!("{:015}#{}", to_ms(wf.created_at).max(0), wf.id));
-        let mut item = key(wf_pk(&wf.id), META.into());
+        let order = string(format!("{:015}#{}", to_ms(wf.created_at()).max(0), wf.id()));
+        let mut item = key(wf_pk(wf.id()), META.into());
         item.insert(DOC.into(), string(encode(wf)?));
-        item.insert(VERSION.into(), number(wf.version));
-        item.insert("status".into(), string(wf.status.as_str()));
+        item.insert(VERSION.into(), number(wf.version()));
+        item.insert("status".into(), string(wf.status().as_str()));
         item.insert(
             RECENT_PK.into(),
-            string(format!("RECENT#{}", day(wf.created_at))),
+            string(format!("RECENT#{}", day(wf.created_at()))),
         );
         item.insert(RECENT_SK.into(), order.clone());
-        if !wf.status.is_terminal() {
+        if !wf.status().is_terminal() {
             item.insert(RUNNING_PK.into(), string(RUNNING));
             item.insert(RUNNING_SK.into(), order);
         }
         item.insert(
             EXPIRES_AT.into(),
-            self.expiry(wf.created_at, self.settings.workflow_retention),
+            self.expiry(wf.created_at(), self.settings.workflow_retention),
         );
         Ok(item)
     }
 
     fn agent_item(&self, wf: &Workflow, agent: &AgentState) -> Result<Item, StoreError> {
-        let mut item = key(wf_pk(&wf.id), agent_sk(agent.agent));
+        let mut item = key(wf_pk(wf.id()), agent_sk(agent.agent));
         item.insert(DOC.into(), string(encode(agent)?));
         // Every applied event counts: the count is the agent's version.
         item.insert(VERSION.into(), number(agent.events));
         item.insert(
             EXPIRES_AT.into(),
-            self.expiry(wf.created_at, self.settings.workflow_retention),
+            self.expiry(wf.created_at(), self.settings.workflow_retention),
         );
         Ok(item)
     }
@@ -200,7 +200,7 @@ impl DynamoStore {
             return Err(StoreError::Unavailable(format!(
                 "the {} result of workflow {} is {} bytes deflated; the store keeps at most {}",
                 result.agent,
-                wf.id,
+                wf.id(),
                 deflated.len(),
                 RESULT_PART_BYTES * MAX_RESULT_PARTS
             )));
@@ -210,13 +210,13 @@ impl DynamoStore {
             .into_iter()
             .enumerate()
             .map(|(i, part)| {
-                let mut item = key(wf_pk(&wf.id), result_sk(result.agent, i));
+                let mut item = key(wf_pk(wf.id()), result_sk(result.agent, i));
                 item.insert("data".into(), AttributeValue::B(Blob::new(part)));
                 item.insert("part".into(), number(i));
                 item.insert("parts".into(), number(count));
                 item.insert(
                     EXPIRES_AT.into(),
-                    self.expiry(wf.created_at, self.settings.workflow_retention),
+                    self.expiry(wf.created_at(), self.settings.workflow_retention),
                 );
                 Ok(item)
             })

@@ -80,7 +80,7 @@ impl DynamoStore {
         } else {
             None
         };
-        workflow.version = workflow.version.saturating_add(1);
+        workflow.bump_version();
 
         // The de-duplication item comes first: its cancellation reason is index 0.
         let mut seen = event_key;
@@ -88,7 +88,7 @@ impl DynamoStore {
         seen.insert("received_ms".into(), number(now_ms));
         seen.insert(
             EXPIRES_AT.into(),
-            self.expiry(workflow.created_at, self.settings.workflow_retention),
+            self.expiry(workflow.created_at(), self.settings.workflow_retention),
         );
         let mut writes = vec![
             self.put(seen, Condition::New)?,
@@ -109,7 +109,7 @@ impl DynamoStore {
             // does not have must not outlive it.
             if result.run > 0 {
                 stale_parts = (parts.len()..MAX_RESULT_PARTS)
-                    .map(|i| self.delete(key(wf_pk(&workflow.id), result_sk(result.agent, i))))
+                    .map(|i| self.delete(key(wf_pk(workflow.id()), result_sk(result.agent, i))))
                     .collect::<Result<Vec<_>, _>>()?;
             }
             for part in parts {

@@ -23,7 +23,7 @@ impl WorkflowStore for DynamoStore {
                 return Ok(CreateOutcome::Created);
             };
             if codes.first().map(String::as_str) == Some(CONDITION_FAILED) {
-                if let Some(existing) = self.get_workflow(&workflow.id).await? {
+                if let Some(existing) = self.get_workflow(workflow.id()).await? {
                     return Ok(CreateOutcome::Existing(Box::new(existing)));
                 }
             } else {
@@ -32,7 +32,8 @@ impl WorkflowStore for DynamoStore {
         }
         Err(StoreError::Unavailable(format!(
             "creating workflow {} kept conflicting; gave up after {} attempts",
-            workflow.id, self.settings.max_attempts
+            workflow.id(),
+            self.settings.max_attempts
         )))
     }
 
@@ -164,7 +165,7 @@ impl WorkflowStore for DynamoStore {
             if !change(&mut next) {
                 return Ok(Some(current));
             }
-            next.version = current.version.saturating_add(1);
+            next.bump_version();
             if self
                 .put_if_version(self.workflow_item(&next)?, stored_version)
                 .await?
@@ -210,7 +211,7 @@ impl WorkflowStore for DynamoStore {
             if !workflow.start_run(&mut agents, why, now, deadline_scale) {
                 return Ok(None);
             }
-            workflow.version = workflow.version.saturating_add(1);
+            workflow.bump_version();
             // Conditioned on the workflow's version: every recorded event
             // changes it too, so no agent write is lost in between.
             let transact =

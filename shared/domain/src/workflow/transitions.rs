@@ -294,6 +294,27 @@ impl Workflow {
         true
     }
 
+    /// Recomputes status and progress from the agents (the aggregate rule,
+    /// `Progress::workflow_status`). Returns whether status changed.
+    pub(crate) fn refresh(&mut self, agents: &[AgentState], now: OffsetDateTime) -> bool {
+        let progress = Progress::of(agents);
+        let next = progress.workflow_status(self.status);
+        self.progress_percent = if next.is_terminal() {
+            100
+        } else {
+            progress.percent()
+        };
+        self.updated_at = now;
+        if next == self.status {
+            return false;
+        }
+        if next.is_terminal() {
+            self.finished_at = Some(now);
+        }
+        self.status = next;
+        true
+    }
+
     /// For the stores' optimistic concurrency: every write of a workflow
     /// bumps its version, and a write is conditioned on the version it read.
     pub fn bump_version(&mut self) {

@@ -28,8 +28,8 @@ pub async fn racing_writers_count_each_event_once(
     for _ in 0..2 {
         let wf = created(store, clock).await;
         for agent in AgentId::ALL {
-            distinct.push(started(&wf.id, agent));
-            distinct.push(completed(&wf.id, agent));
+            distinct.push(started(wf.id(), agent));
+            distinct.push(completed(wf.id(), agent));
         }
     }
     let attempts: Arc<Vec<AgentEvent>> =
@@ -92,7 +92,7 @@ pub async fn racing_writers_count_each_event_once(
     // Counting nothing counts nothing.
     let wf = created(store, clock).await;
     let before = metrics.snapshot().await.expect("snapshot");
-    record(store, clock, &completed(&wf.id, AgentId::ALL[0])).await;
+    record(store, clock, &completed(wf.id(), AgentId::ALL[0])).await;
     let after = metrics.snapshot().await.expect("snapshot");
     assert_eq!(before, after);
 }

@@ -26,19 +26,22 @@ pub async fn create_once_then_existing(store: &Store, clock: &ManualClock) {
     let (workflow, agents) = new_workflow(&unique_id(), clock.now());
     let outcome = store.create_workflow(&workflow, &agents).await.unwrap();
     assert_eq!(outcome, CreateOutcome::Created);
-    assert_eq!(workflow_of(store, &workflow.id).await, workflow);
-    assert_eq!(store.get_agents(&workflow.id).await.unwrap(), agents);
+    assert_eq!(workflow_of(store, workflow.id()).await, workflow);
+    assert_eq!(store.get_agents(workflow.id()).await.unwrap(), agents);
 
     // A second create under the same id returns what is stored and changes nothing.
     let mut other = workflow.clone();
-    other.correlation_id = "someone-else".into();
-    other.status = WorkflowStatus::Running;
+    let accepted = other.accept_trigger("someone-else", 1, &agents, clock.now());
+    assert_eq!(
+        accepted.map(|_| other.status()),
+        Some(WorkflowStatus::Running)
+    );
     let mut other_agents = agents.clone();
     other_agents[0].status = AgentStatus::Completed;
     let outcome = store.create_workflow(&other, &other_agents).await.unwrap();
     assert_eq!(outcome, CreateOutcome::Existing(Box::new(workflow.clone())));
-    assert_eq!(workflow_of(store, &workflow.id).await, workflow);
-    assert_eq!(store.get_agents(&workflow.id).await.unwrap(), agents);
+    assert_eq!(workflow_of(store, workflow.id()).await, workflow);
+    assert_eq!(store.get_agents(workflow.id()).await.unwrap(), agents);
 }
 
 pub async fn unknown_ids_find_nothing(store: &Store, _clock: &ManualClock) {
@@ -54,7 +57,7 @@ pub async fn agents_come_in_catalogue_order(store: &Store, clock: &ManualClock) 
     agents.reverse();
     store.create_workflow(&workflow, &agents).await.unwrap();
     let order: Vec<AgentId> = store
-        .get_agents(&workflow.id)
+        .get_agents(workflow.id())
         .await
         .unwrap()
         .iter()
@@ -70,65 +73,69 @@ pub async fn accepted_events_move_agent_and_workflow(store: &Store, clock: &Manu
 
     clock.advance(SECOND);
     let t1 = clock.now();
-    let ev = started(&wf.id, agent);
+    let ev = started(wf.id(), agent);
     assert_eq!(
         record(store, clock, &ev).await,
         accepted(&ev, Running, true, WorkflowStatus::Running)
     );
-    let stored = workflow_of(store, &wf.id).await;
-    assert_eq!(stored.status, WorkflowStatus::Running);
+    let stored = workflow_of(store, wf.id()).await;
+    assert_eq!(stored.status(), WorkflowStatus::Running);
     assert_eq!(
-        stored.progress_percent, 5,
+        stored.progress_percent(),
+        5,
         "one of nine running counts half"
     );
-    assert_eq!(stored.version, wf.version + 1);
-    assert_eq!(stored.finished_at, None);
-    let a = agent_of(store, &wf.id, agent).await;
+    assert_eq!(stored.version(), wf.version() + 1);
+    assert_eq!(stored.finished_at(), None);
+    let a = agent_of(store, wf.id(), agent).await;
     assert_eq!(a.status, Running);
     assert_eq!(a.events, 1);
     assert_eq!(a.started_at, Some(t1));
     assert_eq!(a.last_event_at, Some(t1));
     assert_eq!(a.execution_id.as_deref(), Some("exec-content_review"));
-    for other in store.get_agents(&wf.id).await.unwrap() {
+    for other in store.get_agents(wf.id()).await.unwrap() {
         if other.agent != agent {
             assert_eq!(other.status, Pending, "{}", other.agent);
         }
     }
-    assert!(store.get_results(&wf.id).await.unwrap().is_empty());
+    assert!(store.get_results(wf.id()).await.unwrap().is_empty());
     assert!(store.marker(Marker::LastWebhook).await.unwrap() >= Some(whole_ms(t1)));
 
     // A progress event is accepted and counted but changes no state.
     clock.advance(SECOND);
-    let ev2 = progress(&wf.id, agent, 1);
+    let ev2 = progress(wf.id(), agent, 1);
     assert_eq!(
         record(store, clock, &ev2).await,
         accepted(&ev2, Running, false, WorkflowStatus::Running)
     );
-    assert_eq!(agent_of(store, &wf.id, agent).await.events, 2);
-    assert_eq!(workflow_of(store, &wf.id).await.version, wf.version + 2);
+    assert_eq!(agent_of(store, wf.id(), agent).await.events, 2);
+    assert_eq!(
+        workflow_of(store, wf.id()).await.version(),
+        wf.version() + 2
+    );
 
     // Completion stores the result as its own item.
     clock.advance(SECOND);
     let t3 = clock.now();
-    let ev3 = completed(&wf.id, agent);
-    let allowed_ms = agent_of(store, &wf.id, agent).await.allowed_ms;
+    let ev3 = completed(wf.id(), agent);
+    let allowed_ms = agent_of(store, wf.id(), agent).await.allowed_ms;
     assert_eq!(
         record(store, clock, &ev3).await,
         ended(&ev3, Completed, WorkflowStatus::Running, 2000, allowed_ms),
         "ran from its start to its result, by the store's clock"
     );
-    let stored = workflow_of(store, &wf.id).await;
-    assert_eq!(stored.progress_percent, 11, "one of nine done");
-    assert_eq!(stored.status, WorkflowStatus::Running);
-    let a = agent_of(store, &wf.id, agent).await;
+    let stored = workflow_of(store, wf.id()).await;
+    assert_eq!(stored.progress_percent(), 11, "one of nine done");
+    assert_eq!(stored.status(), WorkflowStatus::Running);
+    let a = agent_of(store, wf.id(), agent).await;
     assert_eq!(a.status, Completed);
     assert_eq!(a.finished_at, Some(t3));
     assert_eq!(a.duration_ms, Some(4200));
     assert_eq!(a.confidence, Some(0.87));
-    let results = store.get_results(&wf.id).await.unwrap();
+    let results = store.get_results(wf.id()).await.unwrap();
     assert_eq!(results.len(), 1);
     let r = &results[0];
-    assert_eq!(r.workflow_id, wf.id);
+    assert_eq!(r.workflow_id, wf.id());
     assert_eq!(r.agent, agent);
     assert_eq!(r.event_id, ev3.event_id);
     assert_eq!(r.received_at, t3);
@@ -138,7 +145,7 @@ pub async fn accepted_events_move_agent_and_workflow(store: &Store, clock: &Manu
     assert!(store.marker(Marker::LastAgentData).await.unwrap() >= Some(whole_ms(t3)));
 
     // Each attempt is audited with its outcome and identity filled in.
-    let audit = store.audit_for_workflow(&wf.id, 100).await.unwrap();
+    let audit = store.audit_for_workflow(wf.id(), 100).await.unwrap();
     let ids: Vec<Option<&str>> = audit.iter().map(|e| e.event_id.as_deref()).collect();
     assert_eq!(
         ids,
@@ -152,7 +159,7 @@ pub async fn accepted_events_move_agent_and_workflow(store: &Store, clock: &Manu
         assert_eq!(e.outcome, AuditOutcome::Accepted);
         assert_eq!(e.reason, "accepted");
         assert_eq!(e.http_status, 202);
-        assert_eq!(e.workflow_id.as_deref(), Some(wf.id.as_str()));
+        assert_eq!(e.workflow_id.as_deref(), Some(wf.id()));
         assert_eq!(e.agent_id.as_deref(), Some("content_review"));
         assert_eq!(e.correlation_id.as_deref(), Some("corr-contract"));
         assert_eq!(e.body_bytes, 321);
@@ -162,20 +169,20 @@ pub async fn accepted_events_move_agent_and_workflow(store: &Store, clock: &Manu
 
 pub async fn a_duplicate_changes_nothing_and_is_audited(store: &Store, clock: &ManualClock) {
     let wf = created(store, clock).await;
-    let ev = completed(&wf.id, AgentId::GeoAudit);
+    let ev = completed(wf.id(), AgentId::GeoAudit);
     assert!(matches!(
         record(store, clock, &ev).await,
         EventOutcome::Accepted { .. }
     ));
     let before = (
-        workflow_of(store, &wf.id).await,
-        store.get_agents(&wf.id).await.unwrap(),
-        store.get_results(&wf.id).await.unwrap(),
+        workflow_of(store, wf.id()).await,
+        store.get_agents(wf.id()).await.unwrap(),
+        store.get_results(wf.id()).await.unwrap(),
     );
     let marker_before = store.marker(Marker::LastAgentData).await.unwrap();
 
     clock.advance(SECOND);
-    let again = completed(&wf.id, AgentId::GeoAudit);
+    let again = completed(wf.id(), AgentId::GeoAudit);
     assert_eq!(again.event_id, ev.event_id);
     assert_eq!(
         record(store, clock, &again).await,
@@ -184,9 +191,9 @@ pub async fn a_duplicate_changes_nothing_and_is_audited(store: &Store, clock: &M
         }
     );
     let after = (
-        workflow_of(store, &wf.id).await,
-        store.get_agents(&wf.id).await.unwrap(),
-        store.get_results(&wf.id).await.unwrap(),
+        workflow_of(store, wf.id()).await,
+        store.get_agents(wf.id()).await.unwrap(),
+        store.get_results(wf.id()).await.unwrap(),
     );
     assert_eq!(before, after, "a duplicate leaves every item as it was");
     assert_eq!(
@@ -194,7 +201,7 @@ pub async fn a_duplicate_changes_nothing_and_is_audited(store: &Store, clock: &M
         marker_before
     );
 
-    let audit = store.audit_for_workflow(&wf.id, 100).await.unwrap();
+    let audit = store.audit_for_workflow(wf.id(), 100).await.unwrap();
     assert_eq!(audit.len(), 2);
     let dup = &audit[1];
     assert_eq!(dup.outcome, AuditOutcome::Duplicate);
@@ -232,59 +239,59 @@ pub async fn terminal_agents_stay_terminal(store: &Store, clock: &ManualClock) {
     use AgentStatus::*;
     let wf = created(store, clock).await;
     let geo = AgentId::GeoAudit;
-    let ev = failed(&wf.id, geo);
-    let allowed_ms = agent_of(store, &wf.id, geo).await.allowed_ms;
+    let ev = failed(wf.id(), geo);
+    let allowed_ms = agent_of(store, wf.id(), geo).await.allowed_ms;
     assert_eq!(
         record(store, clock, &ev).await,
         ended(&ev, Failed, WorkflowStatus::Running, 0, allowed_ms),
         "never started, never triggered: no time to count"
     );
     clock.advance(SECOND);
-    for late in [completed(&wf.id, geo), started(&wf.id, geo)] {
+    for late in [completed(wf.id(), geo), started(wf.id(), geo)] {
         assert_eq!(
             record(store, clock, &late).await,
             accepted(&late, Failed, false, WorkflowStatus::Running)
         );
     }
-    let a = agent_of(store, &wf.id, geo).await;
+    let a = agent_of(store, wf.id(), geo).await;
     assert_eq!(a.status, Failed);
     assert_eq!(a.events, 3);
     assert_eq!(a.error.as_deref(), Some("boom"));
 
     let health = AgentId::IntegrationHealth;
-    let ev = timed_out(&wf.id, health);
-    let allowed_ms = agent_of(store, &wf.id, health).await.allowed_ms;
+    let ev = timed_out(wf.id(), health);
+    let allowed_ms = agent_of(store, wf.id(), health).await.allowed_ms;
     assert_eq!(
         record(store, clock, &ev).await,
         ended(&ev, TimedOut, WorkflowStatus::Running, 0, allowed_ms),
         "timed out: over its allowance whatever the clock says"
     );
     assert!(
-        store.get_results(&wf.id).await.unwrap().is_empty(),
+        store.get_results(wf.id()).await.unwrap().is_empty(),
         "a failed or timed-out agent has no result"
     );
 
     // Scenario A: a result after the timeout is kept, marked late; the agent
     // stays timed out. A second late result is counted, not stored.
     clock.advance(SECOND);
-    let late = completed(&wf.id, health);
+    let late = completed(wf.id(), health);
     assert_eq!(
         record(store, clock, &late).await,
         accepted(&late, TimedOut, false, WorkflowStatus::Running)
     );
-    let a = agent_of(store, &wf.id, health).await;
+    let a = agent_of(store, wf.id(), health).await;
     assert_eq!(a.status, TimedOut);
     assert_eq!(a.late_result_at, Some(clock.now()));
-    let results = store.get_results(&wf.id).await.unwrap();
+    let results = store.get_results(wf.id()).await.unwrap();
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].agent, health);
     assert_eq!(results[0].event_id, late.event_id);
-    let again = completed_by(&wf.id, health, "exec-second-late");
+    let again = completed_by(wf.id(), health, "exec-second-late");
     record(store, clock, &again).await;
-    let results = store.get_results(&wf.id).await.unwrap();
+    let results = store.get_results(wf.id()).await.unwrap();
     assert_eq!(results.len(), 1, "only the first late result is kept");
     assert_eq!(results[0].event_id, late.event_id);
-    assert_eq!(agent_of(store, &wf.id, health).await.events, 3);
+    assert_eq!(agent_of(store, wf.id(), health).await.events, 3);
 }
 
 pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualClock) {
@@ -292,7 +299,7 @@ pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualC
     let mut last = None;
     for agent in AgentId::ALL {
         clock.advance(SECOND);
-        last = Some(record(store, clock, &completed(&wf.id, agent)).await);
+        last = Some(record(store, clock, &completed(wf.id(), agent)).await);
     }
     assert!(matches!(
         last,
@@ -302,16 +309,16 @@ pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualC
             ..
         })
     ));
-    let stored = workflow_of(store, &wf.id).await;
-    assert_eq!(stored.status, WorkflowStatus::Completed);
-    assert_eq!(stored.progress_percent, 100);
-    assert!(stored.finished_at.is_some());
-    assert_eq!(stored.version, wf.version + 9);
+    let stored = workflow_of(store, wf.id()).await;
+    assert_eq!(stored.status(), WorkflowStatus::Completed);
+    assert_eq!(stored.progress_percent(), 100);
+    assert!(stored.finished_at().is_some());
+    assert_eq!(stored.version(), wf.version() + 9);
     // The history the live stream replays: each agent's change in the order
     // recorded (the first also starts the pending workflow), then the finish
     // and the final report.
     let told: Vec<String> = stored
-        .history
+        .history()
         .iter()
         .map(|c| match c {
             Change::Agent { agent, status, .. } => format!("{agent} {}", status.as_str()),
@@ -327,7 +334,7 @@ pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualC
     want.extend(["workflow completed".into(), "report ready".into()]);
     assert_eq!(told, want);
 
-    let results = store.get_results(&wf.id).await.unwrap();
+    let results = store.get_results(wf.id()).await.unwrap();
     let agents: Vec<AgentId> = results.iter().map(|r| r.agent).collect();
     assert_eq!(
         agents,
@@ -336,7 +343,7 @@ pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualC
     );
 
     // A second completion from another execution is accepted but stores nothing new.
-    let second = completed_by(&wf.id, AgentId::RoadmapGenerator, "exec-second");
+    let second = completed_by(wf.id(), AgentId::RoadmapGenerator, "exec-second");
     assert_eq!(
         record(store, clock, &second).await,
         accepted(
@@ -346,22 +353,22 @@ pub async fn all_completed_completes_the_workflow(store: &Store, clock: &ManualC
             WorkflowStatus::Completed
         )
     );
-    assert_eq!(store.get_results(&wf.id).await.unwrap(), results);
+    assert_eq!(store.get_results(wf.id()).await.unwrap(), results);
 }
 
 pub async fn some_completed_is_partial(store: &Store, clock: &ManualClock) {
     let wf = created(store, clock).await;
     let (failing, rest) = AgentId::ALL.split_at(1);
-    record(store, clock, &failed(&wf.id, failing[0])).await;
+    record(store, clock, &failed(wf.id(), failing[0])).await;
     for agent in rest {
-        record(store, clock, &completed(&wf.id, *agent)).await;
+        record(store, clock, &completed(wf.id(), *agent)).await;
     }
-    let stored = workflow_of(store, &wf.id).await;
-    assert_eq!(stored.status, WorkflowStatus::Partial);
-    assert_eq!(stored.progress_percent, 100);
-    assert!(stored.finished_at.is_some());
+    let stored = workflow_of(store, wf.id()).await;
+    assert_eq!(stored.status(), WorkflowStatus::Partial);
+    assert_eq!(stored.progress_percent(), 100);
+    assert!(stored.finished_at().is_some());
     let results: Vec<AgentId> = store
-        .get_results(&wf.id)
+        .get_results(wf.id())
         .await
         .unwrap()
         .iter()
@@ -375,9 +382,9 @@ pub async fn none_completed_is_failed(store: &Store, clock: &ManualClock) {
     let mut last = None;
     for (i, agent) in AgentId::ALL.into_iter().enumerate() {
         let ev = if i % 2 == 0 {
-            failed(&wf.id, agent)
+            failed(wf.id(), agent)
         } else {
-            timed_out(&wf.id, agent)
+            timed_out(wf.id(), agent)
         };
         last = Some(record(store, clock, &ev).await);
     }
@@ -388,34 +395,34 @@ pub async fn none_completed_is_failed(store: &Store, clock: &ManualClock) {
             ..
         })
     ));
-    let stored = workflow_of(store, &wf.id).await;
-    assert_eq!(stored.status, WorkflowStatus::Failed);
-    assert_eq!(stored.progress_percent, 100);
-    assert!(store.get_results(&wf.id).await.unwrap().is_empty());
+    let stored = workflow_of(store, wf.id()).await;
+    assert_eq!(stored.status(), WorkflowStatus::Failed);
+    assert_eq!(stored.progress_percent(), 100);
+    assert!(store.get_results(wf.id()).await.unwrap().is_empty());
 }
 
 pub async fn audit_keeps_every_attempt_in_order(store: &Store, clock: &ManualClock) {
     let wf = created(store, clock).await;
     let mut rejected = attempt(clock);
     rejected.correlation_id = None;
-    let rejected = rejected.rejected(Some(wf.id.clone()), "signature_mismatch", 401);
+    let rejected = rejected.rejected(Some(wf.id().to_owned()), "signature_mismatch", 401);
     store.append_audit(&rejected).await.unwrap();
 
     clock.advance(SECOND);
-    let ev = started(&wf.id, AgentId::AudienceSuggester);
+    let ev = started(wf.id(), AgentId::AudienceSuggester);
     record(store, clock, &ev).await;
     clock.advance(SECOND);
     record(store, clock, &ev).await;
 
     clock.advance(SECOND);
-    let mut invalid = attempt(clock).rejected(Some(wf.id.clone()), "validation_failed", 400);
+    let mut invalid = attempt(clock).rejected(Some(wf.id().to_owned()), "validation_failed", 400);
     invalid.agent_id = Some("audience_suggester".into());
     store.append_audit(&invalid).await.unwrap();
     // An attempt that names no workflow is kept, but under no workflow.
     let anonymous = attempt(clock).rejected(None, "syntax", 400);
     store.append_audit(&anonymous).await.unwrap();
 
-    let audit = store.audit_for_workflow(&wf.id, 100).await.unwrap();
+    let audit = store.audit_for_workflow(wf.id(), 100).await.unwrap();
     let outcomes: Vec<(AuditOutcome, &str, u16)> = audit
         .iter()
         .map(|e| (e.outcome, e.reason.as_str(), e.http_status))
@@ -432,7 +439,7 @@ pub async fn audit_keeps_every_attempt_in_order(store: &Store, clock: &ManualClo
     assert_eq!(audit[0], rejected, "append_audit stores the entry as is");
     assert_eq!(audit[3], invalid);
     assert_eq!(
-        store.audit_for_workflow(&wf.id, 2).await.unwrap(),
+        store.audit_for_workflow(wf.id(), 2).await.unwrap(),
         audit[..2].to_vec(),
         "the limit keeps the oldest"
     );
@@ -440,62 +447,52 @@ pub async fn audit_keeps_every_attempt_in_order(store: &Store, clock: &ManualClo
 
 pub async fn update_workflow_reads_modifies_writes(store: &Store, clock: &ManualClock) {
     let wf = created(store, clock).await;
+    let now = clock.now();
+    // Only the domain's transitions change a workflow; any will do here.
+    let retry = move |w: &mut Workflow| w.note_trigger_retry(w.trigger().attempts + 1, "503", now);
     let updated = store
-        .update_workflow(&wf.id, &|w: &mut Workflow| {
-            w.trigger.attempts += 1;
-            w.trigger.last_error = Some("503".into());
-            w.status = WorkflowStatus::Running;
-            true
+        .update_workflow(wf.id(), &|w: &mut Workflow| {
+            w.accept_trigger("d", w.trigger().attempts + 1, &[], now)
+                .is_some()
         })
         .await
         .unwrap()
         .expect("exists");
-    assert_eq!(updated.version, wf.version + 1);
-    assert_eq!(updated.trigger.attempts, 1);
-    assert_eq!(updated.status, WorkflowStatus::Running);
-    assert_eq!(workflow_of(store, &wf.id).await, updated);
+    assert_eq!(updated.version(), wf.version() + 1);
+    assert_eq!(updated.trigger().attempts, 1);
+    assert_eq!(updated.status(), WorkflowStatus::Running);
+    assert_eq!(workflow_of(store, wf.id()).await, updated);
 
     let unchanged = store
-        .update_workflow(&wf.id, &|w: &mut Workflow| {
-            w.trigger.attempts += 100;
+        .update_workflow(wf.id(), &|w: &mut Workflow| {
+            w.claim_retrigger(AgentId::GeoAudit);
             false
         })
         .await
         .unwrap();
     assert_eq!(unchanged.as_ref(), Some(&updated), "false leaves it as is");
-    assert_eq!(workflow_of(store, &wf.id).await, updated);
+    assert_eq!(workflow_of(store, wf.id()).await, updated);
 
-    // Concurrent read-modify-writes never lose an update.
+    // Concurrent read-modify-writes never lose an update (on a workflow whose
+    // trigger OPAL has not accepted, so each notes one more attempt).
+    let wf = created(store, clock).await;
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let store = Arc::clone(store);
-            let id = wf.id.clone();
-            tokio::spawn(async move {
-                store
-                    .update_workflow(&id, &|w: &mut Workflow| {
-                        w.trigger.attempts += 1;
-                        true
-                    })
-                    .await
-            })
+            let id = wf.id().to_owned();
+            tokio::spawn(async move { store.update_workflow(&id, &retry).await })
         })
         .collect();
     for t in tasks {
         assert!(t.await.expect("task").expect("update").is_some());
     }
-    let stored = workflow_of(store, &wf.id).await;
-    assert_eq!(stored.trigger.attempts, 17);
-    assert_eq!(stored.version, wf.version + 17);
+    let stored = workflow_of(store, wf.id()).await;
+    assert_eq!(stored.trigger().attempts, 16);
+    assert_eq!(stored.version(), wf.version() + 16);
 
     // An unknown id is reported, never created.
     let id = unique_id();
-    let updated = store
-        .update_workflow(&id, &|w: &mut Workflow| {
-            w.trigger.attempts += 1;
-            true
-        })
-        .await
-        .unwrap();
+    let updated = store.update_workflow(&id, &retry).await.unwrap();
     assert_eq!(updated, None);
     assert_eq!(store.get_workflow(&id).await.unwrap(), None);
 }
@@ -507,7 +504,7 @@ pub async fn recent_workflows_are_newest_first(store: &Store, clock: &ManualCloc
         .await
         .unwrap()
         .first()
-        .map_or(clock.now(), |w| w.created_at.max(clock.now()));
+        .map_or(clock.now(), |w| w.created_at().max(clock.now()));
     let base = whole_ms(newest) + Duration::from_secs(3600);
     let prefix = unique_id();
     let make = |suffix: &str, at: OffsetDateTime| new_workflow(&format!("{prefix}-{suffix}"), at);
@@ -517,10 +514,14 @@ pub async fn recent_workflows_are_newest_first(store: &Store, clock: &ManualCloc
     for (w, agents) in [&tie_low, &older, &tie_high] {
         store.create_workflow(w, agents).await.unwrap();
     }
-    let ids = |ws: Vec<Workflow>| ws.into_iter().map(|w| w.id).collect::<Vec<_>>();
+    let ids = |ws: Vec<Workflow>| {
+        ws.into_iter()
+            .map(|w| w.id().to_owned())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         ids(store.recent_workflows(2).await.unwrap()),
-        vec![tie_high.0.id.clone(), tie_low.0.id.clone()],
+        vec![tie_high.0.id().to_owned(), tie_low.0.id().to_owned()],
         "newest first, ties by id descending"
     );
     let three = store.recent_workflows(3).await.unwrap();
@@ -562,7 +563,7 @@ pub async fn concurrent_writers_record_each_event_once(store: &Store, clock: &Ma
         .flat_map(|wf| {
             AgentId::ALL
                 .into_iter()
-                .flat_map(|a| [started(&wf.id, a), completed(&wf.id, a)])
+                .flat_map(|a| [started(wf.id(), a), completed(wf.id(), a)])
         })
         .collect();
     let attempts: Vec<AgentEvent> = (0..COPIES).flat_map(|_| distinct.clone()).collect();
@@ -627,17 +628,17 @@ pub async fn concurrent_writers_record_each_event_once(store: &Store, clock: &Ma
     }
 
     for wf in &workflows {
-        let stored = workflow_of(store, &wf.id).await;
-        assert_eq!(stored.status, WorkflowStatus::Completed);
-        assert_eq!(stored.progress_percent, 100);
+        let stored = workflow_of(store, wf.id()).await;
+        assert_eq!(stored.status(), WorkflowStatus::Completed);
+        assert_eq!(stored.progress_percent(), 100);
         assert_eq!(
-            stored.version,
-            wf.version + 18,
+            stored.version(),
+            wf.version() + 18,
             "one bump per accepted event"
         );
         // Racing writers lose no change of the history and write none twice.
         let mut noted: Vec<&str> = stored
-            .history
+            .history()
             .iter()
             .filter_map(|c| match c {
                 Change::Agent { event_id, .. } => Some(event_id.as_str()),
@@ -647,19 +648,19 @@ pub async fn concurrent_writers_record_each_event_once(store: &Store, clock: &Ma
         noted.sort_unstable();
         let mut moving: Vec<&str> = distinct
             .iter()
-            .filter(|e| e.workflow_id == wf.id && moved.contains(&e.event_id))
+            .filter(|e| e.workflow_id == wf.id() && moved.contains(&e.event_id))
             .map(|e| e.event_id.as_str())
             .collect();
         moving.sort_unstable();
         assert!(moving.len() >= 9, "every agent completed");
         assert_eq!(noted, moving);
-        for a in store.get_agents(&wf.id).await.unwrap() {
+        for a in store.get_agents(wf.id()).await.unwrap() {
             assert_eq!(a.status, AgentStatus::Completed, "{}", a.agent);
             assert_eq!(a.events, 2, "{}", a.agent);
         }
-        let results = store.get_results(&wf.id).await.unwrap();
+        let results = store.get_results(wf.id()).await.unwrap();
         assert_eq!(results.len(), 9);
-        let audit = store.audit_for_workflow(&wf.id, 10_000).await.unwrap();
+        let audit = store.audit_for_workflow(wf.id(), 10_000).await.unwrap();
         assert_eq!(audit.len(), 18 * COPIES, "every attempt is audited");
         let count = |o| audit.iter().filter(|e| e.outcome == o).count();
         assert_eq!(count(AuditOutcome::Accepted), 18);
@@ -672,29 +673,29 @@ pub async fn erasure_leaves_nothing_behind(store: &Store, clock: &ManualClock) {
     let wf = created(store, clock).await;
     for agent in [AgentId::GeoAudit, AgentId::ContentReview] {
         clock.advance(SECOND);
-        record(store, clock, &completed(&wf.id, agent)).await;
+        record(store, clock, &completed(wf.id(), agent)).await;
     }
-    record(store, clock, &completed(&kept.id, AgentId::GeoAudit)).await;
+    record(store, clock, &completed(kept.id(), AgentId::GeoAudit)).await;
 
-    let erased = store.erase_workflow(&wf.id).await.unwrap();
+    let erased = store.erase_workflow(wf.id()).await.unwrap();
     // The workflow, nine agents, two results and two seen events at least.
     assert!(erased.is_some_and(|n| n >= 14), "{erased:?}");
-    assert_eq!(store.get_workflow(&wf.id).await.unwrap(), None);
-    assert!(store.get_agents(&wf.id).await.unwrap().is_empty());
-    assert!(store.get_results(&wf.id).await.unwrap().is_empty());
+    assert_eq!(store.get_workflow(wf.id()).await.unwrap(), None);
+    assert!(store.get_agents(wf.id()).await.unwrap().is_empty());
+    assert!(store.get_results(wf.id()).await.unwrap().is_empty());
     assert_eq!(
-        store.erase_workflow(&wf.id).await.unwrap(),
+        store.erase_workflow(wf.id()).await.unwrap(),
         None,
         "already gone"
     );
     // An event for it now finds no workflow (its de-duplication record went too).
     assert_eq!(
-        record(store, clock, &completed(&wf.id, AgentId::GeoAudit)).await,
+        record(store, clock, &completed(wf.id(), AgentId::GeoAudit)).await,
         EventOutcome::UnknownWorkflow
     );
     // Other workflows are untouched.
-    assert!(store.get_workflow(&kept.id).await.unwrap().is_some());
-    assert_eq!(store.get_results(&kept.id).await.unwrap().len(), 1);
+    assert!(store.get_workflow(kept.id()).await.unwrap().is_some());
+    assert_eq!(store.get_results(kept.id()).await.unwrap().len(), 1);
 }
 
 pub async fn the_admin_audit_trail_keeps_every_action(store: &Store, clock: &ManualClock) {
@@ -752,7 +753,7 @@ pub async fn audit_listings_page_with_a_cursor(store: &Store, clock: &ManualCloc
     };
     for i in 0..5 {
         clock.advance(SECOND);
-        let entry = attempt(clock, i).rejected(Some(wf.id.clone()), "signature_mismatch", 401);
+        let entry = attempt(clock, i).rejected(Some(wf.id().to_owned()), "signature_mismatch", 401);
         store.append_audit(&entry).await.unwrap();
         // And one naming no workflow (a rate-limited webhook, its body unread).
         let unread = attempt(clock, 10 + i).rejected(None, "rate_limited", 429);
@@ -765,7 +766,7 @@ pub async fn audit_listings_page_with_a_cursor(store: &Store, clock: &ManualCloc
 
     // A workflow's trail: pages of two, oldest first, each entry once.
     let listed = every_page(2, |after, size| {
-        let id = wf.id.clone();
+        let id = wf.id().to_owned();
         async move { store.audit_page(&id, after.as_ref(), size).await.unwrap() }
     })
     .await;
@@ -773,7 +774,7 @@ pub async fn audit_listings_page_with_a_cursor(store: &Store, clock: &ManualCloc
         listed.iter().map(correlation).collect::<Vec<_>>(),
         want(0..5)
     );
-    let first = store.audit_page(&wf.id, None, 5).await.unwrap();
+    let first = store.audit_page(wf.id(), None, 5).await.unwrap();
     assert_eq!(
         (first.items.len(), first.next),
         (5, None),
@@ -850,42 +851,45 @@ pub async fn a_new_run_resets_the_agents_once_and_its_results_replace_the_old(
     let wf = created(store, clock).await;
     let agent = AgentId::GeoAudit;
     clock.advance(SECOND);
-    record(store, clock, &completed(&wf.id, agent)).await;
-    record(store, clock, &failed(&wf.id, AgentId::ContentReview)).await;
+    record(store, clock, &completed(wf.id(), agent)).await;
+    record(store, clock, &failed(wf.id(), AgentId::ContentReview)).await;
 
     clock.advance(SECOND);
     let now = clock.now();
     let (started, agents) = store
-        .start_run(&wf.id, NewRun::ForceSync { sync_id: "sync-1" }, now, 1.0)
+        .start_run(wf.id(), NewRun::ForceSync { sync_id: "sync-1" }, now, 1.0)
         .await
         .unwrap()
         .expect("a run started");
-    assert_eq!((started.run, started.status), (1, WorkflowStatus::Running));
-    assert_eq!(started.trigger.restarted_at, Some(now));
-    let stored = store.get_agents(&wf.id).await.unwrap();
+    assert_eq!(
+        (started.run(), started.status()),
+        (1, WorkflowStatus::Running)
+    );
+    assert_eq!(started.trigger().restarted_at, Some(now));
+    let stored = store.get_agents(wf.id()).await.unwrap();
     assert_eq!(stored, agents, "what it answers is what it stored");
     assert!(stored.iter().all(|a| a.run == 1 && a.status == Pending));
-    let geo = agent_of(store, &wf.id, agent).await;
+    let geo = agent_of(store, wf.id(), agent).await;
     assert!(geo.completed_before);
     assert_eq!(geo.past_execution_ids, vec![format!("exec-{agent}")]);
     assert!(
-        !agent_of(store, &wf.id, AgentId::ContentReview)
+        !agent_of(store, wf.id(), AgentId::ContentReview)
             .await
             .completed_before
     );
     // Once per sync; another sync starts the next.
     assert_eq!(
         store
-            .start_run(&wf.id, NewRun::ForceSync { sync_id: "sync-1" }, now, 1.0)
+            .start_run(wf.id(), NewRun::ForceSync { sync_id: "sync-1" }, now, 1.0)
             .await
             .unwrap(),
         None
     );
-    assert_eq!(workflow_of(store, &wf.id).await.run, 1);
+    assert_eq!(workflow_of(store, wf.id()).await.run(), 1);
 
     // The run's result replaces the first run's.
     clock.advance(SECOND);
-    let ev = completed_by(&wf.id, agent, "exec-run-1");
+    let ev = completed_by(wf.id(), agent, "exec-run-1");
     assert!(matches!(
         record(store, clock, &ev).await,
         EventOutcome::Accepted {
@@ -894,7 +898,7 @@ pub async fn a_new_run_resets_the_agents_once_and_its_results_replace_the_old(
             ..
         }
     ));
-    let results = store.get_results(&wf.id).await.unwrap();
+    let results = store.get_results(wf.id()).await.unwrap();
     assert_eq!(results.len(), 1);
     assert_eq!((results[0].agent, results[0].run), (agent, 1));
     assert_eq!(results[0].event_id, ev.event_id);
@@ -919,20 +923,20 @@ pub async fn running_workflows_are_the_unfinished_oldest_first(store: &Store, cl
     clock.advance(SECOND);
     let finished = created(store, clock).await;
     for agent in AgentId::ALL {
-        record(store, clock, &failed(&finished.id, agent)).await;
+        record(store, clock, &failed(finished.id(), agent)).await;
     }
     assert_eq!(
-        workflow_of(store, &finished.id).await.status,
+        workflow_of(store, finished.id()).await.status(),
         WorkflowStatus::Failed
     );
-    let mine = [&first.id, &second.id, &finished.id];
+    let mine = [first.id(), second.id(), finished.id()];
     let running: Vec<String> = store
         .running_workflows(10_000)
         .await
         .unwrap()
         .into_iter()
-        .map(|w| w.id)
-        .filter(|id| mine.contains(&id))
+        .map(|w| w.id().to_owned())
+        .filter(|id| mine.contains(&id.as_str()))
         .collect();
-    assert_eq!(running, vec![first.id.clone(), second.id.clone()]);
+    assert_eq!(running, vec![first.id().to_owned(), second.id().to_owned()]);
 }
