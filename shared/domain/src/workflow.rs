@@ -271,7 +271,7 @@ impl AgentState {
     /// Applies an accepted (non-duplicate) event at `now`. Every event is
     /// counted, even one that changes nothing. Terminal states are final, but a
     /// first result after a timeout is still kept, marked late.
-    pub fn apply(&mut self, event: &AgentEvent, now: OffsetDateTime) -> Applied {
+    pub(crate) fn apply(&mut self, event: &AgentEvent, now: OffsetDateTime) -> Applied {
         self.events = self.events.saturating_add(1);
         self.last_event_at = Some(now);
         if event
