@@ -293,7 +293,7 @@ fn local_services(
     let runtime = Runtime {
         config,
         clock,
-        http: Arc::new(ReqwestClient::new().map_err(|e| e.to_string())?),
+        http: Arc::new(ReqwestClient::new(config.notify.targets).map_err(|e| e.to_string())?),
         tokens: Arc::new(tokens),
         optimizely,
     };

@@ -103,7 +103,7 @@ pub async fn from_env(tokens: Tokens) -> Result<Services, StartupError> {
             clock.clone(),
             &optimizely_base_urls_from_env(),
         )?)),
-        http: Arc::new(ReqwestClient::new()?),
+        http: Arc::new(ReqwestClient::new(config.notify.targets)?),
         clock,
         tokens,
         config,

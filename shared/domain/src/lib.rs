@@ -27,6 +27,7 @@ pub mod run;
 pub mod schema;
 pub mod secret;
 pub mod signature;
+pub mod standard_webhooks;
 pub mod status;
 pub mod synthesis;
 pub mod validation;

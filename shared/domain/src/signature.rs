@@ -28,6 +28,87 @@ pub struct SignatureConfig {
     pub tolerance_future_ms: i64,
     /// Also accept the original senders' form without the `.` separator.
     pub allow_legacy_unseparated: bool,
+    /// Which signature schemes a webhook may use.
+    pub schemes: Schemes,
+}
+
+/// The signature schemes accepted (`OSA_WEBHOOK_SIGNATURE_SCHEMES=osa,standard`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schemes {
+    /// `X-OSA-Signature`.
+    pub osa: bool,
+    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+    pub standard: bool,
+}
+
+impl Default for Schemes {
+    fn default() -> Self {
+        Schemes {
+            osa: true,
+            standard: false,
+        }
+    }
+}
+
+impl std::str::FromStr for Schemes {
+    type Err = String;
+
+    /// A comma-separated list of `osa` and `standard`, at least one.
+    fn from_str(list: &str) -> Result<Self, String> {
+        let mut schemes = Schemes {
+            osa: false,
+            standard: false,
+        };
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "osa" => schemes.osa = true,
+                "standard" => schemes.standard = true,
+                other => return Err(format!("unknown signature scheme {other:?}")),
+            }
+        }
+        if schemes.osa || schemes.standard {
+            Ok(schemes)
+        } else {
+            Err("name at least one scheme".into())
+        }
+    }
+}
+
+/// A webhook's signature headers, as sent, in whichever schemes it used.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Signatures<'a> {
+    pub osa: Option<&'a str>,
+    pub standard: Option<super::standard_webhooks::Signed<'a>>,
+}
+
+impl<'a> Signatures<'a> {
+    /// Only `X-OSA-Signature` (or nothing).
+    pub fn osa(header: Option<&'a str>) -> Self {
+        Signatures {
+            osa: header,
+            standard: None,
+        }
+    }
+}
+
+/// Verifies whichever accepted scheme the request used (Standard Webhooks
+/// when it sent those headers and they are accepted, else `X-OSA-Signature`).
+/// Answers the Standard Webhooks message id, a de-duplication key, when that
+/// scheme verified.
+pub fn verify_any<'a>(
+    signatures: &Signatures<'a>,
+    body: &[u8],
+    now_ms: i64,
+    config: &SignatureConfig,
+) -> Result<Option<&'a str>, SignatureError> {
+    match signatures.standard {
+        Some(standard) if config.schemes.standard => {
+            super::standard_webhooks::verify(&standard, body, now_ms, config)?;
+            Ok(Some(standard.id))
+        }
+        _ if config.schemes.osa => verify(signatures.osa, body, now_ms, config).map(|()| None),
+        _ => Err(SignatureError::Missing),
+    }
 }
 
 impl SignatureConfig {
@@ -37,13 +118,14 @@ impl SignatureConfig {
             tolerance_past_ms: 5 * 60 * 1000,
             tolerance_future_ms: 60 * 1000,
             allow_legacy_unseparated: false,
+            schemes: Schemes::default(),
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    #[error("missing X-OSA-Signature header")]
+    #[error("missing signature: X-OSA-Signature, or webhook-signature where accepted")]
     Missing,
     #[error("malformed X-OSA-Signature header")]
     Malformed,
