@@ -8,8 +8,9 @@ use osa_domain::audit::Attempt;
 use osa_domain::event::{parse_agent_event, sniff_workflow_id};
 use osa_domain::metrics::EventMetrics;
 use osa_domain::pii::{Findings, redact_json, redact_text};
-use osa_domain::signature::{SignatureError, Signatures, verify_any};
+use osa_domain::signature::SignatureError;
 use osa_domain::validation::InvalidBody;
+use osa_domain::webhook_signature::{Signatures, verify_any};
 use osa_domain::workflow::{AgentStatus, WorkflowStatus};
 
 use super::{Services, metrics, secrets};
@@ -125,16 +126,15 @@ pub async fn ingest(
             None => event,
         })
     });
-    let mut event =
-        match parsed {
-            Ok(event) => event,
-            Err(err) => {
-                reject(services, &attempt, request.body, &err).await?;
-                let reason = err.reason_and_status().0;
-                metrics::webhook_rejected(services, None, reason, started.elapsed()).await;
-                return Err(err);
-            }
-        };
+    let mut event = match parsed {
+        Ok(event) => event,
+        Err(err) => {
+            reject(services, &attempt, request.body, &err).await?;
+            let reason = err.reason_and_status().0;
+            metrics::webhook_rejected(services, None, reason, started.elapsed()).await;
+            return Err(err);
+        }
+    };
     // Stored output is redacted; identity (event id) was fixed on the bytes as sent.
     let policy = &services.config.pii;
     let mut findings = Findings::default();

@@ -31,6 +31,7 @@ pub mod standard_webhooks;
 pub mod status;
 pub mod synthesis;
 pub mod validation;
+pub mod webhook_signature;
 pub mod workflow;
 
 pub use agents::AgentId;

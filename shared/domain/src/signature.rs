@@ -74,43 +74,6 @@ impl std::str::FromStr for Schemes {
     }
 }
 
-/// A webhook's signature headers, as sent, in whichever schemes it used.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Signatures<'a> {
-    pub osa: Option<&'a str>,
-    pub standard: Option<super::standard_webhooks::Signed<'a>>,
-}
-
-impl<'a> Signatures<'a> {
-    /// Only `X-OSA-Signature` (or nothing).
-    pub fn osa(header: Option<&'a str>) -> Self {
-        Signatures {
-            osa: header,
-            standard: None,
-        }
-    }
-}
-
-/// Verifies whichever accepted scheme the request used (Standard Webhooks
-/// when it sent those headers and they are accepted, else `X-OSA-Signature`).
-/// Answers the Standard Webhooks message id, a de-duplication key, when that
-/// scheme verified.
-pub fn verify_any<'a>(
-    signatures: &Signatures<'a>,
-    body: &[u8],
-    now_ms: i64,
-    config: &SignatureConfig,
-) -> Result<Option<&'a str>, SignatureError> {
-    match signatures.standard {
-        Some(standard) if config.schemes.standard => {
-            super::standard_webhooks::verify(&standard, body, now_ms, config)?;
-            Ok(Some(standard.id))
-        }
-        _ if config.schemes.osa => verify(signatures.osa, body, now_ms, config).map(|()| None),
-        _ => Err(SignatureError::Missing),
-    }
-}
-
 impl SignatureConfig {
     pub fn new(secrets: Vec<Secret>) -> Self {
         SignatureConfig {

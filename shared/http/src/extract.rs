@@ -16,9 +16,10 @@ use osa_app::Services;
 use osa_app::health::HealthRoute;
 use osa_app::webhook::WebhookBody;
 use osa_domain::WorkflowId;
-use osa_domain::signature::{SIGNATURE_HEADER, Signatures};
+use osa_domain::signature::SIGNATURE_HEADER;
 use osa_domain::standard_webhooks;
 use osa_domain::validation::parse_json;
+use osa_domain::webhook_signature::Signatures;
 
 /// The body of a JSON request, whole: `Content-Type: application/json`, at most
 /// `Config::max_body_bytes` (413 when more is declared or sent). The app parses
@@ -134,7 +135,9 @@ impl Signature {
     /// The headers sent as text; a scheme with a header missing or not text
     /// counts as not sent.
     pub fn signatures(&self) -> Signatures<'_> {
-        let text = |v: &Option<HeaderValue>| v.as_ref().and_then(|v| v.to_str().ok());
+        fn text(v: &Option<HeaderValue>) -> Option<&str> {
+            v.as_ref().and_then(|v| v.to_str().ok())
+        }
         let standard = match (text(&self.id), text(&self.timestamp), text(&self.signature)) {
             (Some(id), Some(timestamp), Some(signature)) => Some(standard_webhooks::Signed {
                 id,
