@@ -36,6 +36,8 @@ binaries = {
 MANAGED = {
     "AWSLambdaBasicExecutionRole": [],
     "AWSLambdaSQSQueueExecutionRole": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+    # Tracing: Active. Lambda sends the segments; the functions call no X-Ray API.
+    "AWSXrayWriteOnlyAccess": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
 }
 
 
