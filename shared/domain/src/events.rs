@@ -78,6 +78,24 @@ impl DomainEvent {
         events
     }
 
+    /// The workflow it is about.
+    pub fn workflow_id(&self) -> &str {
+        match self {
+            DomainEvent::WorkflowCreated { workflow_id, .. }
+            | DomainEvent::AgentResultAccepted { workflow_id, .. }
+            | DomainEvent::WorkflowFinished { workflow_id, .. } => workflow_id,
+        }
+    }
+
+    /// When it happened.
+    pub fn at(&self) -> OffsetDateTime {
+        match self {
+            DomainEvent::WorkflowCreated { at, .. }
+            | DomainEvent::AgentResultAccepted { at, .. }
+            | DomainEvent::WorkflowFinished { at, .. } => *at,
+        }
+    }
+
     /// EventBridge `DetailType`.
     pub const fn detail_type(&self) -> &'static str {
         match self {
@@ -85,5 +103,63 @@ impl DomainEvent {
             DomainEvent::AgentResultAccepted { .. } => "AgentResultAccepted",
             DomainEvent::WorkflowFinished { .. } => "WorkflowFinished",
         }
+    }
+}
+
+/// A domain event as the outbox keeps it: written in the same atomic write as
+/// the change that caused it, then relayed (published, and what it causes
+/// done) at least once. Its `id` is stable, so every repeat is recognisable:
+/// the published event carries it, a notification's delivery id and the
+/// metrics' and activity's once-keys are derived from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub id: String,
+    pub event: DomainEvent,
+}
+
+impl OutboxItem {
+    /// The items of one write of a workflow: `version` is the workflow's
+    /// version that write stored (unique per write), so the ids
+    /// `<workflow id>:<version>:<n>` never repeat for another write.
+    pub fn of_write(version: u64, events: Vec<DomainEvent>) -> Vec<OutboxItem> {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(n, event)| OutboxItem {
+                id: format!("{}:{version}:{n}", event.workflow_id()),
+                event,
+            })
+            .collect()
+    }
+
+    /// The workflow it is about.
+    pub fn workflow_id(&self) -> &str {
+        self.event.workflow_id()
+    }
+
+    /// When its event happened (the order the relay keeps).
+    pub fn at(&self) -> OffsetDateTime {
+        self.event.at()
+    }
+}
+
+#[cfg(test)]
+mod outbox_tests {
+    use super::*;
+
+    #[test]
+    fn ids_differ_per_write_and_per_event() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let finished = |id: &str| DomainEvent::WorkflowFinished {
+            workflow_id: id.into(),
+            status: WorkflowStatus::Completed,
+            at,
+        };
+        let one = OutboxItem::of_write(3, vec![finished("w"), finished("w")]);
+        let other = OutboxItem::of_write(4, vec![finished("w")]);
+        assert_eq!(one[0].id, "w:3:0");
+        assert_eq!(one[1].id, "w:3:1");
+        assert_eq!(other[0].id, "w:4:0");
+        assert_eq!(one[0].workflow_id(), "w");
     }
 }

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::AgentId;
 use super::audit::{Attempt, AuditEntry, AuditOutcome};
 use super::event::{AgentEvent, EventKind};
+use super::events::DomainEvent;
 use super::history::AgentChange;
 use super::run::AgentRun;
 use super::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
@@ -161,22 +162,28 @@ pub fn apply(
     if keep_result {
         markers.push(Marker::LastAgentData);
     }
+    let outcome = EventOutcome::Accepted {
+        event_id: event.event_id.clone(),
+        agent_status,
+        state_changed: applied.state_changed,
+        workflow_status: workflow.status,
+        workflow_finished: !was_terminal && workflow.status.is_terminal(),
+        run: if applied.state_changed {
+            agents[index].run(workflow.agents_could_start_at())
+        } else {
+            None
+        },
+    };
+    // What it tells other systems goes to the outbox with the write.
+    workflow
+        .raised
+        .0
+        .extend(DomainEvent::of_recorded(event, &outcome, now));
     Ok(Recording {
         agent: index,
         keep_result,
         markers,
         audit: attempt.of_event(event, AuditOutcome::Accepted, event.accepted_reason(), 202),
-        outcome: EventOutcome::Accepted {
-            event_id: event.event_id.clone(),
-            agent_status,
-            state_changed: applied.state_changed,
-            workflow_status: workflow.status,
-            workflow_finished: !was_terminal && workflow.status.is_terminal(),
-            run: if applied.state_changed {
-                agents[index].run(workflow.agents_could_start_at())
-            } else {
-                None
-            },
-        },
+        outcome,
     })
 }

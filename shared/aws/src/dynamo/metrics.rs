@@ -21,9 +21,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::metric_items::{DEFAULT_SHARDS, GAUGE_PK, UpdateRequest, print_emf, shard_pk};
+use super::metric_items::{
+    DEFAULT_SHARDS, GAUGE_PK, UpdateRequest, print_emf, shard_pk, transact_updates,
+};
 use crate::attr::{Item, condition_held, string};
 use crate::describe;
 use osa_app::ports::{ActivityFeed, Clock, MetricsStore, OpsStore, StateDoc, StoreError};
@@ -97,11 +99,92 @@ impl DynamoMetrics {
     }
 }
 
+/// The once-key item of `key`, put only if there is none: the first write
+/// of a transaction that must happen once.
+pub(super) fn once_put(table: &str, key: &str) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .item("pk", string(format!("ONCE#{key}")))
+        .item("sk", string("ONCE"))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("a once-key put: {e}")))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Whether `key` was taken already (read first, so a repeat costs no write).
+pub(super) async fn once_taken(
+    client: &Client,
+    table: &str,
+    key: &str,
+) -> Result<bool, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key("pk", string(format!("ONCE#{key}")))
+        .key("sk", string("ONCE"))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("dynamodb {}", describe("GetItem", &e))))?;
+    Ok(out.item.is_some())
+}
+
+/// Sends a transaction whose first write is a once-key: `false` when that
+/// key was taken (nothing was written).
+pub(super) async fn transact_once(
+    client: &Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<bool, StoreError> {
+    let sent = client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .client_request_token(uuid::Uuid::new_v4().to_string())
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e) => match crate::attr::cancellation_codes(&e) {
+            Some(codes)
+                if codes.first().map(String::as_str) == Some(crate::attr::CONDITION_FAILED) =>
+            {
+                Ok(false)
+            }
+            _ => Err(StoreError::Unavailable(format!(
+                "dynamodb {}",
+                describe("TransactWriteItems", &e)
+            ))),
+        },
+    }
+}
+
 #[async_trait]
 impl MetricsStore for DynamoMetrics {
     /// Each write is a DynamoDB call: the API's statistics go every 10 s.
     fn batch_window(&self) -> std::time::Duration {
         std::time::Duration::from_secs(10)
+    }
+
+    async fn record_once(
+        &self,
+        key: &str,
+        observations: &[Observation],
+    ) -> Result<bool, StoreError> {
+        let key = format!("metrics:{key}");
+        if once_taken(&self.client, &self.table, &key).await? {
+            return Ok(false);
+        }
+        let mut items = vec![once_put(&self.table, &key)?];
+        items.extend(
+            transact_updates(&merged(observations), &self.table, self.shards)?
+                .into_iter()
+                .map(|u| TransactWriteItem::builder().update(u).build()),
+        );
+        let applied = transact_once(&self.client, items).await?;
+        if applied && self.emf {
+            print_emf(observations, self.clock.now_ms());
+        }
+        Ok(applied)
     }
 
     async fn record(&self, observations: &[Observation]) -> Result<(), StoreError> {
@@ -249,6 +332,21 @@ impl OpsStore for DynamoMetrics {
 impl ActivityFeed for DynamoMetrics {
     async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError> {
         super::activity::append(&self.client, &self.table, activity, self.clock.now()).await
+    }
+
+    async fn append_activity_once(
+        &self,
+        key: &str,
+        activity: &Activity,
+    ) -> Result<Option<u64>, StoreError> {
+        super::activity::append_once(
+            &self.client,
+            &self.table,
+            &format!("activity:{key}"),
+            activity,
+            self.clock.now(),
+        )
+        .await
     }
 
     async fn activity_after(

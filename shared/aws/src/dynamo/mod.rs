@@ -541,6 +541,7 @@ mod activity;
 mod deliveries;
 mod metric_items;
 mod metrics;
+pub mod outbox;
 mod record_event;
 mod settings;
 mod workflows;
