@@ -54,5 +54,8 @@ step "dashboard in a real browser (headless Chromium, Playwright)"
 step "the API fuzzed from its OpenAPI document (Schemathesis against osa serve)"
 ./infra/fuzz.sh
 
+step "Standard Webhooks both ways (the official library against osa serve)"
+./infra/standard-webhooks.sh
+
 step "Lambda runtime loop (cargo lambda watch + invoke)"
 ./infra/lambda-loop.sh

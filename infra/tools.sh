@@ -14,6 +14,13 @@
 OSA_TOOLS_DIR="${OSA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/osa-tools}"
 export OSA_TOOLS_DIR
 
+# The official Standard Webhooks library, which signs and verifies in the
+# Standard Webhooks test (infra/standard-webhooks.sh).
+osa_standardwebhooks_venv() {
+    osa_pip_tool "standardwebhooks-$OSA_STANDARDWEBHOOKS_VERSION" \
+        "standardwebhooks==$OSA_STANDARDWEBHOOKS_VERSION"
+}
+
 # osa_pip_tool NAME-VERSION PACKAGE==VERSION...: a Python venv holding the pinned
 # packages; prints its directory.
 osa_pip_tool() {
@@ -78,6 +85,7 @@ OSA_CARGO_LAMBDA_VERSION="1.9.2"
 OSA_PLAYWRIGHT_VERSION="1.65.2"
 OSA_SCHEMATHESIS_VERSION="4.32.5"
 OSA_OPENAPI_VALIDATOR_VERSION="0.9.0"
+OSA_STANDARDWEBHOOKS_VERSION="1.1.0"
 
 osa_moto_venv() {
     osa_pip_tool "moto-$OSA_MOTO_VERSION" "moto[server]==$OSA_MOTO_VERSION"

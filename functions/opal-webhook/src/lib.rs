@@ -31,7 +31,13 @@ async fn handle(
     signature: Signature,
     RawWebhook(body): RawWebhook,
 ) -> Result<(StatusCode, Success<EventAccepted>), ApiError> {
-    let ingested = receive(&services, signature.as_str(), Some(&correlation.0), body).await?;
+    let ingested = receive(
+        &services,
+        signature.signatures(),
+        Some(&correlation.0),
+        body,
+    )
+    .await?;
     let (status, accepted) = EventAccepted::of(ingested);
     Ok((status, success(accepted)))
 }

@@ -34,7 +34,7 @@ async fn started(app: &TestApp, id: &str, agent: &str) {
     ingest(
         &app.services,
         WebhookRequest {
-            signature: Some(&sig),
+            signatures: osa_domain::webhook_signature::Signatures::osa(Some(&sig)),
             correlation_id: None,
             body: &body,
         },
@@ -167,7 +167,7 @@ async fn the_audit_trail_lists_every_attempt() {
     let _ = ingest(
         &app.services,
         WebhookRequest {
-            signature: Some("t=1,v1=ab"),
+            signatures: osa_domain::webhook_signature::Signatures::osa(Some("t=1,v1=ab")),
             correlation_id: Some("c-9"),
             body: &body,
         },
@@ -258,7 +258,7 @@ async fn the_report_comes_as_json_and_markdown() {
     ingest(
         &app.services,
         WebhookRequest {
-            signature: Some(&sig),
+            signatures: osa_domain::webhook_signature::Signatures::osa(Some(&sig)),
             correlation_id: None,
             body: &body,
         },

@@ -83,7 +83,7 @@ async fn send(app: &TestApp, workflow_id: &str, agent: AgentId, status: &str) {
     ingest(
         &app.services,
         WebhookRequest {
-            signature: Some(&signature),
+            signatures: osa_domain::webhook_signature::Signatures::osa(Some(&signature)),
             correlation_id: None,
             body: &body,
         },
@@ -526,7 +526,7 @@ async fn complete(app: &TestApp, workflow_id: &str, agent: AgentId, confidence: 
     ingest(
         &app.services,
         WebhookRequest {
-            signature: Some(&signature),
+            signatures: osa_domain::webhook_signature::Signatures::osa(Some(&signature)),
             correlation_id: None,
             body: &body,
         },

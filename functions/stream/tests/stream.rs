@@ -437,7 +437,7 @@ async fn some_activity(app: &TestApp) -> String {
     let forged = osa_app::webhook::ingest(
         &app.services,
         osa_app::webhook::WebhookRequest {
-            signature: Some("t=1,v1=00"),
+            signatures: osa_domain::webhook_signature::Signatures::osa(Some("t=1,v1=00")),
             correlation_id: None,
             body: body.as_bytes(),
         },

@@ -290,10 +290,11 @@ fn local_services(
     }
     .with_shared_settings()
     .map_err(|e| e.to_string())?;
+    let http = ReqwestClient::new(config.notify.targets).map_err(|e| e.to_string())?;
     let runtime = Runtime {
         config,
         clock,
-        http: Arc::new(ReqwestClient::new().map_err(|e| e.to_string())?),
+        http: Arc::new(http),
         tokens: Arc::new(tokens),
         optimizely,
     };

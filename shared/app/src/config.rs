@@ -419,14 +419,19 @@ impl Config {
 
     /// `self` with the settings every process reads from the environment, the
     /// local runtime too (its flags give the rest): the edge (CORS, rate
-    /// limit), the alert channels (`OSA_ALERT_*`), the `environment` label and
-    /// the OPAL probe's URL.
+    /// limit), the alert channels (`OSA_ALERT_*`), the `environment` label,
+    /// the OPAL probe's URL and the webhook signature schemes
+    /// (`OSA_WEBHOOK_SIGNATURE_SCHEMES`).
     pub fn with_shared_settings(self) -> Result<Config, ConfigError> {
         Ok(Config {
             edge: EdgeSettings::from_env()?,
             alert_channels: AlertChannels::from_env(),
             opal_health_url: var("OPAL_HEALTH_URL"),
             environment: environment_from_env()?,
+            signature: SignatureConfig {
+                schemes: parsed("OSA_WEBHOOK_SIGNATURE_SCHEMES", self.signature.schemes)?,
+                ..self.signature
+            },
             ..self
         })
     }

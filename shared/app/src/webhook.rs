@@ -8,14 +8,15 @@ use osa_domain::audit::Attempt;
 use osa_domain::event::{parse_agent_event, sniff_workflow_id};
 use osa_domain::metrics::EventMetrics;
 use osa_domain::pii::{Findings, redact_json, redact_text};
-use osa_domain::signature::{SignatureError, verify};
+use osa_domain::signature::SignatureError;
 use osa_domain::validation::InvalidBody;
+use osa_domain::webhook_signature::{Signatures, verify_any};
 use osa_domain::workflow::{AgentStatus, WorkflowStatus};
 
 use super::{Services, metrics, secrets};
 
 pub struct WebhookRequest<'a> {
-    pub signature: Option<&'a str>,
+    pub signatures: Signatures<'a>,
     pub correlation_id: Option<&'a str>,
     pub body: &'a [u8],
 }
@@ -76,14 +77,14 @@ impl WebhookError {
 /// refused; any other is ingested.
 pub async fn receive(
     services: &Services,
-    signature: Option<&str>,
+    signatures: Signatures<'_>,
     correlation_id: Option<&str>,
     body: WebhookBody,
 ) -> Result<Ingested, WebhookError> {
     match body {
         WebhookBody::Read(bytes) => {
             let request = WebhookRequest {
-                signature,
+                signatures,
                 correlation_id,
                 body: &bytes,
             };
@@ -106,8 +107,8 @@ pub async fn ingest(
     let started = std::time::Instant::now();
     let attempt = Attempt::of_body(services.clock.now(), request.correlation_id, request.body);
     let verified = match secrets::signature_config(services).await {
-        Ok(signature) => verify(
-            request.signature,
+        Ok(signature) => verify_any(
+            &request.signatures,
             request.body,
             services.clock.now_ms(),
             signature,
@@ -118,16 +119,22 @@ pub async fn ingest(
             Err(WebhookError::from(e))
         }
     };
-    let mut event =
-        match verified.and_then(|()| parse_agent_event(request.body).map_err(WebhookError::from)) {
-            Ok(event) => event,
-            Err(err) => {
-                reject(services, &attempt, request.body, &err).await?;
-                let reason = err.reason_and_status().0;
-                metrics::webhook_rejected(services, None, reason, started.elapsed()).await;
-                return Err(err);
-            }
-        };
+    let parsed = verified.and_then(|message_id| {
+        let event = parse_agent_event(request.body).map_err(WebhookError::from)?;
+        Ok(match message_id {
+            Some(id) => event.keyed_by_message(id),
+            None => event,
+        })
+    });
+    let mut event = match parsed {
+        Ok(event) => event,
+        Err(err) => {
+            reject(services, &attempt, request.body, &err).await?;
+            let reason = err.reason_and_status().0;
+            metrics::webhook_rejected(services, None, reason, started.elapsed()).await;
+            return Err(err);
+        }
+    };
     // Stored output is redacted; identity (event id) was fixed on the bytes as sent.
     let policy = &services.config.pii;
     let mut findings = Findings::default();

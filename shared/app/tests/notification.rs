@@ -83,6 +83,21 @@ async fn a_finished_workflow_notifies_its_url_once_signed() {
         verify(signature, &request.body, now_ms, &webhook_secret).is_err(),
         "its own secret, not the webhooks'"
     );
+    // And the Standard Webhooks way, the message id being the delivery's.
+    let standard = osa_domain::standard_webhooks::Signed {
+        id: header(request, "webhook-id").expect("webhook-id"),
+        timestamp: header(request, "webhook-timestamp").expect("webhook-timestamp"),
+        signature: header(request, "webhook-signature").expect("webhook-signature"),
+    };
+    assert_eq!(Some(standard.id), header(request, "X-Webhook-ID"));
+    assert_eq!(
+        osa_domain::standard_webhooks::verify(&standard, &request.body, now_ms, &ours),
+        Ok(())
+    );
+    assert!(
+        osa_domain::standard_webhooks::verify(&standard, b"{}", now_ms, &ours).is_err(),
+        "bound to the body"
+    );
     let body: Value = serde_json::from_slice(&request.body).expect("json");
     assert_eq!(body["event"], "workflow.finished");
     assert_eq!(body["workflow_id"], id.as_str());

@@ -80,7 +80,7 @@ async fn a_webhook_waits_for_its_secret_store_and_reads_it_once() {
     let refused = ingest(
         &app.services,
         WebhookRequest {
-            signature: Some(&signature),
+            signatures: osa_domain::webhook_signature::Signatures::osa(Some(&signature)),
             correlation_id: None,
             body: body.as_bytes(),
         },
@@ -105,7 +105,7 @@ async fn a_webhook_waits_for_its_secret_store_and_reads_it_once() {
         ingest(
             &app.services,
             WebhookRequest {
-                signature: Some(&signature),
+                signatures: osa_domain::webhook_signature::Signatures::osa(Some(&signature)),
                 correlation_id: None,
                 body: body.as_bytes(),
             },

@@ -99,12 +99,13 @@ pub async fn from_env(tokens: Tokens) -> Result<Services, StartupError> {
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let adapters = adapters(&AwsResources::from_env()?, clock.clone()).await?;
+    let http = ReqwestClient::new(config.notify.targets)?;
     let runtime = Runtime {
         optimizely: Some(Arc::new(osa_net::optimizely(
             clock.clone(),
             &optimizely_base_urls_from_env(),
         )?)),
-        http: Arc::new(ReqwestClient::new()?),
+        http: Arc::new(http),
         clock,
         tokens,
         config,

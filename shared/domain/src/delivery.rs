@@ -173,6 +173,9 @@ pub struct Attempt {
     pub next_attempt_at: Option<OffsetDateTime>,
 }
 
+/// How a dead letter's reason starts when its target was refused, not tried.
+pub const TARGET_REFUSED: &str = "target_refused";
+
 /// What one attempt came to, as the worker saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -183,6 +186,9 @@ pub enum AttemptOutcome {
     },
     /// No answer: timeout, refused connection, TLS failure, missing credential...
     Failed { error: String },
+    /// Not sent: the target is one this deployment may not reach (it resolves
+    /// to an internal address). Final: trying again would not change that.
+    Refused { reason: String },
 }
 
 /// A `Retry-After` value: seconds, or an HTTP date (`Sun, 06 Nov 1994 08:49:37
@@ -550,10 +556,27 @@ impl Delivery {
                     "Authorization".to_owned(),
                     format!("Bearer {}", secret.expose()),
                 )),
-                DeliveryAuth::Signature { .. } => headers.push((
-                    "X-OSA-Signature".to_owned(),
-                    super::signature::sign(&[secret], sent_at_ms, body),
-                )),
+                DeliveryAuth::Signature { .. } => {
+                    // Both schemes over the same secret: Standard Webhooks, and
+                    // `X-OSA-Signature` for receivers not yet migrated.
+                    let id = self.id.to_string();
+                    let timestamp = sent_at_ms.div_euclid(1000);
+                    let standard = super::standard_webhooks::sign(
+                        std::slice::from_ref(&secret),
+                        &id,
+                        timestamp,
+                        body,
+                    );
+                    headers.extend([
+                        (
+                            "X-OSA-Signature".to_owned(),
+                            super::signature::sign(&[secret], sent_at_ms, body),
+                        ),
+                        ("webhook-id".to_owned(), id),
+                        ("webhook-timestamp".to_owned(), timestamp.to_string()),
+                        ("webhook-signature".to_owned(), standard),
+                    ]);
+                }
             }
         }
         Ok(headers)
@@ -592,6 +615,7 @@ impl Delivery {
         let (status_code, error) = match &report.outcome {
             AttemptOutcome::Response { status, .. } => (Some(*status), None),
             AttemptOutcome::Failed { error } => (None, Some(error.clone())),
+            AttemptOutcome::Refused { reason } => (None, Some(format!("refused: {reason}"))),
         };
         let mut attempt = Attempt {
             number: report.number,
@@ -605,6 +629,11 @@ impl Delivery {
         let finished_at = report.at + Duration::from_millis(report.response_ms);
         if report.outcome.is_success() {
             self.status = DeliveryStatus::Delivered { at: finished_at };
+        } else if let AttemptOutcome::Refused { reason } = &report.outcome {
+            self.status = DeliveryStatus::DeadLettered {
+                reason: format!("{TARGET_REFUSED}: {reason}"),
+                at: finished_at,
+            };
         } else if report.number >= MAX_ATTEMPTS {
             self.status = DeliveryStatus::DeadLettered {
                 reason: dead_letter_reason(report.number, &report.outcome),
@@ -686,6 +715,7 @@ fn dead_letter_reason(attempts: u32, last: &AttemptOutcome) -> String {
     let last = match last {
         AttemptOutcome::Response { status, .. } => format!("HTTP {status}"),
         AttemptOutcome::Failed { error } => error.clone(),
+        AttemptOutcome::Refused { reason } => format!("refused: {reason}"),
     };
     format!("{attempts} attempts failed; last: {last}")
 }
@@ -843,6 +873,27 @@ mod tests {
             assert_eq!(d.attempts[0].status_code, Some(code));
             assert_eq!(d.attempts[0].next_attempt_at, None);
         }
+    }
+
+    #[test]
+    fn a_refused_target_is_dead_lettered_at_once_and_stays_so() {
+        let mut d = delivery();
+        let refused = AttemptOutcome::Refused {
+            reason: "evil.example resolves to an internal address".into(),
+        };
+        let decisions = fail_until_done(&mut d, &refused);
+        assert_eq!(decisions.len(), 1, "never tried again: {decisions:?}");
+        let Decision::DeadLetter { reason } = &decisions[0] else {
+            panic!("dead-lettered, not {decisions:?}");
+        };
+        assert!(reason.starts_with(TARGET_REFUSED), "{reason}");
+        assert_eq!(
+            d.attempts[0].error.as_deref(),
+            Some("refused: evil.example resolves to an internal address")
+        );
+        // A repeat of the same report changes nothing.
+        let again = d.record(report(&d, 1, t0(), refused), Duration::ZERO);
+        assert_eq!(again, Ok(decisions[0].clone()));
     }
 
     #[test]

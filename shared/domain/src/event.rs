@@ -204,6 +204,8 @@ const MAX_ID_LEN: usize = 128;
 
 /// De-duplication key prefix of the timeouts OSA records itself.
 const DEADLINE_KEY: &str = "deadline:";
+/// De-duplication key prefix of a Standard Webhooks message id.
+const MESSAGE_KEY: &str = "webhook-id:";
 
 impl AgentEvent {
     /// OSA recorded it itself (a deadline); no webhook sent it.
@@ -218,6 +220,15 @@ impl AgentEvent {
         } else {
             "accepted"
         }
+    }
+
+    /// The event as the Standard Webhooks message `message_id` (verified):
+    /// the sender's id for the message is its de-duplication key, so the same
+    /// message sent again is a duplicate whatever its body.
+    pub fn keyed_by_message(mut self, message_id: &str) -> AgentEvent {
+        self.dedup_key = format!("{MESSAGE_KEY}{message_id}");
+        self.event_id = event_id(&self.workflow_id, &self.dedup_key);
+        self
     }
 
     /// The event OSA records itself when an agent's deadline passes without a

@@ -27,9 +27,11 @@ pub mod run;
 pub mod schema;
 pub mod secret;
 pub mod signature;
+pub mod standard_webhooks;
 pub mod status;
 pub mod synthesis;
 pub mod validation;
+pub mod webhook_signature;
 pub mod workflow;
 
 pub use agents::AgentId;

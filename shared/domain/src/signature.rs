@@ -28,6 +28,50 @@ pub struct SignatureConfig {
     pub tolerance_future_ms: i64,
     /// Also accept the original senders' form without the `.` separator.
     pub allow_legacy_unseparated: bool,
+    /// Which signature schemes a webhook may use.
+    pub schemes: Schemes,
+}
+
+/// The signature schemes accepted (`OSA_WEBHOOK_SIGNATURE_SCHEMES=osa,standard`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schemes {
+    /// `X-OSA-Signature`.
+    pub osa: bool,
+    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+    pub standard: bool,
+}
+
+impl Default for Schemes {
+    fn default() -> Self {
+        Schemes {
+            osa: true,
+            standard: false,
+        }
+    }
+}
+
+impl std::str::FromStr for Schemes {
+    type Err = String;
+
+    /// A comma-separated list of `osa` and `standard`, at least one.
+    fn from_str(list: &str) -> Result<Self, String> {
+        let mut schemes = Schemes {
+            osa: false,
+            standard: false,
+        };
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "osa" => schemes.osa = true,
+                "standard" => schemes.standard = true,
+                other => return Err(format!("unknown signature scheme {other:?}")),
+            }
+        }
+        if schemes.osa || schemes.standard {
+            Ok(schemes)
+        } else {
+            Err("name at least one scheme".into())
+        }
+    }
 }
 
 impl SignatureConfig {
@@ -37,13 +81,14 @@ impl SignatureConfig {
             tolerance_past_ms: 5 * 60 * 1000,
             tolerance_future_ms: 60 * 1000,
             allow_legacy_unseparated: false,
+            schemes: Schemes::default(),
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    #[error("missing X-OSA-Signature header")]
+    #[error("missing signature: X-OSA-Signature, or webhook-signature where accepted")]
     Missing,
     #[error("malformed X-OSA-Signature header")]
     Malformed,

@@ -17,7 +17,9 @@ use osa_app::health::HealthRoute;
 use osa_app::webhook::WebhookBody;
 use osa_domain::WorkflowId;
 use osa_domain::signature::SIGNATURE_HEADER;
+use osa_domain::standard_webhooks;
 use osa_domain::validation::parse_json;
+use osa_domain::webhook_signature::Signatures;
 
 /// The body of a JSON request, whole: `Content-Type: application/json`, at most
 /// `Config::max_body_bytes` (413 when more is declared or sent). The app parses
@@ -120,13 +122,34 @@ impl<S: Send + Sync> FromRequestParts<S> for HealthCheckPath {
     }
 }
 
-/// The webhook's `X-OSA-Signature`, as sent; the app checks it.
-pub struct Signature(Option<HeaderValue>);
+/// The webhook's signature headers, as sent (`X-OSA-Signature`, and the
+/// Standard Webhooks three); the app checks them.
+pub struct Signature {
+    osa: Option<HeaderValue>,
+    id: Option<HeaderValue>,
+    timestamp: Option<HeaderValue>,
+    signature: Option<HeaderValue>,
+}
 
 impl Signature {
-    /// The header as text, if it was sent as text.
-    pub fn as_str(&self) -> Option<&str> {
-        self.0.as_ref().and_then(|v| v.to_str().ok())
+    /// The headers sent as text; a scheme with a header missing or not text
+    /// counts as not sent.
+    pub fn signatures(&self) -> Signatures<'_> {
+        fn text(v: &Option<HeaderValue>) -> Option<&str> {
+            v.as_ref().and_then(|v| v.to_str().ok())
+        }
+        let standard = match (text(&self.id), text(&self.timestamp), text(&self.signature)) {
+            (Some(id), Some(timestamp), Some(signature)) => Some(standard_webhooks::Signed {
+                id,
+                timestamp,
+                signature,
+            }),
+            _ => None,
+        };
+        Signatures {
+            osa: text(&self.osa),
+            standard,
+        }
     }
 }
 
@@ -134,7 +157,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Signature {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Signature(parts.headers.get(SIGNATURE_HEADER).cloned()))
+        let header = |name: &str| parts.headers.get(name).cloned();
+        Ok(Signature {
+            osa: header(SIGNATURE_HEADER),
+            id: header(standard_webhooks::ID_HEADER),
+            timestamp: header(standard_webhooks::TIMESTAMP_HEADER),
+            signature: header(standard_webhooks::SIGNATURE_HEADER),
+        })
     }
 }
 

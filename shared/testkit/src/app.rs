@@ -260,7 +260,7 @@ impl TestApp {
         let body = event.to_string();
         let signature = self.sign(body.as_bytes());
         let request = osa_app::webhook::WebhookRequest {
-            signature: Some(&signature),
+            signatures: osa_domain::webhook_signature::Signatures::osa(Some(&signature)),
             correlation_id: None,
             body: body.as_bytes(),
         };

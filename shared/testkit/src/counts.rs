@@ -90,7 +90,7 @@ async fn send(
     body: &[u8],
 ) -> Result<Ingested, WebhookError> {
     let request = WebhookRequest {
-        signature,
+        signatures: osa_domain::webhook_signature::Signatures::osa(signature),
         correlation_id: None,
         body,
     };

@@ -77,6 +77,7 @@ impl HttpClient for RecordingHttp {
             headers: vec![("X-Method".into(), "GET".into())],
             body: bytes::Bytes::new(),
             timeout,
+            caller_target: false,
         })
         .await
     }

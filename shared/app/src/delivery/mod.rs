@@ -29,7 +29,9 @@ use bytes::Bytes;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ports::{Job, OutboundRequest, QueueError, StoreError, Updated, delay_until};
+use crate::ports::{
+    Job, OutboundError, OutboundRequest, QueueError, StoreError, Updated, delay_until,
+};
 use osa_domain::activity::Activity;
 use osa_domain::delivery::{
     Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, OPAL_API_KEY,
@@ -255,6 +257,7 @@ async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) 
             headers: delivery.outbound_headers(number, sent_at_ms, &body, secret)?,
             body: Bytes::from(body),
             timeout: delivery.timeout,
+            caller_target: delivery.kind == DeliveryKind::ResultNotification,
         })
     });
     let request = match request {
@@ -270,6 +273,7 @@ async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) 
             status: response.status,
             retry_after: response.retry_after,
         },
+        Err(OutboundError::Refused(reason)) => AttemptOutcome::Refused { reason },
         Err(e) => AttemptOutcome::Failed {
             error: e.to_string(),
         },

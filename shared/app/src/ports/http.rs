@@ -11,6 +11,10 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
     pub timeout: Duration,
+    /// The URL came from a caller (an intake's `notify_url`), not from the
+    /// operator: under the public policy the client refuses it when it is or
+    /// resolves to an internal address.
+    pub caller_target: bool,
 }
 
 impl std::fmt::Debug for OutboundRequest {
@@ -24,6 +28,7 @@ impl std::fmt::Debug for OutboundRequest {
             )
             .field("body_bytes", &self.body.len())
             .field("timeout", &self.timeout)
+            .field("caller_target", &self.caller_target)
             .finish()
     }
 }
@@ -43,6 +48,9 @@ pub enum OutboundError {
     Connect(String),
     #[error("request failed: {0}")]
     Other(String),
+    /// Not sent: the target is not one this deployment may reach.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 #[async_trait]

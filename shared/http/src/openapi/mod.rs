@@ -84,6 +84,10 @@ pub fn document() -> Value {
                     "type": "apiKey", "in": "header", "name": "X-OSA-Signature",
                     "description": "`t=<unix ms>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" under the webhook secret>`; several `v1` during a rotation.",
                 },
+                "standardWebhooks": {
+                    "type": "apiKey", "in": "header", "name": "webhook-signature",
+                    "description": "Standard Webhooks, where `OSA_WEBHOOK_SIGNATURE_SCHEMES` accepts it: `v1,<base64 HMAC-SHA256 of \"<webhook-id>.<webhook-timestamp>.<raw body>\">` (several, space-separated, during a rotation), with the `webhook-id` (the de-duplication key) and `webhook-timestamp` (unix seconds) headers.",
+                },
             },
             "schemas": schemas,
             "responses": error_responses(&error),
@@ -109,7 +113,7 @@ fn operation_object(route: &Route, operation: Operation, bodies: &[Value]) -> Va
     }
     let security = match route.access {
         Access::Public => json!([]),
-        Access::Signature => json!([{"signature": []}]),
+        Access::Signature => json!([{"signature": []}, {"standardWebhooks": []}]),
         // `osa:admin` holds every scope.
         Access::Scope(scope) if scope == scopes::ADMIN => json!([{"bearer": [scope]}]),
         Access::Scope(scope) => json!([{"bearer": [scope]}, {"bearer": [scopes::ADMIN]}]),
