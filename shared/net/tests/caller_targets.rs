@@ -113,7 +113,12 @@ async fn notify(app: &TestApp, notify_url: &str) -> osa_domain::delivery::Delive
         .await
         .expect("the outbox")
         .into_iter()
-        .find(|i| matches!(i.event, osa_app::ports::DomainEvent::WorkflowFinished { .. }))
+        .find(|i| {
+            matches!(
+                i.event,
+                osa_app::ports::DomainEvent::WorkflowFinished { .. }
+            )
+        })
         .expect("a finish");
     app.services
         .deliveries
