@@ -710,16 +710,7 @@ mod tests {
         for a in &mut agents {
             *a = AgentState::new(a.agent, t0, 1.0);
         }
-        let body = json!({
-            "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
-                                 "target_audience": "Outdoor enthusiasts in North America"},
-            "optimizely_config": {"project_id": "42",
-                                  "workspace_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
-            "analysis_preferences": {"analysis_depth": "standard", "focus_areas": ["content"],
-                                     "timeline": "90d"}
-        });
-        let intake = crate::intake::parse_intake(body.to_string().as_bytes()).unwrap();
-        let (mut w, _) = Workflow::create(&intake, "w".into(), "c".into(), t0, 1.0);
+        let (mut w, _) = super::proptests::new_workflow(t0);
         w.status = WorkflowStatus::Running;
         // Nothing due before the first deadline (integration_health, 60 s).
         let check = w.check_deadlines(&agents, t0 + s(59), 1.0);

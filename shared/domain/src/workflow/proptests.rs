@@ -210,7 +210,8 @@ impl Step {
     }
 }
 
-fn new_workflow(now: OffsetDateTime) -> (Workflow, Vec<AgentState>) {
+/// A workflow created from a valid intake at `now` (the unit tests use it too).
+pub(super) fn new_workflow(now: OffsetDateTime) -> (Workflow, Vec<AgentState>) {
     let body = json!({
         "business_context": {"company_name": "Acme", "industry": "retail", "goals": ["Grow"],
                              "target_audience": "Outdoor enthusiasts in North America"},
