@@ -1,11 +1,12 @@
 //! `alert-evaluator`: on each EventBridge schedule event, evaluates the alert
 //! rules, records the notices and queues their
 //! notifications as deliveries (`GET /api/admin/alerts` lists them); then
-//! re-queues the attempts of deliveries whose queued message was lost.
+//! re-queues the attempts of deliveries whose queued message was lost, and
+//! relays outbox items the stream relay left (`outbox::relay_stalled`).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use osa_app::ports::StoreError;
-use osa_app::{Services, alerts, delivery};
+use osa_app::{Services, alerts, delivery, outbox};
 use serde_json::{Value, json};
 
 /// Evaluates once. An error (the store is down) fails the invocation, so the
@@ -24,5 +25,18 @@ pub async fn handle(
             0
         }
     };
-    Ok(json!({ "ok": true, "notices": notices, "deliveries_requeued": repaired }))
+    // Outbox items the stream relay left (its batch's retries spent).
+    let relayed = match outbox::relay_stalled(services).await {
+        Ok(done) => done.relayed,
+        Err(e) => {
+            tracing::error!(error = %e, "stalled outbox items not relayed");
+            0
+        }
+    };
+    Ok(json!({
+        "ok": true,
+        "notices": notices,
+        "deliveries_requeued": repaired,
+        "outbox_relayed": relayed
+    }))
 }

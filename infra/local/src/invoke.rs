@@ -28,6 +28,7 @@ pub enum Function {
     Worker,
     HealthCheck,
     AlertEvaluator,
+    OutboxRelay,
 }
 
 pub fn invoke(
@@ -61,6 +62,12 @@ pub fn invoke(
                 let batch: SqsEvent =
                     serde_json::from_str(&event).map_err(|e| format!("not an SQS event: {e}"))?;
                 let response = worker::handle(&services, batch).await;
+                return serde_json::to_string_pretty(&response).map_err(|e| e.to_string());
+            }
+            Function::OutboxRelay => {
+                let batch: outbox_relay::StreamEvent = serde_json::from_str(&event)
+                    .map_err(|e| format!("not a DynamoDB Stream event: {e}"))?;
+                let response = outbox_relay::handle(&services, batch).await;
                 return serde_json::to_string_pretty(&response).map_err(|e| e.to_string());
             }
             Function::HealthCheck | Function::AlertEvaluator => {

@@ -13,7 +13,7 @@ use osa_app::config::{
     webhook_secrets_from_env,
 };
 use osa_app::ports::{Clock, CredentialChecker, SystemClock};
-use osa_app::{Services, alerts, delivery, health, jobs};
+use osa_app::{Services, alerts, delivery, health, jobs, outbox};
 use osa_aws::{AwsClients, provision};
 use osa_domain::Secret;
 use osa_domain::access::scopes;
@@ -380,7 +380,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         BackendKind::Sqlite => embedded_adapters(&files, clock.clone())?,
         BackendKind::Aws => aws_adapters(&args, &files, clock.clone()).await?,
     };
-    let services = local_services(
+    let mut services = local_services(
         &files,
         &base,
         trigger_url,
@@ -389,6 +389,9 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         lifecycle,
         Some(Arc::new(optimizely)),
     )?;
+    // `osa serve` runs the outbox's relay loop: a commit only wakes it, and
+    // the request answers without waiting for what its change causes.
+    services.relay = Arc::new(outbox::RelayWake::background());
 
     let jwks = files.jwks()?;
     let mut router = Router::new()
@@ -426,6 +429,12 @@ async fn run(args: ServeArgs) -> Result<(), String> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(worker_loop(services.clone(), stop_rx.clone()));
+    // The outbox's relay: first what a crash left pending, then each commit's.
+    let relay = tokio::spawn(outbox::run_loop(
+        Arc::new(services.clone()),
+        RELAY_EVERY,
+        stop_rx.clone(),
+    ));
     let schedules = tokio::spawn(schedule_loop(services.clone(), stop_rx));
 
     // Serving starts at once; the banner follows. Its development token takes an
@@ -472,6 +481,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     };
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = relay.await;
     let _ = schedules.await;
     served.map_err(|e| format!("server error: {e}"))
 }
@@ -481,6 +491,10 @@ async fn run(args: ServeArgs) -> Result<(), String> {
 /// workflows start a thread each, and each thread's allocator heap kept what it
 /// had used: 25-60 MB more under webhook load (docs/performance.md, Tuning).
 const BLOCKING_THREADS: usize = 6;
+
+/// How often the outbox's relay looks for pending items without being woken
+/// (an item whose relay failed is tried again so).
+const RELAY_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a stopping server waits for open connections (live streams).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);

@@ -150,7 +150,13 @@ fn check(entry: &Entry, response: &Value) -> Result<(), String> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|r| r["messageId"].as_str())
+                // SQS names a message by its id, a DynamoDB stream a record
+                // by its sequence number.
+                .filter_map(|r| {
+                    r["messageId"]
+                        .as_str()
+                        .or_else(|| r["dynamodb"]["SequenceNumber"].as_str())
+                })
                 .collect();
             match failures
                 .iter()

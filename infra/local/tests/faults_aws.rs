@@ -331,10 +331,12 @@ async fn dynamodb_throttling_below_the_attempt_budget_is_retried() {
         .await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
         assert_eq!(aws.proxy.throttled() - throttled, 2, "{kind:?}");
+        // At least: the outbox relay, woken by the commit, reads the table
+        // too and may add its own requests of the same kind to the count.
         let sent = aws.proxy.requests_of(operation) - before;
-        assert_eq!(
-            sent, 3,
-            "two throttled {operation}s and the one that went through"
+        assert!(
+            sent >= 3,
+            "two throttled {operation}s and the one that went through, got {sent}"
         );
         assert_eq!(aws.accepted_webhooks(&id, agent).await, 1);
         eprintln!(

@@ -407,6 +407,11 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
         // These change state, but running a schedule once more is harmless.
         ("health-check", "eventbridge/scheduled.json", Expect::Ok),
         ("alert-evaluator", "eventbridge/scheduled.json", Expect::Ok),
+        (
+            "outbox-relay",
+            "dynamodb/outbox-unreadable.json",
+            Expect::Failures(1),
+        ),
     ];
     let deadline = Instant::now() + WARM_UP_DEADLINE;
     for (function, event, expect) in warm_ups {
@@ -502,6 +507,7 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
         "worker",
         "health-check",
         "alert-evaluator",
+        "outbox-relay",
     ] {
         assert!(
             listed.contains(function),

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::listing::{Limit, ListError, position};
-use crate::ports::{AdminAuditEntry, AuditEntry, StoreError};
+use crate::ports::{AdminAuditEntry, AuditEntry, DomainEvent, StoreError};
 use osa_domain::WorkflowId;
 use osa_domain::access::Caller;
 
@@ -183,7 +183,12 @@ async fn erase_everything(services: &Services, id: &str) -> Result<Option<u64>, 
     };
     let mut deliveries = workflow.delivery_ids();
     if workflow.notify_url().is_some() {
-        deliveries.push(osa_domain::notification::delivery_id(workflow.id()));
+        // One notification per finish, named by the finish's outbox item.
+        for item in services.outbox.workflow_outbox(id).await? {
+            if matches!(item.event, DomainEvent::WorkflowFinished { .. }) {
+                deliveries.push(osa_domain::notification::delivery_id(&item.id));
+            }
+        }
     }
     let mut erased = 0;
     for delivery in deliveries {

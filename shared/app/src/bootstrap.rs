@@ -11,8 +11,8 @@ use crate::Services;
 use crate::config::{Config, ConfigError};
 use crate::ports::{
     ActivityFeed, AuditLog, Clock, CredentialChecker, DeliveryStore, EventBus, HttpClient,
-    JobQueue, MetricsStore, OpsStore, OutboundError, RateLimitLeases, SecretStore, StoreChanges,
-    StoreError, TokenVerifier, WorkflowStore,
+    JobQueue, MetricsStore, OpsStore, OutboundError, Outbox, RateLimitLeases, SecretStore,
+    StoreChanges, StoreError, TokenVerifier, WorkflowStore,
 };
 use crate::secrets::HeldSecrets;
 
@@ -43,6 +43,8 @@ pub struct Adapters {
     pub metrics: Arc<dyn MetricsStore>,
     pub ops: Arc<dyn OpsStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
+    /// What committed changes must cause, until the relay has done it.
+    pub outbox: Arc<dyn Outbox>,
     pub changes: Option<Arc<dyn StoreChanges>>,
     /// Where credentials named by reference are read (`None`: none can be).
     pub secrets: Option<Arc<dyn SecretStore>>,
@@ -70,6 +72,8 @@ pub fn assemble(adapters: Adapters, runtime: Runtime) -> Services {
         metrics: adapters.metrics,
         ops: adapters.ops,
         deliveries: adapters.deliveries,
+        outbox: adapters.outbox,
+        relay: Arc::new(crate::outbox::RelayWake::default()),
         changes: adapters.changes,
         secrets: Arc::new(HeldSecrets::new(adapters.secrets)),
         clock: runtime.clock,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::ports::{DomainEvent, Job, QueueError, delay_until};
+use crate::ports::{Job, QueueError, delay_until};
 use osa_domain::AgentId;
 use osa_domain::audit::Attempt;
 use osa_domain::event::AgentEvent;
@@ -116,7 +116,7 @@ async fn time_out_agent(
         .store
         .record_event_with(&event, &attempt, Some(&EventMetrics::internal()))
         .await?;
-    let events = DomainEvent::of_recorded(&event, &outcome, now);
+    let events = outcome.domain_events(&event, now);
     if events.is_empty() {
         return Ok(()); // already timed out by an earlier check, or finished meanwhile
     }

@@ -21,6 +21,7 @@ pub mod listing;
 pub mod metrics;
 pub mod monitoring;
 pub mod notify;
+pub mod outbox;
 pub mod secrets;
 pub mod status;
 pub mod stream;
@@ -29,16 +30,13 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use time::OffsetDateTime;
-
 use crate::config::Config;
 use crate::ports::{
     ActivityFeed, AuditLog, Clock, CredentialChecker, DeliveryStore, DomainEvent, EventBus,
-    HttpClient, JobQueue, MetricsStore, OpsStore, QueueError, RateLimitLeases, StoreChanges,
-    StoreError, TokenVerifier, WorkflowStore,
+    HttpClient, JobQueue, MetricsStore, OpsStore, Outbox, QueueError, RateLimitLeases,
+    StoreChanges, StoreError, TokenVerifier, WorkflowStore,
 };
 use osa_domain::activity::Activity;
-use osa_domain::workflow::WorkflowStatus;
 
 /// Why a queued job did not finish. Every variant means the same to the queue:
 /// leave the message, so it comes back after its visibility timeout.
@@ -79,6 +77,10 @@ pub struct Services {
     pub ops: Arc<dyn OpsStore>,
     /// Outbound deliveries and their dead-letter queue.
     pub deliveries: Arc<dyn DeliveryStore>,
+    /// What committed changes must cause, until the relay has done it.
+    pub outbox: Arc<dyn Outbox>,
+    /// How commits reach the relay (`outbox::RelayWake`).
+    pub relay: Arc<outbox::RelayWake>,
     /// Which workflows changed, when the store can tell (the live streams
     /// wait on it); `None`: they re-read on a timer.
     pub changes: Option<Arc<dyn StoreChanges>>,
@@ -94,63 +96,12 @@ impl Services {
         format!("{}/api/webhooks/opal-workflow", self.config.public_base_url)
     }
 
-    /// Best effort: the state is already durable, so a bus failure is only logged.
+    /// A change that raised `events` committed: its store wrote them to the
+    /// outbox in the same write, and the relay (`outbox`) publishes them and
+    /// does what they cause, at least once. This only wakes it (or, where
+    /// no relay runs on its own, relays now); it never fails the request.
     pub async fn publish(&self, events: &[DomainEvent]) {
-        if events.is_empty() {
-            return;
-        }
-        if let Err(e) = self.events.publish(events).await {
-            tracing::warn!(error = %e, count = events.len(), "domain events not published");
-        }
-        for event in events {
-            let activity = match event {
-                DomainEvent::WorkflowCreated {
-                    workflow_id, at, ..
-                } => Activity::WorkflowCreated {
-                    workflow_id: workflow_id.clone(),
-                    at: *at,
-                },
-                DomainEvent::WorkflowFinished {
-                    workflow_id,
-                    status,
-                    at,
-                } => {
-                    self.workflow_finished(workflow_id, *status, *at).await;
-                    Activity::WorkflowFinished {
-                        workflow_id: workflow_id.clone(),
-                        status: *status,
-                        at: *at,
-                    }
-                }
-                DomainEvent::AgentResultAccepted { .. } => continue,
-            };
-            self.note(&activity).await;
-        }
-    }
-
-    /// A finished workflow's metrics and notification, from one read of it
-    /// and its report. An agent's end, this one's included, was counted when
-    /// its event was recorded (`WorkflowStore::record_event_with`).
-    async fn workflow_finished(
-        &self,
-        workflow_id: &str,
-        status: WorkflowStatus,
-        at: OffsetDateTime,
-    ) {
-        match status::workflow_and_report(self, workflow_id).await {
-            Ok(found) => {
-                metrics::workflow_finished(self, found.as_ref(), status, at).await;
-                if let Some((workflow, _)) = &found {
-                    notify::finished(self, workflow).await;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, workflow_id, "workflow duration and strategy unknown");
-                metrics::workflow_finished(self, None, status, at).await;
-                // The notification needs only the workflow: try that alone.
-                notify::workflow_finished(self, workflow_id).await;
-            }
-        }
+        outbox::committed(self, events).await;
     }
 
     /// Adds to the operators' activity feed. Best effort, like `publish`: what

@@ -86,16 +86,18 @@ pub async fn delivery_dead_lettered(services: &Services) {
 }
 
 /// A finished workflow's duration and the strategy recommendations it
-/// produced, from the workflow and report read once for this and its
-/// notification (`None`: not found, or not read; the duration then counts from
-/// `at`, the strategy not at all). An agent's end was counted when its event
+/// produced, from the workflow and report the relay read once for this and
+/// its notification (`None`: not found; the duration then counts from `at`,
+/// the strategy not at all). Counted once per `key` (the outbox item's id),
+/// however often the relay runs. An agent's end was counted when its event
 /// was recorded, in the same write (`domain::metrics::of_recorded`).
 pub async fn workflow_finished(
     services: &Services,
+    key: &str,
     finished: Option<&(Workflow, Report)>,
     status: WorkflowStatus,
     at: OffsetDateTime,
-) {
+) -> Result<(), StoreError> {
     let mut built = Vec::new();
     let started = match finished {
         Some((w, report)) => {
@@ -116,5 +118,6 @@ pub async fn workflow_finished(
         &["workflow", status.as_str()],
         seconds,
     ));
-    record(services, collect(built)).await;
+    services.metrics.record_once(key, &collect(built)).await?;
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The result-ready notification: when a workflow finishes, its signed summary
-//! goes to the intake's `notify_url` as a delivery (`domain::notification`).
+//! goes to the intake's `notify_url` as a delivery (`domain::notification`),
+//! created by the outbox's relay.
 
 use osa_domain::notification;
 use osa_domain::workflow::Workflow;
@@ -7,25 +8,18 @@ use osa_domain::workflow::Workflow;
 use super::Services;
 use super::delivery::enqueue_delivery;
 
-/// [`finished`] for a workflow not read yet: reads it first.
-pub async fn workflow_finished(services: &Services, workflow_id: &str) {
-    match services.store.get_workflow(workflow_id).await {
-        Ok(Some(workflow)) => finished(services, &workflow).await,
-        Ok(None) => {}
-        Err(e) => {
-            tracing::error!(error = %e, workflow_id, "result notification not queued");
-        }
-    }
-}
-
 /// Queues the notification of a finished workflow, as read after it finished,
-/// if its intake asked for one. The delivery's id is the workflow's own, so a
-/// finish announced twice is notified once. Best effort like the rest of
-/// publishing: the outcome is durable and readable whatever happens here.
-pub async fn finished(services: &Services, workflow: &Workflow) {
+/// if its intake asked for one. The delivery's id is derived from `item_id`,
+/// the outbox item of the finish, so a relay that runs twice creates (and the
+/// receiver sees) one delivery. `Err`: not created; the relay tries again.
+pub async fn finished(
+    services: &Services,
+    item_id: &str,
+    workflow: &Workflow,
+) -> Result<(), String> {
     let workflow_id = workflow.id();
     let Some(url) = workflow.notify_url() else {
-        return;
+        return Ok(());
     };
     let status_url = services.status_url(workflow.id());
     let finished = notification::Finished {
@@ -36,14 +30,16 @@ pub async fn finished(services: &Services, workflow: &Workflow) {
         finished_at: workflow.finished_at(),
         status_url: &status_url,
     };
-    let queued = match notification::delivery(&finished, url, services.clock.now()) {
-        Ok(delivery) => enqueue_delivery(services, delivery).await.map(|_| ()),
+    let delivery = match notification::delivery(&finished, item_id, url, services.clock.now()) {
+        Ok(delivery) => delivery,
         Err(e) => {
+            // Refused for good (a URL the policy refuses): nothing to retry.
             tracing::error!(error = %e, workflow_id, "result notification refused");
-            return;
+            return Ok(());
         }
     };
-    if let Err(e) = queued {
-        tracing::error!(error = %e, workflow_id, alert_signal = "result_notification_lost", "result notification not queued");
-    }
+    enqueue_delivery(services, delivery).await.map(|_| ()).map_err(|e| {
+        tracing::error!(error = %e, workflow_id, alert_signal = "result_notification_delayed", "result notification not queued yet");
+        e.to_string()
+    })
 }

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::ports::{DomainEvent, EventOutcome, SecretUnavailable, StoreError};
+use crate::ports::{EventOutcome, SecretUnavailable, StoreError};
 use osa_domain::activity::Activity;
 use osa_domain::audit::Attempt;
 use osa_domain::event::{parse_agent_event, sniff_workflow_id};
@@ -195,11 +195,7 @@ pub async fn ingest(
         }
     };
     services
-        .publish(&DomainEvent::of_recorded(
-            &event,
-            &outcome,
-            services.clock.now(),
-        ))
+        .publish(&outcome.domain_events(&event, services.clock.now()))
         .await;
     result
 }

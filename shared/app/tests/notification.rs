@@ -89,7 +89,7 @@ async fn a_finished_workflow_notifies_its_url_once_signed() {
         timestamp: header(request, "webhook-timestamp").expect("webhook-timestamp"),
         signature: header(request, "webhook-signature").expect("webhook-signature"),
     };
-    assert_eq!(standard.id, delivery_id(&id).to_string());
+    assert_eq!(Some(standard.id), header(request, "X-Webhook-ID"));
     assert_eq!(
         osa_domain::standard_webhooks::verify(&standard, &request.body, now_ms, &ours),
         Ok(())
@@ -108,23 +108,25 @@ async fn a_finished_workflow_notifies_its_url_once_signed() {
     );
     assert_eq!(
         header(request, "X-Webhook-ID"),
-        Some(delivery_id(&id).to_string().as_str())
+        Some(
+            delivery_id(&finish_item(&app, &id).await.id)
+                .to_string()
+                .as_str()
+        )
     );
 
-    // The finish announced again (a retried job, a second instance): no second one.
-    app.services
-        .publish(&[DomainEvent::WorkflowFinished {
-            workflow_id: id.clone(),
-            status: WorkflowStatus::Completed,
-            at: app.clock.now(),
-        }])
-        .await;
+    // The finish relayed again (a relay that died before marking it, a
+    // redelivered stream record): no second one.
+    let item = finish_item(&app, &id).await;
+    osa_app::outbox::relay(&app.services, &item)
+        .await
+        .expect("relayed again");
     app.run_due_jobs().await;
     assert_eq!(notifications(&app).len(), 1);
     let delivery = app
         .services
         .deliveries
-        .get_delivery(delivery_id(&id))
+        .get_delivery(delivery_id(&finish_item(&app, &id).await.id))
         .await
         .unwrap()
         .expect("a delivery");
@@ -150,7 +152,8 @@ async fn a_dead_target_is_retried_then_dead_lettered_and_erasure_takes_it() {
         .await;
     assert_eq!(notifications(&app).len(), 5, "five attempts");
     let dead = app.services.deliveries.dead_lettered(10).await.unwrap();
-    assert!(dead.iter().any(|d| d.id == delivery_id(&id)), "{dead:?}");
+    let notified = delivery_id(&finish_item(&app, &id).await.id);
+    assert!(dead.iter().any(|d| d.id == notified), "{dead:?}");
 
     let admin = osa_domain::access::Caller {
         subject: "admin".into(),
@@ -163,7 +166,7 @@ async fn a_dead_target_is_retried_then_dead_lettered_and_erasure_takes_it() {
     assert_eq!(
         app.services
             .deliveries
-            .get_delivery(delivery_id(&id))
+            .get_delivery(notified)
             .await
             .unwrap(),
         None
@@ -180,7 +183,7 @@ async fn without_its_secret_a_notification_fails_by_name() {
     let delivery = app
         .services
         .deliveries
-        .get_delivery(delivery_id(&id))
+        .get_delivery(delivery_id(&finish_item(&app, &id).await.id))
         .await
         .unwrap()
         .expect("a delivery");
@@ -210,4 +213,17 @@ async fn an_intake_may_name_only_an_allowed_target() {
             .await
             .is_ok()
     );
+}
+
+/// The outbox item of the workflow's finish (its notification's id derives
+/// from it).
+async fn finish_item(app: &osa_testkit::TestApp, id: &str) -> osa_app::ports::OutboxItem {
+    app.services
+        .outbox
+        .workflow_outbox(id)
+        .await
+        .expect("the outbox")
+        .into_iter()
+        .find(|i| matches!(i.event, DomainEvent::WorkflowFinished { .. }))
+        .expect("a finish")
 }

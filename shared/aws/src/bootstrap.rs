@@ -64,7 +64,8 @@ pub async fn adapters(
         audit: dynamo.clone(),
         leases: Some(dynamo.clone()),
         store: dynamo.clone(),
-        deliveries: dynamo,
+        deliveries: dynamo.clone(),
+        outbox: dynamo,
         queue: Arc::new(SqsQueue::new(
             clients.sqs.clone(),
             resources.queue_url.as_str(),
@@ -109,7 +110,11 @@ pub async fn from_env(tokens: Tokens) -> Result<Services, StartupError> {
         tokens,
         config,
     };
-    Ok(assemble(adapters, runtime))
+    let mut services = assemble(adapters, runtime);
+    // The table's stream feeds the `outbox-relay` function: a commit answers
+    // at once, and the relay does what it causes.
+    services.relay = std::sync::Arc::new(osa_app::outbox::RelayWake::background());
+    Ok(services)
 }
 
 /// Refuses every token: for functions that take none.

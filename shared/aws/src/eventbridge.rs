@@ -1,5 +1,6 @@
 //! The event bus over EventBridge `PutEvents`: source `osa`, detail type
-//! [`DomainEvent::detail_type`], detail the event's JSON, ten entries per call.
+//! `DomainEvent::detail_type`, detail the event's JSON with its outbox item's
+//! id (`outbox_id`), ten entries per call.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::describe;
-use osa_app::ports::{BusError, DomainEvent, EventBus};
+use osa_app::ports::{BusError, EventBus, OutboxItem};
 
 /// The `source` of every event OSA publishes.
 pub const SOURCE: &str = "osa";
@@ -33,9 +34,19 @@ impl EventBridgeBus {
         }
     }
 
-    fn entry(&self, event: &DomainEvent) -> Result<PutEventsRequestEntry, BusError> {
-        let detail = serde_json::to_string(event)
+    /// The entry of `item`: its event's JSON with the item's id as `outbox_id`
+    /// (receivers de-duplicate on it).
+    fn entry(&self, item: &OutboxItem) -> Result<PutEventsRequestEntry, BusError> {
+        let event = &item.event;
+        let mut detail = serde_json::to_value(event)
             .map_err(|e| BusError::Unavailable(format!("encoding an event: {e}")))?;
+        if let Some(fields) = detail.as_object_mut() {
+            fields.insert(
+                "outbox_id".into(),
+                serde_json::Value::String(item.id.clone()),
+            );
+        }
+        let detail = detail.to_string();
         Ok(PutEventsRequestEntry::builder()
             .event_bus_name(self.bus.as_ref())
             .source(SOURCE)
@@ -47,7 +58,7 @@ impl EventBridgeBus {
 
 #[async_trait]
 impl EventBus for EventBridgeBus {
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError> {
+    async fn publish(&self, events: &[OutboxItem]) -> Result<(), BusError> {
         for chunk in events.chunks(BATCH) {
             let mut entries = chunk
                 .iter()

@@ -95,6 +95,14 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(index(RECENT_INDEX, RECENT_PK, RECENT_SK)?)
         .global_secondary_indexes(index(RUNNING_INDEX, RUNNING_PK, RUNNING_SK)?)
+        // The outbox relay's source, as the template declares it.
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
+                .build()
+                .map_err(build_error)?,
+        )
         .send()
         .await;
     match created {

@@ -48,7 +48,10 @@ async fn app_on_aws(endpoint: &str) -> (TestApp, [CallCounter; 3], CapacityEstim
         sqs,
         eventbridge,
     };
-    let app = aws::app_on_aws(&clients, "calls").await;
+    let mut app = aws::app_on_aws(&clients, "calls").await;
+    // As in Lambda: the table's stream feeds the relay (`outbox-relay`),
+    // whose calls are counted on their own below.
+    app.services.relay = std::sync::Arc::new(osa_app::outbox::RelayWake::background());
     for counter in &counters {
         counter.reset();
     }
@@ -80,6 +83,12 @@ fn print(what: &str, calls: &[BTreeMap<String, u64>; 3]) {
         }
     }
 }
+
+/// What relaying a finish costs in DynamoDB calls: the workflow, its agents
+/// and results read once (GetItem, 2 Query), the counts (the once-key's
+/// GetItem, a transaction), the activity (the once-key's GetItem, the
+/// counter's UpdateItem, a transaction), marking it relayed (UpdateItem).
+const RELAYED_FINISH_CALLS: u64 = 9;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_webhook_and_a_workflow_cost_on_aws() {
@@ -144,21 +153,59 @@ async fn what_a_webhook_and_a_workflow_cost_on_aws() {
         "read, transaction (with the webhook count): {dynamodb:?}"
     );
     assert!(
-        ends[..8].iter().all(|n| *n == 2),
-        "read, transaction (with the webhook and the agent's end counted): {dynamodb:?}"
+        ends.iter().all(|n| *n == 2),
+        "read, transaction (with the webhook and the agent's end counted, and \
+         the outbox items of what it raised; the last one's finish too): {dynamodb:?}"
     );
-    assert_eq!(
-        ends[8], 9,
-        "the last also reads the workflow, its agents and results once for its \
-         report and notification (GetItem, 2 Query), counts its duration and \
-         recommendations (an UpdateItem per series: 2) and notes the activity \
-         (UpdateItem, PutItem): {dynamodb:?}"
-    );
-    // One PutEvents per state change (the last webhook's agent and workflow
-    // changes go together); never a queue call.
-    assert_eq!(workflow[2].get("PutEvents"), Some(&18), "{workflow:?}");
+    // Publishing and what a finish causes are the relay's: never a webhook's.
+    assert_eq!(total(&workflow[2]), 0, "{workflow:?}");
     assert_eq!(total(&workflow[1]), 0, "no queue call on a webhook");
-    assert_eq!(total(&intake_calls[0]), 4, "{intake_calls:?}");
+
+    // The relay (`outbox-relay`, fed by the stream): each item published
+    // once with its id and marked relayed; the finish also reads the workflow
+    // and its report once, counts its duration and recommendations once (a
+    // once-key's read and one transaction) and notes the activity once.
+    // This workflow's items (the table may hold other runs' pending ones).
+    let ours = app
+        .services
+        .outbox
+        .workflow_outbox(&id)
+        .await
+        .expect("its outbox");
+    taken(&counters);
+    let mut relay_calls = Vec::new();
+    for item in &ours {
+        let done = osa_app::outbox::relay_items(&app.services, std::slice::from_ref(item))
+            .await
+            .expect("relayed");
+        assert_eq!(done.relayed, 1);
+        let calls = taken(&counters);
+        relay_calls.push((item.event.detail_type(), calls));
+    }
+    for (kind, calls) in &relay_calls {
+        print(&format!("relay of {kind}"), calls);
+    }
+    let kinds: Vec<&str> = relay_calls.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds.len(),
+        20,
+        "created, 18 agent changes, finished: {kinds:?}"
+    );
+    for (kind, calls) in &relay_calls {
+        assert_eq!(calls[2].get("PutEvents"), Some(&1), "{kind}: {calls:?}");
+        match *kind {
+            "AgentResultAccepted" => assert_eq!(
+                calls[0].get("UpdateItem"),
+                Some(&1),
+                "marked relayed, nothing else: {calls:?}"
+            ),
+            "WorkflowFinished" => assert_eq!(total(&calls[0]), RELAYED_FINISH_CALLS, "{calls:?}"),
+            _ => {}
+        }
+    }
+    // The workflow and its agents, and its outbox item, in one transaction;
+    // the trigger delivery's put. Its activity and event are the relay's.
+    assert_eq!(total(&intake_calls[0]), 2, "{intake_calls:?}");
     assert_eq!(
         intake_calls[1].get("SendMessage"),
         Some(&2),

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::types::Target;
-use osa_app::ports::{DomainEvent, EventBus};
+use osa_app::ports::{DomainEvent, EventBus, OutboxItem};
 use osa_aws::AwsClients;
 use osa_aws::eventbridge::{EventBridgeBus, SOURCE};
 use osa_aws::provision::ensure_queues;
@@ -77,12 +77,13 @@ async fn delivered(sqs: &aws_sdk_sqs::Client, url: &str, n: usize) -> Vec<Value>
     bodies
 }
 
-fn events(n: usize) -> Vec<DomainEvent> {
+/// `n` outbox items, one event each.
+fn events(n: usize) -> Vec<OutboxItem> {
     let at = datetime!(2026-11-25 10:00 UTC);
     (0..n)
-        .map(|i| {
+        .flat_map(|i| {
             let workflow_id = format!("wf-{i}");
-            match i % 3 {
+            let event = match i % 3 {
                 0 => DomainEvent::WorkflowCreated {
                     workflow_id,
                     correlation_id: format!("corr-{i}"),
@@ -105,24 +106,24 @@ fn events(n: usize) -> Vec<DomainEvent> {
                     status: WorkflowStatus::Partial,
                     at,
                 },
-            }
+            };
+            OutboxItem::of_write(i as u64, vec![event])
         })
         .collect()
 }
 
-fn check(sent: &[DomainEvent], mut received: Vec<Value>) {
+/// Each item arrived as its event's JSON with the item's id (`outbox_id`).
+fn check(sent: &[OutboxItem], mut received: Vec<Value>) {
     assert_eq!(received.len(), sent.len(), "{received:#?}");
-    received.sort_by_key(|b| b["detail"]["workflow_id"].as_str().map(str::to_owned));
-    let mut sent: Vec<&DomainEvent> = sent.iter().collect();
-    sent.sort_by_key(|e| {
-        serde_json::to_value(e).expect("json")["workflow_id"]
-            .clone()
-            .to_string()
-    });
-    for (event, body) in sent.into_iter().zip(received) {
+    received.sort_by_key(|b| b["detail"]["outbox_id"].as_str().map(str::to_owned));
+    let mut sent: Vec<&OutboxItem> = sent.iter().collect();
+    sent.sort_by_key(|i| i.id.clone());
+    for (item, body) in sent.into_iter().zip(received) {
         assert_eq!(body["source"], SOURCE);
-        assert_eq!(body["detail-type"], event.detail_type());
-        assert_eq!(body["detail"], serde_json::to_value(event).expect("json"));
+        assert_eq!(body["detail-type"], item.event.detail_type());
+        let mut detail = serde_json::to_value(&item.event).expect("json");
+        detail["outbox_id"] = Value::String(item.id.clone());
+        assert_eq!(body["detail"], detail);
     }
 }
 

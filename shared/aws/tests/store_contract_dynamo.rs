@@ -547,3 +547,21 @@ impl AuditLog for Fleet {
         self.pick().admin_audit_page(before, limit).await
     }
 }
+
+/// The outbox: items in the same transactions as the workflow writes,
+/// pending in the sparse index until relayed; once-keys for the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamo_outbox_honours_the_contract() {
+    let Some(endpoint) = endpoint("dynamo_outbox_honours_the_contract") else {
+        return;
+    };
+    let clock = clock();
+    let (store, client, counter) = store(&endpoint, clock.clone()).await;
+    let metrics = Arc::new(DynamoMetrics::new(client, store.table(), clock.clone()));
+    contract::outbox_suite(Arc::new(store), metrics.clone(), metrics, clock).await;
+    assert!(
+        !counter.snapshot().contains_key("Scan"),
+        "no Scan, ever: {:?}",
+        counter.snapshot()
+    );
+}

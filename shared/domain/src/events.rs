@@ -1,16 +1,13 @@
 //! Domain events: what happened, for other systems to subscribe to. The
 //! transitions of a workflow (`workflow::Transition`) and recording an agent's
-//! event (`DomainEvent::of_recorded`) say which they cause; the application
+//! event (`EventOutcome::domain_events`) say which they cause; the application
 //! publishes them once the change is stored (its `EventBus` port).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::AgentId;
-use super::event::AgentEvent;
-use super::record::EventOutcome;
-use super::run::AgentRun;
-use super::status::{AgentStatus, WorkflowStatus};
+use super::status::{AgentRun, AgentStatus, WorkflowStatus};
 
 /// What happened, for other systems to subscribe to (EventBridge on AWS).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,40 +39,22 @@ pub enum DomainEvent {
 }
 
 impl DomainEvent {
-    /// What recording `event` tells other systems: its agent's change, if it
-    /// changed, and the workflow's end, if it ended it.
-    pub fn of_recorded(
-        event: &AgentEvent,
-        outcome: &EventOutcome,
-        at: OffsetDateTime,
-    ) -> Vec<DomainEvent> {
-        let EventOutcome::Accepted {
-            event_id,
-            agent_status,
-            state_changed: true,
-            workflow_status,
-            workflow_finished,
-            run,
-        } = outcome
-        else {
-            return Vec::new();
-        };
-        let mut events = vec![DomainEvent::AgentResultAccepted {
-            workflow_id: event.workflow_id.clone(),
-            agent: event.agent,
-            event_id: event_id.clone(),
-            agent_status: *agent_status,
-            run: *run,
-            at,
-        }];
-        if *workflow_finished {
-            events.push(DomainEvent::WorkflowFinished {
-                workflow_id: event.workflow_id.clone(),
-                status: *workflow_status,
-                at,
-            });
+    /// The workflow it is about.
+    pub fn workflow_id(&self) -> &str {
+        match self {
+            DomainEvent::WorkflowCreated { workflow_id, .. }
+            | DomainEvent::AgentResultAccepted { workflow_id, .. }
+            | DomainEvent::WorkflowFinished { workflow_id, .. } => workflow_id,
         }
-        events
+    }
+
+    /// When it happened.
+    pub fn at(&self) -> OffsetDateTime {
+        match self {
+            DomainEvent::WorkflowCreated { at, .. }
+            | DomainEvent::AgentResultAccepted { at, .. }
+            | DomainEvent::WorkflowFinished { at, .. } => *at,
+        }
     }
 
     /// EventBridge `DetailType`.
@@ -85,5 +64,63 @@ impl DomainEvent {
             DomainEvent::AgentResultAccepted { .. } => "AgentResultAccepted",
             DomainEvent::WorkflowFinished { .. } => "WorkflowFinished",
         }
+    }
+}
+
+/// A domain event as the outbox keeps it: written in the same atomic write as
+/// the change that caused it, then relayed (published, and what it causes
+/// done) at least once. Its `id` is stable, so every repeat is recognisable:
+/// the published event carries it, a notification's delivery id and the
+/// metrics' and activity's once-keys are derived from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub id: String,
+    pub event: DomainEvent,
+}
+
+impl OutboxItem {
+    /// The items of one write of a workflow: `version` is the workflow's
+    /// version that write stored (unique per write), so the ids
+    /// `<workflow id>:<version>:<n>` never repeat for another write.
+    pub fn of_write(version: u64, events: Vec<DomainEvent>) -> Vec<OutboxItem> {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(n, event)| OutboxItem {
+                id: format!("{}:{version}:{n}", event.workflow_id()),
+                event,
+            })
+            .collect()
+    }
+
+    /// The workflow it is about.
+    pub fn workflow_id(&self) -> &str {
+        self.event.workflow_id()
+    }
+
+    /// When its event happened (the order the relay keeps).
+    pub fn at(&self) -> OffsetDateTime {
+        self.event.at()
+    }
+}
+
+#[cfg(test)]
+mod outbox_tests {
+    use super::*;
+
+    #[test]
+    fn ids_differ_per_write_and_per_event() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let finished = |id: &str| DomainEvent::WorkflowFinished {
+            workflow_id: id.into(),
+            status: WorkflowStatus::Completed,
+            at,
+        };
+        let one = OutboxItem::of_write(3, vec![finished("w"), finished("w")]);
+        let other = OutboxItem::of_write(4, vec![finished("w")]);
+        assert_eq!(one[0].id, "w:3:0");
+        assert_eq!(one[1].id, "w:3:1");
+        assert_eq!(other[0].id, "w:4:0");
+        assert_eq!(one[0].workflow_id(), "w");
     }
 }

@@ -140,10 +140,11 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
         || (first == 0x100 && segments[1..4] == [0, 0, 0]) // discard-only
 }
 
-/// The notification's delivery id: one per workflow, so a finish announced
-/// twice is still notified once.
-pub fn delivery_id(workflow_id: &str) -> Uuid {
-    derived_id(&format!("osa-notification:{workflow_id}"))
+/// The notification's delivery id, derived from the outbox item of the
+/// finish it tells of (`events::OutboxItem`): one per finish, so a finish
+/// relayed twice is still notified once.
+pub fn delivery_id(outbox_id: &str) -> Uuid {
+    derived_id(&format!("osa-notification:{outbox_id}"))
 }
 
 /// A finished workflow, as its notification tells it.
@@ -175,6 +176,7 @@ pub fn payload(finished: &Finished<'_>) -> Value {
 /// The signed delivery that notifies a finished workflow's `notify_url`.
 pub fn delivery(
     finished: &Finished<'_>,
+    outbox_id: &str,
     notify_url: &str,
     now: OffsetDateTime,
 ) -> Result<Delivery, DeliveryError> {
@@ -184,7 +186,7 @@ pub fn delivery(
         payload(finished),
         now,
     )?
-    .with_id(delivery_id(finished.workflow_id))
+    .with_id(delivery_id(outbox_id))
     .with_auth(DeliveryAuth::Signature {
         secret: NOTIFY_SIGNING_SECRET.into(),
     });

@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 use super::AgentId;
 use super::audit::{Attempt, AuditEntry, AuditOutcome};
 use super::event::{AgentEvent, EventKind};
+use super::events::DomainEvent;
 use super::history::AgentChange;
-use super::run::AgentRun;
+use super::status::AgentRun;
 use super::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
 
 /// One agent's accepted result: its own item, so nine agents never contend.
@@ -50,6 +51,40 @@ pub enum EventOutcome {
         event_id: String,
     },
     UnknownWorkflow,
+}
+
+impl EventOutcome {
+    /// What recording `event` tells other systems: its agent's change, if it
+    /// changed, and the workflow's end, if it ended it.
+    pub fn domain_events(&self, event: &AgentEvent, at: OffsetDateTime) -> Vec<DomainEvent> {
+        let EventOutcome::Accepted {
+            event_id,
+            agent_status,
+            state_changed: true,
+            workflow_status,
+            workflow_finished,
+            run,
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut events = vec![DomainEvent::AgentResultAccepted {
+            workflow_id: event.workflow_id.clone(),
+            agent: event.agent,
+            event_id: event_id.clone(),
+            agent_status: *agent_status,
+            run: *run,
+            at,
+        }];
+        if *workflow_finished {
+            events.push(DomainEvent::WorkflowFinished {
+                workflow_id: event.workflow_id.clone(),
+                status: *workflow_status,
+                at,
+            });
+        }
+        events
+    }
 }
 
 /// Named instants the status views read (last webhook, last agent data, last sync).
@@ -161,22 +196,25 @@ pub fn apply(
     if keep_result {
         markers.push(Marker::LastAgentData);
     }
+    let outcome = EventOutcome::Accepted {
+        event_id: event.event_id.clone(),
+        agent_status,
+        state_changed: applied.state_changed,
+        workflow_status: workflow.status,
+        workflow_finished: !was_terminal && workflow.status.is_terminal(),
+        run: if applied.state_changed {
+            agents[index].run(workflow.agents_could_start_at())
+        } else {
+            None
+        },
+    };
+    // What it tells other systems goes to the outbox with the write.
+    workflow.raised.0.extend(outcome.domain_events(event, now));
     Ok(Recording {
         agent: index,
         keep_result,
         markers,
         audit: attempt.of_event(event, AuditOutcome::Accepted, event.accepted_reason(), 202),
-        outcome: EventOutcome::Accepted {
-            event_id: event.event_id.clone(),
-            agent_status,
-            state_changed: applied.state_changed,
-            workflow_status: workflow.status,
-            workflow_finished: !was_terminal && workflow.status.is_terminal(),
-            run: if applied.state_changed {
-                agents[index].run(workflow.agents_could_start_at())
-            } else {
-                None
-            },
-        },
+        outcome,
     })
 }

@@ -1,21 +1,11 @@
 //! Runs: how long an agent ran by OSA's own clock, and a workflow's next run
 //! (a Force Sync that OPAL accepted, or a resume after refused keys mid-run).
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::history::AgentChange;
+pub use super::status::AgentRun;
 use super::workflow::{AgentState, AgentStatus, Workflow, WorkflowStatus};
-
-/// How long an agent ran by OSA's own clock, against the time it was allowed.
-/// Senders need not report a duration, so alerts and metrics use this.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentRun {
-    pub ran_ms: u64,
-    pub allowed_ms: u64,
-    /// It ran past its own allowance, or was timed out for it.
-    pub over_allowance: bool,
-}
 
 /// Why a workflow starts a new run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! The statuses of a workflow and of its agents, and how an event moves an agent.
+//! The statuses of a workflow and of its agents, how an event moves an agent,
+//! and how long an agent that ended ran.
 
 use serde::{Deserialize, Serialize};
 
@@ -116,3 +117,13 @@ impl AgentStatus {
 }
 
 crate::schema_from_list!(AgentStatus, "AgentStatus");
+
+/// How long an agent ran by OSA's own clock, against the time it was allowed.
+/// Senders need not report a duration, so alerts and metrics use this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRun {
+    pub ran_ms: u64,
+    pub allowed_ms: u64,
+    /// It ran past its own allowance, or was timed out for it.
+    pub over_allowance: bool,
+}

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::agents::AgentId;
 use super::event::{AgentEvent, EventKind};
+use super::events::DomainEvent;
 use super::history::{AgentChange, Change, StreamEvent, stream_event};
 use super::intake::{AnalysisPreferences, BusinessContext, Intake, OptimizelyProject};
 pub use super::status::{AgentStatus, WorkflowStatus};
@@ -65,6 +66,21 @@ pub struct Workflow {
     /// Bumped on every write; adapters use it for optimistic concurrency.
     #[serde(default)]
     pub(crate) version: u64,
+    /// The domain events its transitions raised since it was read, which the
+    /// store writes to the outbox with it (`take_raised`). Never stored here.
+    #[serde(skip)]
+    pub(crate) raised: Raised,
+}
+
+/// Events raised and not yet handed to the store: not part of the workflow's
+/// value, so two workflows equal in every stored field are equal.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Raised(pub(crate) Vec<DomainEvent>);
+
+impl PartialEq for Raised {
+    fn eq(&self, _: &Raised) -> bool {
+        true
+    }
 }
 
 /// An on-demand re-trigger of the OPAL workflow (`POST /api/opal/sync`).
@@ -563,7 +579,7 @@ impl Workflow {
         now: OffsetDateTime,
         deadline_scale: f64,
     ) -> (Workflow, Vec<AgentState>) {
-        let workflow = Workflow {
+        let mut workflow = Workflow {
             id,
             correlation_id,
             status: WorkflowStatus::Pending,
@@ -586,7 +602,9 @@ impl Workflow {
             credentials_pause: None,
             history: Vec::new(),
             version: 0,
+            raised: Raised::default(),
         };
+        workflow.raised.0.push(workflow.created());
         let agents = AgentId::ALL
             .into_iter()
             .map(|a| AgentState::new(a, now, deadline_scale))

@@ -106,9 +106,23 @@ async fn notify(app: &TestApp, notify_url: &str) -> osa_domain::delivery::Delive
     let w = app.services.store.get_workflow(&id).await.unwrap().unwrap();
     assert_eq!(w.status(), WorkflowStatus::Completed);
     app.run_due_jobs().await;
+    let finish = app
+        .services
+        .outbox
+        .workflow_outbox(&id)
+        .await
+        .expect("the outbox")
+        .into_iter()
+        .find(|i| {
+            matches!(
+                i.event,
+                osa_app::ports::DomainEvent::WorkflowFinished { .. }
+            )
+        })
+        .expect("a finish");
     app.services
         .deliveries
-        .get_delivery(delivery_id(&id))
+        .get_delivery(delivery_id(&finish.id))
         .await
         .expect("read")
         .expect("a notification delivery")

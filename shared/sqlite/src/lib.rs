@@ -41,7 +41,7 @@ use osa_domain::event::AgentEvent;
 use osa_domain::workflow::{AgentState, Workflow};
 
 /// The schema this build writes, kept in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Most write requests committed together in one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -121,6 +121,7 @@ mod checkpoint;
 mod deliveries;
 pub mod log_bus;
 mod metrics;
+mod outbox;
 mod queue;
 mod workflows;
 
@@ -141,6 +142,7 @@ pub fn adapters(
         queue: store.clone(),
         metrics: store.clone(),
         deliveries: store.clone(),
+        outbox: store.clone(),
         ops: store,
         events,
     }
@@ -317,9 +319,12 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     } else {
         ""
     };
+    // Version 2 databases lack the outbox and the once-keys (version 3),
+    // which the schema's `IF NOT EXISTS` creates.
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE;\n{SCHEMA}\n{}\n{}\n{upgrade}\n{}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;",
+        "BEGIN IMMEDIATE;\n{SCHEMA}\n{}\n{}\n{}\n{upgrade}\n{}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;",
         metrics::SCHEMA,
+        outbox::SCHEMA,
         deliveries::SCHEMA,
         deliveries::DUE_INDEX
     ))

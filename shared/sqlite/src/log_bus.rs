@@ -1,12 +1,13 @@
-//! The embedded event bus: domain events become structured log lines, and the
-//! most recent are kept in memory for tests and local inspection.
+//! The embedded event bus: domain events become structured log lines (the
+//! local bus's log: `domain event`, with the outbox item's id), and the most
+//! recent are kept in memory for tests and local inspection.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use osa_app::ports::{BusError, DomainEvent, EventBus};
+use osa_app::ports::{BusError, DomainEvent, EventBus, OutboxItem};
 
 const KEEP: usize = 1024;
 
@@ -28,10 +29,17 @@ impl LogBus {
 
 #[async_trait]
 impl EventBus for LogBus {
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError> {
+    async fn publish(&self, items: &[OutboxItem]) -> Result<(), BusError> {
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        for event in events {
-            tracing::info!(detail_type = event.detail_type(), event = ?event, "domain event");
+        for item in items {
+            let event = &item.event;
+            tracing::info!(
+                detail_type = event.detail_type(),
+                outbox_id = %item.id,
+                workflow_id = %item.workflow_id(),
+                event = ?event,
+                "domain event"
+            );
             if recent.len() == KEEP {
                 recent.pop_front();
             }

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
+use super::outbox::claim_once;
 use super::{SqliteResult, SqliteStore, sql_limit};
 use osa_app::codec::{decode, encode};
 use osa_app::ports::{ActivityFeed, MetricsStore, OpsStore, StateDoc, StoreChange, StoreError};
@@ -52,6 +53,23 @@ impl MetricsStore for SqliteStore {
             return Ok(());
         }
         self.write(move |conn| write_cells(conn, &updates)).await
+    }
+
+    async fn record_once(
+        &self,
+        key: &str,
+        observations: &[Observation],
+    ) -> Result<bool, StoreError> {
+        let updates: Vec<_> = observations.iter().flat_map(Observation::updates).collect();
+        let key = format!("metrics:{key}");
+        self.write(move |conn| {
+            if !claim_once(conn, &key)? {
+                return Ok(false);
+            }
+            write_cells(conn, &updates)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
@@ -208,25 +226,47 @@ impl OpsStore for SqliteStore {
     }
 }
 
+/// Appends one activity (its document) on the writer; its number.
+fn insert_activity(conn: &Connection, doc: &str) -> Result<u64, StoreError> {
+    conn.prepare_cached("INSERT INTO activity (doc) VALUES (?1)")
+        .or_unavailable()?
+        .execute([doc])
+        .or_unavailable()?;
+    let seq = conn.last_insert_rowid();
+    conn.prepare_cached("DELETE FROM activity WHERE seq <= ?1")
+        .or_unavailable()?
+        .execute([seq - ACTIVITY_KEPT])
+        .or_unavailable()?;
+    Ok(u64::try_from(seq).unwrap_or_default())
+}
+
 #[async_trait]
 impl ActivityFeed for SqliteStore {
     async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError> {
         let doc = encode(activity)?;
+        let seq = self.write(move |conn| insert_activity(conn, &doc)).await?;
+        self.tell(|| StoreChange::Activity(seq));
+        Ok(seq)
+    }
+
+    async fn append_activity_once(
+        &self,
+        key: &str,
+        activity: &Activity,
+    ) -> Result<Option<u64>, StoreError> {
+        let doc = encode(activity)?;
+        let key = format!("activity:{key}");
         let seq = self
             .write(move |conn| {
-                conn.prepare_cached("INSERT INTO activity (doc) VALUES (?1)")
-                    .or_unavailable()?
-                    .execute([&doc])
-                    .or_unavailable()?;
-                let seq = conn.last_insert_rowid();
-                conn.prepare_cached("DELETE FROM activity WHERE seq <= ?1")
-                    .or_unavailable()?
-                    .execute([seq - ACTIVITY_KEPT])
-                    .or_unavailable()?;
-                Ok(u64::try_from(seq).unwrap_or_default())
+                if !claim_once(conn, &key)? {
+                    return Ok(None);
+                }
+                insert_activity(conn, &doc).map(Some)
             })
             .await?;
-        self.tell(|| StoreChange::Activity(seq));
+        if let Some(seq) = seq {
+            self.tell(|| StoreChange::Activity(seq));
+        }
         Ok(seq)
     }
 

@@ -1,7 +1,9 @@
 //! The workflow store over SQLite.
 
 use super::metrics::write_cells;
+use super::outbox::write_items;
 use super::*;
+use osa_app::ports::OutboxItem;
 use osa_app::ports::{AuditLog, Page, PagePosition};
 use osa_domain::metrics::{EventMetrics, of_recorded};
 use osa_domain::record;
@@ -177,6 +179,8 @@ fn decide_and_write(
     }
     workflow.bump_version();
     save_workflow(conn, &event.workflow_id, &workflow)?;
+    let raised = workflow.take_raised();
+    write_items(conn, &OutboxItem::of_write(workflow.version(), raised))?;
     for marker in &recording.markers {
         raise_marker(conn, *marker, to_ms(attempt.received_at))?;
     }
@@ -213,6 +217,7 @@ impl SqliteStore {
             }
             let expected = current.version();
             next.bump_version();
+            let items = OutboxItem::of_write(next.version(), next.take_raised());
             let status = next.status().as_str();
             let doc = encode(&next)?;
             let key = id.to_owned();
@@ -224,6 +229,7 @@ impl SqliteStore {
                     }
                     Some(_) => {
                         save_workflow_doc(conn, &key, status, &doc)?;
+                        write_items(conn, &items)?;
                         Ok(WorkflowWrite::Saved(Box::new(next)))
                     }
                 })
@@ -262,6 +268,7 @@ impl WorkflowStore for SqliteStore {
         let created_at_ms = to_ms(workflow.created_at());
         let status = workflow.status().as_str();
         let doc = encode(workflow)?;
+        let items = OutboxItem::of_write(workflow.version(), workflow.raised().to_vec());
         let agent_docs = agents
             .iter()
             .map(|a| Ok((a.agent.as_str(), encode(a)?)))
@@ -290,6 +297,7 @@ impl WorkflowStore for SqliteStore {
                 stmt.execute(params![id, agent_id, agent_doc])
                     .or_unavailable()?;
             }
+            write_items(conn, &items)?;
             Ok(CreateOutcome::Created)
         })
         .await
@@ -394,6 +402,8 @@ impl WorkflowStore for SqliteStore {
                 }
                 workflow.bump_version();
                 save_workflow(conn, &id, &workflow)?;
+                let raised = workflow.take_raised();
+                write_items(conn, &OutboxItem::of_write(workflow.version(), raised))?;
                 for agent in &agents {
                     save_agent(conn, &id, agent)?;
                 }
@@ -449,7 +459,7 @@ impl WorkflowStore for SqliteStore {
         let erased = self
             .write(move |conn| {
                 let mut erased = 0u64;
-                for table in ["workflows", "agents", "agent_results", "events"] {
+                for table in ["workflows", "agents", "agent_results", "events", "outbox"] {
                     let column = if table == "workflows" {
                         "id"
                     } else {

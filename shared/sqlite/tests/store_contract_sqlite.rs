@@ -210,3 +210,12 @@ async fn record_event_throughput() {
         n as f64 / elapsed.as_secs_f64()
     );
 }
+
+/// The outbox: written with the workflow writes, relayed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_outbox_honours_the_contract() {
+    let dir = TempDir::new("outbox");
+    let clock = clock();
+    let store = Arc::new(SqliteStore::open(&dir.db(), clock.clone()).expect("open"));
+    contract::outbox_suite(store.clone(), store.clone(), store, clock).await;
+}

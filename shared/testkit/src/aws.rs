@@ -86,7 +86,8 @@ pub async fn app_on_aws(clients: &AwsClients, what: &str) -> TestApp {
     services.store = store.clone();
     services.audit = store.clone();
     services.leases = Some(store.clone());
-    services.deliveries = store;
+    services.deliveries = store.clone();
+    services.outbox = store;
     services.metrics = metrics.clone();
     services.activity = metrics.clone();
     services.ops = metrics;

@@ -54,6 +54,7 @@ const FUNCTIONS: &[&str] = &[
     "worker",
     "health-check",
     "alert-evaluator",
+    "outbox-relay",
 ];
 
 /// Folders whose sources are checked for import cycles.

@@ -6,9 +6,12 @@ use super::BusError;
 /// Domain events are the domain's (`osa_domain::events`); the bus publishes them.
 pub use osa_domain::events::DomainEvent;
 
-/// Publishes domain events after the state they describe is durable. Delivery is
-/// best effort: a failure is logged and never undoes or fails the request.
+use super::OutboxItem;
+
+/// Publishes domain events from the outbox, after the state they describe is
+/// durable, each with its outbox item's id (receivers de-duplicate on it: the
+/// relay publishes at least once). An error leaves the items pending.
 #[async_trait]
 pub trait EventBus: Send + Sync {
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError>;
+    async fn publish(&self, items: &[OutboxItem]) -> Result<(), BusError>;
 }

@@ -10,6 +10,7 @@ mod deliveries;
 mod http;
 mod leases;
 mod operations;
+mod outbox;
 mod queue;
 mod secrets;
 mod tokens;
@@ -28,6 +29,7 @@ pub use osa_domain::audit::{
     AdminAuditEntry, Attempt, AuditEntry, AuditOutcome, Page, PagePosition,
 };
 pub use osa_domain::record::{AgentResult, EventOutcome, Marker};
+pub use outbox::*;
 pub use queue::*;
 pub use secrets::*;
 pub use tokens::*;

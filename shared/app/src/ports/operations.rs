@@ -20,6 +20,15 @@ pub trait MetricsStore: Send + Sync {
         observations: &[osa_domain::metrics::Observation],
     ) -> Result<(), StoreError>;
 
+    /// Applies every observation once per `key`: a second call with the same
+    /// key changes nothing (a relay that ran twice). True when applied now.
+    /// The key is kept in the same atomic write as the counts.
+    async fn record_once(
+        &self,
+        key: &str,
+        observations: &[osa_domain::metrics::Observation],
+    ) -> Result<bool, StoreError>;
+
     /// Every series, shards summed.
     async fn snapshot(&self) -> Result<osa_domain::metrics::Snapshot, StoreError>;
 
@@ -62,6 +71,14 @@ pub trait ActivityFeed: Send + Sync {
     /// Appends to the system's activity feed; answers the number it got
     /// (1, 2, ... in the order appended). Durable when it returns.
     async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError>;
+
+    /// [`Self::append_activity`] once per `key`: a second call with the same
+    /// key appends nothing and answers `None` (a relay that ran twice).
+    async fn append_activity_once(
+        &self,
+        key: &str,
+        activity: &Activity,
+    ) -> Result<Option<u64>, StoreError>;
 
     /// The activities numbered after `after`, oldest first, at most `limit`,
     /// with no gap: a number taken by an append that has not yet committed ends

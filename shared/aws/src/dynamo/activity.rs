@@ -13,7 +13,7 @@
 //! partition: activity is rare (workflows, rejections, dead letters, alerts).
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use time::OffsetDateTime;
 
 use crate::attr::{number, query_limit, read_number, read_string, string, unavailable};
@@ -39,23 +39,7 @@ pub(super) async fn append(
     activity: &Activity,
     now: OffsetDateTime,
 ) -> Result<u64, StoreError> {
-    let counted = client
-        .update_item()
-        .table_name(table)
-        .key("pk", string(PK))
-        .key("sk", string(COUNTER_SK))
-        .update_expression("ADD n :one")
-        .expression_attribute_values(":one", number(1))
-        .return_values(ReturnValue::UpdatedNew)
-        .send()
-        .await
-        .map_err(|e| unavailable("UpdateItem", &e))?;
-    let seq: u64 = counted
-        .attributes
-        .as_ref()
-        .map(|a| read_number(a, "n"))
-        .transpose()?
-        .ok_or_else(|| StoreError::Corrupt("the activity counter answered nothing".into()))?;
+    let seq = next_seq(client, table).await?;
     client
         .put_item()
         .table_name(table)
@@ -68,6 +52,59 @@ pub(super) async fn append(
         .await
         .map_err(|e| unavailable("PutItem", &e))?;
     Ok(seq)
+}
+
+/// [`append`] once per `key`: the number is taken, then the activity and the
+/// once-key are put in one transaction. A repeat found before it takes a
+/// number costs nothing; one found by the transaction leaves its number
+/// unused, which readers skip after [`GIVE_UP_AFTER`].
+pub(super) async fn append_once(
+    client: &Client,
+    table: &str,
+    key: &str,
+    activity: &Activity,
+    now: OffsetDateTime,
+) -> Result<Option<u64>, StoreError> {
+    if super::once::once_taken(client, table, key).await? {
+        return Ok(None);
+    }
+    let seq = next_seq(client, table).await?;
+    let put = Put::builder()
+        .table_name(table)
+        .item("pk", string(PK))
+        .item("sk", string(entry_sk(seq)))
+        .item("doc", string(encode(activity)?))
+        .item("at_ms", number(now.unix_timestamp_nanos() / 1_000_000))
+        .item(EXPIRES_AT, number((now + KEPT_FOR).unix_timestamp()))
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("an activity put: {e}")))?;
+    let items = vec![
+        super::once::once_put(table, key)?,
+        TransactWriteItem::builder().put(put).build(),
+    ];
+    let appended = super::once::transact_once(client, items).await?;
+    Ok(appended.then_some(seq))
+}
+
+/// Takes the next activity number from the counter.
+async fn next_seq(client: &Client, table: &str) -> Result<u64, StoreError> {
+    let counted = client
+        .update_item()
+        .table_name(table)
+        .key("pk", string(PK))
+        .key("sk", string(COUNTER_SK))
+        .update_expression("ADD n :one")
+        .expression_attribute_values(":one", number(1))
+        .return_values(ReturnValue::UpdatedNew)
+        .send()
+        .await
+        .map_err(|e| unavailable("UpdateItem", &e))?;
+    counted
+        .attributes
+        .as_ref()
+        .map(|a| read_number(a, "n"))
+        .transpose()?
+        .ok_or_else(|| StoreError::Corrupt("the activity counter answered nothing".into()))
 }
 
 pub(super) async fn after(

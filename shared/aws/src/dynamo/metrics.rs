@@ -21,9 +21,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use super::metric_items::{DEFAULT_SHARDS, GAUGE_PK, UpdateRequest, print_emf, shard_pk};
+use super::metric_items::{
+    DEFAULT_SHARDS, GAUGE_PK, UpdateRequest, print_emf, shard_pk, transact_updates,
+};
+use super::once::{once_put, once_taken, transact_once};
 use crate::attr::{Item, condition_held, string};
 use crate::describe;
 use osa_app::ports::{ActivityFeed, Clock, MetricsStore, OpsStore, StateDoc, StoreError};
@@ -102,6 +105,28 @@ impl MetricsStore for DynamoMetrics {
     /// Each write is a DynamoDB call: the API's statistics go every 10 s.
     fn batch_window(&self) -> std::time::Duration {
         std::time::Duration::from_secs(10)
+    }
+
+    async fn record_once(
+        &self,
+        key: &str,
+        observations: &[Observation],
+    ) -> Result<bool, StoreError> {
+        let key = format!("metrics:{key}");
+        if once_taken(&self.client, &self.table, &key).await? {
+            return Ok(false);
+        }
+        let mut items = vec![once_put(&self.table, &key)?];
+        items.extend(
+            transact_updates(&merged(observations), &self.table, self.shards)?
+                .into_iter()
+                .map(|u| TransactWriteItem::builder().update(u).build()),
+        );
+        let applied = transact_once(&self.client, items).await?;
+        if applied && self.emf {
+            print_emf(observations, self.clock.now_ms());
+        }
+        Ok(applied)
     }
 
     async fn record(&self, observations: &[Observation]) -> Result<(), StoreError> {
@@ -249,6 +274,21 @@ impl OpsStore for DynamoMetrics {
 impl ActivityFeed for DynamoMetrics {
     async fn append_activity(&self, activity: &Activity) -> Result<u64, StoreError> {
         super::activity::append(&self.client, &self.table, activity, self.clock.now()).await
+    }
+
+    async fn append_activity_once(
+        &self,
+        key: &str,
+        activity: &Activity,
+    ) -> Result<Option<u64>, StoreError> {
+        super::activity::append_once(
+            &self.client,
+            &self.table,
+            &format!("activity:{key}"),
+            activity,
+            self.clock.now(),
+        )
+        .await
     }
 
     async fn activity_after(

@@ -541,6 +541,8 @@ mod activity;
 mod deliveries;
 mod metric_items;
 mod metrics;
+mod once;
+pub mod outbox;
 mod record_event;
 mod settings;
 mod workflows;

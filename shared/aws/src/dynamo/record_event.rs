@@ -1,6 +1,7 @@
 //! `record_event` over DynamoDB: one `BatchGetItem` of what `domain::record`
 //! needs, then one write of what it decides, with what the outcome counts
-//! (`domain::metrics::of_recorded`) in the same write. A transaction that loses
+//! (`domain::metrics::of_recorded`) and the outbox items of the events it
+//! raised in the same write. A transaction that loses
 //! a race writes nothing, counts included, and is tried again from the read.
 
 use super::metric_items::{print_emf, transact_updates};
@@ -81,6 +82,8 @@ impl DynamoStore {
             None
         };
         workflow.bump_version();
+        // What the event raised, for the outbox, in the same transaction.
+        let outbox = self.outbox_puts(&mut workflow)?;
 
         // The de-duplication item comes first: its cancellation reason is index 0.
         let mut seen = event_key;
@@ -134,6 +137,7 @@ impl DynamoStore {
                 transact.push(TransactWriteItem::builder().update(update).build());
             }
         }
+        transact.extend(outbox);
         let counted = self.counted(event, &recording.outcome, metrics);
         transact.extend(self.count_updates(&counted)?);
         if transact.len() > MAX_TRANSACT_ITEMS {

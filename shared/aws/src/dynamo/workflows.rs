@@ -14,7 +14,8 @@ impl WorkflowStore for DynamoStore {
         workflow: &Workflow,
         agents: &[AgentState],
     ) -> Result<CreateOutcome, StoreError> {
-        let transact = self.workflow_with_agents(workflow, agents, Condition::New)?;
+        let mut transact = self.workflow_with_agents(workflow, agents, Condition::New)?;
+        transact.extend(self.outbox_puts_of(workflow, workflow.raised().to_vec())?);
         for attempt in 0..self.settings.max_attempts {
             if attempt > 0 {
                 backoff(attempt).await;
@@ -166,11 +167,29 @@ impl WorkflowStore for DynamoStore {
                 return Ok(Some(current));
             }
             next.bump_version();
-            if self
-                .put_if_version(self.workflow_item(&next)?, stored_version)
-                .await?
-            {
-                return Ok(Some(next));
+            let outbox = self.outbox_puts(&mut next)?;
+            if outbox.is_empty() {
+                if self
+                    .put_if_version(self.workflow_item(&next)?, stored_version)
+                    .await?
+                {
+                    return Ok(Some(next));
+                }
+                continue;
+            }
+            // What the change raised goes in the same transaction.
+            let mut transact = vec![
+                TransactWriteItem::builder()
+                    .put(self.put(
+                        self.workflow_item(&next)?,
+                        Condition::Version(stored_version),
+                    )?)
+                    .build(),
+            ];
+            transact.extend(outbox);
+            match self.transact(transact).await? {
+                None => return Ok(Some(next)),
+                Some(codes) => retry_or_fail(&codes)?,
             }
         }
         Err(StoreError::Unavailable(format!(
@@ -214,8 +233,10 @@ impl WorkflowStore for DynamoStore {
             workflow.bump_version();
             // Conditioned on the workflow's version: every recorded event
             // changes it too, so no agent write is lost in between.
-            let transact =
+            let outbox = self.outbox_puts(&mut workflow)?;
+            let mut transact =
                 self.workflow_with_agents(&workflow, &agents, Condition::Version(stored_version))?;
+            transact.extend(outbox);
             match self.transact(transact).await? {
                 None => return Ok(Some((workflow, agents))),
                 Some(codes) => retry_or_fail(&codes)?,

@@ -143,7 +143,7 @@ fn apply(op: &Op, w: &mut Workflow, agents: &mut [AgentState], now: OffsetDateTi
             );
             let recording = record::apply(&e, &Attempt::internal(now, None), w, agents)
                 .expect("all nine agents");
-            told(None).with(DomainEvent::of_recorded(&e, &recording.outcome, now))
+            told(None).with(recording.outcome.domain_events(&e, now))
         }
         Op::AcceptTrigger { delivery, attempts } => {
             let id = DELIVERIES[*delivery];

@@ -321,6 +321,19 @@ impl Workflow {
         self.version = self.version.saturating_add(1);
     }
 
+    /// The events its transitions raised since it was read or last taken,
+    /// for the store to write to the outbox in the same write as the
+    /// workflow (`WorkflowStore`); empties the list.
+    pub fn take_raised(&mut self) -> Vec<DomainEvent> {
+        std::mem::take(&mut self.raised.0)
+    }
+
+    /// [`Self::take_raised`] without taking them (a workflow written once,
+    /// as created).
+    pub fn raised(&self) -> &[DomainEvent] {
+        &self.raised.0
+    }
+
     /// Ends the workflow as `status` at `now`.
     fn finish(&mut self, status: WorkflowStatus, now: OffsetDateTime) {
         self.status = status;
@@ -339,15 +352,18 @@ impl Workflow {
         }
     }
 
-    /// The workflow's end, when it ended since it was `before`.
-    fn ended(&self, before: WorkflowStatus, now: OffsetDateTime) -> Vec<DomainEvent> {
+    /// The workflow's end, when it ended since it was `before`; raised too,
+    /// for the outbox.
+    fn ended(&mut self, before: WorkflowStatus, now: OffsetDateTime) -> Vec<DomainEvent> {
         if !self.status.is_terminal() || self.status == before {
             return Vec::new();
         }
-        vec![DomainEvent::WorkflowFinished {
+        let finished = DomainEvent::WorkflowFinished {
             workflow_id: self.id.clone(),
             status: self.status,
             at: now,
-        }]
+        };
+        self.raised.0.push(finished.clone());
+        vec![finished]
     }
 }
