@@ -4,8 +4,8 @@ Two server runs over one data dir: the first points the OPAL trigger at a dead
 port, so the workflow submitted through the form is dead-lettered; the second
 runs the simulator. In the second, the test submits the form with one invalid
 field, fixes it, watches the nine agents complete live, opens the report,
-downloads the Markdown, then redrives the first run's dead letter from the
-Operations page and watches that workflow complete too.
+downloads the Markdown, then on the Operations page replays its events and
+redrives the first run's dead letter, and watches that workflow complete too.
 
 Fails if the page requests any host but the OSA server's own, or throws.
 Writes a screenshot of each step to --out. Stops every process it starts.
@@ -239,7 +239,8 @@ def scenario(page, steps, serve, out):
     assert text.startswith("# Strategy report: Acme Outdoor"), text[:200]
     assert "## Ranked recommendations" in text
 
-    stream_client(page, steps, live, page.url.rsplit("/", 1)[1])
+    live_workflow = page.url.rsplit("/", 1)[1]
+    stream_client(page, steps, live, live_workflow)
 
     narrow(page, steps, "narrow-workflow")
 
@@ -266,6 +267,18 @@ def scenario(page, steps, serve, out):
     page.select_option("#maintenance-hours", "0")
     page.click("#maintenance-form button[type=submit]")
     expect(page.locator("#notice")).to_have_text("Maintenance saved: it is now off.")
+
+    # Recovery: the last hour's dead letters of another kind are none (the
+    # trigger stays dead-lettered); the finished workflow's events are
+    # published again with their ids.
+    page.select_option("#recovery-kind", "result_notification")
+    page.click("#recovery-form button[value=recover]")
+    expect(page.locator("#notice")).to_have_text("No dead letters to recover in that window.")
+    expect(letter).to_have_count(1)
+    page.fill("#recovery-workflow", live_workflow)
+    page.click("#recovery-form button[value=replay]")
+    expect(page.locator("#notice")).to_have_text(re.compile(r"^Replayed [1-9][0-9]* events\.$"))
+    steps.shot("recovery")
 
     letter.get_by_role("button", name=re.compile("^Redrive")).click()
     expect(page.locator("#delivery-summary")).to_contain_text("delivered")

@@ -19,6 +19,7 @@ use osa_http::{ApiError, CorrelationId, Success, dashboard, routes, success, wit
 
 pub mod deliveries;
 pub mod ops;
+pub mod recovery;
 
 pub fn routes(services: Services) -> Router {
     let router = Router::new()
@@ -31,6 +32,7 @@ pub fn routes(services: Services) -> Router {
         .route(routes::OPENAPI.path, get(openapi))
         .merge(ops::routes())
         .merge(deliveries::routes())
+        .merge(recovery::routes())
         .merge(dashboard::routes(services.config.stream_url.as_deref()))
         .with_state(Arc::new(services.clone()));
     guarded(router, &services)

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod notify;
 pub mod outbox;
+pub mod recovery;
 pub mod secrets;
 pub mod status;
 pub mod stream;

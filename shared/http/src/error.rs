@@ -10,6 +10,7 @@ use osa_app::delivery::DeliveryOpError;
 use osa_app::intake::IntakeError;
 use osa_app::listing::ListError;
 use osa_app::ports::{QueueError, StoreError};
+use osa_app::recovery::RecoveryError;
 use osa_app::stream::StreamError;
 use osa_app::sync::SyncError;
 use osa_app::webhook::WebhookError;
@@ -202,6 +203,17 @@ impl From<DeliveryOpError> for ApiError {
             ),
             DeliveryOpError::Store(e) => e.into(),
             DeliveryOpError::Queue(e) => e.into(),
+        }
+    }
+}
+
+impl From<RecoveryError> for ApiError {
+    fn from(e: RecoveryError) -> Self {
+        match e {
+            RecoveryError::Invalid(e) => e.into(),
+            RecoveryError::UnknownWorkflow => ApiError::not_found("no such workflow"),
+            RecoveryError::Store(e) => e.into(),
+            RecoveryError::Queue(e) => e.into(),
         }
     }
 }

@@ -204,6 +204,20 @@ pub const REDRIVE: Route = route(
     Scope(scopes::ADMIN),
     StatusApi,
 );
+/// Redrives the dead letters of a time window (`app::recovery`).
+pub const RECOVER_DELIVERIES: Route = route(
+    Method::POST,
+    "/api/admin/deliveries/recover",
+    Scope(scopes::ADMIN),
+    StatusApi,
+);
+/// Relays a workflow's or a window's outbox items again (`app::recovery`).
+pub const REPLAY_EVENTS: Route = route(
+    Method::POST,
+    "/api/admin/events/replay",
+    Scope(scopes::ADMIN),
+    StatusApi,
+);
 /// The API described as OpenAPI 3.1 (`http::openapi`).
 pub const OPENAPI: Route = route(Method::GET, "/api/openapi.json", Public, StatusApi);
 pub const DASHBOARD: Route = route(Method::GET, "/", Public, StatusApi);
@@ -228,6 +242,8 @@ pub const ROUTES: &[Route] = &[
     DELIVERY,
     REDRIVE,
     REDRIVE_ALL,
+    RECOVER_DELIVERIES,
+    REPLAY_EVENTS,
     HEALTH,
     GUARDRAILS_HEALTH,
     ALERTS,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::{SqliteResult, SqliteStore};
+use super::{SqliteResult, SqliteStore, sql_limit, to_ms};
 use osa_app::ports::{DeliveryStore, StoreError};
 use osa_domain::delivery::{Delivery, DeliveryStatus};
 
@@ -34,6 +34,9 @@ const MAX_UPDATE_ATTEMPTS: usize = 64;
 
 const LIST_DEAD_LETTERED: &str = "SELECT doc FROM deliveries WHERE dead_lettered_at_ms IS NOT NULL
      ORDER BY dead_lettered_at_ms DESC, id DESC LIMIT ?1";
+
+const LIST_DEAD_LETTERED_BETWEEN: &str = "SELECT doc FROM deliveries
+     WHERE dead_lettered_at_ms BETWEEN ?1 AND ?2 ORDER BY dead_lettered_at_ms, id LIMIT ?3";
 
 fn encode(d: &Delivery) -> Result<String, StoreError> {
     serde_json::to_string(d).map_err(|e| StoreError::Corrupt(format!("encoding: {e}")))
@@ -197,6 +200,30 @@ impl DeliveryStore for SqliteStore {
         )))
     }
 
+    async fn dead_lettered_between(
+        &self,
+        since: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (since, until) = (to_ms(since), to_ms(until));
+        let limit = sql_limit(limit);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(LIST_DEAD_LETTERED_BETWEEN)
+                .or_unavailable()?;
+            let docs = stmt
+                .query_map(params![since, until, limit], |r| r.get::<_, String>(0))
+                .or_unavailable()?;
+            let mut out = Vec::new();
+            for doc in docs {
+                out.push(decode(&doc.or_unavailable()?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {
@@ -238,6 +265,7 @@ mod tests {
             "UPDATE deliveries SET version = ?3, dead_lettered_at_ms = ?4, doc = ?5,
              due_at_ms = ?6 WHERE id = ?1 AND version = ?2",
             LIST_DEAD_LETTERED,
+            LIST_DEAD_LETTERED_BETWEEN,
             LIST_OVERDUE,
         ];
         let plans = store

@@ -13,11 +13,17 @@ const KEEP: usize = 1024;
 
 #[derive(Default)]
 pub struct LogBus {
-    recent: Mutex<VecDeque<DomainEvent>>,
+    recent: Mutex<VecDeque<OutboxItem>>,
 }
 
 impl LogBus {
+    /// The events published most recently, the oldest first.
     pub fn recent(&self) -> Vec<DomainEvent> {
+        self.recent_items().into_iter().map(|i| i.event).collect()
+    }
+
+    /// The same, each with the outbox item's id it was published with.
+    pub fn recent_items(&self) -> Vec<OutboxItem> {
         self.recent
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -43,7 +49,7 @@ impl EventBus for LogBus {
             if recent.len() == KEEP {
                 recent.pop_front();
             }
-            recent.push_back(event.clone());
+            recent.push_back(item.clone());
         }
         Ok(())
     }

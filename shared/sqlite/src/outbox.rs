@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE relayed_at_ms IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_by_workflow ON outbox (workflow_id, seq);
+CREATE INDEX IF NOT EXISTS outbox_by_time ON outbox (at_ms, seq);
 
 CREATE TABLE IF NOT EXISTS once_keys (
     key TEXT NOT NULL PRIMARY KEY
@@ -91,6 +92,32 @@ impl Outbox for SqliteStore {
                 .or_unavailable()?;
             let docs = stmt
                 .query_map([id], |r| r.get::<_, String>(0))
+                .or_unavailable()?;
+            let mut items = Vec::new();
+            for doc in docs {
+                items.push(decode("outbox item", &doc.or_unavailable()?)?);
+            }
+            Ok(items)
+        })
+        .await
+    }
+
+    async fn outbox_between(
+        &self,
+        since: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let (since, until) = (to_ms(since), to_ms(until));
+        let limit = sql_limit(limit);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT doc FROM outbox WHERE at_ms BETWEEN ?1 AND ?2 ORDER BY at_ms, seq LIMIT ?3",
+                )
+                .or_unavailable()?;
+            let docs = stmt
+                .query_map(params![since, until, limit], |r| r.get::<_, String>(0))
                 .or_unavailable()?;
             let mut items = Vec::new();
             for doc in docs {

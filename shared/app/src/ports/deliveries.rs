@@ -27,6 +27,15 @@ pub trait DeliveryStore: Send + Sync {
     /// index (never a scan). A redriven delivery leaves the list.
     async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
+    /// Deliveries dead-lettered from `since` to `until` (both included),
+    /// the earliest first, at most `limit`, from the same index.
+    async fn dead_lettered_between(
+        &self,
+        since: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
     /// Pending deliveries whose next attempt was due before `due_before`, the
     /// longest overdue first, from an index (never a scan).
     async fn overdue(

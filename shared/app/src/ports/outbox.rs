@@ -18,6 +18,16 @@ pub trait Outbox: Send + Sync {
     /// written (its erasure finds the notifications they caused).
     async fn workflow_outbox(&self, workflow_id: &str) -> Result<Vec<OutboxItem>, StoreError>;
 
+    /// Every item whose event happened from `since` to `until` (both
+    /// included), relayed or not, the earliest first, at most `limit`, from
+    /// an index (never a scan).
+    async fn outbox_between(
+        &self,
+        since: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
     /// Marks `item` relayed: it is not pending any more. Harmless when it
     /// already was (a relay that ran twice), or when it is unknown.
     async fn outbox_done(&self, item: &OutboxItem) -> Result<(), StoreError>;

@@ -15,6 +15,8 @@
 
 use std::collections::HashMap;
 
+use time::OffsetDateTime;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
@@ -61,9 +63,11 @@ impl DynamoStore {
             }
             DeliveryStatus::Delivered { .. } => "delivered",
             DeliveryStatus::DeadLettered { at, .. } => {
-                let ms = (at.unix_timestamp_nanos() / 1_000_000).max(0);
                 item.insert(RECENT_PK.into(), string(DEAD_LETTER_PK));
-                item.insert(RECENT_SK.into(), string(format!("{ms:015}#{}", d.id)));
+                item.insert(
+                    RECENT_SK.into(),
+                    string(format!("{:015}#{}", ms(*at), d.id)),
+                );
                 "dead_lettered"
             }
         };
@@ -185,6 +189,47 @@ impl DeliveryStore for DynamoStore {
         let keys = self
             .query_index(RECENT_INDEX, RECENT_PK, DEAD_LETTER_PK, false, limit)
             .await?;
+        self.dead_letters_at(keys, limit).await
+    }
+
+    async fn dead_lettered_between(
+        &self,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        if limit == 0 || since > until {
+            return Ok(Vec::new());
+        }
+        // Sort keys are `<ms, 15 digits>#<id>`: from the first of `since`'s
+        // millisecond to past every id of `until`'s.
+        let range = (
+            RECENT_SK,
+            format!("{:015}#", ms(since)),
+            format!("{:015}#~", ms(until)),
+        );
+        let keys = self
+            .query_index_range(
+                RECENT_INDEX,
+                RECENT_PK,
+                DEAD_LETTER_PK,
+                Some(range),
+                true,
+                limit,
+            )
+            .await?;
+        self.dead_letters_at(keys, limit).await
+    }
+}
+
+impl DynamoStore {
+    /// The deliveries under the index entries `keys`, in their order, that
+    /// are still dead-lettered (the index may lag the table).
+    async fn dead_letters_at(
+        &self,
+        keys: Vec<Item>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let order: Vec<String> = keys
             .iter()
             .filter_map(|k| match k.get("pk") {
@@ -198,7 +243,6 @@ impl DeliveryStore for DynamoStore {
                 by_pk.insert(pk.clone(), decode(&item)?);
             }
         }
-        // The index may lag the table: keep only what is dead-lettered now.
         let mut out: Vec<Delivery> = order
             .iter()
             .filter_map(|pk| by_pk.remove(pk))
@@ -207,4 +251,9 @@ impl DeliveryStore for DynamoStore {
         out.truncate(limit);
         Ok(out)
     }
+}
+
+/// Milliseconds since the epoch, as the index's sort keys write them.
+fn ms(at: OffsetDateTime) -> i128 {
+    (at.unix_timestamp_nanos() / 1_000_000).max(0)
 }

@@ -459,6 +459,21 @@ impl DynamoStore {
         forward: bool,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
+        self.query_index_range(index, index_pk, value, None, forward, limit)
+            .await
+    }
+
+    /// [`Self::query_index`] within a range of the index's sort key
+    /// (`(attribute, from, to)`, both included) when one is given.
+    pub(crate) async fn query_index_range(
+        &self,
+        index: &str,
+        index_pk: &str,
+        value: &str,
+        sk_between: Option<(&str, String, String)>,
+        forward: bool,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut keys = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -466,20 +481,25 @@ impl DynamoStore {
             if remaining == 0 {
                 break;
             }
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(self.table.as_ref())
                 .index_name(index)
-                .key_condition_expression("#ipk = :v")
                 .expression_attribute_names("#ipk", index_pk)
                 .expression_attribute_values(":v", string(value))
                 .scan_index_forward(forward)
                 .limit(query_limit(remaining))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("Query", &e))?;
+                .set_exclusive_start_key(start.take());
+            query = match &sk_between {
+                None => query.key_condition_expression("#ipk = :v"),
+                Some((sk, from, to)) => query
+                    .key_condition_expression("#ipk = :v AND #isk BETWEEN :from AND :to")
+                    .expression_attribute_names("#isk", *sk)
+                    .expression_attribute_values(":from", string(from.clone()))
+                    .expression_attribute_values(":to", string(to.clone())),
+            };
+            let out = query.send().await.map_err(|e| unavailable("Query", &e))?;
             for item in out.items.unwrap_or_default() {
                 keys.push(key(
                     read_string(&item, PK)?.to_owned(),

@@ -3,7 +3,7 @@
 //!
 //! | item | `pk` | `sk` | while pending |
 //! |---|---|---|---|
-//! | outbox item | `WF#<id>` | `OUTBOX#<version, 20 digits>#<n, 4 digits>` | `recent_pk` `OUTBOX-PENDING`, `recent_sk` `<at ms, 15 digits>#<item id>` |
+//! | outbox item | `WF#<id>` | `OUTBOX#<version, 20 digits>#<n, 4 digits>` | `recent_pk` `OUTBOX-PENDING` (relayed: `OUTBOX#<day of at>`), `recent_sk` `<at ms, 15 digits>#<item id>` |
 //! | once-key | `ONCE#<key>` | `ONCE` | |
 //!
 //! An item is put in the same `TransactWriteItems` as the workflow write that
@@ -11,9 +11,10 @@
 //! `start_run`), in the workflow's partition, so an erasure takes it with the
 //! workflow. The table's stream carries its `INSERT` to the `outbox-relay`
 //! function; the sparse `recent` index's `OUTBOX-PENDING` partition lists
-//! what is not relayed yet (the scheduled sweep), and relaying removes the
-//! index attributes. One index partition for every pending item: fine at the
-//! write rates this system sees (each item leaves it within seconds).
+//! what is not relayed yet (the scheduled sweep); relaying moves the item to
+//! its day's partition, where a replay by time (`outbox_between`) finds it.
+//! One index partition for every pending item: fine at the write rates this
+//! system sees (each item leaves it within seconds).
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
@@ -24,6 +25,12 @@ use osa_app::ports::{Outbox, OutboxItem};
 pub const OUTBOX_PENDING_PK: &str = "OUTBOX-PENDING";
 /// Sort keys of outbox items begin so.
 pub const OUTBOX_SK_PREFIX: &str = "OUTBOX#";
+
+/// The `recent` index's partition of the items relayed whose events
+/// happened on `at`'s day (UTC).
+fn relayed_pk(at: OffsetDateTime) -> String {
+    format!("OUTBOX#{}", day(at))
+}
 
 fn outbox_sk(version: u64, n: usize) -> String {
     format!("{OUTBOX_SK_PREFIX}{version:020}#{n:04}")
@@ -118,7 +125,7 @@ impl Outbox for DynamoStore {
             .iter()
             .filter_map(|k| found.remove(k))
             // The index may lag the table: one relayed meanwhile is not pending.
-            .filter(|item| item.contains_key(RECENT_PK))
+            .filter(|item| read_string(item, RECENT_PK).is_ok_and(|p| p == OUTBOX_PENDING_PK))
             .map(|item| decode_item(&item))
             .collect()
     }
@@ -129,6 +136,58 @@ impl Outbox for DynamoStore {
             .iter()
             .map(decode_item)
             .collect()
+    }
+
+    async fn outbox_between(
+        &self,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        if limit == 0 || since > until {
+            return Ok(Vec::new());
+        }
+        // Index sort keys are `<at ms, 15 digits>#<item id>`.
+        let range = || {
+            (
+                RECENT_SK,
+                format!("{:015}#", to_ms(since).max(0)),
+                format!("{:015}#~", to_ms(until).max(0)),
+            )
+        };
+        let mut partitions = vec![OUTBOX_PENDING_PK.to_owned()];
+        let mut date = since.to_offset(time::UtcOffset::UTC).date();
+        let last = until.to_offset(time::UtcOffset::UTC).date();
+        while date <= last {
+            partitions.push(format!("OUTBOX#{}", format_date(date)));
+            match date.next_day() {
+                Some(next) => date = next,
+                None => break,
+            }
+        }
+        let mut keys = Vec::new();
+        for partition in &partitions {
+            keys.extend(
+                self.query_index_range(
+                    RECENT_INDEX,
+                    RECENT_PK,
+                    partition,
+                    Some(range()),
+                    true,
+                    limit,
+                )
+                .await?,
+            );
+        }
+        let mut items = Vec::new();
+        for item in self.batch_get(keys).await? {
+            items.push(decode_item(&item)?);
+        }
+        // Relayed while read: in both partitions' answers, once here.
+        items.sort_by(|a, b| (a.at(), &a.id).cmp(&(b.at(), &b.id)));
+        items.dedup_by(|a, b| a.id == b.id);
+        items.truncate(limit);
+        Ok(items)
     }
 
     async fn outbox_done(&self, item: &OutboxItem) -> Result<(), StoreError> {
@@ -145,11 +204,12 @@ impl Outbox for DynamoStore {
             .update_item()
             .table_name(self.table.as_ref())
             .set_key(Some(key(wf_pk(item.workflow_id()), outbox_sk(version, n))))
-            .update_expression("REMOVE #rpk, #rsk SET relayed_at_ms = :now")
+            // Out of the pending partition, into its day's (replays read it).
+            .update_expression("SET #rpk = :day, relayed_at_ms = :now")
             // Never re-create an item an erasure took.
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#rpk", RECENT_PK)
-            .expression_attribute_names("#rsk", RECENT_SK)
+            .expression_attribute_values(":day", string(relayed_pk(item.at())))
             .expression_attribute_values(":now", number(self.clock.now_ms()))
             .send()
             .await;

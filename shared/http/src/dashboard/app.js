@@ -1049,6 +1049,12 @@
     $('#ops-refresh').addEventListener('click', () => loadOps());
     $('#maintenance-form').addEventListener('submit', saveMaintenance);
     $('#dlq-redrive-all').addEventListener('click', redriveAll);
+    $('#recovery-form').addEventListener('submit', recover);
+    // The last hour, to the second, in the browser's time zone.
+    const local = (date) => new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+    const now = new Date();
+    $('#recovery-since').value = local(new Date(now.getTime() - 3600 * 1000));
+    $('#recovery-until').value = local(now);
   }
 
   function loadOps() {
@@ -1229,6 +1235,39 @@
       await loadDeadLetters();
     } catch (failure) {
       if (failure.status !== 401) showAlert(`Could not redrive the dead letters: ${failure.message}`);
+    }
+  }
+
+  /** Recovery: the dead letters of a window redriven, or events replayed. */
+  async function recover(event) {
+    event.preventDefault();
+    clearAlert();
+    const replay = event.submitter?.value === 'replay';
+    const workflow = $('#recovery-workflow').value.trim();
+    const at = (selector) => {
+      const value = $(selector).value;
+      return value ? new Date(value).toISOString() : null;
+    };
+    const span = { since: at('#recovery-since'), until: at('#recovery-until') };
+    const buttons = event.target.querySelectorAll('button[type="submit"]');
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      if (replay) {
+        const reply = await api.post('/api/admin/events/replay', workflow ? { workflow_id: workflow } : span);
+        const failed = reply.failed.length ? `; ${reply.failed.length} failed (see the log)` : '';
+        notify(`Replayed ${reply.replayed} event${reply.replayed === 1 ? '' : 's'}${failed}${reply.more ? '; more remain: narrow the window' : ''}.`);
+      } else {
+        const kind = $('#recovery-kind').value;
+        const reply = await api.post('/api/admin/deliveries/recover', kind ? { ...span, kind } : span);
+        notify(reply.recovered === 0
+          ? 'No dead letters to recover in that window.'
+          : `Redrive started for ${reply.recovered} dead letter${reply.recovered === 1 ? '' : 's'}${reply.more ? '; more remain: recover again' : ''}.`);
+        await loadDeadLetters();
+      }
+    } catch (failure) {
+      if (failure.status !== 401) showAlert(`Could not ${replay ? 'replay the events' : 'recover the dead letters'}: ${failure.message}`);
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
     }
   }
 

@@ -17,6 +17,7 @@ use osa_app::alerts::{MaintenanceState, Overview};
 use osa_app::delivery::dead_letter::DeadLetterQuery;
 use osa_app::health::{HealthProbe, HealthRoute, ReportQuery as HealthQuery, ReportView};
 use osa_app::monitoring::WindowQuery;
+use osa_app::recovery::{RecoverRequest, Recovered, ReplayRequest, Replayed};
 use osa_app::status::{RecentStatus, ReportQuery, WorkflowView};
 use osa_app::stream::StreamQuery;
 use osa_app::sync::{SyncAccepted, SyncRequest};
@@ -368,6 +369,34 @@ pub(super) fn describe(
             "deliveries",
         )
         .answer(202, json_answer::<Success<RedrivenAll>>(s, "Queued."))
+    } else if r(&routes::RECOVER_DELIVERIES) {
+        op(
+            "recoverDeliveries",
+            "Redrive every dead letter of a time window",
+            "deliveries",
+        )
+        .body::<RecoverRequest>(
+            s,
+            json!({"since": "2026-12-07T09:00:00Z", "until": "2026-12-07T11:00:00Z",
+                   "kind": "result_notification"}),
+        )
+        .answer(
+            202,
+            json_answer::<Success<Recovered>>(s, "Fresh runs of attempts were queued."),
+        )
+        .errors(&[400, 413, 415, 422])
+    } else if r(&routes::REPLAY_EVENTS) {
+        op(
+            "replayEvents",
+            "Relay a workflow's or a window's outbox items again, ids unchanged",
+            "deliveries",
+        )
+        .body::<ReplayRequest>(
+            s,
+            json!({"since": "2026-12-07T09:00:00Z", "until": "2026-12-07T11:00:00Z"}),
+        )
+        .answer(200, json_answer::<Success<Replayed>>(s, "Relayed again."))
+        .errors(&[400, 404, 413, 415, 422])
     } else if r(&routes::HEALTH) {
         let service = s.path::<HealthRoute>();
         op("probeHealth", "Run one health check now", "health")

@@ -29,6 +29,7 @@ pub async fn delivery_suite(
     case!(update_delivery_reads_modifies_writes);
     case!(concurrent_delivery_updates_lose_nothing);
     case!(dead_letters_are_listed_newest_first_until_redriven);
+    case!(dead_letters_are_found_by_when_they_were_dead_lettered);
     case!(erasure_removes_a_delivery_and_its_dead_letter);
     case!(overdue_lists_pending_deliveries_by_when_they_were_due);
 }
@@ -243,6 +244,62 @@ pub async fn dead_letters_are_listed_newest_first_until_redriven(
         .filter(|id| ids.contains(id))
         .collect();
     assert_eq!(after, vec![ids[1], ids[0]]);
+}
+
+pub async fn dead_letters_are_found_by_when_they_were_dead_lettered(
+    store: &Deliveries,
+    clock: &ManualClock,
+) {
+    use osa_domain::delivery::DeliveryStatus;
+    // Later than anything earlier cases dead-lettered.
+    clock.advance(Duration::from_secs(86_400));
+    let mut letters = Vec::new();
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(600));
+        let d = new_delivery(clock.now());
+        store.create_delivery(&d).await.unwrap();
+        let saved = store_failures(store, d.id, 5, clock.now()).await;
+        let DeliveryStatus::DeadLettered { at, .. } = saved.status else {
+            panic!("dead-lettered: {saved:?}");
+        };
+        letters.push((d.id, at));
+    }
+    let found = |since, until, limit| async move {
+        store
+            .dead_lettered_between(since, until, limit)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect::<Vec<_>>()
+    };
+    let ((first, t0), (second, t1), (third, t2)) = (letters[0], letters[1], letters[2]);
+    assert_eq!(
+        found(t0, t1, 10).await,
+        vec![first, second],
+        "both ends included, the earliest first"
+    );
+    assert_eq!(found(t0, t2, 1).await, vec![first], "at most the limit");
+    assert_eq!(found(t1, t1, 10).await, vec![second], "one instant");
+    let after = t2 + Duration::from_millis(1);
+    assert!(
+        found(after, after + Duration::from_secs(60), 10)
+            .await
+            .is_empty()
+    );
+    assert!(
+        found(t1, t0, 10).await.is_empty(),
+        "a window backwards is empty"
+    );
+
+    // A redriven one leaves the window's list.
+    let now = clock.now();
+    store
+        .update_delivery(second, &|x| x.redrive(now).is_ok())
+        .await
+        .unwrap()
+        .expect("exists");
+    assert_eq!(found(t0, t2, 10).await, vec![first, third]);
 }
 
 pub async fn erasure_removes_a_delivery_and_its_dead_letter(

@@ -34,6 +34,8 @@ pub async fn outbox_suite(
     a_finish_is_written_with_its_write_and_relayed_once(&store, &clock).await;
     eprintln!("outbox contract: a_transition_writes_its_events_with_the_workflow");
     a_transition_writes_its_events_with_the_workflow(&store, &clock).await;
+    eprintln!("outbox contract: items_are_found_by_when_their_events_happened");
+    items_are_found_by_when_their_events_happened(&store, &clock).await;
     eprintln!("outbox contract: once_keys_count_and_append_once");
     once_keys_count_and_append_once(&metrics, &activity).await;
     eprintln!("outbox contract: erasure_takes_the_workflows_items");
@@ -116,6 +118,68 @@ pub async fn a_finish_is_written_with_its_write_and_relayed_once(
     }
     // Relayed items are kept (in their workflow's list), unchanged.
     assert_eq!(store.workflow_outbox(&id).await.expect("listed"), items);
+}
+
+/// A replay's read: relayed or not, across days, the earliest first.
+pub async fn items_are_found_by_when_their_events_happened(
+    store: &OutboxStore,
+    clock: &ManualClock,
+) {
+    let day = std::time::Duration::from_secs(86_400);
+    // Later than anything earlier cases wrote.
+    clock.advance(day * 10);
+    let t_a = clock.now();
+    let a = create(store, clock).await;
+    // Relayed: out of the pending list, still found by time.
+    for item in store.workflow_outbox(&a).await.expect("listed") {
+        store.outbox_done(&item).await.expect("outbox_done");
+    }
+    clock.advance(day * 2);
+    let t_b = clock.now();
+    let b = create(store, clock).await;
+    clock.advance(SECOND);
+    let t_b_event = clock.now();
+    store
+        .record_event(&completed(&b, AgentId::ALL[0]), &attempt(clock))
+        .await
+        .expect("record_event");
+
+    let found = |since, until, limit| async move {
+        store
+            .outbox_between(since, until, limit)
+            .await
+            .expect("outbox_between")
+            .into_iter()
+            .map(|i| (i.workflow_id().to_owned(), i.event.detail_type()))
+            .collect::<Vec<_>>()
+    };
+    let ours = |list: Vec<(String, &'static str)>| {
+        list.into_iter()
+            .filter(|(w, _)| *w == a || *w == b)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ours(found(t_a, t_b_event, 100).await),
+        vec![
+            (a.clone(), "WorkflowCreated"),
+            (b.clone(), "WorkflowCreated"),
+            (b.clone(), "AgentResultAccepted"),
+        ],
+        "relayed or not, over three days, the earliest first, both ends included"
+    );
+    assert_eq!(
+        ours(found(t_a, t_a, 100).await),
+        vec![(a.clone(), "WorkflowCreated")]
+    );
+    assert_eq!(
+        ours(found(t_b, t_b_event, 1).await),
+        vec![(b.clone(), "WorkflowCreated")],
+        "at most the limit, the earliest"
+    );
+    assert!(
+        found(t_b_event, t_a, 100).await.is_empty(),
+        "a window backwards is empty"
+    );
 }
 
 pub async fn a_transition_writes_its_events_with_the_workflow(
