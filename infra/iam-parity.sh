@@ -96,6 +96,38 @@ for binary in sorted(granted):
     if unused:
         print(f"iam-parity:   granted, not called in the loop: {', '.join(unused)}")
     failures += len(missing)
+
+# Secrets by resource: every secret a function is given by reference (a
+# variable ending in SECRET_ARN or SECRETS_ARN) must be one its role may read
+# (secretsmanager:GetSecretValue on that very parameter's ARN). The one
+# exception: the alert evaluator is given the alert channels' references only
+# to know which channels are configured; the worker reads them when it sends
+# (osa_app::alerts::notification never reads a secret).
+NAMED_NOT_READ = {"alert-evaluator": "OSA_ALERT_"}
+def refs(value):
+    text = json.dumps(value)
+    return {part.split('"')[0] for part in text.split('{"Ref": "')[1:]} - {"AWS::NoValue"}
+
+
+for name, binary in sorted(binaries.items()):
+    variables = resources[name]["Properties"].get("Environment", {}).get("Variables", {})
+    role_ref = resources[name]["Properties"]["Role"]["Fn::GetAtt"][0]
+    readable = set()
+    for policy in resources[role_ref]["Properties"].get("Policies", []):
+        if "secretsmanager:GetSecretValue" in json.dumps(policy):
+            readable |= refs(policy)
+    for variable, value in sorted(variables.items()):
+        if not (variable.endswith("SECRET_ARN") or variable.endswith("SECRETS_ARN")):
+            continue
+        if variable.startswith(NAMED_NOT_READ.get(binary, "\0")):
+            continue
+        for parameter in sorted(refs(value)):
+            if parameter in readable:
+                print(f"iam-parity: {binary}: may read {variable} ({parameter})")
+            else:
+                print(f"iam-parity: {binary}: MISSING secretsmanager:GetSecretValue on {parameter} ({variable})")
+                failures += 1
+
 if not used:
     sys.exit("iam-parity: the call log names no function; was OSA_AWS_CALL_LOG set for the loop?")
 sys.exit(1 if failures else 0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the functions in the real Lambda runtime loop: `cargo lambda watch` emulates
 # the Lambda control plane and `cargo lambda invoke` sends every event file of
-# events/manifest.json (infra/local/tests/lambda_loop.rs).
+# events/manifest.json (infra/local/tests/lambda_loop.rs), then alerts travel
+# from the evaluator through the worker to local listeners (alerts_aws.rs).
 # Uses cargo-lambda from PATH, else the pinned one from the tool cache
 # (infra/tools.sh, installed from PyPI on first use). Extra arguments go to the
 # test binary (e.g. --nocapture). On the AWS backend (the test command runs it
@@ -28,6 +29,9 @@ TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import j
 export OSA_AWS_CALL_LOG="$TARGET_DIR/aws-calls.log"
 rm -f "$OSA_AWS_CALL_LOG"
 cargo test -p osa-local --test lambda_loop --locked -- --nocapture "$@"
+# Alerts on AWS: the worker and the evaluator in the same loop send a dead
+# letter's alert to local Slack and PagerDuty listeners, then resolve it.
+cargo test -p osa-local --test alerts_aws --locked -- --nocapture "$@"
 
 if [ -n "${OSA_TEST_AWS_ENDPOINT:-}" ]; then
     echo "lambda-loop: IAM parity of the calls made against the template's policies"

@@ -15,7 +15,9 @@ use osa_app::status::{self, FormattedReport, RecentStatus, ReportQuery, Workflow
 use osa_http::access::Verified;
 use osa_http::access::guarded;
 use osa_http::extract::{ValidQuery, WorkflowPath};
-use osa_http::{ApiError, CorrelationId, Success, dashboard, routes, success, with_common_layers};
+use osa_http::{
+    ApiError, CorrelationId, Success, dashboard, routes, runbooks, success, with_common_layers,
+};
 
 pub mod deliveries;
 pub mod ops;
@@ -34,6 +36,7 @@ pub fn routes(services: Services) -> Router {
         .merge(deliveries::routes())
         .merge(recovery::routes())
         .merge(dashboard::routes(services.config.stream_url.as_deref()))
+        .merge(runbooks::routes())
         .with_state(Arc::new(services.clone()));
     guarded(router, &services)
 }

@@ -1,17 +1,19 @@
 //! Evaluating the alert rules on a schedule: samples each
 //! rule's metric (deltas of the store-aggregated metrics since the previous run:
-//! agent failures, API server errors and latency, agents over their allowance,
-//! dead letters; the longest workflow run; the health state),
+//! agent failures, API server errors and latency, agents over their allowance;
+//! the dead-letter queue; the longest workflow run; the health state),
 //! steps the pure rule engine (`domain::alerts`), records every notice, and sends
 //! notifications as deliveries (retried and dead-lettered like any delivery).
 //!
-//! Channel endpoints come from the environment, read at each run:
-//! `OSA_ALERT_SLACK_WEBHOOK_URL`; `OSA_ALERT_PAGERDUTY_ROUTING_KEY` (and
-//! `OSA_ALERT_PAGERDUTY_URL`, default the Events API v2 endpoint);
-//! `OSA_ALERT_EMAIL_WEBHOOK_URL` with `OSA_ALERT_EMAIL_TO`;
-//! `OSA_ALERT_SMS_WEBHOOK_URL` with `OSA_ALERT_SMS_TO` (comma-separated lists);
-//! `OSA_RUNBOOK_BASE_URL` (default `<public base>/docs`). A channel without an
-//! endpoint is skipped and logged.
+//! The channels are the configuration's (`config::AlertChannels`); a channel
+//! without an endpoint is skipped and logged. A notification names its
+//! channel's credential; the worker resolves it when it sends.
+//!
+//! A failing channel cannot page about itself: `webhook_delivery_failures`
+//! watches the dead-letter queue and leaves alert notifications out. One that
+//! dead-letters is still a dead letter (the dead-letter queue, the activity
+//! feed, the error log line, and on AWS the CloudWatch alarm on every dead
+//! letter, which goes to the SNS topic, not through OSA's own channels).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::delivery::dead_letter::DeadLetter;
 use crate::config::AlertChannels;
 use crate::config::secret_names::{
     ALERT_EMAIL_URL, ALERT_PAGERDUTY_KEY, ALERT_SLACK_URL, ALERT_SMS_URL,
@@ -26,10 +29,10 @@ use crate::config::secret_names::{
 use crate::ports::StoreError;
 use osa_domain::activity::Activity;
 use osa_domain::alerts::{
-    self, ALERT_RULES, AlertMetric, AlertRule, Channel, Evaluation, Firing, Maintenance, Notice,
-    NoticeKind, RuleState, Sample, Severity,
+    self, ALERT_RULES, AlertMetric, AlertRule, Channel, Evaluation, Firing, Involved, MAX_INVOLVED,
+    Maintenance, Notice, NoticeKind, RuleState, Sample, Severity,
 };
-use osa_domain::delivery::{Delivery, DeliveryKind};
+use osa_domain::delivery::{Delivery, DeliveryKind, derived_id};
 use osa_domain::health::{self, ServiceStatus};
 use osa_domain::metrics::{Family, Snapshot};
 use osa_domain::workflow::{Workflow, WorkflowStatus};
@@ -45,6 +48,10 @@ const SAVE_ATTEMPTS: usize = 8;
 /// Unfinished and recent workflows each that the timeout rule looks at.
 const WORKFLOWS_TIMED: usize = 100;
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+/// How recent a dead letter `webhook_delivery_failures` counts is.
+pub const DEAD_LETTER_WINDOW_MINUTES: i64 = 15;
+/// Dead letters read per evaluation (the most recent first).
+const DEAD_LETTERS_READ: usize = 100;
 
 /// The counters the rules take deltas of, from the previous run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -57,7 +64,6 @@ pub struct Counters {
     /// API request durations per bucket of `osal_api_request_duration_seconds`.
     pub api_duration_buckets: Vec<u64>,
     pub agents_over_allowance: f64,
-    pub dead_lettered: f64,
 }
 
 impl Counters {
@@ -75,7 +81,6 @@ impl Counters {
             }),
             api_duration_buckets: s.bucket_counts(Family::ApiRequestDurationSeconds, &[]),
             agents_over_allowance: s.total(Family::AgentOverAllowanceTotal, &[]),
-            dead_lettered: s.total(Family::DeliveriesDeadLetteredTotal, &[]),
         }
     }
 }
@@ -143,10 +148,6 @@ pub fn samples_from_counters(
             now,
             d(current.agents_over_allowance, prev.agents_over_allowance),
         ),
-    );
-    samples.insert(
-        AlertMetric::DeliveriesDeadLettered,
-        Sample::new(now, d(current.dead_lettered, prev.dead_lettered)),
     );
     samples
 }
@@ -259,6 +260,9 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
         }
         state.counters = Some(current.clone());
         state.evaluated_at = Some(now);
+        for notice in &mut notices {
+            notice.involved = involved(services, notice, workflows.as_deref(), now).await;
+        }
         state.recent.extend(notices.iter().cloned());
         if state.recent.len() > RECENT {
             let excess = state.recent.len() - RECENT;
@@ -288,6 +292,53 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
     ))
 }
 
+/// What a firing notice is about: the deliveries dead-lettered in the rule's
+/// window (not alert notifications) and their workflows, or the workflows
+/// running past their time. Best effort: a read that fails names nothing.
+async fn involved(
+    services: &Services,
+    notice: &Notice,
+    workflows: Option<&[Workflow]>,
+    now: OffsetDateTime,
+) -> Vec<Involved> {
+    if notice.kind == NoticeKind::Resolved {
+        return Vec::new();
+    }
+    let Some(rule) = alerts::rule(&notice.rule_id) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    match rule.condition.metric {
+        AlertMetric::DeliveriesDeadLettered => {
+            let listed = recent_dead_letters(services, now)
+                .await
+                .inspect_err(|e| tracing::warn!(error = %e, "dead letters not named"))
+                .unwrap_or_default();
+            for dead in listed {
+                found.push(Involved::delivery(dead.id.to_string()));
+                if let Some(workflow_id) = dead.workflow_id {
+                    found.push(Involved::workflow(workflow_id));
+                }
+            }
+        }
+        AlertMetric::WorkflowExecutionDurationMinutes => {
+            for w in workflows.unwrap_or_default() {
+                let running = matches!(
+                    w.status(),
+                    WorkflowStatus::Pending | WorkflowStatus::Running
+                );
+                let minutes = (now - w.run_started_at()).whole_minutes() as f64;
+                if running && minutes > rule.condition.threshold {
+                    found.push(Involved::workflow(w.id().to_string()));
+                }
+            }
+        }
+        _ => {}
+    }
+    found.truncate(MAX_INVOLVED);
+    found
+}
+
 /// The workflows whose runs the timeout rule looks at: the oldest unfinished
 /// (a stuck one however old), and the most recent (those that just finished).
 async fn workflows_to_time(services: &Services) -> Result<Vec<Workflow>, StoreError> {
@@ -303,10 +354,35 @@ async fn workflows_to_time(services: &Services) -> Result<Vec<Workflow>, StoreEr
     Ok(running)
 }
 
+/// The dead letters `webhook_delivery_failures` is about: deliveries
+/// dead-lettered within [`DEAD_LETTER_WINDOW_MINUTES`] and still in the queue
+/// (a redrive that delivers clears them), but for alert notifications: a
+/// failing channel must not page about itself through itself, in a loop.
+async fn recent_dead_letters(
+    services: &Services,
+    now: OffsetDateTime,
+) -> Result<Vec<DeadLetter>, StoreError> {
+    let since = now - time::Duration::minutes(DEAD_LETTER_WINDOW_MINUTES);
+    let listed = super::delivery::dead_letter::dead_letters(services, DEAD_LETTERS_READ).await?;
+    Ok(listed
+        .into_iter()
+        .filter(|d| d.kind != DeliveryKind::AlertNotification && d.dead_lettered_at > since)
+        .collect())
+}
+
 /// Samples read live rather than from counters (but for the workflow runs,
 /// which need the previous evaluation's time).
 async fn live_samples(services: &Services, now: OffsetDateTime) -> Samples {
     let mut samples = Samples::new();
+    match recent_dead_letters(services, now).await {
+        Ok(dead) => {
+            samples.insert(
+                AlertMetric::DeliveriesDeadLettered,
+                Sample::new(now, dead.len() as f64),
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "dead letters not sampled"),
+    }
     // Availability: did the critical services pass their latest check (if fresh)?
     if let Ok(Some(state)) = super::health::load(services).await
         && let Some(report) = state.latest
@@ -335,7 +411,8 @@ async fn live_samples(services: &Services, now: OffsetDateTime) -> Samples {
 
 /// The delivery of one notice to one channel, if the channel is configured. A
 /// webhook URL or routing key is named, never stored: the worker looks it up
-/// when it sends.
+/// when it sends. Its id is derived from the notice and the channel, so an
+/// evaluation run twice queues it once.
 pub fn notification(
     channel: Channel,
     notice: &Notice,
@@ -343,7 +420,7 @@ pub fn notification(
     now: OffsetDateTime,
 ) -> Option<Delivery> {
     let kind = DeliveryKind::AlertNotification;
-    match channel {
+    let mut delivery = match channel {
         Channel::Slack => channels.slack_url.as_ref().map(|_| {
             Delivery::to_secret_url(kind, ALERT_SLACK_URL, alerts::slack_payload(notice), now)
         }),
@@ -367,7 +444,16 @@ pub fn notification(
             let payload = alerts::sms_payload(notice, &channels.sms_to);
             Delivery::to_secret_url(kind, ALERT_SMS_URL, payload, now)
         }),
-    }
+    }?;
+    let seed = format!(
+        "osa-alert:{}:{:?}:{}:{}",
+        notice.alert_id,
+        notice.kind,
+        notice.at.unix_timestamp_nanos(),
+        channel.as_str()
+    );
+    delivery.id = derived_id(&seed);
+    Some(delivery)
 }
 
 /// The sending hook: one delivery per configured channel, through the delivery
@@ -575,7 +661,6 @@ mod tests {
             api_server_errors: 1.0,
             api_duration_buckets: vec![100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
             agents_over_allowance: 2.0,
-            dead_lettered: 5.0,
         };
         assert!(samples_from_counters(None, &prev, NOW).is_empty());
         let mut now = prev.clone();
@@ -586,7 +671,6 @@ mod tests {
         now.api_duration_buckets[0] = 118;
         now.api_duration_buckets[13] = 2;
         now.agents_over_allowance = 3.0;
-        now.dead_lettered = 6.0;
         let s = samples_from_counters(Some(&prev), &now, NOW);
         let rate = s[&AlertMetric::OpalAgentFailureRate];
         assert_eq!((rate.value, rate.weight), (2.0, 10.0));
@@ -602,7 +686,10 @@ mod tests {
             "1 of 20 is the top 5 %"
         );
         assert_eq!(s[&AlertMetric::AgentsOverAllowance].value, 1.0);
-        assert_eq!(s[&AlertMetric::DeliveriesDeadLettered].value, 1.0);
+        assert!(
+            !s.contains_key(&AlertMetric::DeliveriesDeadLettered),
+            "read from the dead-letter queue, not from a counter"
+        );
         assert!(
             !s.contains_key(&AlertMetric::WorkflowExecutionDurationMinutes),
             "sampled from the workflows themselves, not from a counter"

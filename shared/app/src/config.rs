@@ -232,18 +232,41 @@ impl Default for StreamSettings {
     }
 }
 
+/// A credential given either as its value or by reference (a Secrets Manager
+/// ARN, read when first needed by `app::secrets`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    Value(Secret),
+    Arn(String),
+}
+
+impl SecretSource {
+    /// `value_var`'s value, else the reference in `arn_var`.
+    fn from_lookup(
+        var: &impl Fn(&'static str) -> Option<String>,
+        value_var: &'static str,
+        arn_var: &'static str,
+    ) -> Option<SecretSource> {
+        var(value_var)
+            .map(|v| SecretSource::Value(Secret::new(v.trim())))
+            .or_else(|| var(arn_var).map(|arn| SecretSource::Arn(arn.trim().to_owned())))
+    }
+}
+
 /// Where alert notifications go; a channel without an endpoint is skipped. The
 /// webhook URLs and the PagerDuty routing key are credentials: deliveries name
-/// them (`secret_names`) and the worker looks them up when it sends.
+/// them (`secret_names`) and whoever sends one (the worker) looks them up when
+/// it sends, from its own configuration: the value, or a Secrets Manager
+/// secret read once per process.
 #[derive(Clone, Debug, Default)]
 pub struct AlertChannels {
-    pub slack_url: Option<Secret>,
-    pub pagerduty_routing_key: Option<Secret>,
+    pub slack_url: Option<SecretSource>,
+    pub pagerduty_routing_key: Option<SecretSource>,
     /// The PagerDuty Events API v2 endpoint (not a secret; its default is public).
     pub pagerduty_url: Option<String>,
-    pub email_url: Option<Secret>,
+    pub email_url: Option<SecretSource>,
     pub email_to: Vec<String>,
-    pub sms_url: Option<Secret>,
+    pub sms_url: Option<SecretSource>,
     pub sms_to: Vec<String>,
     pub runbook_base: Option<String>,
 }
@@ -252,8 +275,16 @@ impl AlertChannels {
     /// `OSA_ALERT_SLACK_WEBHOOK_URL`; `OSA_ALERT_PAGERDUTY_ROUTING_KEY` (and
     /// `OSA_ALERT_PAGERDUTY_URL`); `OSA_ALERT_EMAIL_WEBHOOK_URL` with
     /// `OSA_ALERT_EMAIL_TO`; `OSA_ALERT_SMS_WEBHOOK_URL` with `OSA_ALERT_SMS_TO`
-    /// (comma-separated lists); `OSA_RUNBOOK_BASE_URL`.
-    pub fn from_env() -> AlertChannels {
+    /// (comma-separated lists); `OSA_RUNBOOK_BASE_URL`. Each of the four
+    /// credentials may instead be named by its Secrets Manager secret:
+    /// the same variable with `_SECRET_ARN` appended.
+    pub fn from_env() -> Result<AlertChannels, ConfigError> {
+        AlertChannels::from_lookup(var)
+    }
+
+    fn from_lookup(
+        var: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<AlertChannels, ConfigError> {
         let list = |name| {
             var(name)
                 .unwrap_or_default()
@@ -263,15 +294,49 @@ impl AlertChannels {
                 .map(str::to_owned)
                 .collect()
         };
-        AlertChannels {
-            slack_url: var("OSA_ALERT_SLACK_WEBHOOK_URL").map(Secret::new),
-            pagerduty_routing_key: var("OSA_ALERT_PAGERDUTY_ROUTING_KEY").map(Secret::new),
+        let runbook_base = match var("OSA_RUNBOOK_BASE_URL") {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Some(url.trim().trim_end_matches('/').to_owned())
+            }
+            Some(url) => return Err(ConfigError::Invalid("OSA_RUNBOOK_BASE_URL", url)),
+            None => None,
+        };
+        Ok(AlertChannels {
+            slack_url: SecretSource::from_lookup(
+                &var,
+                "OSA_ALERT_SLACK_WEBHOOK_URL",
+                "OSA_ALERT_SLACK_WEBHOOK_URL_SECRET_ARN",
+            ),
+            pagerduty_routing_key: SecretSource::from_lookup(
+                &var,
+                "OSA_ALERT_PAGERDUTY_ROUTING_KEY",
+                "OSA_ALERT_PAGERDUTY_ROUTING_KEY_SECRET_ARN",
+            ),
             pagerduty_url: var("OSA_ALERT_PAGERDUTY_URL"),
-            email_url: var("OSA_ALERT_EMAIL_WEBHOOK_URL").map(Secret::new),
+            email_url: SecretSource::from_lookup(
+                &var,
+                "OSA_ALERT_EMAIL_WEBHOOK_URL",
+                "OSA_ALERT_EMAIL_WEBHOOK_URL_SECRET_ARN",
+            ),
             email_to: list("OSA_ALERT_EMAIL_TO"),
-            sms_url: var("OSA_ALERT_SMS_WEBHOOK_URL").map(Secret::new),
+            sms_url: SecretSource::from_lookup(
+                &var,
+                "OSA_ALERT_SMS_WEBHOOK_URL",
+                "OSA_ALERT_SMS_WEBHOOK_URL_SECRET_ARN",
+            ),
             sms_to: list("OSA_ALERT_SMS_TO"),
-            runbook_base: var("OSA_RUNBOOK_BASE_URL"),
+            runbook_base,
+        })
+    }
+
+    /// Where the credential a delivery names comes from, if it is a channel's.
+    pub fn source(&self, name: &str) -> Option<&SecretSource> {
+        match name {
+            secret_names::ALERT_SLACK_URL => self.slack_url.as_ref(),
+            secret_names::ALERT_PAGERDUTY_KEY => self.pagerduty_routing_key.as_ref(),
+            secret_names::ALERT_EMAIL_URL => self.email_url.as_ref(),
+            secret_names::ALERT_SMS_URL => self.sms_url.as_ref(),
+            _ => None,
         }
     }
 }
@@ -349,16 +414,15 @@ impl Config {
         }
     }
 
-    /// The secret a delivery names, looked up when it is sent.
+    /// The secret a delivery names, when the configuration holds its value
+    /// (one held by reference is read by `app::secrets`).
     pub fn secret(&self, name: &str) -> Option<Secret> {
-        let channels = &self.alert_channels;
         match name {
             secret_names::OPAL_API_KEY => self.opal.api_key.clone(),
-            secret_names::ALERT_SLACK_URL => channels.slack_url.clone(),
-            secret_names::ALERT_PAGERDUTY_KEY => channels.pagerduty_routing_key.clone(),
-            secret_names::ALERT_EMAIL_URL => channels.email_url.clone(),
-            secret_names::ALERT_SMS_URL => channels.sms_url.clone(),
-            _ => None,
+            _ => match self.alert_channels.source(name)? {
+                SecretSource::Value(secret) => Some(secret.clone()),
+                SecretSource::Arn(_) => None,
+            },
         }
     }
 
@@ -425,7 +489,7 @@ impl Config {
     pub fn with_shared_settings(self) -> Result<Config, ConfigError> {
         Ok(Config {
             edge: EdgeSettings::from_env()?,
-            alert_channels: AlertChannels::from_env(),
+            alert_channels: AlertChannels::from_env()?,
             opal_health_url: var("OPAL_HEALTH_URL"),
             environment: environment_from_env()?,
             signature: SignatureConfig {
@@ -674,6 +738,33 @@ mod tests {
         assert!(matches!(
             EdgeSettings::from_lookup(lookup(&bad_limit)),
             Err(ConfigError::Invalid("OSA_RATE_LIMIT_BURST", _))
+        ));
+    }
+
+    #[test]
+    fn alert_channels_are_values_or_references() {
+        let set = [
+            ("OSA_ALERT_SLACK_WEBHOOK_URL", "http://127.0.0.1:9/slack"),
+            ("OSA_ALERT_SLACK_WEBHOOK_URL_SECRET_ARN", "arn:ignored"),
+            ("OSA_ALERT_PAGERDUTY_ROUTING_KEY_SECRET_ARN", "arn:pd"),
+            ("OSA_ALERT_SMS_TO", "+15550100, +15550101"),
+            ("OSA_RUNBOOK_BASE_URL", "https://wiki.example/osa/"),
+        ];
+        let channels = AlertChannels::from_lookup(lookup(&set)).unwrap();
+        assert!(matches!(channels.slack_url, Some(SecretSource::Value(_))));
+        assert_eq!(
+            channels.pagerduty_routing_key,
+            Some(SecretSource::Arn("arn:pd".into()))
+        );
+        assert_eq!(channels.email_url, None);
+        assert_eq!(channels.sms_to, ["+15550100", "+15550101"]);
+        assert_eq!(
+            channels.runbook_base.as_deref(),
+            Some("https://wiki.example/osa")
+        );
+        assert!(matches!(
+            AlertChannels::from_lookup(lookup(&[("OSA_RUNBOOK_BASE_URL", "wiki")])),
+            Err(ConfigError::Invalid("OSA_RUNBOOK_BASE_URL", _))
         ));
     }
 

@@ -3,12 +3,13 @@
 //! Lambda instance). A read that fails is tried again by the next request, so a
 //! secret store that is down costs those requests, never the function's start.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
 use super::Services;
-use crate::config::secrets_from;
+use crate::config::{SecretSource, secret_names, secrets_from};
 use crate::ports::{SecretStore, SecretUnavailable};
 use osa_domain::Secret;
 use osa_domain::signature::SignatureConfig;
@@ -20,6 +21,9 @@ pub struct HeldSecrets {
     webhook: OnceCell<SignatureConfig>,
     opal_api_key: OnceCell<Secret>,
     notify_signing_secret: OnceCell<Secret>,
+    /// The alert channels' targets held by reference, by the name deliveries
+    /// give them.
+    alert_targets: BTreeMap<&'static str, OnceCell<Secret>>,
 }
 
 impl HeldSecrets {
@@ -30,6 +34,15 @@ impl HeldSecrets {
             webhook: OnceCell::new(),
             opal_api_key: OnceCell::new(),
             notify_signing_secret: OnceCell::new(),
+            alert_targets: [
+                secret_names::ALERT_SLACK_URL,
+                secret_names::ALERT_PAGERDUTY_KEY,
+                secret_names::ALERT_EMAIL_URL,
+                secret_names::ALERT_SMS_URL,
+            ]
+            .into_iter()
+            .map(|name| (name, OnceCell::new()))
+            .collect(),
         }
     }
 
@@ -105,6 +118,28 @@ pub async fn notify_signing_secret(
     let held = &services.secrets;
     let secret = held
         .notify_signing_secret
+        .get_or_try_init(|| async { Ok(Secret::new(held.read(arn).await?.expose().trim())) })
+        .await?;
+    Ok(Some(secret.clone()))
+}
+
+/// An alert channel's credential a delivery names (`secret_names::ALERT_*`):
+/// the configured value, or the Secrets Manager secret its reference names,
+/// read once per process. `None`: this process has no such channel.
+pub async fn alert_target(
+    services: &Services,
+    name: &str,
+) -> Result<Option<Secret>, SecretUnavailable> {
+    let arn = match services.config.alert_channels.source(name) {
+        None => return Ok(None),
+        Some(SecretSource::Value(secret)) => return Ok(Some(secret.clone())),
+        Some(SecretSource::Arn(arn)) => arn,
+    };
+    let held = &services.secrets;
+    let Some(cell) = held.alert_targets.get(name) else {
+        return Ok(None);
+    };
+    let secret = cell
         .get_or_try_init(|| async { Ok(Secret::new(held.read(arn).await?.expose().trim())) })
         .await?;
     Ok(Some(secret.clone()))

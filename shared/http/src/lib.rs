@@ -13,6 +13,7 @@ mod layers;
 pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
+pub mod runbooks;
 pub mod sse;
 
 pub use api::{Success, success};

@@ -222,6 +222,9 @@ pub const REPLAY_EVENTS: Route = route(
 pub const OPENAPI: Route = route(Method::GET, "/api/openapi.json", Public, StatusApi);
 pub const DASHBOARD: Route = route(Method::GET, "/", Public, StatusApi);
 pub const DASHBOARD_FILE: Route = route(Method::GET, "/dashboard/{file}", Public, StatusApi);
+/// The runbooks alert notices link (`http::runbooks`).
+pub const RUNBOOKS: Route = route(Method::GET, "/docs/runbooks", Public, StatusApi);
+pub const RUNBOOK: Route = route(Method::GET, "/docs/runbooks/{page}", Public, StatusApi);
 
 /// Every route, in the order the API table of docs/api.md lists them.
 pub const ROUTES: &[Route] = &[
@@ -255,6 +258,8 @@ pub const ROUTES: &[Route] = &[
     OPENAPI,
     DASHBOARD,
     DASHBOARD_FILE,
+    RUNBOOKS,
+    RUNBOOK,
 ];
 
 /// The route a request matched (by its route template), if OSA serves it.

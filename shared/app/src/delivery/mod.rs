@@ -30,8 +30,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::ports::{
-    Job, OutboundError, OutboundRequest, QueueError, StoreError, Updated, delay_until,
+    Job, OutboundError, OutboundRequest, QueueError, SecretUnavailable, StoreError, Updated,
+    delay_until,
 };
+use osa_domain::Secret;
 use osa_domain::activity::Activity;
 use osa_domain::delivery::{
     Attempt, AttemptOutcome, AttemptReport, Decision, Delivery, DeliveryKind, OPAL_API_KEY,
@@ -226,21 +228,28 @@ fn target_url(services: &Services, delivery: &Delivery) -> String {
 async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) -> AttemptOutcome {
     // A key held by reference is read (once per process) first.
     let held = match delivery.kind {
-        kind if kind.to_opal() => super::secrets::opal_api_key(services).await,
-        DeliveryKind::ResultNotification => super::secrets::notify_signing_secret(services).await,
+        kind if kind.to_opal() => super::secrets::opal_api_key(services)
+            .await
+            .map(|key| key.map(|k| vec![(OPAL_API_KEY.to_owned(), k)])),
+        DeliveryKind::ResultNotification => super::secrets::notify_signing_secret(services)
+            .await
+            .map(|key| key.map(|k| vec![(NOTIFY_SIGNING_SECRET.to_owned(), k)])),
+        DeliveryKind::AlertNotification => alert_targets(services, delivery).await.map(Some),
         _ => Ok(None),
     };
     let held = match held {
-        Ok(held) => held,
+        Ok(held) => held.unwrap_or_default(),
         Err(e) => {
             return AttemptOutcome::Failed {
                 error: e.to_string(),
             };
         }
     };
-    let secret = |name: &str| match name {
-        OPAL_API_KEY | NOTIFY_SIGNING_SECRET => held.clone(),
-        _ => services.config.secret(name),
+    let secret = |name: &str| {
+        held.iter()
+            .find(|(held, _)| held == name)
+            .map(|(_, secret)| secret.clone())
+            .or_else(|| services.config.secret(name))
     };
     let sent_at_ms =
         i64::try_from(services.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
@@ -278,6 +287,25 @@ async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) 
             error: e.to_string(),
         },
     }
+}
+
+/// The channel credentials an alert notification names (its URL, its
+/// PagerDuty routing key), from this process's own configuration.
+async fn alert_targets(
+    services: &Services,
+    delivery: &Delivery,
+) -> Result<Vec<(String, Secret)>, SecretUnavailable> {
+    let names = delivery
+        .secret_url()
+        .into_iter()
+        .chain(delivery.body_secrets.iter().map(|b| b.secret.as_str()));
+    let mut held = Vec::new();
+    for name in names {
+        if let Some(secret) = super::secrets::alert_target(services, name).await? {
+            held.push((name.to_owned(), secret));
+        }
+    }
+    Ok(held)
 }
 
 /// When the attempt now due may be sent: the previous attempt's `next_attempt_at`.

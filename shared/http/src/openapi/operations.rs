@@ -505,6 +505,27 @@ pub(super) fn describe(
             }}),
         )
         .errors(&[404])
+    } else if r(&routes::RUNBOOKS) {
+        op("getRunbooks", "The runbooks' index", "dashboard").answer(
+            200,
+            json!({"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}}),
+        )
+    } else if r(&routes::RUNBOOK) {
+        op(
+            "getRunbook",
+            "One alert rule's or playbook's runbook, as HTML",
+            "dashboard",
+        )
+        .param(path_param(
+            "page",
+            "The rule's id with dashes (`webhook-delivery-failures`), or a playbook's name.",
+            json!({"type": "string"}),
+        ))
+        .answer(
+            200,
+            json!({"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}}),
+        )
+        .errors(&[404])
     } else if r(&routes::OPENAPI) {
         op("getOpenApi", "This document", "meta").answer(
             200,

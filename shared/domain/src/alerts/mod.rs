@@ -8,7 +8,8 @@
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, Weekday};
 
-use super::rfc3339;
+mod payloads;
+pub use payloads::{email_payload, pagerduty_payload, shown_value, slack_payload, sms_payload};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
@@ -38,16 +39,6 @@ impl Severity {
             Severity::High => 30,
             Severity::Medium => 60,
             Severity::Low => 120,
-        }
-    }
-
-    /// PagerDuty's severity vocabulary.
-    pub const fn pagerduty(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::High => "error",
-            Severity::Medium => "warning",
-            Severity::Low => "info",
         }
     }
 }
@@ -102,7 +93,9 @@ pub enum Aggregate {
 pub enum AlertMetric {
     /// Failed or timed-out agent executions over all finished ones.
     OpalAgentFailureRate,
-    /// Outbound deliveries dead-lettered since the previous evaluation.
+    /// Outbound deliveries dead-lettered in the last 15 minutes and still
+    /// dead-lettered (a redrive that delivers one clears it), alert
+    /// notifications aside: a failing channel does not page about itself.
     DeliveriesDeadLettered,
     /// The longest current run of a running workflow, or the run of one that
     /// finished since the previous evaluation, in minutes (from its latest
@@ -218,16 +211,20 @@ pub const ALERT_RULES: [AlertRule; 7] = [
         name: "Webhook Delivery Failures",
         description: "An outbound delivery was dead-lettered after its last attempt",
         severity: Severity::Medium,
-        // Fires on the first dead letter and stays firing while more follow
-        // within the window.
+        // Fires on the first dead letter and stays firing while one dead-lettered
+        // in the last 15 minutes is still in the queue (the metric's own
+        // window); so the latest sample alone decides.
         condition: cond(
             AlertMetric::DeliveriesDeadLettered,
             Operator::Gte,
             1.0,
-            15,
+            1,
             1,
         ),
-        channels: &[Channel::Slack],
+        // The spec's table says Slack; a dead letter is past every retry (an
+        // OPAL trigger's means a workflow that never started), so it also
+        // pages (docs/operations.md).
+        channels: &[Channel::Slack, Channel::PagerDuty],
         suppressed_in_maintenance: false,
         evaluate_every_secs: 30,
     },
@@ -485,6 +482,37 @@ pub struct Notice {
     #[schemars(with = "crate::schema::Timestamp")]
     pub at: OffsetDateTime,
     pub runbook_url: String,
+    /// What the alert is about (the dead-lettered deliveries and their
+    /// workflows, the workflows over their time), at most [`MAX_INVOLVED`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub involved: Vec<Involved>,
+}
+
+/// The most ids a notice names.
+pub const MAX_INVOLVED: usize = 10;
+
+/// One thing an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Involved {
+    /// `delivery` or `workflow`.
+    pub kind: String,
+    pub id: String,
+}
+
+impl Involved {
+    pub fn delivery(id: impl Into<String>) -> Involved {
+        Involved {
+            kind: "delivery".into(),
+            id: id.into(),
+        }
+    }
+
+    pub fn workflow(id: impl Into<String>) -> Involved {
+        Involved {
+            kind: "workflow".into(),
+            id: id.into(),
+        }
+    }
 }
 
 /// Whether a rule is due: evaluated at most every `evaluate_every_secs`.
@@ -535,6 +563,7 @@ pub fn step(
         threshold: rule.condition.threshold,
         at: now,
         runbook_url: rule.runbook_url(runbook_base),
+        involved: Vec::new(),
     };
     match (verdict, state.firing.as_mut()) {
         // No data says nothing: a firing alert stays firing, nothing new fires.
@@ -573,106 +602,6 @@ pub fn step(
             Some(notice(NoticeKind::Renotified, &id, value))
         }
     }
-}
-
-// ---- notification payloads ---------------------------------------------------
-
-fn headline(notice: &Notice) -> String {
-    let what = match notice.kind {
-        NoticeKind::Fired => "FIRING",
-        NoticeKind::Renotified => "STILL FIRING",
-        NoticeKind::Resolved => "RESOLVED",
-    };
-    format!(
-        "[{what}] [{}] {}",
-        notice.severity.as_str().to_uppercase(),
-        notice.title
-    )
-}
-
-/// A Slack incoming-webhook message.
-pub fn slack_payload(notice: &Notice) -> serde_json::Value {
-    let color = match (notice.kind, notice.severity) {
-        (NoticeKind::Resolved, _) => "good",
-        (_, Severity::Critical | Severity::High) => "danger",
-        _ => "warning",
-    };
-    serde_json::json!({
-        "text": headline(notice),
-        "attachments": [{
-            "color": color,
-            "title": notice.title,
-            "title_link": notice.runbook_url,
-            "text": notice.description,
-            "fields": [
-                {"title": "Current value", "value": format!("{:.4}", notice.current_value), "short": true},
-                {"title": "Threshold", "value": format!("{}", notice.threshold), "short": true},
-                {"title": "Rule", "value": notice.rule_id, "short": true},
-                {"title": "Alert id", "value": notice.alert_id, "short": true},
-            ],
-            "ts": notice.at.unix_timestamp(),
-        }],
-    })
-}
-
-/// A PagerDuty Events API v2 event; the dedup key ties the trigger, its repeats
-/// and its resolve to one incident.
-pub fn pagerduty_payload(notice: &Notice, routing_key: &str) -> serde_json::Value {
-    let action = match notice.kind {
-        NoticeKind::Resolved => "resolve",
-        _ => "trigger",
-    };
-    serde_json::json!({
-        "routing_key": routing_key,
-        "event_action": action,
-        "dedup_key": format!("osa-{}-{}", notice.rule_id, notice.alert_id),
-        "payload": {
-            "summary": headline(notice),
-            "source": "osa",
-            "severity": notice.severity.pagerduty(),
-            "timestamp": rfc3339(notice.at),
-            "component": "osa",
-            "class": notice.rule_id,
-            "custom_details": {
-                "description": notice.description,
-                "current_value": notice.current_value,
-                "threshold": notice.threshold,
-            },
-        },
-        "links": [{"href": notice.runbook_url, "text": "Runbook"}],
-    })
-}
-
-/// An email, for a mail-sending webhook endpoint.
-pub fn email_payload(notice: &Notice, to: &[String]) -> serde_json::Value {
-    serde_json::json!({
-        "to": to,
-        "subject": headline(notice),
-        "text": format!(
-            "{}\n\nCurrent value: {}\nThreshold: {}\nAt: {}\nAlert id: {}\nRunbook: {}\n",
-            notice.description,
-            notice.current_value,
-            notice.threshold,
-            rfc3339(notice.at),
-            notice.alert_id,
-            notice.runbook_url
-        ),
-    })
-}
-
-/// An SMS (at most 160 characters), for an SMS-sending webhook endpoint.
-pub fn sms_payload(notice: &Notice, to: &[String]) -> serde_json::Value {
-    let mut message = format!(
-        "{} value {:.3} (threshold {}) {}",
-        headline(notice),
-        notice.current_value,
-        notice.threshold,
-        notice.runbook_url
-    );
-    if message.chars().count() > 160 {
-        message = message.chars().take(157).collect::<String>() + "...";
-    }
-    serde_json::json!({ "to": to, "message": message })
 }
 
 #[cfg(test)]
@@ -870,57 +799,5 @@ mod tests {
         state.last_evaluated_at = Some(at(0));
         assert!(!due(r, &state, at(4)));
         assert!(due(r, &state, at(5)));
-    }
-
-    #[test]
-    fn payloads() {
-        let notice = Notice {
-            kind: NoticeKind::Fired,
-            alert_id: "a1".into(),
-            rule_id: "agent_timeout".into(),
-            severity: Severity::High,
-            title: "Agent Timeout".into(),
-            description: "d".into(),
-            current_value: 301.0,
-            threshold: 300.0,
-            at: T0,
-            runbook_url: "https://osa.test/runbooks/agent-timeout".into(),
-        };
-        let pd = pagerduty_payload(&notice, "rk");
-        assert_eq!(pd["event_action"], "trigger");
-        assert_eq!(pd["dedup_key"], "osa-agent_timeout-a1");
-        assert_eq!(pd["payload"]["severity"], "error");
-        assert_eq!(pd["payload"]["source"], "osa");
-        assert_eq!(pd["links"][0]["href"], notice.runbook_url);
-        let resolved = Notice {
-            kind: NoticeKind::Resolved,
-            ..notice.clone()
-        };
-        let pd2 = pagerduty_payload(&resolved, "rk");
-        assert_eq!(pd2["event_action"], "resolve");
-        assert_eq!(pd2["dedup_key"], pd["dedup_key"]);
-        let slack = slack_payload(&notice);
-        assert!(
-            slack["text"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("[FIRING] [HIGH]"))
-        );
-        assert_eq!(slack_payload(&resolved)["attachments"][0]["color"], "good");
-        let mail = email_payload(&notice, &["ops@example.com".into()]);
-        assert_eq!(mail["to"][0], "ops@example.com");
-        assert!(
-            mail["text"]
-                .as_str()
-                .is_some_and(|t| t.contains("Runbook: https://"))
-        );
-        let long = Notice {
-            title: "x".repeat(300),
-            ..notice
-        };
-        let sms = sms_payload(&long, &["+15550100".into()]);
-        assert_eq!(
-            sms["message"].as_str().map(|m| m.chars().count()),
-            Some(160)
-        );
     }
 }
