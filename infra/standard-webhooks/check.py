@@ -1,5 +1,9 @@
 """Standard Webhooks, both ways, against `osa serve`, with the official library.
 
+Inbound: OPAL events signed by the library are accepted, de-duplicated by
+message id, and a forgery refused. Outbound: a result-ready notification and
+an alert to the generic alert webhook verify with the library.
+
 Started by infra/standard-webhooks.sh. Exits non-zero, saying why, on the first
 check that fails; stops the server it started in any case.
 """
@@ -43,14 +47,19 @@ def whsec():
 
 
 class Listener(http.server.BaseHTTPRequestHandler):
-    """OPAL's trigger (answered 202) and the notification target (kept)."""
+    """OPAL's trigger (answered 202), the notification target and the alert
+    webhook (both kept)."""
 
     received = queue.Queue()
+    alerts = queue.Queue()
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         if self.path == "/notify":
             Listener.received.put((dict(self.headers.items()), body))
+            self.send_response(200)
+        elif self.path == "/alerts":
+            Listener.alerts.put((dict(self.headers.items()), body))
             self.send_response(200)
         else:
             self.send_response(202)
@@ -105,9 +114,77 @@ def main():
     finally:
         server.kill()
         server.wait()
+    try:
+        alert_webhook(osa, hooks)
+    finally:
         listener.shutdown()
     shutil.rmtree(data, ignore_errors=True)  # kept, with the server's log, on a failure
     print("standard-webhooks: passed")
+
+
+def serve(osa, data, env, *flags):
+    """`osa serve` on a free port over `data`; its base URL once it answers."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(os.path.join(data, "server.log"), "w")
+    server = subprocess.Popen(
+        [osa, "serve", "--port", str(port), "--data-dir", data, "--no-simulator", *flags],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(300):
+        if server.poll() is not None:
+            break
+        try:
+            if request("GET", f"{base}/api/openapi.json")[0] == 200:
+                return server, base
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.kill()
+    sys.exit(f"standard-webhooks: FAILED: osa serve did not start; see {data}/server.log")
+
+
+def alert_webhook(osa, hooks):
+    """An alert reaches the generic alert webhook, verified by the library: a
+    second server whose agents' allowances are cut to 1 %, so one times out
+    within seconds and `agent_timeout` fires."""
+    data = tempfile.mkdtemp(prefix="osa-standard-webhooks-alerts.")
+    alert_secret = whsec()
+    env = dict(os.environ, OSA_RATE_LIMIT_PER_MINUTE="0", OSA_SCHEDULE_SECS="1",
+               OSA_ALERT_WEBHOOK_URL=f"{hooks}/alerts",
+               OSA_ALERT_WEBHOOK_SECRET=alert_secret)
+    server, base = serve(osa, data, env, "--opal-url", f"{hooks}/opal",
+                         "--deadline-scale", "0.01")
+    try:
+        token = subprocess.run(
+            [osa, "token", "--data-dir", data, "--scope", "osa:intake"],
+            check=True, capture_output=True, text=True).stdout.strip()
+        with open("events/samples/intake.json") as f:
+            intake = f.read().encode()
+        status, body = request("POST", f"{base}/api/strategy/intake", intake,
+                               {"content-type": "application/json",
+                                "authorization": f"Bearer {token}"})
+        check(status == 202, f"intake answered {status}: {body[:300]!r}")
+        try:
+            headers, body = Listener.alerts.get(timeout=DEADLINE_S)
+        except queue.Empty:
+            sys.exit(f"standard-webhooks: FAILED: no alert within {DEADLINE_S} s;"
+                     f" see {data}/server.log")
+    finally:
+        server.kill()
+        server.wait()
+    headers = {k.lower(): v for k, v in headers.items()}
+    event = Webhook(alert_secret).verify(body, headers)
+    check(event["type"] == "alert.fired", f"alerted {event}")
+    check(event["data"]["rule_id"] == "agent_timeout", f"alerted {event}")
+    try:
+        Webhook(whsec()).verify(body, headers)
+        check(False, "another key verified the alert")
+    except WebhookVerificationError:
+        pass
+    shutil.rmtree(data, ignore_errors=True)
+    print(f"standard-webhooks: alert {event['data']['alert_id']} ({event['type']},"
+          f" {event['data']['rule_id']}) delivered as {headers['webhook-id']},"
+          f" verified by the library")
 
 
 def run(osa, base, data, hooks, webhook_secret, notify_secret, server):

@@ -24,7 +24,8 @@ use time::OffsetDateTime;
 use super::delivery::dead_letter::DeadLetter;
 use crate::config::AlertChannels;
 use crate::config::secret_names::{
-    ALERT_EMAIL_URL, ALERT_PAGERDUTY_KEY, ALERT_SLACK_URL, ALERT_SMS_URL,
+    ALERT_EMAIL_URL, ALERT_PAGERDUTY_KEY, ALERT_SLACK_URL, ALERT_SMS_URL, ALERT_WEBHOOK_SECRET,
+    ALERT_WEBHOOK_URL,
 };
 use crate::ports::StoreError;
 use osa_domain::activity::Activity;
@@ -32,7 +33,7 @@ use osa_domain::alerts::{
     self, ALERT_RULES, AlertMetric, AlertRule, Channel, Evaluation, Firing, Involved, MAX_INVOLVED,
     Maintenance, Notice, NoticeKind, RuleState, Sample, Severity,
 };
-use osa_domain::delivery::{Delivery, DeliveryKind, derived_id};
+use osa_domain::delivery::{Delivery, DeliveryAuth, DeliveryKind, derived_id};
 use osa_domain::health::{self, ServiceStatus};
 use osa_domain::metrics::{Family, Snapshot};
 use osa_domain::workflow::{Workflow, WorkflowStatus};
@@ -444,6 +445,14 @@ pub fn notification(
             let payload = alerts::sms_payload(notice, &channels.sms_to);
             Delivery::to_secret_url(kind, ALERT_SMS_URL, payload, now)
         }),
+        Channel::Webhook => channels.webhook_url.as_ref().map(|_| {
+            let payload = alerts::webhook_payload(notice);
+            Delivery::to_secret_url(kind, ALERT_WEBHOOK_URL, payload, now).with_auth(
+                DeliveryAuth::Signature {
+                    secret: ALERT_WEBHOOK_SECRET.into(),
+                },
+            )
+        }),
     }?;
     let seed = format!(
         "osa-alert:{}:{:?}:{}:{}",
@@ -464,8 +473,10 @@ pub async fn send_notifications(
     rule: &AlertRule,
     notice: &Notice,
 ) {
-    for channel in rule.channels {
-        let Some(delivery) = notification(*channel, notice, channels, services.clock.now()) else {
+    // The generic webhook, when there is one, hears every rule.
+    let webhook = channels.webhook_url.as_ref().map(|_| Channel::Webhook);
+    for channel in rule.channels.iter().copied().chain(webhook) {
+        let Some(delivery) = notification(channel, notice, channels, services.clock.now()) else {
             tracing::info!(
                 channel = channel.as_str(),
                 rule_id = rule.rule_id,

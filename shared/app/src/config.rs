@@ -268,6 +268,10 @@ pub struct AlertChannels {
     pub email_to: Vec<String>,
     pub sms_url: Option<SecretSource>,
     pub sms_to: Vec<String>,
+    /// A generic webhook hearing every notice, and the secret its deliveries
+    /// are signed with (Standard Webhooks; a `whsec_…` key or any string).
+    pub webhook_url: Option<SecretSource>,
+    pub webhook_secret: Option<SecretSource>,
     pub runbook_base: Option<String>,
 }
 
@@ -275,7 +279,8 @@ impl AlertChannels {
     /// `OSA_ALERT_SLACK_WEBHOOK_URL`; `OSA_ALERT_PAGERDUTY_ROUTING_KEY` (and
     /// `OSA_ALERT_PAGERDUTY_URL`); `OSA_ALERT_EMAIL_WEBHOOK_URL` with
     /// `OSA_ALERT_EMAIL_TO`; `OSA_ALERT_SMS_WEBHOOK_URL` with `OSA_ALERT_SMS_TO`
-    /// (comma-separated lists); `OSA_RUNBOOK_BASE_URL`. Each of the four
+    /// (comma-separated lists); `OSA_ALERT_WEBHOOK_URL` with
+    /// `OSA_ALERT_WEBHOOK_SECRET`; `OSA_RUNBOOK_BASE_URL`. Each of the six
     /// credentials may instead be named by its Secrets Manager secret:
     /// the same variable with `_SECRET_ARN` appended.
     pub fn from_env() -> Result<AlertChannels, ConfigError> {
@@ -301,6 +306,21 @@ impl AlertChannels {
             Some(url) => return Err(ConfigError::Invalid("OSA_RUNBOOK_BASE_URL", url)),
             None => None,
         };
+        let webhook_url = SecretSource::from_lookup(
+            &var,
+            "OSA_ALERT_WEBHOOK_URL",
+            "OSA_ALERT_WEBHOOK_URL_SECRET_ARN",
+        );
+        let webhook_secret = SecretSource::from_lookup(
+            &var,
+            "OSA_ALERT_WEBHOOK_SECRET",
+            "OSA_ALERT_WEBHOOK_SECRET_ARN",
+        );
+        // Every delivery to it is signed: a target without its secret is a
+        // mistake to refuse at start-up, not a notice sent unsigned.
+        if webhook_url.is_some() && webhook_secret.is_none() {
+            return Err(ConfigError::Missing("OSA_ALERT_WEBHOOK_SECRET"));
+        }
         Ok(AlertChannels {
             slack_url: SecretSource::from_lookup(
                 &var,
@@ -325,6 +345,8 @@ impl AlertChannels {
                 "OSA_ALERT_SMS_WEBHOOK_URL_SECRET_ARN",
             ),
             sms_to: list("OSA_ALERT_SMS_TO"),
+            webhook_url,
+            webhook_secret,
             runbook_base,
         })
     }
@@ -336,6 +358,8 @@ impl AlertChannels {
             secret_names::ALERT_PAGERDUTY_KEY => self.pagerduty_routing_key.as_ref(),
             secret_names::ALERT_EMAIL_URL => self.email_url.as_ref(),
             secret_names::ALERT_SMS_URL => self.sms_url.as_ref(),
+            secret_names::ALERT_WEBHOOK_URL => self.webhook_url.as_ref(),
+            secret_names::ALERT_WEBHOOK_SECRET => self.webhook_secret.as_ref(),
             _ => None,
         }
     }
@@ -348,6 +372,8 @@ pub mod secret_names {
     pub const ALERT_PAGERDUTY_KEY: &str = "alert_pagerduty_routing_key";
     pub const ALERT_EMAIL_URL: &str = "alert_email_webhook_url";
     pub const ALERT_SMS_URL: &str = "alert_sms_webhook_url";
+    pub const ALERT_WEBHOOK_URL: &str = "alert_webhook_url";
+    pub const ALERT_WEBHOOK_SECRET: &str = "alert_webhook_signing_secret";
 }
 
 /// The default budget for checking an intake's Optimizely keys.
@@ -765,6 +791,25 @@ mod tests {
         assert!(matches!(
             AlertChannels::from_lookup(lookup(&[("OSA_RUNBOOK_BASE_URL", "wiki")])),
             Err(ConfigError::Invalid("OSA_RUNBOOK_BASE_URL", _))
+        ));
+    }
+
+    #[test]
+    fn the_generic_alert_webhook_comes_with_its_signing_secret() {
+        let url = ("OSA_ALERT_WEBHOOK_URL", "https://hooks.example/osa");
+        assert!(matches!(
+            AlertChannels::from_lookup(lookup(&[url])),
+            Err(ConfigError::Missing("OSA_ALERT_WEBHOOK_SECRET"))
+        ));
+        let signed = [url, ("OSA_ALERT_WEBHOOK_SECRET_ARN", "arn:whsec")];
+        let channels = AlertChannels::from_lookup(lookup(&signed)).unwrap();
+        assert_eq!(
+            channels.source(secret_names::ALERT_WEBHOOK_SECRET),
+            Some(&SecretSource::Arn("arn:whsec".into()))
+        );
+        assert!(matches!(
+            channels.source(secret_names::ALERT_WEBHOOK_URL),
+            Some(SecretSource::Value(_))
         ));
     }
 

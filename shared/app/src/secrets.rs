@@ -39,6 +39,8 @@ impl HeldSecrets {
                 secret_names::ALERT_PAGERDUTY_KEY,
                 secret_names::ALERT_EMAIL_URL,
                 secret_names::ALERT_SMS_URL,
+                secret_names::ALERT_WEBHOOK_URL,
+                secret_names::ALERT_WEBHOOK_SECRET,
             ]
             .into_iter()
             .map(|name| (name, OnceCell::new()))

@@ -290,7 +290,8 @@ async fn send(services: &Services, delivery: &Delivery, url: &str, number: u32) 
 }
 
 /// The channel credentials an alert notification names (its URL, its
-/// PagerDuty routing key), from this process's own configuration.
+/// PagerDuty routing key, its signing secret), from this process's own
+/// configuration.
 async fn alert_targets(
     services: &Services,
     delivery: &Delivery,
@@ -298,7 +299,8 @@ async fn alert_targets(
     let names = delivery
         .secret_url()
         .into_iter()
-        .chain(delivery.body_secrets.iter().map(|b| b.secret.as_str()));
+        .chain(delivery.body_secrets.iter().map(|b| b.secret.as_str()))
+        .chain(delivery.auth.as_ref().map(|a| a.secret_name()));
     let mut held = Vec::new();
     for name in names {
         if let Some(secret) = super::secrets::alert_target(services, name).await? {

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, Weekday};
 
 mod payloads;
-pub use payloads::{email_payload, pagerduty_payload, shown_value, slack_payload, sms_payload};
+pub use payloads::{
+    email_payload, pagerduty_payload, shown_value, slack_payload, sms_payload, webhook_payload,
+};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
@@ -140,6 +142,9 @@ pub enum Channel {
     Email,
     PagerDuty,
     Sms,
+    /// A generic webhook that hears every notice of every rule, signed the
+    /// Standard Webhooks way (`payloads::webhook_payload`).
+    Webhook,
 }
 
 impl Channel {
@@ -149,6 +154,7 @@ impl Channel {
             Channel::Email => "email",
             Channel::PagerDuty => "pagerduty",
             Channel::Sms => "sms",
+            Channel::Webhook => "webhook",
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The notification payloads, each in its channel's own format: a Slack
 //! incoming-webhook message (`text` for notifications, `blocks` for the
 //! message), a PagerDuty Events API v2 event (`trigger`, and `resolve` with the
-//! same `dedup_key`), and the e-mail and SMS webhooks' `{to, subject, text}` and
-//! `{to, message}`.
+//! same `dedup_key`), the e-mail and SMS webhooks' `{to, subject, text}` and
+//! `{to, message}`, and a generic webhook's Standard Webhooks event
+//! (`{type, timestamp, data}`, the notice as data).
 
 use super::{AlertMetric, Notice, NoticeKind, Operator, Severity, rule};
 use crate::rfc3339;
@@ -205,6 +206,22 @@ pub fn sms_payload(notice: &Notice, to: &[String]) -> serde_json::Value {
     serde_json::json!({ "to": to, "message": truncated(&message, 160) })
 }
 
+/// A generic webhook's event, shaped as Standard Webhooks suggests: `type`
+/// (`alert.fired`, `alert.renotified`, `alert.resolved`), `timestamp`, and the
+/// whole notice as `data`.
+pub fn webhook_payload(notice: &Notice) -> serde_json::Value {
+    let kind = match notice.kind {
+        NoticeKind::Fired => "alert.fired",
+        NoticeKind::Renotified => "alert.renotified",
+        NoticeKind::Resolved => "alert.resolved",
+    };
+    serde_json::json!({
+        "type": kind,
+        "timestamp": rfc3339(notice.at),
+        "data": notice,
+    })
+}
+
 impl Severity {
     /// PagerDuty's severity vocabulary.
     pub const fn pagerduty(self) -> &'static str {
@@ -308,5 +325,18 @@ mod tests {
             sms["message"].as_str().map(|m| m.chars().count()),
             Some(160)
         );
+    }
+
+    #[test]
+    fn a_generic_webhook_gets_a_standard_webhooks_event_with_the_whole_notice() {
+        let mut notice = notice();
+        let fired = webhook_payload(&notice);
+        assert_eq!(fired["type"], "alert.fired");
+        assert_eq!(fired["timestamp"], "2026-11-25T10:00:00Z");
+        assert_eq!(fired["data"]["alert_id"], "a1");
+        assert_eq!(fired["data"]["rule_id"], "opal_agent_failure_rate");
+        assert_eq!(fired["data"]["involved"][0]["id"], "wf-1");
+        notice.kind = NoticeKind::Resolved;
+        assert_eq!(webhook_payload(&notice)["type"], "alert.resolved");
     }
 }
