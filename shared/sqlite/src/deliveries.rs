@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::{SqliteResult, SqliteStore, sql_limit, to_ms};
+use super::{SqliteResult, SqliteStore, query_docs, sql_limit, to_ms};
 use osa_app::ports::{DeliveryStore, StoreError};
 use osa_domain::delivery::{Delivery, DeliveryStatus};
 
@@ -120,15 +120,10 @@ impl DeliveryStore for SqliteStore {
         let before = i64::try_from(due_before.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(LIST_OVERDUE).or_unavailable()?;
-            let docs = stmt
-                .query_map(params![before, limit], |r| r.get::<_, String>(0))
-                .or_unavailable()?;
-            let mut out = Vec::new();
-            for doc in docs {
-                out.push(decode(&doc.or_unavailable()?)?);
-            }
-            Ok(out)
+            query_docs(conn, LIST_OVERDUE, params![before, limit])?
+                .iter()
+                .map(|doc| decode(doc))
+                .collect()
         })
         .await
     }
@@ -209,17 +204,14 @@ impl DeliveryStore for SqliteStore {
         let (since, until) = (to_ms(since), to_ms(until));
         let limit = sql_limit(limit);
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(LIST_DEAD_LETTERED_BETWEEN)
-                .or_unavailable()?;
-            let docs = stmt
-                .query_map(params![since, until, limit], |r| r.get::<_, String>(0))
-                .or_unavailable()?;
-            let mut out = Vec::new();
-            for doc in docs {
-                out.push(decode(&doc.or_unavailable()?)?);
-            }
-            Ok(out)
+            query_docs(
+                conn,
+                LIST_DEAD_LETTERED_BETWEEN,
+                params![since, until, limit],
+            )?
+            .iter()
+            .map(|doc| decode(doc))
+            .collect()
         })
         .await
     }
@@ -227,15 +219,10 @@ impl DeliveryStore for SqliteStore {
     async fn dead_lettered(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(LIST_DEAD_LETTERED).or_unavailable()?;
-            let docs = stmt
-                .query_map([limit], |r| r.get::<_, String>(0))
-                .or_unavailable()?;
-            let mut out = Vec::new();
-            for doc in docs {
-                out.push(decode(&doc.or_unavailable()?)?);
-            }
-            Ok(out)
+            query_docs(conn, LIST_DEAD_LETTERED, [limit])?
+                .iter()
+                .map(|doc| decode(doc))
+                .collect()
         })
         .await
     }

@@ -489,6 +489,19 @@ fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// The `doc` column of every row `sql` selects, in its order.
+fn query_docs(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).or_unavailable()?;
+    let docs = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .or_unavailable()?;
+    docs.map(|doc| doc.or_unavailable()).collect()
+}
+
 fn queue_error(e: StoreError) -> QueueError {
     match e {
         StoreError::Unavailable(m) => QueueError::Unavailable(m),

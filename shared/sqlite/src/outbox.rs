@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 
-use super::{SqliteResult, SqliteStore, sql_limit, to_ms};
+use super::{SqliteResult, SqliteStore, query_docs, sql_limit, to_ms};
 use osa_app::codec::{decode, encode};
 use osa_app::ports::{Outbox, OutboxItem, StoreError};
 
@@ -67,19 +67,14 @@ pub(crate) fn claim_once(conn: &Connection, key: &str) -> Result<bool, StoreErro
 impl Outbox for SqliteStore {
     async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT doc FROM outbox WHERE relayed_at_ms IS NULL ORDER BY seq LIMIT ?1",
-                )
-                .or_unavailable()?;
-            let docs = stmt
-                .query_map([sql_limit(limit)], |r| r.get::<_, String>(0))
-                .or_unavailable()?;
-            let mut items = Vec::new();
-            for doc in docs {
-                items.push(decode("outbox item", &doc.or_unavailable()?)?);
-            }
-            Ok(items)
+            query_docs(
+                conn,
+                "SELECT doc FROM outbox WHERE relayed_at_ms IS NULL ORDER BY seq LIMIT ?1",
+                [sql_limit(limit)],
+            )?
+            .iter()
+            .map(|doc| decode("outbox item", doc))
+            .collect()
         })
         .await
     }
@@ -87,17 +82,14 @@ impl Outbox for SqliteStore {
     async fn workflow_outbox(&self, workflow_id: &str) -> Result<Vec<OutboxItem>, StoreError> {
         let id = workflow_id.to_owned();
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT doc FROM outbox WHERE workflow_id = ?1 ORDER BY seq")
-                .or_unavailable()?;
-            let docs = stmt
-                .query_map([id], |r| r.get::<_, String>(0))
-                .or_unavailable()?;
-            let mut items = Vec::new();
-            for doc in docs {
-                items.push(decode("outbox item", &doc.or_unavailable()?)?);
-            }
-            Ok(items)
+            query_docs(
+                conn,
+                "SELECT doc FROM outbox WHERE workflow_id = ?1 ORDER BY seq",
+                [id],
+            )?
+            .iter()
+            .map(|doc| decode("outbox item", doc))
+            .collect()
         })
         .await
     }
@@ -111,19 +103,14 @@ impl Outbox for SqliteStore {
         let (since, until) = (to_ms(since), to_ms(until));
         let limit = sql_limit(limit);
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT doc FROM outbox WHERE at_ms BETWEEN ?1 AND ?2 ORDER BY at_ms, seq LIMIT ?3",
-                )
-                .or_unavailable()?;
-            let docs = stmt
-                .query_map(params![since, until, limit], |r| r.get::<_, String>(0))
-                .or_unavailable()?;
-            let mut items = Vec::new();
-            for doc in docs {
-                items.push(decode("outbox item", &doc.or_unavailable()?)?);
-            }
-            Ok(items)
+            query_docs(
+                conn,
+                "SELECT doc FROM outbox WHERE at_ms BETWEEN ?1 AND ?2 ORDER BY at_ms, seq LIMIT ?3",
+                params![since, until, limit],
+            )?
+            .iter()
+            .map(|doc| decode("outbox item", doc))
+            .collect()
         })
         .await
     }
