@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use time::OffsetDateTime;
 
-use crate::attr::{number, query_limit, read_number, read_string, string, unavailable};
+use crate::attr::{Item, number, query_limit, read_number, read_string, string, unavailable};
 use crate::schema::EXPIRES_AT;
 use osa_app::codec::{decode, encode};
 use osa_app::ports::StoreError;
@@ -33,6 +33,23 @@ fn entry_sk(seq: u64) -> String {
     format!("E#{seq:020}")
 }
 
+/// The item an activity is stored as, under its number.
+fn entry(seq: u64, activity: &Activity, now: OffsetDateTime) -> Result<Item, StoreError> {
+    Ok(Item::from([
+        ("pk".to_owned(), string(PK)),
+        ("sk".to_owned(), string(entry_sk(seq))),
+        ("doc".to_owned(), string(encode(activity)?)),
+        (
+            "at_ms".to_owned(),
+            number(now.unix_timestamp_nanos() / 1_000_000),
+        ),
+        (
+            EXPIRES_AT.to_owned(),
+            number((now + KEPT_FOR).unix_timestamp()),
+        ),
+    ]))
+}
+
 pub(super) async fn append(
     client: &Client,
     table: &str,
@@ -43,11 +60,7 @@ pub(super) async fn append(
     client
         .put_item()
         .table_name(table)
-        .item("pk", string(PK))
-        .item("sk", string(entry_sk(seq)))
-        .item("doc", string(encode(activity)?))
-        .item("at_ms", number(now.unix_timestamp_nanos() / 1_000_000))
-        .item(EXPIRES_AT, number((now + KEPT_FOR).unix_timestamp()))
+        .set_item(Some(entry(seq, activity, now)?))
         .send()
         .await
         .map_err(|e| unavailable("PutItem", &e))?;
@@ -71,11 +84,7 @@ pub(super) async fn append_once(
     let seq = next_seq(client, table).await?;
     let put = Put::builder()
         .table_name(table)
-        .item("pk", string(PK))
-        .item("sk", string(entry_sk(seq)))
-        .item("doc", string(encode(activity)?))
-        .item("at_ms", number(now.unix_timestamp_nanos() / 1_000_000))
-        .item(EXPIRES_AT, number((now + KEPT_FOR).unix_timestamp()))
+        .set_item(Some(entry(seq, activity, now)?))
         .build()
         .map_err(|e| StoreError::Unavailable(format!("an activity put: {e}")))?;
     let items = vec![
