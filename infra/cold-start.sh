@@ -11,22 +11,18 @@
 # The functions run as deployed: the template's variables with the values of
 # events/env.local.json, on the AWS backend against moto (infra/moto.sh), with
 # their secrets in moto's Secrets Manager and a JWKS served on loopback.
-# Builds with `cargo lambda build --release` first (a no-op after
-# infra/sam-build.sh with the same CARGO_TARGET_DIR).
+# Builds with infra/lambda-build.sh first, the one release build `sam build` runs
+# (a no-op after infra/sam-build.sh with the same CARGO_TARGET_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-7}"
 
 # shellcheck source=infra/tools.sh
 source infra/tools.sh
-osa_cargo_lambda_on_path
-export CARGO_LAMBDA_COMPILER="${CARGO_LAMBDA_COMPILER:-cargo}"
-read -r -a FUNCTIONS <<<"${OSA_COLD_START_FUNCTIONS:-intake opal-webhook status-api stream worker health-check alert-evaluator}"
-# From each function's folder, as `sam build` does: cargo resolves features for that
-# package alone, so these are the very binaries SAM builds (and reuses them).
-for function in "${FUNCTIONS[@]}"; do
-    (cd "functions/$function" && cargo lambda build --release --locked --bin "$function") >&2
-done
+read -r -a FUNCTIONS <<<"${OSA_COLD_START_FUNCTIONS:-intake opal-webhook status-api stream worker health-check alert-evaluator outbox-relay}"
+# The very binaries SAM deploys: one build of every function crate (features
+# resolved for them together, as `sam build` builds them).
+./infra/lambda-build.sh >&2
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 
 # shellcheck source=infra/moto.sh
@@ -47,6 +43,7 @@ LOGICAL_IDS = {
     "worker": "WorkerFunction",
     "health-check": "HealthCheckFunction",
     "alert-evaluator": "AlertEvaluatorFunction",
+    "outbox-relay": "OutboxRelayFunction",
 }
 endpoint = os.environ["AWS_ENDPOINT_URL"]
 

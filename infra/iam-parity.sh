@@ -37,6 +37,8 @@ MANAGED = {
     "AWSLambdaBasicExecutionRole": [],
     "AWSLambdaSQSQueueExecutionRole": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
     "AWSLambdaDynamoDBExecutionRole": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+    # Tracing: Active. Lambda sends the segments; the functions call no X-Ray API.
+    "AWSXrayWriteOnlyAccess": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
 }
 
 

@@ -3,7 +3,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    osa_aws::xray::init_subscriber();
     let services = osa_aws::bootstrap::from_env(osa_aws::bootstrap::Tokens::Verified).await?;
     lambda_http::run_with_streaming_response(stream::app(services)).await
 }

@@ -7,6 +7,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use osa_app::ports::Job;
 use osa_app::{Services, jobs};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// Runs every record of the batch concurrently; the response names the ones to retry.
 pub async fn handle(services: &Services, event: SqsEvent) -> SqsBatchResponse {
@@ -58,7 +59,26 @@ async fn run_record(services: &Services, record: SqsMessage) -> Result<(), ()> {
             return Err(());
         }
     };
-    jobs::run(services, &job).await.map_err(|e| {
-        tracing::warn!(error = %e, receive_count, "job failed; SQS will redeliver it");
-    })
+    // The job's span: its workflow id becomes an X-Ray annotation (osa_aws::xray).
+    let span = match workflow_of(&job) {
+        Some(id) => tracing::info_span!("job", workflow_id = %id),
+        None => tracing::info_span!("job"),
+    };
+    jobs::run(services, &job)
+        .instrument(span)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, receive_count, "job failed; SQS will redeliver it");
+        })
+}
+
+/// The workflow a job is about, when it names one (a delivery names its delivery).
+fn workflow_of(job: &Job) -> Option<&str> {
+    match job {
+        Job::TriggerOpal { workflow_id }
+        | Job::CheckDeadlines { workflow_id }
+        | Job::RetriggerAgent { workflow_id, .. }
+        | Job::ForceSync { workflow_id, .. } => Some(workflow_id),
+        Job::Deliver { .. } => None,
+    }
 }

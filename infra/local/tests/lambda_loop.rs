@@ -12,11 +12,12 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use osa_aws as aws;
@@ -241,6 +242,60 @@ fn invoke(
     serde_json::from_str(&stdout).map_err(|e| format!("no JSON response ({e}): {stdout}"))
 }
 
+/// A stand-in for CodeDeploy's one call the pre-traffic hook makes
+/// (`PutLifecycleEventHookExecutionStatus`, which the local endpoint lacks):
+/// answers `200 {}` and keeps each request's `X-Amz-Target` and body.
+struct FakeCodeDeploy {
+    port: u16,
+    calls: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+fn fake_codedeploy() -> FakeCodeDeploy {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&calls);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            if let Some(call) = answer_codedeploy(stream) {
+                kept.lock().expect("calls").push(call);
+            }
+        }
+    });
+    FakeCodeDeploy { port, calls }
+}
+
+fn answer_codedeploy(stream: TcpStream) -> Option<(String, Value)> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut reader = BufReader::new(stream);
+    let (mut target, mut length) = (String::new(), 0usize);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            match name.trim().to_ascii_lowercase().as_str() {
+                "x-amz-target" => target = value.trim().to_owned(),
+                "content-length" => length = value.trim().parse().ok()?,
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let mut stream = reader.into_inner();
+    let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    stream.write_all(answer.as_bytes()).ok()?;
+    Some((target, serde_json::from_slice(&body).ok()?))
+}
+
 /// With a local AWS-compatible endpoint (`OSA_TEST_AWS_ENDPOINT`, started by
 /// `infra/test.sh`), the functions run on the AWS backend, as deployed: a fresh
 /// table and queue pair on that endpoint. Without one, on the embedded store.
@@ -336,7 +391,26 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
             public_key.to_str().expect("utf-8 path").to_owned(),
         ),
     ];
-    env.extend(aws_backend());
+    let backend = aws_backend();
+    let on_aws = !backend.is_empty();
+    env.extend(backend);
+    // The pre-traffic hook invokes the other functions through the emulator's own
+    // Invoke API (by name, as a version's ARN on AWS) and reports to a stand-in
+    // for CodeDeploy.
+    let codedeploy = fake_codedeploy();
+    env.extend([
+        (
+            "AWS_ENDPOINT_URL_LAMBDA",
+            format!("http://127.0.0.1:{port}"),
+        ),
+        (
+            "AWS_ENDPOINT_URL_CODEDEPLOY",
+            format!("http://127.0.0.1:{}", codedeploy.port),
+        ),
+        ("OSA_HOOK_STATUS_API_VERSION", "status-api".to_owned()),
+        ("OSA_HOOK_INTAKE_VERSION", "intake".to_owned()),
+        ("OSA_HOOK_OPAL_WEBHOOK_VERSION", "opal-webhook".to_owned()),
+    ]);
     let mut command = Command::new(&cargo_lambda);
     command
         .args([
@@ -500,6 +574,11 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
         wrong.join("\n"),
         watcher.log_tail(6000)
     );
+    if on_aws {
+        run_pre_traffic_hook(&cargo_lambda, port, &scratch.0, &codedeploy, &watcher);
+    } else {
+        println!("lambda_loop: pre-traffic hook skipped (its health probes need the AWS backend)");
+    }
     for function in [
         "intake",
         "opal-webhook",
@@ -515,4 +594,52 @@ fn the_functions_answer_the_event_files_in_the_lambda_runtime_loop() {
         );
     }
     drop(watcher);
+}
+
+/// The pre-traffic hook, as CodeDeploy runs it: it invokes the three API
+/// functions in the loop and reports `Succeeded`, once, for its deployment.
+fn run_pre_traffic_hook(
+    cargo_lambda: &Path,
+    port: u16,
+    scratch: &Path,
+    codedeploy: &FakeCodeDeploy,
+    watcher: &Watcher,
+) {
+    let event = scratch.join("pre-traffic.json");
+    std::fs::write(
+        &event,
+        r#"{"DeploymentId":"d-LOOP12345","LifecycleEventHookExecutionId":"exec-loop"}"#,
+    )
+    .expect("the hook's event");
+    let response = invoke(
+        cargo_lambda,
+        port,
+        "pre-traffic",
+        &event,
+        WARM_UP_DEADLINE,
+        &|_| (),
+    )
+    .unwrap_or_else(|why| panic!("pre-traffic: {why}\n{}", watcher.log_tail(6000)));
+    assert_eq!(
+        response["status"],
+        "Succeeded",
+        "pre-traffic: {response}\n{}",
+        watcher.log_tail(4000)
+    );
+    let calls = codedeploy.calls.lock().expect("calls").clone();
+    assert_eq!(calls.len(), 1, "one report to CodeDeploy: {calls:?}");
+    let (target, body) = &calls[0];
+    assert_eq!(
+        target,
+        "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"
+    );
+    assert_eq!(
+        body,
+        &serde_json::json!({
+            "deploymentId": "d-LOOP12345",
+            "lifecycleEventHookExecutionId": "exec-loop",
+            "status": "Succeeded",
+        })
+    );
+    println!("ok   pre-traffic: the three new versions answered; Succeeded reported");
 }

@@ -11,6 +11,10 @@ use std::collections::BTreeSet;
 use osa_http::routes::{Function, ROUTES, methods};
 
 const TEMPLATE: &str = include_str!("../../../template.yaml");
+/// The alias every API function publishes and the API invokes.
+const ALIAS: &str = "live";
+/// The functions behind the HTTP API: each rolls out gradually.
+const API_FUNCTIONS: [Function; 3] = [Function::Intake, Function::OpalWebhook, Function::StatusApi];
 
 fn indent(line: &str) -> usize {
     line.len() - line.trim_start().len()
@@ -195,20 +199,22 @@ fn the_api_routes_exactly_the_documented_operations_to_their_functions_behind_th
             "{} {}: the authorizer's scopes",
             d.method, d.path
         );
-        let function = [Function::Intake, Function::OpalWebhook, Function::StatusApi]
+        let function = API_FUNCTIONS
             .into_iter()
             .find(|f| f.template_name() == d.function)
             .expect("an API function");
+        // The `live` alias, which CodeDeploy shifts gradually; never the
+        // unqualified function, which would bypass the rollout.
         assert_eq!(
             op.invokes.as_deref(),
-            Some(short_name(function).as_str()),
-            "{} {} invokes its function",
+            Some(format!("{}:{ALIAS}", short_name(function)).as_str()),
+            "{} {} invokes its function's {ALIAS} alias",
             d.method,
             d.path
         );
     }
 
-    for function in [Function::Intake, Function::OpalWebhook, Function::StatusApi] {
+    for function in API_FUNCTIONS {
         let want: BTreeSet<(String, String)> = documented
             .iter()
             .filter(|d| d.function == function.template_name())
@@ -267,4 +273,164 @@ fn the_streams_come_from_the_stream_functions_streaming_url() {
         budget < timeout * 1000,
         "a stream ends ({budget} ms) before the function's timeout ({timeout} s)"
     );
+}
+
+/// The top-level resources of `Type`, by name.
+fn resources_of_type(kind: &str) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    let mut current = None;
+    for line in TEMPLATE.lines() {
+        if indent(line) == 2 && line.trim_end().ends_with(':') && !line.trim().starts_with('#') {
+            current = Some(line.trim().trim_end_matches(':'));
+        }
+        if indent(line) == 4 && value_of(line, "Type") == Some(kind) {
+            names.extend(current);
+        }
+    }
+    names
+}
+
+/// The template's `Globals: Function:` lines.
+fn function_globals() -> Vec<&'static str> {
+    let mut lines = TEMPLATE.lines().skip_while(|l| *l != "Globals:").skip(1);
+    assert_eq!(
+        lines.next(),
+        Some("  Function:"),
+        "Globals starts with Function"
+    );
+    lines
+        .take_while(|l| l.trim().is_empty() || indent(l) > 2)
+        .collect()
+}
+
+#[test]
+fn every_api_function_rolls_out_gradually_behind_its_alarms_and_the_pre_traffic_hook() {
+    let hook = resource("PreTrafficHookFunction").join("\n");
+    for function in API_FUNCTIONS {
+        let name = function.template_name();
+        let lines = resource(name);
+        let text = lines.join("\n");
+        assert!(
+            lines
+                .iter()
+                .any(|l| value_of(l, "AutoPublishAlias") == Some(ALIAS)),
+            "{name} publishes the {ALIAS} alias"
+        );
+        let preference: Vec<&str> = lines
+            .iter()
+            .skip_while(|l| l.trim() != "DeploymentPreference:")
+            .skip(1)
+            .take_while(|l| indent(l) > 6)
+            .map(|l| l.trim())
+            .collect();
+        assert!(
+            preference.contains(&"Type: !Ref DeploymentType"),
+            "{name}: {preference:?}"
+        );
+        let alarm = name.trim_end_matches("Function");
+        for kind in ["Errors", "Latency"] {
+            let id = format!("{alarm}{kind}Alarm");
+            assert!(
+                preference.contains(&format!("- !Ref {id}").as_str()),
+                "{name} rolls back on {id}: {preference:?}"
+            );
+            let alarm_text = resource(&id).join("\n");
+            assert!(
+                alarm_text.contains(&format!("Value: !Ref {name}")),
+                "{id} watches {name}"
+            );
+        }
+        assert!(
+            preference.contains(&"PreTraffic: !Ref PreTrafficHookFunction"),
+            "{name}: the pre-traffic hook checks it first: {preference:?}"
+        );
+        assert!(
+            hook.contains(&format!("!Ref {name}.Version")),
+            "the hook checks and may invoke {name}'s new version"
+        );
+        assert!(!text.contains("Enabled: false"), "{name}'s rollout is on");
+    }
+    assert!(
+        hook.contains("FunctionName: !Sub \"CodeDeployHook_"),
+        "SAM's CodeDeploy role invokes only CodeDeployHook_* functions"
+    );
+    assert!(hook.contains("codedeploy:PutLifecycleEventHookExecutionStatus"));
+    assert!(
+        hook.contains("Enabled: false"),
+        "the hook itself deploys at once"
+    );
+}
+
+#[test]
+fn every_function_is_traced_and_built_for_the_architecture_parameter_from_one_build() {
+    let globals = function_globals();
+    assert!(
+        globals.iter().any(|l| l.trim() == "Tracing: Active"),
+        "{globals:?}"
+    );
+    assert!(
+        globals
+            .iter()
+            .any(|l| l.trim() == "Architectures: [!Ref Architecture]"),
+        "{globals:?}"
+    );
+    let parameter = resource_in("Parameters", "Architecture").join("\n");
+    assert!(
+        parameter.contains("AllowedValues: [x86_64, arm64]")
+            && parameter.contains("Default: x86_64"),
+        "{parameter}"
+    );
+
+    let makefile = include_str!("../../lambda/Makefile");
+    let functions = resources_of_type("AWS::Serverless::Function");
+    assert_eq!(functions.len(), 8, "{functions:?}");
+    let mut binaries = BTreeSet::new();
+    for name in functions {
+        let lines = resource(name);
+        let overrides = lines
+            .iter()
+            .find(|l| l.contains("Tracing:") || l.contains("Architectures:"));
+        assert!(
+            overrides.is_none(),
+            "{name} overrides the globals: {overrides:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| value_of(l, "BuildMethod") == Some("makefile")),
+            "{name}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| value_of(l, "CodeUri") == Some("infra/lambda")),
+            "{name}"
+        );
+        let binary = lines
+            .iter()
+            .find_map(|l| value_of(l, "Binary"))
+            .unwrap_or_else(|| panic!("{name} names its binary"));
+        assert!(
+            binaries.insert(binary),
+            "{binary} is built for two functions"
+        );
+        // The target SAM runs copies this function's own binary.
+        let target =
+            format!("build-{name}:\n\t./infra/lambda-build.sh {binary} \"$(ARTIFACTS_DIR)\"");
+        assert!(
+            makefile.contains(&target),
+            "infra/lambda/Makefile lacks {target}"
+        );
+    }
+}
+
+/// The lines of `name` under the top-level section `section` (`Parameters:`).
+fn resource_in(section: &str, name: &str) -> Vec<&'static str> {
+    let header = format!("  {name}:");
+    let mut lines = TEMPLATE
+        .lines()
+        .skip_while(|l| *l != format!("{section}:"))
+        .skip_while(|l| *l != header);
+    assert!(lines.next().is_some(), "{section} has no {name}");
+    lines.take_while(|l| indent(l) > 2).collect()
 }

@@ -14,6 +14,7 @@ pub mod alerts;
 pub mod credentials;
 pub mod deadlines;
 pub mod delivery;
+pub mod deploy;
 pub mod health;
 pub mod intake;
 pub mod jobs;

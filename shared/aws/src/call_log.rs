@@ -92,7 +92,16 @@ impl Intercept for CallLog {
             .get("x-amz-target")
             .unwrap_or("unknown");
         let body = context.request().body().bytes();
-        let lines: String = actions(target, body)
+        self.record(&actions(target, body));
+        Ok(())
+    }
+}
+
+impl CallLog {
+    /// Files the IAM actions of one call (the signed calls outside the SDK
+    /// clients, `crate::deploy`, record theirs here too).
+    pub(crate) fn record(&self, actions: &[String]) {
+        let lines: String = actions
             .iter()
             .map(|action| format!("{}\t{action}\n", self.function))
             .collect();
@@ -105,7 +114,6 @@ impl Intercept for CallLog {
         {
             let _ = file.write_all(lines.as_bytes());
         }
-        Ok(())
     }
 }
 

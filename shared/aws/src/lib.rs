@@ -108,9 +108,11 @@ where
 pub mod attr;
 pub mod bootstrap;
 mod call_log;
+pub mod deploy;
 pub mod dynamo;
 pub mod eventbridge;
 pub mod provision;
 pub mod schema;
 pub mod secrets;
 pub mod sqs;
+pub mod xray;

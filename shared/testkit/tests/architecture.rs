@@ -55,6 +55,7 @@ const FUNCTIONS: &[&str] = &[
     "health-check",
     "alert-evaluator",
     "outbox-relay",
+    "pre-traffic",
 ];
 
 /// Folders whose sources are checked for import cycles.
