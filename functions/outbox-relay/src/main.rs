@@ -5,7 +5,7 @@ use outbox_relay::{BatchResponse, StreamEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    osa_aws::xray::init_subscriber();
     let services = osa_aws::bootstrap::from_env(osa_aws::bootstrap::Tokens::NotUsed).await?;
     let services = &services;
     lambda_runtime::run(service_fn(
