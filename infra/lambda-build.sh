@@ -40,7 +40,7 @@ mkdir -p "$TARGET_DIR"
 # targets one after another, but two scripts could meet here).
 exec 9>"$TARGET_DIR/lambda-build.lock"
 flock 9
-cargo lambda build --release --locked "${arch[@]}" "${packages[@]}" >&2
+cargo lambda build --profile lambda --locked "${arch[@]}" "${packages[@]}" >&2
 
 if [[ $# -eq 2 ]]; then
     bin="$1" dest="$2"

@@ -17,6 +17,11 @@ pub async fn handle(
 ) -> Result<Value, StoreError> {
     tracing::debug!(source = %event.source, detail_type = ?event.detail_type, "scheduled alert evaluation");
     let notices = alerts::evaluate(services).await?;
+    // The rules evaluated every 30 s get their second run of the minute.
+    let half_minute_queued = alerts::queue_half_minute_run(services)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "the half-minute evaluation not queued"))
+        .is_ok();
     // After the alerts, so a stuck store or queue is reported first.
     let repaired = match delivery::repair_stalled(services).await {
         Ok(n) => n,
@@ -36,6 +41,7 @@ pub async fn handle(
     Ok(json!({
         "ok": true,
         "notices": notices,
+        "half_minute_run_queued": half_minute_queued,
         "deliveries_requeued": repaired,
         "outbox_relayed": relayed
     }))

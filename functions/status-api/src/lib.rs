@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use osa_app::Services;
 use osa_app::admin::{self, AuditPage, AuditQuery, Erased, WebhookEventsPage, WebhookEventsQuery};
-use osa_app::status::{self, FormattedReport, RecentStatus, ReportQuery, WorkflowView};
+use osa_app::status::{
+    self, FormattedReport, RecentStatus, ReportQuery, WorkflowView, WorkflowsPage, WorkflowsQuery,
+};
 use osa_http::access::Verified;
 use osa_http::access::guarded;
 use osa_http::extract::{ValidQuery, WorkflowPath};
@@ -25,6 +27,7 @@ pub mod recovery;
 
 pub fn routes(services: Services) -> Router {
     let router = Router::new()
+        .route(routes::WORKFLOWS.path, get(workflows))
         .route(routes::WORKFLOW.path, get(workflow))
         .route(routes::REPORT.path, get(report))
         .route(routes::ERASE.path, delete(erase_workflow))
@@ -43,6 +46,14 @@ pub fn routes(services: Services) -> Router {
 
 pub fn app(services: Services) -> Router {
     with_common_layers(routes(services.clone()), &services)
+}
+
+/// Workflows newest first, a page at a time (`?status=`, `?since=`).
+async fn workflows(
+    State(services): State<Arc<Services>>,
+    ValidQuery(query): ValidQuery<WorkflowsQuery>,
+) -> Result<Success<WorkflowsPage>, ApiError> {
+    Ok(success(status::list(&services, &query).await?))
 }
 
 async fn workflow(

@@ -422,3 +422,100 @@ async fn erasure_removes_the_workflow_and_is_audited() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// The workflows listing, as a read-only user pages through it: newest first,
+/// filtered by status and creation time, bad queries refused with a reason.
+#[tokio::test]
+async fn a_reader_lists_workflows_newest_first_by_status_and_page() {
+    let app = TestApp::new();
+    let reader = app.token(&[scopes::READ]);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(new_workflow(&app).await);
+        app.clock.advance(Duration::from_secs(1));
+    }
+    // The first one's trigger is accepted: it runs; the others stay pending.
+    app.run_due_jobs().await;
+    let (status, all) = get(&app, "/api/strategy/workflows", Some(&reader)).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let listed: Vec<&str> = all["workflows"]
+        .as_array()
+        .expect("workflows")
+        .iter()
+        .filter_map(|w| w["workflow_id"].as_str())
+        .collect();
+    assert_eq!(listed, [ids[2].as_str(), ids[1].as_str(), ids[0].as_str()]);
+    assert_eq!(all["next"], Value::Null);
+    let first = &all["workflows"][0];
+    assert_eq!(first["industry"], "media");
+    assert!(first["company_name"].is_string() && first["progress_percent"].is_u64());
+
+    // Paged by two: the cursor leads to the rest.
+    let (_, page) = get(&app, "/api/strategy/workflows?limit=2", Some(&reader)).await;
+    assert_eq!(page["workflows"].as_array().map(Vec::len), Some(2));
+    let cursor = page["next"].as_str().expect("a next page");
+    let (status, rest) = get(
+        &app,
+        &format!("/api/strategy/workflows?limit=2&cursor={cursor}"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rest}");
+    assert_eq!(rest["workflows"][0]["workflow_id"], ids[0].as_str());
+    assert_eq!(rest["next"], Value::Null);
+
+    // Filters.
+    let running = app
+        .services
+        .store
+        .get_workflow(&ids[0])
+        .await
+        .unwrap()
+        .expect("stored")
+        .status();
+    let (_, only) = get(
+        &app,
+        &format!("/api/strategy/workflows?status={}", running.as_str()),
+        Some(&reader),
+    )
+    .await;
+    assert!(
+        only["workflows"]
+            .as_array()
+            .expect("workflows")
+            .iter()
+            .all(|w| w["status"] == running.as_str()),
+        "{only}"
+    );
+    let since = time::OffsetDateTime::now_utc() + time::Duration::days(3650);
+    let since = since
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (_, none) = get(
+        &app,
+        &format!("/api/strategy/workflows?since={since}"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(none["workflows"], json!([]), "{none}");
+
+    // Refused, with a reason: a bad status, limit, time or cursor; no token.
+    for bad in [
+        "?status=sleeping",
+        "?limit=0",
+        "?limit=201",
+        "?since=yesterday",
+        "?cursor=not-a-cursor",
+        "?cursor=MTIzNDU",
+    ] {
+        let (status, body) = get(
+            &app,
+            &format!("/api/strategy/workflows{bad}"),
+            Some(&reader),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let (status, _) = get(&app, "/api/strategy/workflows", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

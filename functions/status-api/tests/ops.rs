@@ -186,6 +186,44 @@ async fn prometheus_shows_what_happened() {
     );
 }
 
+/// Without `OPAL_HEALTH_URL` the OPAL probe says what is missing instead of
+/// guessing a URL beside the trigger.
+#[tokio::test]
+async fn the_opal_probe_without_its_url_names_the_setting() {
+    let app = TestApp::new();
+    app.http.respond_with(Ok(200));
+    let mut services = app.services.clone();
+    services.config = Arc::new(osa_app::config::Config {
+        opal_health_url: None,
+        ..(*app.services.config).clone()
+    });
+    let reply = osa_testkit::call(
+        status_api::app(services.clone()),
+        osa_testkit::request(axum::http::Method::GET, "/api/health/opal").empty(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    // The admin report (not the public answer) carries the probe's reason.
+    let report = run_checks(&services).await.expect("checks");
+    let opal = report
+        .services
+        .iter()
+        .find(|s| s.component == "opal")
+        .and_then(|s| s.last.clone())
+        .expect("the OPAL check ran");
+    assert!(!opal.healthy);
+    assert!(
+        opal.failures.iter().any(|f| f.contains("OPAL_HEALTH_URL")),
+        "{:?}",
+        opal.failures
+    );
+    assert!(
+        app.http.sent().is_empty(),
+        "no request to a guessed URL: {:?}",
+        app.http.sent()
+    );
+}
+
 #[tokio::test]
 async fn health_turns_degraded_when_opal_is_down_and_reports_it() {
     let app = TestApp::new();
@@ -220,8 +258,8 @@ async fn health_turns_degraded_when_opal_is_down_and_reports_it() {
         app.http
             .sent()
             .iter()
-            .any(|r| r.url == "http://opal.test/health"),
-        "the OPAL probe GETs the trigger's sibling"
+            .any(|r| r.url == osa_testkit::app::OPAL_HEALTH_URL),
+        "the OPAL probe GETs OPAL_HEALTH_URL"
     );
 
     // OPAL goes down.
@@ -407,6 +445,56 @@ async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
         );
         app.clock.advance(Duration::from_secs(60));
     }
+}
+
+/// The spec's agent-timeout alert is immediate: the deadline job that times
+/// the agents out fires it and queues its page, with no scheduled evaluation
+/// in between.
+#[tokio::test]
+async fn the_deadline_job_fires_the_agent_timeout_alert_at_once() {
+    let mut app = TestApp::new();
+    let mut config = (*app.services.config).clone();
+    config.alert_channels = AlertChannels {
+        pagerduty_routing_key: Some(SecretSource::Value(Secret::new("rk-test-secret"))),
+        pagerduty_url: Some("http://hooks.test/pagerduty".into()),
+        ..AlertChannels::default()
+    };
+    app.services.config = Arc::new(config);
+    new_workflow(&app).await;
+    assert!(evaluate(&app.services).await.expect("baseline").is_empty());
+    let firing = |o: &osa_app::alerts::Overview| {
+        o.firing
+            .iter()
+            .filter(|f| f.rule_id == "agent_timeout")
+            .count()
+    };
+    let before = osa_app::alerts::overview(&app.services)
+        .await
+        .expect("overview");
+    assert_eq!(firing(&before), 0);
+
+    // Only queued jobs run from here: the deadline checks and what they queue.
+    app.advance_running_jobs(Duration::from_secs(301), Duration::from_secs(1))
+        .await;
+    let after = osa_app::alerts::overview(&app.services)
+        .await
+        .expect("overview");
+    assert_eq!(firing(&after), 1, "{:?}", after.firing);
+    let pages: Vec<String> = app
+        .http
+        .sent()
+        .iter()
+        .filter(|r| r.url == "http://hooks.test/pagerduty")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        // Timed-out agents are failed agents too: that rule may page as well.
+        .filter(|page| page.contains("\"class\":\"agent_timeout\""))
+        .collect();
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    assert!(
+        pages[0].contains("\"event_action\":\"trigger\""),
+        "{}",
+        pages[0]
+    );
 }
 
 #[tokio::test]
@@ -632,6 +720,25 @@ async fn monitoring_shows_confidence_and_fallbacks_of_recent_workflows() {
         ],
         "{text}"
     );
+}
+
+/// A workflow whose OPAL trigger was dead-lettered never ran its agents: the
+/// fallback figures count a failed trigger, not nine agent executions.
+#[tokio::test]
+async fn a_dead_lettered_trigger_counts_as_a_failed_trigger_not_agent_executions() {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    app.http
+        .respond_with(Err(OutboundError::Connect("connection refused".into())));
+    app.start_workflow().await;
+    app.advance_running_jobs(Duration::from_secs(40), Duration::from_millis(500))
+        .await;
+    let (status, f) = get_json(&app, "/api/admin/monitoring/fallback-stats", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{f}");
+    assert_eq!(f["workflows"]["failed"], 1, "{f}");
+    assert_eq!(f["opal_triggers"]["dead_lettered"], 1, "{f}");
+    assert_eq!(f["agents"]["executions"], 0, "{f}");
+    assert_eq!(f["agents"]["fallback_rate"], Value::Null, "{f}");
 }
 
 /// Intake free text is redacted too, and counted in the same family.

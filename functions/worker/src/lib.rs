@@ -79,6 +79,6 @@ fn workflow_of(job: &Job) -> Option<&str> {
         | Job::CheckDeadlines { workflow_id }
         | Job::RetriggerAgent { workflow_id, .. }
         | Job::ForceSync { workflow_id, .. } => Some(workflow_id),
-        Job::Deliver { .. } => None,
+        Job::Deliver { .. } | Job::EvaluateAlerts => None,
     }
 }

@@ -27,7 +27,7 @@ use osa_sqlite::SqliteStore;
 use osa_sqlite::log_bus::LogBus;
 use tokio::sync::watch;
 
-use crate::simulator::{Simulator, SimulatorSettings, optimizely};
+use crate::simulator::{self, Simulator, SimulatorSettings, optimizely};
 use crate::{BackendKind, ServeArgs};
 
 pub const ISSUER: &str = "osa-local";
@@ -145,7 +145,15 @@ pub fn embedded_services(
 ) -> Result<Services, String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let adapters = embedded_adapters(files, clock.clone())?;
-    local_services(files, base, trigger_url, adapters, clock, lifecycle, None)
+    local_services(
+        files,
+        base,
+        (trigger_url, None),
+        adapters,
+        clock,
+        lifecycle,
+        None,
+    )
 }
 
 /// The data dir's embedded store; domain events to the log.
@@ -259,7 +267,7 @@ fn error_code<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata>(error: Opt
 fn local_services(
     files: &LocalFiles,
     base: &str,
-    trigger_url: String,
+    (trigger_url, opal_health_url): (String, Option<String>),
     adapters: Adapters,
     clock: Arc<dyn Clock>,
     lifecycle: LifecycleSettings,
@@ -290,6 +298,11 @@ fn local_services(
     }
     .with_shared_settings()
     .map_err(|e| e.to_string())?;
+    // OPAL_HEALTH_URL wins; else the built-in simulator's, when it runs.
+    let config = Config {
+        opal_health_url: config.opal_health_url.or(opal_health_url),
+        ..config
+    };
     let http = ReqwestClient::new(config.notify.targets).map_err(|e| e.to_string())?;
     let runtime = Runtime {
         config,
@@ -349,9 +362,12 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     tokio::task::spawn_blocking(osa_domain::pii::prepare);
 
     let simulate = !args.no_simulator;
-    let trigger_url = match (&args.opal_url, simulate) {
-        (Some(url), _) => url.clone(),
-        (None, true) => format!("{base}/sim/opal/trigger"),
+    let opal_urls = match (&args.opal_url, simulate) {
+        (Some(url), _) => (url.clone(), None),
+        (None, true) => (
+            format!("{base}{}", simulator::TRIGGER_PATH),
+            Some(format!("{base}{}", simulator::HEALTH_PATH)),
+        ),
         (None, false) => return Err("--no-simulator needs --opal-url (or OPAL_TRIGGER_URL)".into()),
     };
     if !(args.deadline_scale.is_finite() && args.deadline_scale > 0.0) {
@@ -383,7 +399,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let mut services = local_services(
         &files,
         &base,
-        trigger_url,
+        opal_urls,
         adapters,
         clock,
         lifecycle,
@@ -546,19 +562,28 @@ async fn worker_loop(services: Services, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// The EventBridge schedules, in-process: the health checks, then the alert
-/// rules and the stalled-delivery repair, every minute (every 30 s while the health report is degraded, as it
-/// advises). `OSA_SCHEDULE_SECS` overrides the period.
+/// The EventBridge schedules, in-process: a tick every 30 s (the spec's fastest
+/// alert rules; each rule decides whether it is due) evaluates the alert rules
+/// and repairs stalled deliveries; the health checks run every minute, or every
+/// 30 s while the report is degraded, as it advises. `OSA_SCHEDULE_SECS` sets
+/// one fixed period for all of it.
 async fn schedule_loop(services: Services, mut stop: watch::Receiver<bool>) {
     let fixed = std::env::var("OSA_SCHEDULE_SECS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|s| *s > 0);
+    let tick = Duration::from_secs(fixed.unwrap_or(alerts::HALF_MINUTE.as_secs()));
+    let mut next_health = tokio::time::Instant::now();
     loop {
-        let mut period = fixed.unwrap_or(60);
-        match health::run_checks(&services).await {
-            Ok(report) => period = fixed.unwrap_or(report.next_check_in_seconds.max(1)),
-            Err(e) => tracing::error!(error = %e, "scheduled health check failed"),
+        let now = tokio::time::Instant::now();
+        if now >= next_health {
+            let mut period = fixed.unwrap_or(60);
+            match health::run_checks(&services).await {
+                Ok(report) => period = fixed.unwrap_or(report.next_check_in_seconds.max(1)),
+                Err(e) => tracing::error!(error = %e, "scheduled health check failed"),
+            }
+            // From the check's start: the ticks after it come no sooner.
+            next_health = now + Duration::from_secs(period);
         }
         if let Err(e) = alerts::evaluate(&services).await {
             tracing::error!(error = %e, "scheduled alert evaluation failed");
@@ -567,7 +592,7 @@ async fn schedule_loop(services: Services, mut stop: watch::Receiver<bool>) {
             tracing::error!(error = %e, "stalled deliveries not repaired");
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(period)) => {}
+            _ = tokio::time::sleep(tick) => {}
             _ = stop.changed() => return,
         }
     }

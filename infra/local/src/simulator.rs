@@ -38,6 +38,8 @@ pub use agent_data::agent_data;
 
 /// The route OSA's trigger client posts to.
 pub const TRIGGER_PATH: &str = "/sim/opal/trigger";
+/// The simulator's health endpoint, `osa serve`'s OPAL probe unless `OPAL_HEALTH_URL` says otherwise.
+pub const HEALTH_PATH: &str = "/sim/opal/health";
 const WORKFLOW_NAME: &str = "strategy_workflow";
 const CORRELATION_HEADER: &str = "x-correlation-id";
 /// Retries after the first attempt, on connection errors and 5xx.
@@ -157,9 +159,9 @@ impl Simulator {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route(TRIGGER_PATH, post(trigger))
-            // What OSA's OPAL health probe GETs (the trigger's sibling `health`).
+            // What OSA's OPAL health probe GETs when the simulator runs.
             .route(
-                "/sim/opal/health",
+                HEALTH_PATH,
                 axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
             )
             .with_state(self)

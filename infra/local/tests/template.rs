@@ -383,7 +383,7 @@ fn every_function_is_traced_and_built_for_the_architecture_parameter_from_one_bu
 
     let makefile = include_str!("../../lambda/Makefile");
     let functions = resources_of_type("AWS::Serverless::Function");
-    assert_eq!(functions.len(), 8, "{functions:?}");
+    assert_eq!(functions.len(), 9, "{functions:?}");
     let mut binaries = BTreeSet::new();
     for name in functions {
         let lines = resource(name);

@@ -14,6 +14,13 @@
 //! dead-letters is still a dead letter (the dead-letter queue, the activity
 //! feed, the error log line, and on AWS the CloudWatch alarm on every dead
 //! letter, which goes to the SNS topic, not through OSA's own channels).
+//!
+//! Cadence: each rule says how often it is evaluated; the spec's fastest are
+//! every 30 s and "immediate". An EventBridge schedule fires at most once a
+//! minute, so each scheduled run also queues one evaluation 30 s later (an SQS
+//! delay, run by the worker: `queue_half_minute_run`); `osa serve` simply
+//! ticks every 30 s. The agent-timeout rule is evaluated by the deadline job
+//! that times an agent out (`deadlines`), not at the next tick.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +34,7 @@ use crate::config::secret_names::{
     ALERT_EMAIL_URL, ALERT_PAGERDUTY_KEY, ALERT_SLACK_URL, ALERT_SMS_URL, ALERT_WEBHOOK_SECRET,
     ALERT_WEBHOOK_URL,
 };
-use crate::ports::StoreError;
+use crate::ports::{Job, QueueError, StoreError};
 use osa_domain::activity::Activity;
 use osa_domain::alerts::{
     self, ALERT_RULES, AlertMetric, AlertRule, Channel, Evaluation, Firing, Involved, MAX_INVOLVED,
@@ -42,6 +49,9 @@ use super::Services;
 use osa_domain::access::Caller;
 
 pub const ALERT_STATE: &str = "alerts";
+/// The delay of the evaluation each scheduled run queues (see the module's
+/// note on cadence).
+pub const HALF_MINUTE: std::time::Duration = std::time::Duration::from_secs(30);
 pub const MAINTENANCE_STATE: &str = "maintenance";
 /// Notices kept for `GET /api/admin/alerts`.
 pub const RECENT: usize = 50;
@@ -291,6 +301,15 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
     Err(StoreError::Unavailable(
         "the alert state kept changing; gave up".into(),
     ))
+}
+
+/// Queues the evaluation half a minute after a scheduled one. Only the
+/// schedule queues it (the delayed run does not), so there is one per minute.
+pub async fn queue_half_minute_run(services: &Services) -> Result<(), QueueError> {
+    services
+        .queue
+        .enqueue(&Job::EvaluateAlerts, HALF_MINUTE)
+        .await
 }
 
 /// What a firing notice is about: the deliveries dead-lettered in the rule's

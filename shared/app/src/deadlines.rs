@@ -19,7 +19,7 @@ use osa_domain::event::AgentEvent;
 use osa_domain::metrics::EventMetrics;
 use osa_domain::workflow::{AgentState, Workflow};
 
-use super::{JobError, Services};
+use super::{JobError, Services, alerts};
 
 /// Starts (or starts again) the workflow's chain of checks at its earliest
 /// pending deadline, counted from now. Nothing to do when none is pending.
@@ -85,8 +85,16 @@ pub async fn check_deadlines(services: &Services, workflow_id: &str) -> Result<(
         }
     }
 
+    let mut timed_out = false;
     for agent in &check.expired {
-        time_out_agent(services, &workflow, &agents, *agent, now).await?;
+        timed_out |= time_out_agent(services, &workflow, &agents, *agent, now).await?;
+    }
+    if timed_out {
+        // The spec's agent-timeout alert is immediate: the rules are evaluated
+        // now, not at the next schedule. Best effort: the schedule still runs.
+        if let Err(e) = alerts::evaluate(services).await {
+            tracing::warn!(workflow_id, error = %e, "alerts not evaluated after a timeout");
+        }
     }
 
     if let Some(at) = check.next_check_at {
@@ -101,7 +109,7 @@ async fn time_out_agent(
     agents: &[AgentState],
     agent: AgentId,
     now: OffsetDateTime,
-) -> Result<(), JobError> {
+) -> Result<bool, JobError> {
     let allowed_ms = agents
         .iter()
         .find(|a| a.agent == agent)
@@ -118,7 +126,7 @@ async fn time_out_agent(
         .await?;
     let events = outcome.domain_events(&event, now);
     if events.is_empty() {
-        return Ok(()); // already timed out by an earlier check, or finished meanwhile
+        return Ok(false); // already timed out by an earlier check, or finished meanwhile
     }
     tracing::warn!(
         workflow_id = %workflow.id(),
@@ -140,5 +148,5 @@ async fn time_out_agent(
             )
             .await?;
     }
-    Ok(())
+    Ok(true)
 }

@@ -107,24 +107,11 @@ struct IntakeBody {
     checks: IntakeChecks,
 }
 
-/// The URL the OPAL probe GETs: `OPAL_HEALTH_URL`, else the trigger URL's
-/// sibling `health` (`.../trigger` becomes `.../health`).
-pub fn opal_health_url(services: &Services) -> String {
-    if let Some(url) = &services.config.opal_health_url {
-        return url.clone();
-    }
-    sibling_health_url(&services.config.opal.trigger_url)
-}
-
-fn sibling_health_url(trigger: &str) -> String {
-    let trigger = trigger.split(['?', '#']).next().unwrap_or(trigger);
-    let path_start = trigger
-        .find("://")
-        .and_then(|scheme| trigger[scheme + 3..].find('/').map(|i| i + scheme + 3));
-    match (path_start, trigger.rfind('/')) {
-        (Some(start), Some(last)) if last >= start => format!("{}/health", &trigger[..last]),
-        _ => format!("{}/health", trigger.trim_end_matches('/')),
-    }
+/// The URL the OPAL probe GETs: `OPAL_HEALTH_URL` (the template's
+/// `OpalHealthUrl`). Never guessed from the trigger URL: a guess that is wrong
+/// reports OPAL down (or up) for the wrong reason.
+pub fn opal_health_url(services: &Services) -> Option<&str> {
+    services.config.opal_health_url.as_deref()
 }
 
 /// Runs one check's probe, bounded by its timeout.
@@ -178,10 +165,11 @@ async fn run_probe(
     match check.service_name {
         health::INTAKE => probe_intake(services).await,
         health::OPAL => {
-            let url = opal_health_url(services);
+            let url = opal_health_url(services)
+                .ok_or("no OPAL probe URL: set OPAL_HEALTH_URL (the template's OpalHealthUrl)")?;
             let response = services
                 .http
-                .get(&url, timeout)
+                .get(url, timeout)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok((response.status, None))
@@ -444,21 +432,5 @@ mod tests {
         ] {
             assert_eq!(route.check().service_name, name);
         }
-    }
-
-    #[test]
-    fn the_opal_health_url_is_the_triggers_sibling() {
-        assert_eq!(
-            sibling_health_url("http://127.0.0.1:3000/sim/opal/trigger"),
-            "http://127.0.0.1:3000/sim/opal/health"
-        );
-        assert_eq!(
-            sibling_health_url("https://opal.example/trigger?x=1"),
-            "https://opal.example/health"
-        );
-        assert_eq!(
-            sibling_health_url("https://opal.example"),
-            "https://opal.example/health"
-        );
     }
 }

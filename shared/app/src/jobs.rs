@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::ports::{Job, ReceivedJob};
 
 use super::delivery::{self, opal};
-use super::{JobError, Services, deadlines, sync};
+use super::{JobError, Services, alerts, deadlines, sync};
 
 /// Runs one job. `Ok` means it is finished with (done, or given up on) and can
 /// be acked; an error leaves it to come back after its visibility timeout.
@@ -29,6 +29,10 @@ pub async fn run(services: &Services, job: &Job) -> Result<(), JobError> {
             workflow_id,
             sync_id,
         } => sync::run_job(services, workflow_id, sync_id).await,
+        Job::EvaluateAlerts => {
+            alerts::evaluate(services).await?;
+            Ok(())
+        }
     }
 }
 

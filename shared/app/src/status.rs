@@ -3,7 +3,12 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::ports::{AgentResult, Marker, StoreError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::listing::{Limit, ListError};
+use crate::ports::{AgentResult, Marker, StoreError, WorkflowPosition, WorkflowQuery};
+use osa_domain::audit::BadPageToken;
 use osa_domain::report::{Report, build_report, to_markdown};
 use osa_domain::workflow::{AgentState, Progress, Workflow, WorkflowStatus};
 
@@ -80,6 +85,110 @@ impl WorkflowView {
             results,
         }
     }
+}
+
+/// `GET /api/strategy/workflows`: which workflows, newest first.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+pub struct WorkflowsQuery {
+    /// Only workflows in this status.
+    pub status: Option<WorkflowStatus>,
+    /// Only workflows created at or after this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<osa_domain::schema::Timestamp>")]
+    pub since: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub limit: Limit<50, 200>,
+    /// The `next` of the page before.
+    pub cursor: Option<String>,
+}
+
+/// One workflow in a listing: enough to pick it out and follow it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct WorkflowSummary {
+    pub workflow_id: String,
+    pub status: WorkflowStatus,
+    /// The current run: 0 for the first; each accepted Force Sync starts the next.
+    pub run: u32,
+    #[schemars(range(max = 100))]
+    pub progress_percent: u8,
+    pub company_name: String,
+    pub industry: osa_domain::intake::Industry,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "osa_domain::schema::Timestamp")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "osa_domain::schema::Timestamp")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<osa_domain::schema::Timestamp>")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+impl WorkflowSummary {
+    fn of(w: &Workflow) -> WorkflowSummary {
+        WorkflowSummary {
+            workflow_id: w.id().to_owned(),
+            status: w.status(),
+            run: w.run(),
+            progress_percent: w.progress_percent(),
+            company_name: w.business_context().company_name.clone(),
+            industry: w.business_context().industry,
+            created_at: w.created_at(),
+            updated_at: w.updated_at(),
+            finished_at: w.finished_at(),
+        }
+    }
+}
+
+/// A page of workflows, newest first.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct WorkflowsPage {
+    pub workflows: Vec<WorkflowSummary>,
+    /// Pass as `cursor` for the next page; null on the last. With a `status`
+    /// filter a page may hold fewer than `limit` and still have a next.
+    pub next: Option<String>,
+}
+
+/// Workflows newest first, filtered and a page at a time, from the stores'
+/// creation-order index (never a scan).
+pub async fn list(services: &Services, query: &WorkflowsQuery) -> Result<WorkflowsPage, ListError> {
+    let after = query.cursor.as_deref().map(position_of).transpose()?;
+    let page = services
+        .store
+        .list_workflows(&WorkflowQuery {
+            status: query.status,
+            since: query.since,
+            after,
+            limit: query.limit.get(),
+        })
+        .await?;
+    Ok(WorkflowsPage {
+        workflows: page.workflows.iter().map(WorkflowSummary::of).collect(),
+        next: page.next.as_ref().map(token_of),
+    })
+}
+
+/// A listing's position as an opaque token: `<creation ms>#<id>`, base64url.
+fn token_of(p: &WorkflowPosition) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}#{}", p.created_at_ms, p.id))
+}
+
+fn position_of(token: &str) -> Result<WorkflowPosition, BadPageToken> {
+    // A token holds at most 20 digits, `#` and a 128-character id (4 bytes each).
+    if token.len() > 1000 {
+        return Err(BadPageToken);
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| BadPageToken)?;
+    let text = String::from_utf8(bytes).map_err(|_| BadPageToken)?;
+    let (ms, id) = text.split_once('#').ok_or(BadPageToken)?;
+    let created_at_ms = ms.parse().map_err(|_| BadPageToken)?;
+    if !osa_domain::WorkflowId::is_valid(id) {
+        return Err(BadPageToken);
+    }
+    Ok(WorkflowPosition {
+        created_at_ms,
+        id: id.to_owned(),
+    })
 }
 
 /// Status, per-agent state, timings, confidence and the results in so far.

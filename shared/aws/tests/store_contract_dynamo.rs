@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use osa_app::ports::{
     AdminAuditEntry, AgentResult, Attempt, AuditEntry, AuditLog, Clock, CreateOutcome,
-    EventOutcome, Marker, Page, PagePosition, RateLimitLeases, StoreError, WorkflowStore,
+    EventOutcome, Marker, Page, PagePosition, RateLimitLeases, StoreError, WorkflowPage,
+    WorkflowQuery, WorkflowStore,
 };
 use osa_aws::dynamo::{DynamoMetrics, DynamoSettings, DynamoStore};
 use osa_aws::provision::ensure_table;
@@ -214,8 +215,8 @@ impl WorkflowStore for Fleet {
             .await
     }
 
-    async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
-        self.pick().recent_workflows(limit).await
+    async fn list_workflows(&self, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError> {
+        self.pick().list_workflows(query).await
     }
 
     async fn marker(&self, marker: Marker) -> Result<Option<OffsetDateTime>, StoreError> {

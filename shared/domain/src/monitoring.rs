@@ -242,7 +242,15 @@ pub fn fallback_stats(runs: &[Run], limit: usize) -> FallbackStats {
         if w.trigger.dead_lettered_delivery_id.is_some() {
             opal_triggers.dead_lettered += 1;
         }
-        for a in &run.agents {
+        // Agents of a run OPAL never started (its trigger dead-lettered, or paused
+        // for credentials before it) did not execute: the failure is the
+        // trigger's, counted above, not nine agents' at a 0 % fallback rate.
+        let started = w.agents_could_start_at().is_some();
+        for a in run
+            .agents
+            .iter()
+            .filter(|a| started || a.status != AgentStatus::Pending)
+        {
             let retriggered = w.retriggered_agents.contains(&a.agent);
             agents.add(a, retriggered);
             by_agent.entry(a.agent).or_default().add(a, retriggered);
@@ -294,8 +302,9 @@ mod tests {
         )
         .expect("intake");
         let at = T0 + time::Duration::minutes(minutes);
-        let (workflow, agents) =
+        let (mut workflow, agents) =
             Workflow::create(&intake, format!("wf-{minutes}"), "corr".into(), at, 1.0);
+        workflow.trigger.accepted_at = Some(at);
         Run { workflow, agents }
     }
 
@@ -387,8 +396,10 @@ mod tests {
         dead.workflow.status = WorkflowStatus::Failed;
         dead.workflow.trigger.attempts = 5;
         dead.workflow.trigger.dead_lettered_delivery_id = Some("d-1".into());
+        dead.workflow.trigger.accepted_at = None;
         let mut paused = run(2);
         paused.workflow.status = WorkflowStatus::CredentialsInvalid;
+        paused.workflow.trigger.accepted_at = None;
         let mut done = run(3);
         done.workflow.status = WorkflowStatus::Completed;
         done.workflow.trigger.attempts = 1;
@@ -411,17 +422,18 @@ mod tests {
                 degraded_rate: Some(0.75),
             }
         );
-        assert_eq!(s.agents.executions, 54);
+        // Four runs started (the dead-lettered and the paused one did not).
+        assert_eq!(s.agents.executions, 36);
         assert_eq!(s.agents.timed_out, 2);
         assert_eq!(s.agents.failed, 1);
         assert_eq!(s.agents.late_results_kept, 1);
         assert_eq!(s.agents.retriggered, 1);
-        assert_eq!(s.agents.fallback_rate, Some(round4(3.0 / 54.0)));
+        assert_eq!(s.agents.fallback_rate, Some(round4(3.0 / 36.0)));
         let first = &s.by_agent[0];
         assert_eq!(first.agent_id, a);
         assert_eq!(first.stats.timed_out, 2);
         assert_eq!(first.stats.late_results_kept, 1);
-        assert_eq!(first.stats.fallback_rate, Some(round4(2.0 / 6.0)));
+        assert_eq!(first.stats.fallback_rate, Some(round4(2.0 / 4.0)));
         assert_eq!(s.by_agent[1].stats.retriggered, 1);
         assert_eq!(s.by_agent[2].stats.fallback_rate, Some(0.0));
         assert_eq!(
@@ -431,6 +443,21 @@ mod tests {
                 dead_lettered: 1
             }
         );
+    }
+
+    #[test]
+    fn a_dead_lettered_trigger_is_a_failed_trigger_not_nine_agent_executions() {
+        let mut dead = run(0);
+        dead.workflow.status = WorkflowStatus::Failed;
+        dead.workflow.trigger.attempts = 5;
+        dead.workflow.trigger.accepted_at = None;
+        dead.workflow.trigger.dead_lettered_delivery_id = Some("d-1".into());
+        let s = fallback_stats(&[dead], 50);
+        assert_eq!(s.workflows.failed, 1);
+        assert_eq!(s.opal_triggers.dead_lettered, 1);
+        assert_eq!(s.agents.executions, 0);
+        assert_eq!(s.agents.fallback_rate, None);
+        assert!(s.by_agent.iter().all(|row| row.stats.executions == 0));
     }
 
     #[test]

@@ -81,6 +81,12 @@ pub const CREDENTIALS: Route = route(
 /// The webhook's path, which the rate limiter treats apart.
 pub const WEBHOOK_PATH: &str = "/api/webhooks/opal-workflow";
 pub const WEBHOOK: Route = route(Method::POST, WEBHOOK_PATH, Signature, OpalWebhook);
+pub const WORKFLOWS: Route = route(
+    Method::GET,
+    "/api/strategy/workflows",
+    Scope(scopes::READ),
+    StatusApi,
+);
 pub const WORKFLOW: Route = route(
     Method::GET,
     "/api/strategy/workflows/{id}",
@@ -232,6 +238,7 @@ pub const ROUTES: &[Route] = &[
     WEBHOOK,
     WORKFLOW,
     REPORT,
+    WORKFLOWS,
     STREAM,
     STREAM_BY_QUERY,
     ADMIN_STREAM,

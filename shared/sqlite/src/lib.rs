@@ -33,8 +33,8 @@ use tokio::sync::{Semaphore, broadcast, oneshot};
 
 use osa_app::ports::{
     AdminAuditEntry, AgentResult, Attempt, AuditEntry, Clock, CreateOutcome, EventOutcome, Job,
-    JobQueue, Marker, QueueError, ReceivedJob, StoreChange, StoreChanges, StoreError,
-    WorkflowStore,
+    JobQueue, Marker, QueueError, ReceivedJob, StoreChange, StoreChanges, StoreError, WorkflowPage,
+    WorkflowPosition, WorkflowQuery, WorkflowStore,
 };
 use osa_domain::AgentId;
 use osa_domain::event::AgentEvent;

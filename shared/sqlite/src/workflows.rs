@@ -416,21 +416,40 @@ impl WorkflowStore for SqliteStore {
         Ok(started)
     }
 
-    async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+    async fn list_workflows(&self, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError> {
+        let status = query.status.map(|s| s.as_str());
+        let since = query.since.map_or(i64::MIN, to_ms);
+        // No position: before every workflow (ids are never empty).
+        let (before_ms, before_id) = query.after.as_ref().map_or((i64::MAX, String::new()), |p| {
+            (p.created_at_ms, p.id.clone())
+        });
+        let limit = query.limit;
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT doc FROM workflows ORDER BY created_at_ms DESC, id DESC LIMIT ?1",
-                )
-                .or_unavailable()?;
-            let docs = stmt
-                .query_map([sql_limit(limit)], |r| r.get::<_, String>(0))
-                .or_unavailable()?;
-            let mut workflows = Vec::new();
-            for doc in docs {
-                workflows.push(decode("workflow", &doc.or_unavailable()?)?);
-            }
-            Ok(workflows)
+            // One more than asked for says whether there is a next page.
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM workflows
+                 WHERE (?1 IS NULL OR status = ?1) AND created_at_ms >= ?2
+                   AND (created_at_ms < ?3 OR (created_at_ms = ?3 AND id < ?4))
+                 ORDER BY created_at_ms DESC, id DESC LIMIT ?5",
+                params![
+                    status,
+                    since,
+                    before_ms,
+                    before_id,
+                    sql_limit(limit.saturating_add(1))
+                ],
+            )?;
+            let mut workflows = docs
+                .iter()
+                .map(|doc| decode::<Workflow>("workflow", doc))
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = workflows.len() > limit;
+            workflows.truncate(limit);
+            let next = more
+                .then(|| workflows.last().map(WorkflowPosition::of))
+                .flatten();
+            Ok(WorkflowPage { workflows, next })
         })
         .await
     }

@@ -132,6 +132,9 @@ pub struct TestApp {
     pub optimizely: Arc<FakeOptimizely>,
 }
 
+/// Where the test app's OPAL probe GETs (`OPAL_HEALTH_URL`).
+pub const OPAL_HEALTH_URL: &str = "http://opal.test/status";
+
 impl TestApp {
     pub fn new() -> TestApp {
         let dir = std::env::temp_dir().join(format!(
@@ -159,7 +162,11 @@ impl TestApp {
         };
         let signature = SignatureConfig::new(vec![Secret::new(WEBHOOK_SECRET)]);
         let runtime = Runtime {
-            config: Config::new("http://osa.test", signature, opal),
+            config: Config {
+                // Not the trigger's sibling: tests see that nothing guesses it.
+                opal_health_url: Some(OPAL_HEALTH_URL.into()),
+                ..Config::new("http://osa.test", signature, opal)
+            },
             optimizely: Some(Arc::new(optimizely.client(clock.clone()))),
             clock: clock.clone(),
             http: http.clone(),

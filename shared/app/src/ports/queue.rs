@@ -34,6 +34,9 @@ pub enum Job {
         run: u32,
         attempt: u32,
     },
+    /// Evaluate the alert rules half a minute after the scheduled run: the
+    /// spec's 30 s rules under EventBridge's one-minute minimum (`app::alerts`).
+    EvaluateAlerts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

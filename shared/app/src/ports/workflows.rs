@@ -12,7 +12,7 @@ use osa_domain::event::AgentEvent;
 use osa_domain::metrics::EventMetrics;
 use osa_domain::record::{AgentResult, EventOutcome, Marker};
 use osa_domain::run::NewRun;
-use osa_domain::workflow::{AgentState, Workflow};
+use osa_domain::workflow::{AgentState, Workflow, WorkflowStatus};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
@@ -20,6 +20,67 @@ pub enum CreateOutcome {
     /// A workflow with that id already exists; here it is.
     Existing(Box<Workflow>),
 }
+
+/// Which workflows a listing holds (`GET /api/strategy/workflows`): newest
+/// first, optionally of one status and created at or after `since`, after the
+/// position `after` (the last one of the page before).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowQuery {
+    pub status: Option<WorkflowStatus>,
+    pub since: Option<OffsetDateTime>,
+    pub after: Option<WorkflowPosition>,
+    pub limit: usize,
+}
+
+impl WorkflowQuery {
+    /// The newest `limit`, with no filter.
+    pub fn newest(limit: usize) -> WorkflowQuery {
+        WorkflowQuery {
+            status: None,
+            since: None,
+            after: None,
+            limit,
+        }
+    }
+}
+
+/// A workflow's place in the newest-first order: its creation time (ms) and
+/// id, the order both stores keep an index in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowPosition {
+    pub created_at_ms: i64,
+    pub id: String,
+}
+
+impl WorkflowPosition {
+    pub fn of(workflow: &Workflow) -> WorkflowPosition {
+        WorkflowPosition {
+            // As both stores index it (`codec::to_ms`).
+            created_at_ms: i64::try_from(workflow.created_at().unix_timestamp_nanos() / 1_000_000)
+                .unwrap_or(i64::MAX),
+            id: workflow.id().to_owned(),
+        }
+    }
+
+    /// Whether `workflow` comes after this position in the newest-first order.
+    pub fn is_followed_by(&self, workflow: &Workflow) -> bool {
+        let other = WorkflowPosition::of(workflow);
+        (other.created_at_ms, other.id.as_str()) < (self.created_at_ms, self.id.as_str())
+    }
+}
+
+/// One page of a workflow listing. `next` is set when the listing stopped
+/// before its end: a full page, or (with a status filter) the most index
+/// entries one page reads; a page may then hold fewer than asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkflowPage {
+    pub workflows: Vec<Workflow>,
+    pub next: Option<WorkflowPosition>,
+}
+
+/// The most index entries one listing page reads when a status filter skips
+/// some, so a rare status cannot make one request read the whole index.
+pub const LISTING_READ_BUDGET: usize = 1000;
 
 #[async_trait]
 pub trait WorkflowStore: Send + Sync {
@@ -83,8 +144,16 @@ pub trait WorkflowStore: Send + Sync {
     /// from an index of exactly those (never a scan).
     async fn running_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
 
-    /// Newest first, from an index (never a scan).
-    async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
+    /// A page of workflows, newest first, from an index (never a scan).
+    async fn list_workflows(&self, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError>;
+
+    /// The newest `limit` workflows.
+    async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+        Ok(self
+            .list_workflows(&WorkflowQuery::newest(limit))
+            .await?
+            .workflows)
+    }
 
     async fn marker(&self, marker: Marker) -> Result<Option<OffsetDateTime>, StoreError>;
 

@@ -1,7 +1,10 @@
 //! The workflow store over DynamoDB.
 
 use super::*;
-use osa_app::ports::{AuditLog, Page, PagePosition, RateLimitLeases};
+use osa_app::ports::{
+    AuditLog, LISTING_READ_BUDGET, Page, PagePosition, RateLimitLeases, WorkflowPage,
+    WorkflowPosition, WorkflowQuery,
+};
 use osa_domain::metrics::EventMetrics;
 use osa_domain::run::NewRun;
 
@@ -247,36 +250,91 @@ impl WorkflowStore for DynamoStore {
         )))
     }
 
-    async fn recent_workflows(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
+    async fn list_workflows(&self, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError> {
+        if query.limit == 0 {
+            return Ok(WorkflowPage::default());
         }
+        let utc_day = |t: OffsetDateTime| t.to_offset(time::UtcOffset::UTC).date();
         // Tomorrow first: a creation clock a little ahead of this one is no surprise.
-        let mut date = (self.clock.now() + time::Duration::days(1))
-            .to_offset(time::UtcOffset::UTC)
-            .date();
-        let mut keys = Vec::new();
-        for _ in 0..self.settings.recent_days {
-            let partition = format!("RECENT#{}", format_date(date));
-            let found = self
-                .query_index(
+        let newest = utc_day(self.clock.now() + time::Duration::days(1));
+        let oldest = newest - time::Duration::days(i64::from(self.settings.recent_days) - 1);
+        let oldest = match query.since {
+            Some(since) => oldest.max(utc_day(since)),
+            None => oldest,
+        };
+        // The index's sort key is `<creation ms, 15 digits>#<id>`: the range
+        // runs from `since` up to the position (inclusive, so the workflow at
+        // the position itself is skipped below); "A" sorts after every digit.
+        let order = |p: &WorkflowPosition| format!("{:015}#{}", p.created_at_ms.max(0), p.id);
+        let from = query
+            .since
+            .map_or_else(|| "0".to_owned(), |t| format!("{:015}", to_ms(t).max(0)));
+        let mut upto = query.after.as_ref().map_or_else(|| "A".to_owned(), order);
+        let mut date = match &query.after {
+            Some(p) => newest.min(utc_day(from_ms(p.created_at_ms)?)),
+            None => newest,
+        };
+        let budget = if query.status.is_some() {
+            LISTING_READ_BUDGET
+        } else {
+            usize::MAX
+        };
+        let mut page = Vec::new();
+        let mut seen: Option<WorkflowPosition> = query.after.clone();
+        let mut read = 0;
+        while date >= oldest {
+            // One more than needed: the range may hold the position itself.
+            let want = query.limit - page.len() + 1;
+            let keys = self
+                .query_index_range(
                     RECENT_INDEX,
                     RECENT_PK,
-                    &partition,
+                    &format!("RECENT#{}", format_date(date)),
+                    Some((RECENT_SK, from.clone(), upto.clone())),
                     false,
-                    limit - keys.len(),
+                    want,
                 )
                 .await?;
-            keys.extend(found);
-            if keys.len() >= limit {
-                break;
+            let mut day_done = keys.len() < want;
+            read += keys.len();
+            let progress_from = seen.clone();
+            for workflow in self.workflows_by_key(keys).await? {
+                if seen.as_ref().is_some_and(|p| !p.is_followed_by(&workflow)) {
+                    continue;
+                }
+                seen = Some(WorkflowPosition::of(&workflow));
+                if query.status.is_none_or(|s| workflow.status() == s) {
+                    page.push(workflow);
+                    if page.len() == query.limit {
+                        return Ok(WorkflowPage {
+                            workflows: page,
+                            next: seen,
+                        });
+                    }
+                }
             }
-            let Some(previous) = date.previous_day() else {
-                break;
-            };
-            date = previous;
+            if read >= budget {
+                return Ok(WorkflowPage {
+                    workflows: page,
+                    next: seen,
+                });
+            }
+            // Entries whose workflow is gone (erased meanwhile) move nothing on.
+            day_done |= seen == progress_from;
+            if day_done {
+                let Some(previous) = date.previous_day() else {
+                    break;
+                };
+                date = previous;
+                upto = query.after.as_ref().map_or_else(|| "A".to_owned(), order);
+            } else if let Some(p) = &seen {
+                upto = order(p);
+            }
         }
-        self.workflows_by_key(keys).await
+        Ok(WorkflowPage {
+            workflows: page,
+            next: None,
+        })
     }
 
     async fn marker(&self, marker: Marker) -> Result<Option<OffsetDateTime>, StoreError> {

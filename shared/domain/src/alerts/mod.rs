@@ -521,11 +521,16 @@ impl Involved {
     }
 }
 
-/// Whether a rule is due: evaluated at most every `evaluate_every_secs`.
+/// Whether a rule is due: evaluated at most every `evaluate_every_secs`, less
+/// a tenth (at most 5 s) of slack, so a schedule that fires a little early (an
+/// EventBridge rule's jitter, the half-minute job's delay) does not skip a
+/// whole period.
 pub fn due(rule: &AlertRule, state: &RuleState, now: OffsetDateTime) -> bool {
+    let every = rule.evaluate_every_secs.max(0);
+    let slack = (every / 10).min(5);
     state
         .last_evaluated_at
-        .is_none_or(|at| now - at >= time::Duration::seconds(rule.evaluate_every_secs))
+        .is_none_or(|at| now - at >= time::Duration::seconds(every - slack))
 }
 
 /// One evaluation: adds `sample` (if any), prunes samples older than the window,
@@ -805,5 +810,22 @@ mod tests {
         state.last_evaluated_at = Some(at(0));
         assert!(!due(r, &state, at(4)));
         assert!(due(r, &state, at(5)));
+        // A schedule a few seconds early still counts; half a period does not.
+        assert!(due(r, &state, at(5) - time::Duration::seconds(4)));
+        assert!(!due(r, &state, at(5) - time::Duration::seconds(6)));
+        let half_minute = rule("webhook_delivery_failures");
+        assert_eq!(half_minute.evaluate_every_secs, 30);
+        let mut state = RuleState::new(half_minute.rule_id);
+        state.last_evaluated_at = Some(at(0));
+        assert!(!due(
+            half_minute,
+            &state,
+            at(0) + time::Duration::seconds(26)
+        ));
+        assert!(due(
+            half_minute,
+            &state,
+            at(0) + time::Duration::seconds(27)
+        ));
     }
 }

@@ -18,7 +18,7 @@ use osa_app::delivery::dead_letter::DeadLetterQuery;
 use osa_app::health::{HealthProbe, HealthRoute, ReportQuery as HealthQuery, ReportView};
 use osa_app::monitoring::WindowQuery;
 use osa_app::recovery::{RecoverRequest, Recovered, ReplayRequest, Replayed};
-use osa_app::status::{RecentStatus, ReportQuery, WorkflowView};
+use osa_app::status::{RecentStatus, ReportQuery, WorkflowView, WorkflowsPage, WorkflowsQuery};
 use osa_app::stream::StreamQuery;
 use osa_app::sync::{SyncAccepted, SyncRequest};
 use osa_domain::WorkflowId;
@@ -191,6 +191,18 @@ pub(super) fn describe(
             ),
         )
         .errors(&[400, 401, 404, 413, 422])
+    } else if r(&routes::WORKFLOWS) {
+        op(
+            "listWorkflows",
+            "Workflows, newest first, a page at a time",
+            "workflows",
+        )
+        .query::<WorkflowsQuery>(s)
+        .answer(
+            200,
+            json_answer::<Success<WorkflowsPage>>(s, "A page of workflows."),
+        )
+        .errors(&[400])
     } else if r(&routes::WORKFLOW) {
         op(
             "getWorkflow",

@@ -67,6 +67,7 @@ pub async fn store_suite(store: Store, clock: Arc<ManualClock>) {
     case!(none_completed_is_failed);
     case!(audit_keeps_every_attempt_in_order);
     case!(recent_workflows_are_newest_first);
+    case!(workflows_are_listed_filtered_and_paged);
     case!(markers_only_move_forward);
     case!(concurrent_writers_record_each_event_once);
     case!(update_workflow_reads_modifies_writes);

@@ -10,7 +10,7 @@ use super::Store;
 use crate::clock::ManualClock;
 use osa_app::ports::{
     AdminAuditEntry, Attempt, AuditEntry, AuditOutcome, Clock, CreateOutcome, EventOutcome, Marker,
-    Page, PagePosition,
+    Page, PagePosition, WorkflowPosition, WorkflowQuery,
 };
 use osa_domain::AgentId;
 use osa_domain::event::AgentEvent;
@@ -527,6 +527,101 @@ pub async fn recent_workflows_are_newest_first(store: &Store, clock: &ManualCloc
     let three = store.recent_workflows(3).await.unwrap();
     assert_eq!(three[2], older.0);
     assert!(store.recent_workflows(0).await.unwrap().is_empty());
+}
+
+pub async fn workflows_are_listed_filtered_and_paged(store: &Store, clock: &ManualClock) {
+    let newest = store
+        .recent_workflows(1)
+        .await
+        .unwrap()
+        .first()
+        .map_or(clock.now(), |w| w.created_at().max(clock.now()));
+    let base = whole_ms(newest) + Duration::from_secs(3600);
+    let prefix = unique_id();
+    // Five, one second apart, two sharing a millisecond (ties go by id).
+    let offsets = [1, 2, 3, 3, 4];
+    let mut made = Vec::new();
+    for (i, secs) in offsets.iter().enumerate() {
+        let (w, agents) = new_workflow(&format!("{prefix}-{i}"), base + *secs * SECOND);
+        store.create_workflow(&w, &agents).await.unwrap();
+        made.push(w);
+    }
+    // Two are running (any domain transition will do), the rest pending.
+    let now = clock.now();
+    for w in [&made[1], &made[3]] {
+        store
+            .update_workflow(w.id(), &|w: &mut Workflow| {
+                w.accept_trigger("d", 1, &[], now).is_some()
+            })
+            .await
+            .unwrap()
+            .expect("exists");
+    }
+    let ours = |ws: &[Workflow]| {
+        ws.iter()
+            .map(|w| w.id().to_owned())
+            .filter(|id| id.starts_with(&prefix))
+            .collect::<Vec<_>>()
+    };
+    let id = |i: usize| made[i].id().to_owned();
+    let all = |status: Option<WorkflowStatus>, limit: usize| async move {
+        let mut listed = Vec::new();
+        let mut after = None;
+        for _ in 0..20 {
+            let page = store
+                .list_workflows(&WorkflowQuery {
+                    status,
+                    since: Some(base),
+                    after: after.take(),
+                    limit,
+                })
+                .await
+                .unwrap();
+            assert!(page.workflows.len() <= limit);
+            listed.extend(page.workflows);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return listed,
+            }
+        }
+        panic!("the listing never ended");
+    };
+    let newest_first = vec![id(4), id(3), id(2), id(1), id(0)];
+    assert_eq!(ours(&all(None, 10).await), newest_first);
+    assert_eq!(ours(&all(None, 2).await), newest_first, "paged by two");
+    assert_eq!(ours(&all(None, 1).await), newest_first, "paged by one");
+    let running = vec![id(3), id(1)];
+    assert_eq!(ours(&all(Some(WorkflowStatus::Running), 1).await), running);
+    assert_eq!(
+        ours(&all(Some(WorkflowStatus::Pending), 2).await),
+        vec![id(4), id(2), id(0)]
+    );
+    assert!(
+        ours(&all(Some(WorkflowStatus::Completed), 3).await).is_empty(),
+        "none completed"
+    );
+    // `since` is inclusive and cuts the older ones off.
+    let since_third = store
+        .list_workflows(&WorkflowQuery {
+            status: None,
+            since: Some(base + 3 * SECOND),
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(ours(&since_third.workflows), vec![id(4), id(3), id(2)]);
+    // From a position, what follows it only.
+    let after_third = store
+        .list_workflows(&WorkflowQuery {
+            status: None,
+            since: Some(base),
+            after: Some(WorkflowPosition::of(&made[3])),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(ours(&after_third.workflows), vec![id(2), id(1), id(0)]);
 }
 
 pub async fn markers_only_move_forward(store: &Store, clock: &ManualClock) {
