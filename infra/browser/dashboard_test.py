@@ -45,6 +45,7 @@ class Server:
 
     def __init__(self, binary, data_dir, log_dir, name, *flags):
         self.name = name
+        self.binary, self.data_dir = binary, data_dir
         self.stdout = log_dir / f"{name}.out.log"
         self.stderr = log_dir / f"{name}.err.log"
         command = [binary, "serve", "--port", "0", "--data-dir", str(data_dir), *flags]
@@ -65,6 +66,12 @@ class Server:
                 return base.group(1), link.group(1)
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} printed no dashboard link within 60 s")
+
+    def token(self, *scopes, subject):
+        """A dev token with exactly these scopes (`osa token`)."""
+        command = [self.binary, "token", "--data-dir", str(self.data_dir),
+                   "--scope", ",".join(scopes), "--subject", subject]
+        return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
 
     @property
     def origin(self):
@@ -259,6 +266,29 @@ def scenario(page, steps, serve, out):
     steps.shot("delivery-history")
     narrow(page, steps, "narrow-operations")
 
+    # The dead letter fired an alert: acknowledge it, then open its runbook.
+    alert_item = page.locator("#alerts-firing li[data-alert]").filter(
+        has_text="Webhook Delivery Failures"
+    )
+    for _ in range(40):  # the server evaluates every 30 s
+        if alert_item.count() == 1:
+            break
+        page.wait_for_timeout(1000)
+        page.click("#ops-refresh")
+    expect(alert_item).to_have_count(1)
+    alert_item.get_by_role("button", name=re.compile("^Acknowledge")).click()
+    expect(page.locator("#notice")).to_contain_text("acknowledged")
+    expect(alert_item).to_contain_text("acknowledged by local-developer")
+    steps.shot("alert-acknowledged")
+    runbook = page.locator("#alerts-recent li").filter(has_text="Webhook Delivery Failures")
+    runbook.first.get_by_role("link", name="Runbook").click()
+    expect(page).to_have_url(re.compile(r"/docs/runbooks/webhook-delivery-failures$"))
+    expect(page.locator("h1").first).to_be_visible()
+    assert "dead" in page.content().lower(), "the runbook does not talk about dead letters"
+    steps.shot("runbook")
+    page.go_back()
+    expect(page.locator("#ops-title")).to_be_visible()
+
     # The maintenance switch: on for an hour, then off again.
     page.select_option("#maintenance-hours", "1")
     page.click("#maintenance-form button[type=submit]")
@@ -302,7 +332,40 @@ def scenario(page, steps, serve, out):
     expect(page.locator("#wf-status")).to_have_text("completed")
     expect(page.locator("#wf-run")).to_contain_text("completed")
     steps.shot("force-sync-second-run")
+
+    read_only_listing(page, steps, live)
     live.stop()
+
+
+def read_only_listing(page, steps, server):
+    """A read-only user lists the workflows, filters them and opens the newest."""
+    page.click("#sign-out")
+    expect(page.locator("#signin-title")).to_be_visible()
+    page.fill("#signin-token", server.token("osa:read", subject="reader"))
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator("#who")).to_contain_text("reader")
+    page.click('[data-nav="workflows"]')
+    expect(page.locator("#workflows-title")).to_be_focused()
+    rows = page.locator("#workflows tbody tr")
+    expect(rows.first).to_be_visible()
+    total = rows.count()
+    assert total >= 3, f"the listing shows {total} workflows"
+    expect(page.locator("#alert")).to_be_hidden()
+    steps.shot("workflows")
+    page.select_option("#workflows-status", "completed")
+    page.click("#workflows-filter button[type=submit]")
+    expect(page.locator('#workflows tbody tr .badge:not(.completed)')).to_have_count(0)
+    expect(rows.first).to_contain_text("completed")
+    narrow(page, steps, "narrow-workflows")
+    newest = rows.first.locator("a").inner_text()
+    rows.first.locator("a").click()
+    expect(page).to_have_url(re.compile(r"#/workflow/"))
+    expect(page.locator("#wf-status")).to_have_text("completed")
+    # "Latest" needs only osa:read now.
+    page.click("#open-latest")
+    expect(page.locator("#alert")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"#/workflow/[0-9a-f-]{36}$"))
+    print(f"  a reader listed {total} workflows and opened {newest}", flush=True)
 
 
 def narrow(page, steps, name):

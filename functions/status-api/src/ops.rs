@@ -8,15 +8,15 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use osa_app::alerts::{MaintenanceState, Overview};
+use axum::routing::{get, post};
+use osa_app::alerts::{AlertActed, MaintenanceState, Overview, SilenceRequest};
 use osa_app::health::{HealthProbe, ProbeStatus, ReportQuery, ReportView};
 use osa_app::monitoring::WindowQuery;
 use osa_app::{Services, alerts, health, metrics, monitoring};
-use osa_domain::alerts::Maintenance;
+use osa_domain::alerts::{AlertAction, Maintenance};
 use osa_domain::monitoring::{ConfidenceMetrics, FallbackStats};
 use osa_http::access::Verified;
 use osa_http::extract::{HealthCheckPath, JsonBody, ValidQuery};
@@ -32,6 +32,8 @@ pub fn routes() -> Router<Arc<Services>> {
             routes::MAINTENANCE.path,
             get(get_maintenance).put(put_maintenance),
         )
+        .route(routes::ACK_ALERT.path, post(ack_alert))
+        .route(routes::SILENCE_ALERT.path, post(silence_alert))
         .route(routes::CONFIDENCE_METRICS.path, get(confidence_metrics))
         .route(routes::FALLBACK_STATS.path, get(fallback_stats))
 }
@@ -86,6 +88,40 @@ async fn put_maintenance(
     let state =
         alerts::switch_maintenance(&services, &caller, settings, Some(&correlation.0)).await?;
     Ok(success(state))
+}
+
+/// Acknowledges a firing alert: no more re-notifications; PagerDuty
+/// acknowledges its incident. Again: `changed: false`.
+async fn ack_alert(
+    State(services): State<Arc<Services>>,
+    Path(alert_id): Path<String>,
+    correlation: CorrelationId,
+    Verified(caller): Verified,
+) -> Result<Success<AlertActed>, ApiError> {
+    let acted = alerts::act_on(
+        &services,
+        &caller,
+        &alert_id,
+        AlertAction::Acknowledge,
+        Some(&correlation.0),
+    )
+    .await?;
+    Ok(success(acted))
+}
+
+/// Silences a firing alert's re-notifications until `until` (at most 24 h).
+async fn silence_alert(
+    State(services): State<Arc<Services>>,
+    Path(alert_id): Path<String>,
+    correlation: CorrelationId,
+    Verified(caller): Verified,
+    JsonBody(request): JsonBody<SilenceRequest>,
+) -> Result<Success<AlertActed>, ApiError> {
+    let action = AlertAction::Silence {
+        until: request.until,
+    };
+    let acted = alerts::act_on(&services, &caller, &alert_id, action, Some(&correlation.0)).await?;
+    Ok(success(acted))
 }
 
 /// Confidence of the agents' results over the recent workflows: per agent and

@@ -519,3 +519,23 @@ async fn a_reader_lists_workflows_newest_first_by_status_and_page() {
     let (status, _) = get(&app, "/api/strategy/workflows", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// A scraper's token holds `osa:metrics` only: the exposition, and nothing else.
+#[tokio::test]
+async fn a_metrics_token_scrapes_and_reads_nothing_else() {
+    let app = TestApp::new();
+    let scraper = app.token(&[scopes::METRICS]);
+    let req = request("GET", "/api/admin/prometheus")
+        .bearer(scraper.as_str())
+        .empty();
+    let reply = call(status_api::app(app.services.clone()), req).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    for path in [
+        "/api/admin/alerts",
+        "/api/strategy/workflows",
+        "/api/admin/osa/recent-status",
+    ] {
+        let (status, body) = get(&app, path, Some(&scraper)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+}

@@ -924,3 +924,141 @@ async fn out_of_range_limits_and_unknown_fields_are_refused() {
     let (_, state) = get_json(&app, path, Some(&admin)).await;
     assert_eq!(state["settings"]["scheduled"], true, "{state}");
 }
+
+/// An operator acknowledges a firing alert (PagerDuty's incident is
+/// acknowledged, once), silences it for two hours, and is refused clearly for
+/// an unknown alert, a silence too long, and a resolved alert; every request
+/// is in the admin audit trail.
+#[tokio::test]
+async fn an_operator_acknowledges_and_silences_a_firing_alert() {
+    let mut app = TestApp::new();
+    let mut config = (*app.services.config).clone();
+    config.alert_channels = AlertChannels {
+        pagerduty_routing_key: Some(SecretSource::Value(Secret::new("rk-test-secret"))),
+        pagerduty_url: Some("http://hooks.test/pagerduty".into()),
+        ..AlertChannels::default()
+    };
+    app.services.config = Arc::new(config);
+    // A dead-lettered OPAL trigger fires webhook_delivery_failures.
+    app.http
+        .respond_with(Err(OutboundError::Connect("connection refused".into())));
+    app.start_workflow().await;
+    app.advance_running_jobs(Duration::from_secs(40), Duration::from_millis(500))
+        .await;
+    app.http.respond_with(Ok(202));
+    let fired = evaluate(&app.services).await.expect("evaluate");
+    let alert_id = fired
+        .iter()
+        .find(|n| n.rule_id == "webhook_delivery_failures" && n.kind == NoticeKind::Fired)
+        .map(|n| n.alert_id.clone())
+        .expect("the dead letter fired an alert");
+    app.run_due_jobs().await;
+    let pages = |action: &str| {
+        app.http
+            .sent()
+            .iter()
+            .filter(|r| r.url == "http://hooks.test/pagerduty")
+            .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+            .filter(|v| v["event_action"] == action && v["dedup_key"] == alert_id.as_str())
+            .count()
+    };
+    assert_eq!(pages("trigger"), 1);
+
+    let admin = app.admin_token();
+    let post = |path: String, body: Option<Value>| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let (status, _, text) =
+                call_with(app, "POST", &path, Some(&admin), body.as_ref()).await;
+            (
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let ack = format!("/api/admin/alerts/{alert_id}/ack");
+    let silence = format!("/api/admin/alerts/{alert_id}/silence");
+
+    let (status, body) = post(
+        "/api/admin/alerts/0123456789abcdef0123456789abcdef/ack".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, body) = post(ack.clone(), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["changed"], true);
+    assert_eq!(body["alert"]["acknowledged"]["by"], "tester");
+    app.run_due_jobs().await;
+    assert_eq!(
+        pages("acknowledge"),
+        1,
+        "PagerDuty acknowledges the incident"
+    );
+    // Again: nothing changes, nothing more is sent.
+    let (status, body) = post(ack.clone(), None).await;
+    assert_eq!(
+        (status, body["changed"].clone()),
+        (StatusCode::OK, json!(false))
+    );
+    app.run_due_jobs().await;
+    assert_eq!(pages("acknowledge"), 1);
+
+    let at = |d: time::Duration| {
+        (app.clock.now() + d)
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("formats")
+    };
+    let (status, body) = post(
+        silence.clone(),
+        Some(json!({"until": at(time::Duration::hours(25))})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"][0]["path"], "until");
+    let (status, body) = post(silence.clone(), Some(json!({"until": "soon"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let until = at(time::Duration::hours(2));
+    let (status, body) = post(silence.clone(), Some(json!({"until": until}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["alert"]["silenced"]["until"], until.as_str());
+
+    // The dead letter leaves the 15-minute window: the alert resolves, and
+    // acting on it now is a conflict.
+    app.clock.advance(Duration::from_secs(16 * 60));
+    let resolved = evaluate(&app.services).await.expect("evaluate");
+    assert!(
+        resolved
+            .iter()
+            .any(|n| n.alert_id == alert_id && n.kind == NoticeKind::Resolved),
+        "{resolved:?}"
+    );
+    let (status, body) = post(ack.clone(), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    let (_, audit) = get_json(&app, "/api/admin/audit", Some(&admin)).await;
+    let actions: Vec<(String, String)> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["target"] == alert_id.as_str())
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let count = |action: &str, outcome: &str| {
+        actions
+            .iter()
+            .filter(|(a, o)| a == action && o == outcome)
+            .count()
+    };
+    assert_eq!(count("alert_acknowledged", "succeeded"), 1, "{actions:?}");
+    assert_eq!(count("alert_acknowledged", "unchanged"), 1, "{actions:?}");
+    assert_eq!(count("alert_acknowledged", "refused"), 1, "{actions:?}");
+    assert_eq!(count("alert_silenced", "succeeded"), 1, "{actions:?}");
+}

@@ -211,8 +211,8 @@ pub struct ServeArgs {
 struct TokenArgs {
     #[command(flatten)]
     data: DataDir,
-    /// Scopes to grant, exactly (comma-separated: osa:intake, osa:read, osa:admin);
-    /// default all three; '' for none.
+    /// Scopes to grant, exactly (comma-separated: osa:intake, osa:read, osa:admin,
+    /// osa:metrics); default all four; '' for none.
     #[arg(long, value_delimiter = ',')]
     scope: Vec<String>,
     /// Lifetime in seconds.

@@ -216,10 +216,7 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
         .inspect_err(|e| tracing::warn!(error = %e, "workflow runs not sampled"))
         .ok();
     let maintenance = maintenance(services).await?.active(now);
-    let base = channels
-        .runbook_base
-        .clone()
-        .unwrap_or_else(|| format!("{}/docs", services.config.public_base_url));
+    let base = runbook_base(services);
     for _ in 0..SAVE_ATTEMPTS {
         let stored = services.ops.load_state(ALERT_STATE).await?;
         let expected = stored.as_ref().map(|s| s.version);
@@ -495,6 +492,12 @@ pub async fn send_notifications(
     // The generic webhook, when there is one, hears every rule.
     let webhook = channels.webhook_url.as_ref().map(|_| Channel::Webhook);
     for channel in rule.channels.iter().copied().chain(webhook) {
+        // An acknowledgement is for the tools that track incidents, not a page.
+        if notice.kind == NoticeKind::Acknowledged
+            && matches!(channel, Channel::Email | Channel::Sms)
+        {
+            continue;
+        }
         let Some(delivery) = notification(channel, notice, channels, services.clock.now()) else {
             tracing::info!(
                 channel = channel.as_str(),
@@ -507,6 +510,126 @@ pub async fn send_notifications(
             tracing::error!(error = %e, channel = channel.as_str(), "alert notification not queued");
         }
     }
+}
+
+/// Why an operator's action on an alert was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertActionError {
+    #[error(transparent)]
+    Action(#[from] alerts::ActionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `POST /api/admin/alerts/{alert_id}/silence`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceRequest {
+    /// No re-notification until then: later than now, at most 24 hours ahead.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "osa_domain::schema::Timestamp")]
+    pub until: OffsetDateTime,
+}
+
+/// A firing alert after an operator's action.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AlertActed {
+    pub rule_id: String,
+    pub alert: Firing,
+    /// False when it was already so (the same action again).
+    pub changed: bool,
+}
+
+/// Acknowledges or silences a firing alert on an operator's request: saved in
+/// the alert state (the evaluator then holds its re-notifications back), an
+/// acknowledgement sent to the rule's channels (PagerDuty acknowledges the
+/// incident), and every request recorded in the admin audit trail.
+pub async fn act_on(
+    services: &Services,
+    caller: &Caller,
+    alert_id: &str,
+    action: alerts::AlertAction,
+    correlation_id: Option<&str>,
+) -> Result<AlertActed, AlertActionError> {
+    let outcome = act_and_save(services, caller, alert_id, &action).await;
+    let audit_outcome = match &outcome {
+        Ok(acted) if acted.changed => "succeeded",
+        Ok(_) => "unchanged",
+        Err(_) => "refused",
+    };
+    super::admin::record(
+        services,
+        caller,
+        action.audit_name(),
+        alert_id,
+        audit_outcome,
+        correlation_id,
+    )
+    .await?;
+    let acted = outcome?;
+    if let Some(notice) = &acted.notice
+        && let Some(rule) = alerts::rule(&acted.rule_id)
+    {
+        send_notifications(services, &services.config.alert_channels, rule, notice).await;
+    }
+    Ok(AlertActed {
+        rule_id: acted.rule_id,
+        alert: acted.firing,
+        changed: acted.changed,
+    })
+}
+
+async fn act_and_save(
+    services: &Services,
+    caller: &Caller,
+    alert_id: &str,
+    action: &alerts::AlertAction,
+) -> Result<alerts::Acted, AlertActionError> {
+    let base = runbook_base(services);
+    for _ in 0..SAVE_ATTEMPTS {
+        let stored = services.ops.load_state(ALERT_STATE).await?;
+        let expected = stored.as_ref().map(|s| s.version);
+        let mut state: AlertState = stored
+            .and_then(|s| serde_json::from_value(s.doc).ok())
+            .unwrap_or_default();
+        let now = services.clock.now();
+        let acted = alerts::act(
+            &mut state.rules,
+            &state.recent,
+            alert_id,
+            action,
+            &caller.subject,
+            now,
+            &base,
+        )?;
+        if !acted.changed {
+            return Ok(acted);
+        }
+        if let Some(notice) = &acted.notice {
+            state.recent.push(notice.clone());
+            if state.recent.len() > RECENT {
+                let excess = state.recent.len() - RECENT;
+                state.recent.drain(..excess);
+            }
+        }
+        let doc = serde_json::to_value(&state)
+            .map_err(|e| StoreError::Corrupt(format!("alert state: {e}")))?;
+        if services.ops.save_state(ALERT_STATE, &doc, expected).await? {
+            return Ok(acted);
+        }
+    }
+    Err(StoreError::Unavailable("the alert state kept changing; gave up".into()).into())
+}
+
+/// Where notices link their runbooks: `OSA_RUNBOOK_BASE_URL`, else the status
+/// function's own copy.
+fn runbook_base(services: &Services) -> String {
+    services
+        .config
+        .alert_channels
+        .runbook_base
+        .clone()
+        .unwrap_or_else(|| format!("{}/docs", services.config.public_base_url))
 }
 
 pub async fn maintenance(services: &Services) -> Result<Maintenance, StoreError> {
@@ -602,7 +725,7 @@ fn activity_of(notice: &Notice) -> Option<Activity> {
             title,
             at,
         }),
-        NoticeKind::Renotified => None,
+        NoticeKind::Renotified | NoticeKind::Acknowledged => None,
     }
 }
 

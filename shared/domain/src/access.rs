@@ -8,7 +8,10 @@ pub mod scopes {
     pub const INTAKE: &str = "osa:intake";
     pub const READ: &str = "osa:read";
     pub const ADMIN: &str = "osa:admin";
-    pub const ALL: [&str; 3] = [INTAKE, READ, ADMIN];
+    /// Scraping the metrics only (`GET /api/admin/prometheus`): what a
+    /// Prometheus server holds, instead of an admin token.
+    pub const METRICS: &str = "osa:metrics";
+    pub const ALL: [&str; 4] = [INTAKE, READ, ADMIN, METRICS];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +83,14 @@ mod tests {
             read.require(scopes::INTAKE),
             Err(AccessError::InsufficientScope(scopes::INTAKE))
         );
+        let metrics = Caller::new("prometheus", "osa:metrics");
+        assert!(metrics.require(scopes::METRICS).is_ok());
+        for scope in [scopes::READ, scopes::ADMIN, scopes::INTAKE] {
+            assert_eq!(
+                metrics.require(scope),
+                Err(AccessError::InsufficientScope(scope))
+            );
+        }
         let admin = Caller::new("dev", "osa:admin");
         for scope in scopes::ALL {
             assert!(admin.require(scope).is_ok(), "{scope}");

@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::{ErrorBody, ErrorDetail, Flag};
+use osa_app::alerts::AlertActionError;
 use osa_app::credentials::CredentialsError;
 use osa_app::delivery::DeliveryOpError;
 use osa_app::intake::IntakeError;
@@ -15,6 +16,7 @@ use osa_app::stream::StreamError;
 use osa_app::sync::SyncError;
 use osa_app::webhook::WebhookError;
 use osa_domain::access::AccessError;
+use osa_domain::alerts::ActionError;
 use osa_domain::validation::{FieldError, InvalidBody};
 use osa_domain::workflow::RefusedService;
 
@@ -247,6 +249,27 @@ impl From<InvalidBody> for ApiError {
                 message: format!("{} field(s) failed validation", details.len().max(1)),
                 details,
             },
+        }
+    }
+}
+
+impl From<AlertActionError> for ApiError {
+    fn from(e: AlertActionError) -> Self {
+        match e {
+            AlertActionError::Action(ActionError::Unknown) => {
+                ApiError::not_found("no such firing alert")
+            }
+            AlertActionError::Action(ActionError::Resolved) => ApiError::conflict(
+                "alert_resolved",
+                "the alert has resolved: there is nothing to acknowledge or silence",
+            ),
+            AlertActionError::Action(e @ ActionError::BadUntil) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "validation_failed",
+                message: "1 field(s) failed validation".into(),
+                details: vec![FieldError::new("until", e.to_string())],
+            },
+            AlertActionError::Store(e) => e.into(),
         }
     }
 }

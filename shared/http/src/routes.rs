@@ -146,7 +146,7 @@ pub const WEBHOOK_EVENTS: Route = route(
 pub const PROMETHEUS: Route = route(
     Method::GET,
     "/api/admin/prometheus",
-    Scope(scopes::ADMIN),
+    Scope(scopes::METRICS),
     StatusApi,
 );
 pub const HEALTH: Route = route(Method::GET, "/api/health/{service}", Public, StatusApi);
@@ -171,6 +171,18 @@ pub const MAINTENANCE: Route = route(
 pub const SET_MAINTENANCE: Route = route(
     Method::PUT,
     "/api/admin/alerts/maintenance",
+    Scope(scopes::ADMIN),
+    StatusApi,
+);
+pub const ACK_ALERT: Route = route(
+    Method::POST,
+    "/api/admin/alerts/{alert_id}/ack",
+    Scope(scopes::ADMIN),
+    StatusApi,
+);
+pub const SILENCE_ALERT: Route = route(
+    Method::POST,
+    "/api/admin/alerts/{alert_id}/silence",
     Scope(scopes::ADMIN),
     StatusApi,
 );
@@ -259,6 +271,8 @@ pub const ROUTES: &[Route] = &[
     ALERTS,
     MAINTENANCE,
     SET_MAINTENANCE,
+    ACK_ALERT,
+    SILENCE_ALERT,
     CONFIDENCE_METRICS,
     FALLBACK_STATS,
     PROMETHEUS,

@@ -423,6 +423,152 @@ pub struct Firing {
     pub last_notified_at: OffsetDateTime,
     pub notifications: u32,
     pub value: f64,
+    /// Who acknowledged it: it re-notifies no more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Acknowledged>,
+    /// A silence: no re-notification until it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced: Option<Silence>,
+}
+
+impl Firing {
+    /// Whether a re-notification is held back at `now` (acknowledged, or silenced).
+    pub fn quiet(&self, now: OffsetDateTime) -> bool {
+        self.acknowledged.is_some() || self.silenced.as_ref().is_some_and(|s| now < s.until)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Acknowledged {
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Silence {
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
+    pub at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::schema::Timestamp")]
+    pub until: OffsetDateTime,
+}
+
+/// The longest silence an operator may set.
+pub const MAX_SILENCE: time::Duration = time::Duration::hours(24);
+
+/// What an operator does to a firing alert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertAction {
+    Acknowledge,
+    Silence { until: OffsetDateTime },
+}
+
+impl AlertAction {
+    /// Its name in the admin audit trail.
+    pub const fn audit_name(&self) -> &'static str {
+        match self {
+            AlertAction::Acknowledge => "alert_acknowledged",
+            AlertAction::Silence { .. } => "alert_silenced",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    #[error("no such alert")]
+    Unknown,
+    #[error("the alert has resolved")]
+    Resolved,
+    #[error("until must be later than now and at most 24 hours ahead")]
+    BadUntil,
+}
+
+/// What an action did: the alert as it stands, whether anything changed (the
+/// same action again changes nothing), and the notice to send (an
+/// acknowledgement goes to the channels: PagerDuty acknowledges its incident).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acted {
+    pub rule_id: String,
+    pub firing: Firing,
+    pub changed: bool,
+    pub notice: Option<Notice>,
+}
+
+/// Applies an operator's action to the firing alert `alert_id` among `rules`;
+/// `recent` (the notices sent) tells a resolved alert from an unknown one.
+pub fn act(
+    rules: &mut [RuleState],
+    recent: &[Notice],
+    alert_id: &str,
+    action: &AlertAction,
+    by: &str,
+    now: OffsetDateTime,
+    runbook_base: &str,
+) -> Result<Acted, ActionError> {
+    let Some(state) = rules
+        .iter_mut()
+        .find(|r| r.firing.as_ref().is_some_and(|f| f.alert_id == alert_id))
+    else {
+        return Err(if recent.iter().any(|n| n.alert_id == alert_id) {
+            ActionError::Resolved
+        } else {
+            ActionError::Unknown
+        });
+    };
+    let rule_id = state.rule_id.clone();
+    let Some(firing) = state.firing.as_mut() else {
+        return Err(ActionError::Unknown);
+    };
+    let mut notice = None;
+    let changed = match action {
+        AlertAction::Acknowledge if firing.acknowledged.is_some() => false,
+        AlertAction::Acknowledge => {
+            firing.acknowledged = Some(Acknowledged {
+                by: by.to_owned(),
+                at: now,
+            });
+            notice = rule(&rule_id).map(|r| Notice {
+                kind: NoticeKind::Acknowledged,
+                alert_id: firing.alert_id.clone(),
+                rule_id: rule_id.clone(),
+                severity: r.severity,
+                title: r.name.to_owned(),
+                description: r.description.to_owned(),
+                current_value: firing.value,
+                threshold: r.condition.threshold,
+                at: now,
+                runbook_url: r.runbook_url(runbook_base),
+                involved: Vec::new(),
+                by: Some(by.to_owned()),
+            });
+            true
+        }
+        AlertAction::Silence { until } => {
+            if *until <= now || *until - now > MAX_SILENCE {
+                return Err(ActionError::BadUntil);
+            }
+            if firing.silenced.as_ref().is_some_and(|s| s.until == *until) {
+                false
+            } else {
+                firing.silenced = Some(Silence {
+                    by: by.to_owned(),
+                    at: now,
+                    until: *until,
+                });
+                true
+            }
+        }
+    };
+    Ok(Acted {
+        rule_id,
+        firing: firing.clone(),
+        changed,
+        notice,
+    })
 }
 
 /// A rule's state between evaluations.
@@ -471,6 +617,8 @@ pub enum NoticeKind {
     Fired,
     Renotified,
     Resolved,
+    /// An operator acknowledged it (`by`).
+    Acknowledged,
 }
 
 /// An alert to send (and record).
@@ -492,6 +640,9 @@ pub struct Notice {
     /// workflows, the workflows over their time), at most [`MAX_INVOLVED`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub involved: Vec<Involved>,
+    /// Who acted, on an acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// The most ids a notice names.
@@ -575,6 +726,7 @@ pub fn step(
         at: now,
         runbook_url: rule.runbook_url(runbook_base),
         involved: Vec::new(),
+        by: None,
     };
     match (verdict, state.firing.as_mut()) {
         // No data says nothing: a firing alert stays firing, nothing new fires.
@@ -598,11 +750,16 @@ pub fn step(
                 last_notified_at: now,
                 notifications: 1,
                 value,
+                acknowledged: None,
+                silenced: None,
             });
             Some(notice(NoticeKind::Fired, &alert_id, value))
         }
         (Verdict::Triggered, Some(firing)) => {
             firing.value = value.unwrap_or(firing.value);
+            if firing.quiet(now) {
+                return None;
+            }
             let interval = time::Duration::minutes(rule.severity.renotify_minutes());
             if now - firing.last_notified_at < interval {
                 return None;
@@ -827,5 +984,85 @@ mod tests {
             &state,
             at(0) + time::Duration::seconds(27)
         ));
+    }
+
+    #[test]
+    fn an_acknowledged_alert_stops_re_notifying_and_still_resolves() {
+        let r = rule("webhook_delivery_failures");
+        let hit = |m: i64, v: f64| Some(Sample::new(at(m), v));
+        let mut state = RuleState::new(r.rule_id);
+        let fired = run(r, &mut state, hit(0, 1.0), at(0)).map(|n| n.kind);
+        assert_eq!(fired, Some(NoticeKind::Fired));
+        let mut rules = vec![state];
+        let ack = |rules: &mut [RuleState], recent: &[Notice], id: &str| {
+            act(
+                rules,
+                recent,
+                id,
+                &AlertAction::Acknowledge,
+                "oncall",
+                at(1),
+                "https://osa.test",
+            )
+        };
+        assert_eq!(ack(&mut rules, &[], "nope"), Err(ActionError::Unknown));
+        let acted = ack(&mut rules, &[], "a1").expect("acknowledged");
+        assert!(acted.changed);
+        let notice = acted.notice.expect("an acknowledgement to send");
+        assert_eq!(notice.kind, NoticeKind::Acknowledged);
+        assert_eq!(notice.by.as_deref(), Some("oncall"));
+        // The same again: nothing changes, nothing is sent.
+        let again = ack(&mut rules, &[], "a1").expect("still fine");
+        assert!(!again.changed && again.notice.is_none());
+        assert_eq!(again.firing.acknowledged.map(|a| a.at), Some(at(1)));
+
+        // Past the re-notify interval and still over: quiet.
+        let later = r.severity.renotify_minutes() + 1;
+        assert_eq!(run(r, &mut rules[0], hit(later, 1.0), at(later)), None);
+        let resolved = run(r, &mut rules[0], hit(later + 1, 0.0), at(later + 1));
+        let resolved = resolved.expect("a resolved notice");
+        assert_eq!(resolved.kind, NoticeKind::Resolved);
+        assert_eq!(
+            ack(&mut rules, &[resolved], "a1"),
+            Err(ActionError::Resolved)
+        );
+    }
+
+    #[test]
+    fn a_silence_holds_re_notifications_until_it_ends_and_lasts_at_most_a_day() {
+        let r = rule("webhook_delivery_failures");
+        let hit = |m: i64| Some(Sample::new(at(m), 1.0));
+        let mut rules = vec![RuleState::new(r.rule_id)];
+        assert!(run(r, &mut rules[0], hit(0), at(0)).is_some());
+        let silence = |rules: &mut [RuleState], until: OffsetDateTime| {
+            let action = AlertAction::Silence { until };
+            act(
+                rules,
+                &[],
+                "a1",
+                &action,
+                "oncall",
+                at(1),
+                "https://osa.test",
+            )
+        };
+        for bad in [
+            at(1),
+            at(0),
+            at(1) + MAX_SILENCE + time::Duration::seconds(1),
+        ] {
+            assert_eq!(
+                silence(&mut rules, bad),
+                Err(ActionError::BadUntil),
+                "{bad}"
+            );
+        }
+        let silenced = silence(&mut rules, at(90)).expect("silenced");
+        assert!(silenced.changed && silenced.notice.is_none());
+        assert!(!silence(&mut rules, at(90)).expect("again").changed);
+        // Over at 61 (the interval is 60): held; after the silence, re-notified.
+        assert_eq!(run(r, &mut rules[0], hit(61), at(61)), None);
+        let after = run(r, &mut rules[0], hit(91), at(91)).map(|n| n.kind);
+        assert_eq!(after, Some(NoticeKind::Renotified));
     }
 }

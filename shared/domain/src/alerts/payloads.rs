@@ -18,6 +18,7 @@ fn headline(notice: &Notice) -> String {
         NoticeKind::Fired => "FIRING",
         NoticeKind::Renotified => "STILL FIRING",
         NoticeKind::Resolved => "RESOLVED",
+        NoticeKind::Acknowledged => "ACKNOWLEDGED",
     };
     format!(
         "[{what}] [{}] {}",
@@ -109,6 +110,7 @@ pub fn slack_payload(notice: &Notice) -> serde_json::Value {
                         NoticeKind::Resolved => "resolved",
                         NoticeKind::Renotified => "still firing",
                         NoticeKind::Fired => "fired",
+                        NoticeKind::Acknowledged => "acknowledged",
                     }
                 ))],
             },
@@ -125,10 +127,15 @@ fn mrkdwn(text: String) -> serde_json::Value {
 /// `acknowledge`) carries only the routing key, the action and the key, as
 /// the API asks. `routing_key` is filled in when the delivery is sent.
 pub fn pagerduty_payload(notice: &Notice, routing_key: &str) -> serde_json::Value {
-    if notice.kind == NoticeKind::Resolved {
+    let closing = match notice.kind {
+        NoticeKind::Resolved => Some("resolve"),
+        NoticeKind::Acknowledged => Some("acknowledge"),
+        NoticeKind::Fired | NoticeKind::Renotified => None,
+    };
+    if let Some(action) = closing {
         return serde_json::json!({
             "routing_key": routing_key,
-            "event_action": "resolve",
+            "event_action": action,
             "dedup_key": notice.alert_id,
         });
     }
@@ -207,13 +214,14 @@ pub fn sms_payload(notice: &Notice, to: &[String]) -> serde_json::Value {
 }
 
 /// A generic webhook's event, shaped as Standard Webhooks suggests: `type`
-/// (`alert.fired`, `alert.renotified`, `alert.resolved`), `timestamp`, and the
+/// (`alert.fired`, `alert.renotified`, `alert.resolved`, `alert.acknowledged`), `timestamp`, and the
 /// whole notice as `data`.
 pub fn webhook_payload(notice: &Notice) -> serde_json::Value {
     let kind = match notice.kind {
         NoticeKind::Fired => "alert.fired",
         NoticeKind::Renotified => "alert.renotified",
         NoticeKind::Resolved => "alert.resolved",
+        NoticeKind::Acknowledged => "alert.acknowledged",
     };
     serde_json::json!({
         "type": kind,
@@ -253,6 +261,7 @@ mod tests {
             at: datetime!(2026-11-25 10:00 UTC),
             runbook_url: "https://osa.test/docs/runbooks/opal-agent-failure-rate".into(),
             involved: vec![Involved::workflow("wf-1")],
+            by: None,
         }
     }
 
@@ -280,6 +289,15 @@ mod tests {
         assert_eq!(pd2["event_action"], "resolve");
         assert_eq!(pd2["dedup_key"], pd["dedup_key"]);
         assert!(pd2.get("payload").is_none());
+        let acknowledged = Notice {
+            kind: NoticeKind::Acknowledged,
+            by: Some("oncall".into()),
+            ..resolved.clone()
+        };
+        let pd3 = pagerduty_payload(&acknowledged, "rk");
+        assert_eq!(pd3["event_action"], "acknowledge");
+        assert_eq!(pd3["dedup_key"], pd["dedup_key"]);
+        assert!(pd3.get("payload").is_none());
     }
 
     #[test]

@@ -461,8 +461,9 @@
     $('#open-latest').addEventListener('click', async () => {
       clearAlert();
       try {
-        const recent = await api.get('/api/admin/osa/recent-status');
-        if (recent.lastWorkflowId) location.hash = `#/workflow/${encodeURIComponent(recent.lastWorkflowId)}`;
+        // The listing needs only osa:read, so a read-only user can use it.
+        const newest = (await api.get('/api/strategy/workflows?limit=1')).workflows[0];
+        if (newest) location.hash = `#/workflow/${encodeURIComponent(newest.workflow_id)}`;
         else notify('No workflow yet: start one from New strategy.');
       } catch (failure) {
         if (failure.status !== 401) showAlert(`Could not find the latest workflow: ${failure.message}`);
@@ -1099,8 +1100,16 @@
   const loadAlerts = () => panel('#alerts-error', 'the alerts', async () => {
     const body = await api.get('/api/admin/alerts');
     const firing = $('#alerts-firing');
-    firing.replaceChildren(...body.firing.map((f) => el('li', {},
-      badge(f.severity), ` ${f.name} · firing since `, time(f.alert.fired_at), ` · value ${f.alert.value} · notified ${f.alert.notifications} time${f.alert.notifications === 1 ? '' : 's'}`)));
+    firing.replaceChildren(...body.firing.map((f) => el('li', { 'data-alert': f.alert.alert_id },
+      badge(f.severity), ` ${f.name} · firing since `, time(f.alert.fired_at), ` · value ${f.alert.value} · notified ${f.alert.notifications} time${f.alert.notifications === 1 ? '' : 's'}`,
+      f.alert.acknowledged ? [' · ', badge('acknowledged', `acknowledged by ${f.alert.acknowledged.by}`)] : null,
+      f.alert.silenced && Date.parse(f.alert.silenced.until) > Date.now()
+        ? [' · ', badge('silenced', `silenced until ${new Date(f.alert.silenced.until).toLocaleString()}`)] : null,
+      ' ',
+      f.alert.acknowledged ? null : el('button', { type: 'button', class: 'secondary', text: 'Acknowledge', 'aria-label': `Acknowledge ${f.name}`,
+        onclick: () => actOnAlert(f, 'ack') }),
+      el('button', { type: 'button', class: 'secondary', text: 'Silence 1 h', 'aria-label': `Silence ${f.name} for an hour`,
+        onclick: () => actOnAlert(f, 'silence') }))));
     if (!body.firing.length) firing.append(el('li', { text: 'Nothing is firing.' }));
     const recent = $('#alerts-recent');
     recent.replaceChildren(...body.recent.map((n) => el('li', {},
@@ -1108,6 +1117,25 @@
       n.runbook_url ? el('a', { href: n.runbook_url, rel: 'noopener noreferrer', text: 'Runbook' }) : null)));
     if (!body.recent.length) recent.append(el('li', { text: 'No notices yet.' }));
   });
+
+  /** Acknowledges a firing alert, or silences its re-notifications for an hour. */
+  async function actOnAlert(firing, action) {
+    clearAlert();
+    const path = `/api/admin/alerts/${encodeURIComponent(firing.alert.alert_id)}/${action}`;
+    try {
+      if (action === 'ack') {
+        await api.post(path);
+        notify(`${firing.name}: acknowledged. It re-notifies no more.`);
+      } else {
+        const until = new Date(Date.now() + 3600 * 1000).toISOString();
+        await api.post(path, { until });
+        notify(`${firing.name}: silenced until ${new Date(until).toLocaleString()}.`);
+      }
+    } catch (failure) {
+      if (failure.status !== 401) showAlert(`Could not ${action === 'ack' ? 'acknowledge' : 'silence'} ${firing.name}: ${failure.message}`);
+    }
+    await loadAlerts();
+  }
 
   function renderMaintenance(state) {
     ops.maintenance = state.settings;
@@ -1283,9 +1311,61 @@
     );
   });
 
+  // ---- workflows list ---------------------------------------------------------
+
+  const WORKFLOWS_PAGE = 25;
+  const listing = { next: null };
+
+  /** The listing's first page for the filters, or (`more`) the page after the last shown. */
+  async function loadWorkflows({ more = false } = {}) {
+    const params = new URLSearchParams({ limit: String(WORKFLOWS_PAGE) });
+    const status = $('#workflows-status').value;
+    if (status) params.set('status', status);
+    const since = $('#workflows-since').value;
+    if (since) {
+      const at = new Date(since);
+      if (Number.isNaN(at.getTime())) {
+        showAlert('Created since: give a date and time.');
+        return;
+      }
+      params.set('since', at.toISOString());
+    }
+    if (more && listing.next) params.set('cursor', listing.next);
+    try {
+      const page = await api.get(`/api/strategy/workflows?${params}`);
+      const body = $('#workflows tbody');
+      if (!more) body.replaceChildren();
+      for (const w of page.workflows) {
+        body.append(row([
+          ['Workflow', el('a', { href: `#/workflow/${encodeURIComponent(w.workflow_id)}`, text: w.workflow_id })],
+          ['Company', w.company_name],
+          ['Status', badge(w.status)],
+          ['Run', String(w.run)],
+          ['Progress', `${w.progress_percent}%`],
+          ['Created', time(w.created_at)],
+          ['Updated', time(w.updated_at)],
+        ]));
+      }
+      listing.next = page.next;
+      $('#workflows-more').hidden = !page.next;
+      $('#workflows-empty').hidden = body.children.length > 0;
+    } catch (failure) {
+      if (failure.status !== 401) showAlert(`Could not list the workflows: ${failure.message}`);
+    }
+  }
+
+  function setupWorkflows() {
+    $('#workflows-filter').addEventListener('submit', (event) => {
+      event.preventDefault();
+      clearAlert();
+      loadWorkflows();
+    });
+    $('#workflows-more').addEventListener('click', () => loadWorkflows({ more: true }));
+  }
+
   // ---- routing ---------------------------------------------------------------
 
-  const PAGES = ['signin', 'new', 'workflow', 'ops'];
+  const PAGES = ['signin', 'new', 'workflows', 'workflow', 'ops'];
 
   function show(page) {
     for (const name of PAGES) $(`#page-${name}`).hidden = name !== page;
@@ -1316,6 +1396,10 @@
     if (!noticeCarries) $('#notice').textContent = '';
     noticeCarries = false;
     switch (page) {
+      case 'workflows':
+        show('workflows');
+        loadWorkflows();
+        break;
       case 'workflow':
         show('workflow');
         openWorkflow(arg);
@@ -1335,6 +1419,7 @@
   document.addEventListener('DOMContentLoaded', () => {
     setupSignIn();
     setupIntake();
+    setupWorkflows();
     setupWorkflow();
     setupOps();
     loadSession();

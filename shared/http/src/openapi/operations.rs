@@ -13,7 +13,7 @@ use crate::api::{
 };
 use crate::routes::{self, Route};
 use osa_app::admin::{AuditPage, AuditQuery, Erased, WebhookEventsPage, WebhookEventsQuery};
-use osa_app::alerts::{MaintenanceState, Overview};
+use osa_app::alerts::{AlertActed, MaintenanceState, Overview, SilenceRequest};
 use osa_app::delivery::dead_letter::DeadLetterQuery;
 use osa_app::health::{HealthProbe, HealthRoute, ReportQuery as HealthQuery, ReportView};
 use osa_app::monitoring::WindowQuery;
@@ -63,6 +63,14 @@ fn workflow_id(s: &mut Schemas) -> Value {
 
 fn delivery_id(s: &mut Schemas) -> Value {
     path_param("id", "The delivery's id.", s.path::<uuid::Uuid>())
+}
+
+fn alert_id() -> Value {
+    path_param(
+        "alert_id",
+        "A firing alert's id (`GET /api/admin/alerts`).",
+        json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+    )
 }
 
 fn last_event_id() -> Value {
@@ -457,6 +465,31 @@ pub(super) fn describe(
                 json_answer::<Success<MaintenanceState>>(s, "The new state."),
             )
             .errors(&[400, 413, 415, 422])
+    } else if r(&routes::ACK_ALERT) {
+        op(
+            "acknowledgeAlert",
+            "Acknowledge a firing alert: it re-notifies no more",
+            "alerts",
+        )
+        .param(alert_id())
+        .answer(
+            200,
+            json_answer::<Success<AlertActed>>(s, "The alert, acknowledged."),
+        )
+        .errors(&[404, 409])
+    } else if r(&routes::SILENCE_ALERT) {
+        op(
+            "silenceAlert",
+            "Hold a firing alert's re-notifications until a time (at most 24 h)",
+            "alerts",
+        )
+        .param(alert_id())
+        .body::<SilenceRequest>(s, json!({"until": "2026-12-08T12:00:00Z"}))
+        .answer(
+            200,
+            json_answer::<Success<AlertActed>>(s, "The alert, silenced."),
+        )
+        .errors(&[400, 404, 409, 413, 415, 422])
     } else if r(&routes::CONFIDENCE_METRICS) {
         op(
             "getConfidenceMetrics",
