@@ -79,9 +79,10 @@ fn mint(dir: &Path, extra: &[&str]) -> (String, String) {
 #[test]
 fn osa_token_grants_exactly_the_scopes_asked_for() {
     let dir = data_dir();
-    let cases: [(&[&str], &str); 6] = [
-        (&[], "osa:intake osa:read osa:admin"),
+    let cases: [(&[&str], &str); 7] = [
+        (&[], "osa:intake osa:read osa:admin osa:metrics"),
         (&["--scope", "osa:read"], "osa:read"),
+        (&["--scope", "osa:metrics"], "osa:metrics"),
         (&["--scope", "osa:admin,osa:intake"], "osa:admin osa:intake"),
         (&["--scope", " osa:read , osa:read"], "osa:read"),
         (

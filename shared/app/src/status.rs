@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -93,9 +94,8 @@ pub struct WorkflowsQuery {
     /// Only workflows in this status.
     pub status: Option<WorkflowStatus>,
     /// Only workflows created at or after this time (RFC 3339).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<osa_domain::schema::Timestamp>")]
-    pub since: Option<OffsetDateTime>,
+    #[schemars(extend("format" = "date-time"))]
+    pub since: Option<String>,
     #[serde(default)]
     pub limit: Limit<50, 200>,
     /// The `next` of the page before.
@@ -153,11 +153,17 @@ pub struct WorkflowsPage {
 /// creation-order index (never a scan).
 pub async fn list(services: &Services, query: &WorkflowsQuery) -> Result<WorkflowsPage, ListError> {
     let after = query.cursor.as_deref().map(position_of).transpose()?;
+    let since = query
+        .since
+        .as_deref()
+        .map(|t| OffsetDateTime::parse(t, &Rfc3339))
+        .transpose()
+        .map_err(|_| ListError::InvalidQuery("since must be an RFC 3339 time".into()))?;
     let page = services
         .store
         .list_workflows(&WorkflowQuery {
             status: query.status,
-            since: query.since,
+            since,
             after,
             limit: query.limit.get(),
         })
