@@ -49,6 +49,19 @@ async fn call_with(
     (reply.status, reply.content_type(), reply.text())
 }
 
+/// A test app whose alerts page PagerDuty at `http://hooks.test/pagerduty`.
+fn paging_app() -> TestApp {
+    let mut app = TestApp::new();
+    let mut config = (*app.services.config).clone();
+    config.alert_channels = AlertChannels {
+        pagerduty_routing_key: Some(SecretSource::Value(Secret::new("rk-test-secret"))),
+        pagerduty_url: Some("http://hooks.test/pagerduty".into()),
+        ..AlertChannels::default()
+    };
+    app.services.config = Arc::new(config);
+    app
+}
+
 async fn get_json(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Value) {
     let (status, _, body) = call(app, "GET", path, token).await;
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
@@ -452,14 +465,7 @@ async fn failing_agents_fire_one_alert_whose_notifications_dead_letter() {
 /// in between.
 #[tokio::test]
 async fn the_deadline_job_fires_the_agent_timeout_alert_at_once() {
-    let mut app = TestApp::new();
-    let mut config = (*app.services.config).clone();
-    config.alert_channels = AlertChannels {
-        pagerduty_routing_key: Some(SecretSource::Value(Secret::new("rk-test-secret"))),
-        pagerduty_url: Some("http://hooks.test/pagerduty".into()),
-        ..AlertChannels::default()
-    };
-    app.services.config = Arc::new(config);
+    let app = paging_app();
     new_workflow(&app).await;
     assert!(evaluate(&app.services).await.expect("baseline").is_empty());
     let firing = |o: &osa_app::alerts::Overview| {
@@ -931,14 +937,7 @@ async fn out_of_range_limits_and_unknown_fields_are_refused() {
 /// is in the admin audit trail.
 #[tokio::test]
 async fn an_operator_acknowledges_and_silences_a_firing_alert() {
-    let mut app = TestApp::new();
-    let mut config = (*app.services.config).clone();
-    config.alert_channels = AlertChannels {
-        pagerduty_routing_key: Some(SecretSource::Value(Secret::new("rk-test-secret"))),
-        pagerduty_url: Some("http://hooks.test/pagerduty".into()),
-        ..AlertChannels::default()
-    };
-    app.services.config = Arc::new(config);
+    let app = paging_app();
     // A dead-lettered OPAL trigger fires webhook_delivery_failures.
     app.http
         .respond_with(Err(OutboundError::Connect("connection refused".into())));

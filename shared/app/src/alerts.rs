@@ -271,14 +271,8 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
         for notice in &mut notices {
             notice.involved = involved(services, notice, workflows.as_deref(), now).await;
         }
-        state.recent.extend(notices.iter().cloned());
-        if state.recent.len() > RECENT {
-            let excess = state.recent.len() - RECENT;
-            state.recent.drain(..excess);
-        }
-        let doc = serde_json::to_value(&state)
-            .map_err(|e| StoreError::Corrupt(format!("alert state: {e}")))?;
-        if services.ops.save_state(ALERT_STATE, &doc, expected).await? {
+        state.remember(notices.iter().cloned());
+        if save_alert_state(services, &state, expected).await? {
             // Saved first, so a notice is sent once even if a run is retried.
             for notice in &notices {
                 tracing::warn!(
@@ -298,6 +292,27 @@ pub async fn evaluate(services: &Services) -> Result<Vec<Notice>, StoreError> {
     Err(StoreError::Unavailable(
         "the alert state kept changing; gave up".into(),
     ))
+}
+
+impl AlertState {
+    /// Adds sent notices to the recent ones, keeping the newest [`RECENT`].
+    fn remember(&mut self, notices: impl IntoIterator<Item = Notice>) {
+        self.recent.extend(notices);
+        let excess = self.recent.len().saturating_sub(RECENT);
+        self.recent.drain(..excess);
+    }
+}
+
+/// Saves the alert state if it is still at `expected`; false when another
+/// writer got there first.
+async fn save_alert_state(
+    services: &Services,
+    state: &AlertState,
+    expected: Option<i64>,
+) -> Result<bool, StoreError> {
+    let doc = serde_json::to_value(state)
+        .map_err(|e| StoreError::Corrupt(format!("alert state: {e}")))?;
+    services.ops.save_state(ALERT_STATE, &doc, expected).await
 }
 
 /// Queues the evaluation half a minute after a scheduled one. Only the
@@ -605,16 +620,8 @@ async fn act_and_save(
         if !acted.changed {
             return Ok(acted);
         }
-        if let Some(notice) = &acted.notice {
-            state.recent.push(notice.clone());
-            if state.recent.len() > RECENT {
-                let excess = state.recent.len() - RECENT;
-                state.recent.drain(..excess);
-            }
-        }
-        let doc = serde_json::to_value(&state)
-            .map_err(|e| StoreError::Corrupt(format!("alert state: {e}")))?;
-        if services.ops.save_state(ALERT_STATE, &doc, expected).await? {
+        state.remember(acted.notice.iter().cloned());
+        if save_alert_state(services, &state, expected).await? {
             return Ok(acted);
         }
     }
